@@ -1,0 +1,15 @@
+/**
+ * @kvlab/core — the algorithm core shared by the main process and the renderer.
+ * Pure TypeScript: no node:*, electron or DOM (checked by core/tsconfig.json's
+ * libs and by eslint's import rules).
+ */
+export * from './errors.ts';
+export * from './tensor.ts';
+export * from './budget.ts';
+export * from './rng.ts';
+export * from './observation.ts';
+export * from './method.ts';
+export * from './params.ts';
+export * from './select.ts';
+export * from './allocators/conserve.ts';
+export * from './analysis/attention.ts';
