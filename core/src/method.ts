@@ -7,6 +7,10 @@
  *   HeadwiseDef   tokens per KV head in a layer:  split(scores, layerBudget, …) → Int32Array[Hkv]
  * Scorers never do their own top-k: the one selector (select.ts) does.
  *
+ * Functions are declared with method syntax on purpose: it lets the registry
+ * hold every method as `ScorerDef<string, unknown>` (parameters are only ever
+ * passed after `parseParams` has produced that method's own type).
+ *
  * Parameters are zod schemas: the same object gives typed defaults, validation
  * with messages naming method and parameter, and a JSON Schema (ranges,
  * descriptions) for the UI pickers via `z.toJSONSchema`.
@@ -40,12 +44,12 @@ export interface Protected {
 export type ObservationNeed = 'window' | 'windowVariance' | 'lastQuery' | 'accumulated' | 'keys' | 'values';
 
 export interface ScorerDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
-  readonly needs: (params: P) => readonly { readonly input: ObservationNeed; readonly windowSize?: number }[];
+  needs(params: P): readonly { readonly input: ObservationNeed; readonly windowSize?: number }[];
   /** True when the scorer can re-score during decoding (H2O, StreamingLLM). */
   readonly decodeTime: boolean;
-  readonly protect: (params: P) => Protected;
+  protect(params: P): Protected;
   /** Scores [Hkv, n], finite or ±Infinity, never NaN. Higher = keep. */
-  readonly score: (obs: LayerObservation, params: P) => Tensor<'float32'>;
+  score(obs: LayerObservation, params: P): Tensor<'float32'>;
 }
 
 /** Per-layer inputs to a layer allocator. */
@@ -72,13 +76,13 @@ export interface AllocatorDef<Id extends string = string, P = unknown> extends M
    * Computes the allocator's statistics from per-layer observations (e.g.
    * ZigZagKV's LMBA at its τ). Omitted by allocators that need none.
    */
-  readonly collect?: (observations: readonly LayerObservation[], params: P) => Partial<LayerStats>;
+  collect?(observations: readonly LayerObservation[], params: P): Partial<LayerStats>;
   /**
    * Per-layer budgets in tokens per KV head. When `total < numLayers·seqLen`
    * the result sums to exactly `total` and every entry lies in
    * [max(floor, minPerLayer), seqLen]; otherwise every layer gets seqLen.
    */
-  readonly allocate: (stats: LayerStats, total: number, params: P) => Int32Array;
+  allocate(stats: LayerStats, total: number, params: P): Int32Array;
 }
 
 export interface HeadwiseDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
@@ -87,7 +91,7 @@ export interface HeadwiseDef<Id extends string = string, P = unknown> extends Me
    * all) across its KV heads from the layer's scores [Hkv, n]. Returns
    * Int32Array[Hkv] summing to H_kv·B_l (or n per head when B_l ≥ n).
    */
-  readonly split: (scores: Tensor<'float32'>, layerBudget: number, protect: Protected, params: P) => Int32Array;
+  split(scores: Tensor<'float32'>, layerBudget: number, protect: Protected, params: P): Int32Array;
 }
 
 /**

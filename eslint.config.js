@@ -1,0 +1,52 @@
+// ESLint flat config. The import-boundary rules are the point of this file:
+// core/ is shared by the Electron main process and the renderer, so it must
+// not import node built-ins, electron, React or any DOM API (issue #2). The
+// same boundary is enforced a second time by core/tsconfig.json (no DOM lib,
+// no @types/node) and by test/core/boundary.test.ts.
+import js from '@eslint/js';
+import { builtinModules } from 'node:module';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
+
+export default tseslint.config(
+  { ignores: ['node_modules/', '**/dist/', 'out/', '.cache/', 'test-results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.strict,
+  {
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      eqeqeq: ['error', 'always'],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['core/**/*.ts'],
+    languageOptions: { globals: { ...globals.es2023 } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'core/ is shared with the renderer: no node built-ins.' })),
+            { name: 'electron', message: 'core/ must not import electron.' },
+            { name: 'react', message: 'core/ must not import React.' },
+            { name: 'react-dom', message: 'core/ must not import React.' },
+          ],
+          patterns: [
+            { group: ['node:*'], message: 'core/ is shared with the renderer: no node built-ins.' },
+            { group: ['electron/*', 'react/*', 'react-dom/*', 'onnxruntime-*', 'zustand', 'recharts'], message: 'core/ is pure TypeScript.' },
+            { group: ['**/electron/**', '**/renderer/**', '**/test/**', '**/scripts/**'], message: 'core/ must not import app code.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', ...['window', 'document', 'navigator', 'localStorage', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map((name) => ({ name, message: 'core/ runs in both the main process and the renderer.' }))],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'scripts/**/*.{ts,mjs,js}', '*.js'],
+    languageOptions: { globals: { ...globals.node } },
+  },
+);
