@@ -42,7 +42,12 @@ export default tseslint.config(
           ],
         },
       ],
-      'no-restricted-globals': ['error', ...['window', 'document', 'navigator', 'localStorage', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map((name) => ({ name, message: 'core/ runs in both the main process and the renderer.' }))],
+      'no-restricted-globals': [
+        'error',
+        ...['window', 'document', 'navigator', 'localStorage', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map(
+          (name) => ({ name, message: 'core/ runs in both the main process and the renderer.' }),
+        ),
+      ],
     },
   },
   {

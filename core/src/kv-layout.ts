@@ -30,7 +30,12 @@ export interface KvLayout {
 /** The uncompressed cache of an n-token prompt. */
 export function fullLayout(shape: KvModelShape, n: number): KvLayout {
   const all = Int32Array.from({ length: n }, (_, i) => i);
-  return { shape, promptLength: n, generated: 0, positions: Array.from({ length: shape.numLayers }, () => Array.from({ length: shape.numKvHeads }, () => all)) };
+  return {
+    shape,
+    promptLength: n,
+    generated: 0,
+    positions: Array.from({ length: shape.numLayers }, () => Array.from({ length: shape.numKvHeads }, () => all)),
+  };
 }
 
 /** The layout after keeping `kept[l][h]` of an n-token prompt (validated). */

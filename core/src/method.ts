@@ -15,7 +15,7 @@
  * with messages naming method and parameter, and a JSON Schema (ranges,
  * descriptions) for the UI pickers via `z.toJSONSchema`.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ParamError } from './errors.ts';
 import type { LayerObservation } from './observation.ts';
 import type { Tensor } from './tensor.ts';

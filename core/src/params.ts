@@ -30,7 +30,10 @@ export function numParam(o: NumOpts<number> & { readonly exclusiveMin?: boolean;
 }
 
 export function enumParam<const T extends readonly [string, ...string[]]>(values: T, def: T[number], description: string) {
-  return z.enum(values, { error: `must be one of ${values.map((v) => `'${v}'`).join(', ')}` }).default(def).describe(description);
+  return z
+    .enum(values, { error: `must be one of ${values.map((v) => `'${v}'`).join(', ')}` })
+    .default(def)
+    .describe(description);
 }
 
 export function boolParam(def: boolean, description: string) {
@@ -39,5 +42,7 @@ export function boolParam(def: boolean, description: string) {
 
 /** A method's parameter object: unknown keys are rejected (a typo must not silently fall back to a default). */
 export function paramObject<S extends z.ZodRawShape>(shape: S) {
-  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `has no parameter ${iss.keys.map((k) => `'${k}'`).join(', ')}` : 'must be an object') });
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `has no parameter ${iss.keys.map((k) => `'${k}'`).join(', ')}` : 'must be an object'),
+  });
 }

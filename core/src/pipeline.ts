@@ -53,10 +53,38 @@ export function checkObservations(observations: readonly LayerObservation[]): { 
   if (!first) throw new ShapeError('observations', 'need at least one layer');
   observations.forEach((o, l) => {
     if (o.seqLen !== first.seqLen || o.numQueryHeads !== first.numQueryHeads || o.numKvHeads !== first.numKvHeads) {
-      throw new ShapeError('observations', `layer ${l} has n=${o.seqLen}, Hq=${o.numQueryHeads}, Hkv=${o.numKvHeads}; layer 0 has n=${first.seqLen}, Hq=${first.numQueryHeads}, Hkv=${first.numKvHeads}`);
+      throw new ShapeError(
+        'observations',
+        `layer ${l} has n=${o.seqLen}, Hq=${o.numQueryHeads}, Hkv=${o.numKvHeads}; layer 0 has n=${first.seqLen}, Hq=${first.numQueryHeads}, Hkv=${first.numKvHeads}`,
+      );
     }
   });
   return { n: first.seqLen, Hq: first.numQueryHeads, Hkv: first.numKvHeads };
+}
+
+/**
+ * Allocators that read an observation window (PyramidKV's C = B_avg − α,
+ * ZigZagKV's LMBA, CAKE's statistics) default their `windowSize` to the
+ * scorer's protected window, so "SnapKV α=64 + PyramidKV" does not silently
+ * mix two windows. An explicit allocator `windowSize` wins.
+ */
+export function inheritWindow(schema: unknown, raw: unknown, window: number): unknown {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  if (!shape || !('windowSize' in shape) || window < 1) return raw;
+  const given = (raw ?? {}) as Record<string, unknown>;
+  return 'windowSize' in given ? raw : { ...given, windowSize: window };
+}
+
+/** The observation-window sizes a config needs the engine to aggregate. */
+export function windowsNeeded(config: CompressionConfig): number[] {
+  const scorer = getScorer(config.scorer.id);
+  const sp = parseParams(scorer, config.scorer.params);
+  const sizes = new Set<number>();
+  for (const need of scorer.needs(sp)) if (need.windowSize) sizes.add(need.windowSize);
+  const allocator = getAllocator(config.allocator.id);
+  const ap = parseParams(allocator, inheritWindow(allocator.params, config.allocator.params, scorer.protect(sp).window)) as { windowSize?: unknown };
+  if (typeof ap.windowSize === 'number') sizes.add(ap.windowSize);
+  return [...sizes].sort((a, b) => a - b);
 }
 
 /**
@@ -70,14 +98,14 @@ export function planCompression(observations: readonly LayerObservation[], confi
   const allocator = getAllocator(config.allocator.id);
   const headwise = config.headwise ? getHeadwise(config.headwise.id) : undefined;
   const sp = parseParams(scorer, config.scorer.params);
-  const ap = parseParams(allocator, config.allocator.params);
+  const protect = scorer.protect(sp);
+  const ap = parseParams(allocator, inheritWindow(allocator.params, config.allocator.params, protect.window));
   const hp = headwise ? parseParams(headwise, config.headwise?.params) : undefined;
   const resolved = {
     scorer: { id: scorer.id, params: sp },
     allocator: { id: allocator.id, params: ap },
     ...(headwise ? { headwise: { id: headwise.id, params: hp } } : {}),
   };
-  const protect = scorer.protect(sp);
   const minPerLayer = Math.min(n, protect.sinks + protect.window + 1);
   const compress = totalTokens < L * n;
   const all = Int32Array.from({ length: n }, (_, i) => i);

@@ -34,6 +34,9 @@ export type MethodKind = 'scorer' | 'allocator' | 'headwise';
 /** Named parameter presets shown in the UI and exercised by the conformance suite. */
 export const PRESETS: { readonly [K in ScorerId | AllocatorId | HeadwiseId]?: Readonly<Record<string, Readonly<Record<string, unknown>>>> } = {
   snapkv: { 'KVCache-Factory LongBench (α 8, max 7)': {}, 'kvpress (α 64, avg 5)': { windowSize: 64, kernelSize: 5, pooling: 'avg' } },
+  pyramidkv: { 'conserving (exact total)': {}, 'KVCache-Factory integer schedule': { schedule: 'kvcacheFactory' } },
+  adakv: { 'safeguard 0.2 (kvpress)': {}, 'FFY0 blend 0.5': { allocation: 'blend', alphaSafeguard: 0.5 } },
+  cake: { 'τ1 = τ2 = 1': {}, 'Llama-3.1-8B @1024 (τ1 1.6, τ2 0.4)': { tau1: 1.6, tau2: 0.4 } },
   zigzagkv: {
     'spec default (τ 0.9, floor 0.2·B_avg)': {},
     'kvpress v1 (floor 0.1)': { boundRatio: 0.1 },
@@ -84,7 +87,11 @@ export interface MethodInfo {
   readonly decodeTime?: boolean;
 }
 
-function info(kind: MethodKind, m: { id: string; label: string; summary: string; paperUrl: string; params: z.ZodType }, extra: { decodeTime?: boolean } = {}): MethodInfo {
+function info(
+  kind: MethodKind,
+  m: { id: string; label: string; summary: string; paperUrl: string; params: z.ZodType },
+  extra: { decodeTime?: boolean } = {},
+): MethodInfo {
   return {
     kind,
     id: m.id,

@@ -19,7 +19,9 @@ function files(dir: string): string[] {
   });
 }
 
-const allowedPackages = new Set(Object.keys((JSON.parse(readFileSync(join(coreDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}));
+const allowedPackages = new Set(
+  Object.keys((JSON.parse(readFileSync(join(coreDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}),
+);
 const builtins = new Set(builtinModules);
 
 describe('core/ import boundary', () => {

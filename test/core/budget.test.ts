@@ -76,7 +76,10 @@ describe('budget language', () => {
   });
 
   it('rejects malformed budgets with a BudgetError saying what is accepted', () => {
-    assert.throws(() => parseBudget('lots'), (e: unknown) => e instanceof BudgetError && /cannot parse "lots"/.test(e.message));
+    assert.throws(
+      () => parseBudget('lots'),
+      (e: unknown) => e instanceof BudgetError && /cannot parse "lots"/.test(e.message),
+    );
     assert.throws(() => resolveBudget({ kind: 'keepRatio', value: 1.5 }, llama3, 10), /keepRatio must be in \(0, 1\], got 1.5/);
     assert.throws(() => resolveBudget({ kind: 'compressionRatio', value: 1 }, llama3, 10), /compressionRatio must be in \[0, 1\)/);
     assert.throws(() => resolveBudget({ kind: 'totalTokens', value: 2.5 }, llama3, 10), BudgetError);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CompressionConfig, LayerObservation } from '@kvlab/core';
-import { ALLOCATORS, defaultParams, getScorer, HEADWISE, parseParams, planCompression, PRESETS, SCORERS } from '@kvlab/core';
+import { ALLOCATORS, defaultParams, getAllocator, getScorer, HEADWISE, parseParams, planCompression, PRESETS, SCORERS, windowsNeeded } from '@kvlab/core';
 import { randomModelObservations } from './fixtures.ts';
 
 const L = 4;
@@ -64,7 +64,11 @@ describe('conformance: scorer × allocator × head-wise × budget', () => {
         ] as const) {
           const name = `${c.label} × ${allocatorId}${headwiseId ? ` + ${headwiseId}` : ''} @ ${level} (${total / L} tok/layer of ${n})`;
           it(name, () => {
-            const config: CompressionConfig = { scorer: { id: c.id, params: c.params }, allocator: { id: allocatorId }, ...(headwiseId ? { headwise: { id: headwiseId } } : {}) };
+            const config: CompressionConfig = {
+              scorer: { id: c.id, params: c.params },
+              allocator: { id: allocatorId },
+              ...(headwiseId ? { headwise: { id: headwiseId } } : {}),
+            };
             const plan = planCompression(observations, config, total);
             checkPlan(plan, total);
             const again = planCompression(observations, config, total);
@@ -80,7 +84,11 @@ describe('conformance: scorer × allocator × head-wise × budget', () => {
           });
         }
         it(`${c.label} × ${allocatorId}${headwiseId ? ` + ${headwiseId}` : ''}: a budget ≥ the prompt keeps everything`, () => {
-          const plan = planCompression(observations, { scorer: { id: c.id, params: c.params }, allocator: { id: allocatorId }, ...(headwiseId ? { headwise: { id: headwiseId } } : {}) }, L * n);
+          const plan = planCompression(
+            observations,
+            { scorer: { id: c.id, params: c.params }, allocator: { id: allocatorId }, ...(headwiseId ? { headwise: { id: headwiseId } } : {}) },
+            L * n,
+          );
           assert.equal(plan.compress, false);
           for (const layer of plan.kept) for (const kept of layer) assert.deepEqual([...kept], [...Array(n).keys()]);
         });
@@ -133,5 +141,16 @@ describe('registry', () => {
         assert.doesNotThrow(() => defaultParams(m));
       }
     }
+  });
+});
+
+describe('pipeline window inheritance', () => {
+  it("an allocator's windowSize defaults to the scorer's window, so SnapKV α=64 + PyramidKV uses one window", () => {
+    const cfg = { scorer: { id: 'snapkv', params: { windowSize: 64 } }, allocator: { id: 'pyramidkv' } };
+    const plan = planCompression(observations, cfg, L * 80);
+    assert.deepEqual(plan.config.allocator.params, { ...parseParams(getAllocator('pyramidkv'), {}), windowSize: 64 } as unknown);
+    assert.deepEqual(windowsNeeded({ scorer: { id: 'snapkv' }, allocator: { id: 'zigzagkv' } }), [8]);
+    assert.deepEqual(windowsNeeded({ scorer: { id: 'snapkv', params: { windowSize: 16 } }, allocator: { id: 'zigzagkv', params: { windowSize: 32 } } }), [16, 32]);
+    assert.deepEqual(windowsNeeded({ scorer: { id: 'streamingllm' }, allocator: { id: 'uniform' } }), []);
   });
 });

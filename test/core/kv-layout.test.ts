@@ -45,7 +45,11 @@ describe('KV layout', () => {
   });
 
   it('rejects unsorted, duplicate or out-of-range positions', () => {
-    const bad = (p: number[]) => layoutFromKept(shape, 10, [[Int32Array.from(p), Int32Array.from([1])], [Int32Array.from([1]), Int32Array.from([1])]]);
+    const bad = (p: number[]) =>
+      layoutFromKept(shape, 10, [
+        [Int32Array.from(p), Int32Array.from([1])],
+        [Int32Array.from([1]), Int32Array.from([1])],
+      ]);
     assert.throws(() => bad([3, 1]), ShapeError);
     assert.throws(() => bad([1, 1]), ShapeError);
     assert.throws(() => bad([10]), /\[0, 10\)/);
@@ -60,7 +64,10 @@ describe('KV layout', () => {
       [2, n, d],
       Array.from({ length: 2 * n * d }, (_, i) => 100 * Math.floor(i / (n * d)) + 10 * Math.floor((i % (n * d)) / d) + (i % d)),
     );
-    const v = f32([2, n, d], k.data.map((x) => -x));
+    const v = f32(
+      [2, n, d],
+      k.data.map((x) => -x),
+    );
     const heads = gatherLayer(k, v, [Int32Array.from([1, 4]), Int32Array.from([0])]);
     assert.deepEqual([...(heads[0]?.keys ?? [])], [10, 11, 40, 41]);
     assert.deepEqual([...(heads[0]?.values ?? [])], [-10, -11, -40, -41]);

@@ -40,7 +40,10 @@ describe('registry descriptions (drive the UI pickers)', () => {
           );
         }
       }
-      assert.throws(() => validateMethod(m.kind, m.id, { noSuchParam: 1 }), (e: unknown) => e instanceof ParamError && /noSuchParam/.test(e.message));
+      assert.throws(
+        () => validateMethod(m.kind, m.id, { noSuchParam: 1 }),
+        (e: unknown) => e instanceof ParamError && /noSuchParam/.test(e.message),
+      );
     });
   }
 
@@ -49,7 +52,10 @@ describe('registry descriptions (drive the UI pickers)', () => {
   });
 
   it('unknown ids are typed errors listing what exists', () => {
-    assert.throws(() => getScorer('snap'), (e: unknown) => e instanceof UnknownMethodError && /snapkv/.test(e.message));
+    assert.throws(
+      () => getScorer('snap'),
+      (e: unknown) => e instanceof UnknownMethodError && /snapkv/.test(e.message),
+    );
     assert.throws(() => getAllocator('toString'), UnknownMethodError);
     assert.throws(() => planCompression([], { scorer: { id: 'snapkv' }, allocator: { id: 'uniform' } }, 10), /at least one layer/);
   });

@@ -35,7 +35,10 @@ describe('selectTokens', () => {
   });
 
   it('rejects a budget below the protected tokens with a BudgetError', () => {
-    assert.throws(() => selectTokens(f32([1, 10]), [3], { sinks: 2, window: 2 }, 'streamingllm'), (e: unknown) => e instanceof BudgetError && /streamingllm/.test(e.message) && /4 protected/.test(e.message));
+    assert.throws(
+      () => selectTokens(f32([1, 10]), [3], { sinks: 2, window: 2 }, 'streamingllm'),
+      (e: unknown) => e instanceof BudgetError && /streamingllm/.test(e.message) && /4 protected/.test(e.message),
+    );
   });
 
   it('rejects NaN scores', () => {

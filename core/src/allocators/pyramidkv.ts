@@ -12,8 +12,8 @@
  * α = window_size, C = B − α (prefix tokens per layer on average), all integers:
  *   min = C // β;  max = 2C − min                       (so (max + min)/2 = C)
  *   if max ≥ n − α:  max = n − α;  min = 2C − max        (no layer may exceed the prompt)
- *   step = (max − min) // (L − 1)                        (L − 1 in the current file; some older
- *                                                          copies divide by L: a flatter pyramid)
+ *   step = (max − min) // (L − 1)                        (L − 1 in KVCache-Factory and AdaKV; some
+ *                                                          copies elsewhere divide by L: a flatter pyramid)
  *   budget_l = (max − l·step) prefix tokens + the α window
  * and two short-prompt cases: n < B keeps everything; B ≤ n < 2C keeps B tokens in every
  * layer (SnapKV, uniform).
@@ -37,16 +37,30 @@
  *   schedule = 'conserving'  'conserving' | 'kvcacheFactory'
  * Stats in: none. Out: Int32Array[L], tokens per KV head, window included.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { BudgetError } from '../errors.ts';
 import type { AllocatorDef, LayerStats } from '../method.ts';
 import { enumParam, intParam, numParam, paramObject } from '../params.ts';
 import { conserveTotal } from './conserve.ts';
 
 const params = paramObject({
-  beta: numParam({ min: 1, max: 1000, default: 20, description: 'Pyramid steepness β: the top layer keeps C/β prefix tokens, the bottom layer 2C − C/β (C = B_avg − α).' }),
-  windowSize: intParam({ min: 0, max: 4096, default: 8, description: 'Observation window α counted inside every layer budget (C = B_avg − α is what the pyramid distributes).' }),
-  schedule: enumParam(['conserving', 'kvcacheFactory'], 'conserving', "'conserving': the schedule in reals, exact total; 'kvcacheFactory': upstream integer arithmetic (may over-allocate)."),
+  beta: numParam({
+    min: 1,
+    max: 1000,
+    default: 20,
+    description: 'Pyramid steepness β: the top layer keeps C/β prefix tokens, the bottom layer 2C − C/β (C = B_avg − α).',
+  }),
+  windowSize: intParam({
+    min: 0,
+    max: 4096,
+    default: 8,
+    description: 'Observation window α counted inside every layer budget (C = B_avg − α is what the pyramid distributes).',
+  }),
+  schedule: enumParam(
+    ['conserving', 'kvcacheFactory'],
+    'conserving',
+    "'conserving': the schedule in reals, exact total; 'kvcacheFactory': upstream integer arithmetic (may over-allocate).",
+  ),
 });
 export type PyramidKvParams = z.infer<typeof params>;
 
@@ -105,7 +119,10 @@ function allocate(stats: LayerStats, total: number, p: PyramidKvParams): Int32Ar
   if (total >= L * n) return new Int32Array(L).fill(n);
   const avg = p.schedule === 'kvcacheFactory' ? Math.floor(total / L) : total / L;
   if (avg <= p.windowSize) {
-    throw new BudgetError('pyramidkv', `the average budget ${+avg.toFixed(3)} tokens per layer must exceed windowSize α = ${p.windowSize} (PyramidKV distributes B_avg − α)`);
+    throw new BudgetError(
+      'pyramidkv',
+      `the average budget ${+avg.toFixed(3)} tokens per layer must exceed windowSize α = ${p.windowSize} (PyramidKV distributes B_avg − α)`,
+    );
   }
   if (p.schedule === 'kvcacheFactory') return pyramidKvcacheFactory(L, n, total, stats.minPerLayer, p);
   const raw = pyramidRaw(L, n, total, p);

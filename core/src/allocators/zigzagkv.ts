@@ -32,7 +32,14 @@ import { lmbaPerLayer } from '../analysis/lmba.ts';
 import { conserveTotal } from './conserve.ts';
 
 const params = paramObject({
-  tau: numParam({ min: 0, max: 1, exclusiveMin: true, exclusiveMax: true, default: 0.9, description: 'LMBA threshold τ: the share of attention mass a layer must keep.' }),
+  tau: numParam({
+    min: 0,
+    max: 1,
+    exclusiveMin: true,
+    exclusiveMax: true,
+    default: 0.9,
+    description: 'LMBA threshold τ: the share of attention mass a layer must keep.',
+  }),
   boundRatio: numParam({ min: 0, max: 1, default: 0.2, description: 'Floor B_bound as a fraction of the average budget B_avg.' }),
   boundTokens: z
     .number({ error: 'must be a non-negative integer' })
@@ -45,7 +52,10 @@ const params = paramObject({
   kernelSize: intParam({ min: 1, max: 255, default: 7, description: "Pooling kernel for lmbaSource 'pooledScores'." }),
   pooling: enumParam(['max', 'avg', 'none'], 'max', "Pooling for lmbaSource 'pooledScores'."),
   allocation: enumParam(['perInput', 'staticProfile'], 'perInput', 'Measure LMBA on each prompt, or use a fixed per-layer profile (staticLmba).'),
-  staticLmba: z.array(z.number({ error: 'must be an array of non-negative numbers' }).nonnegative({ error: 'must be an array of non-negative numbers' })).optional().describe("Per-layer LMBA profile for allocation 'staticProfile'."),
+  staticLmba: z
+    .array(z.number({ error: 'must be an array of non-negative numbers' }).nonnegative({ error: 'must be an array of non-negative numbers' }))
+    .optional()
+    .describe("Per-layer LMBA profile for allocation 'staticProfile'."),
   rounding: enumParam(['largestRemainder', 'perLayer'], 'largestRemainder', "Integer rounding; 'perLayer' mimics the kvpress port and may miss the total."),
 });
 export type ZigZagKvParams = z.infer<typeof params>;
@@ -95,7 +105,8 @@ export function zigzagAllocation(stats: LayerStats, total: number, p: ZigZagKvPa
 export const zigzagkv = {
   id: 'zigzagkv',
   label: 'ZigZagKV',
-  summary: 'Splits the budget across layers in proportion to layer uncertainty (LMBA: tokens needed to keep τ of the attention mass), above a guaranteed floor.',
+  summary:
+    'Splits the budget across layers in proportion to layer uncertainty (LMBA: tokens needed to keep τ of the attention mass), above a guaranteed floor.',
   paperUrl: 'https://aclanthology.org/2025.coling-main.596',
   params,
   collect(observations, p) {

@@ -52,11 +52,23 @@ import { attentionShape, windowAttentionProbs } from './attention.ts';
 const gridError = { error: 'must be an integer in [2, 100000] (that many log-spaced budgets in [1, n]) or a non-empty list of integer budgets ≥ 1' };
 
 export const lmboParams = paramObject({
-  threshold: numParam({ min: 0, max: 1, exclusiveMin: true, default: 0.95, description: 'τ_o: the similarity the kept tokens must reach (no paper value; placeholder).' }),
+  threshold: numParam({
+    min: 0,
+    max: 1,
+    exclusiveMin: true,
+    default: 0.95,
+    description: 'τ_o: the similarity the kept tokens must reach (no paper value; placeholder).',
+  }),
   similarity: enumParam(['cosine', 'relL2'], 'cosine', "How õ is compared with o: cosine, or 1 − ‖o − õ‖/‖o‖ ('relL2')."),
   granularity: enumParam(['kvHead', 'queryHead'], 'kvHead', 'Rank tokens per KV head (group mean, what a GQA cache holds) or per query head.'),
   grid: z
-    .union([z.number(gridError).int(gridError).min(2, gridError).max(100_000, gridError), z.array(z.number(gridError).int(gridError).min(1, gridError), gridError).min(1, gridError)], gridError)
+    .union(
+      [
+        z.number(gridError).int(gridError).min(2, gridError).max(100_000, gridError),
+        z.array(z.number(gridError).int(gridError).min(1, gridError), gridError).min(1, gridError),
+      ],
+      gridError,
+    )
     .default(32)
     .describe('Budgets of the returned curve: a count of log-spaced budgets in [1, n], or an explicit list.'),
 });

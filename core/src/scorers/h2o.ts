@@ -37,7 +37,7 @@ import { intParam, paramObject } from '../params.ts';
 import type { KeptIndices } from '../select.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDims, f32 } from '../tensor.ts';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const params = paramObject({
   recentSize: intParam({ min: 0, max: 4096, default: 8, description: 'Recent window: the last tokens, always kept alongside the heavy hitters.' }),

@@ -25,7 +25,7 @@ import type { ScorerDef } from '../method.ts';
 import { requireKv } from '../observation.ts';
 import { intParam, paramObject } from '../params.ts';
 import { f32 } from '../tensor.ts';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const params = paramObject({
   windowSize: intParam({ min: 0, max: 4096, default: 0, description: 'Recent tokens always kept regardless of their key norm (0 = none, as in kvpress).' }),

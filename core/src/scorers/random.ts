@@ -22,7 +22,7 @@ import type { ScorerDef } from '../method.ts';
 import { intParam, paramObject } from '../params.ts';
 import { createRng, mixSeed } from '../rng.ts';
 import { f32 } from '../tensor.ts';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const params = paramObject({
   seed: intParam({ min: 0, max: 2147483647, default: 0, description: 'Random seed; with the layer and KV head index it fixes every score.' }),

@@ -23,11 +23,13 @@ import { enumParam, intParam, paramObject } from '../params.ts';
 import { f32 } from '../tensor.ts';
 import type { Pooling } from './pool.ts';
 import { pool1d } from './pool.ts';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const params = paramObject({
   windowSize: intParam({ min: 1, max: 4096, default: 8, description: 'Observation window α: the last α prompt queries score the prefix and are always kept.' }),
-  kernelSize: intParam({ min: 1, max: 255, default: 7, description: 'Pooling kernel along the token axis (odd).' }).refine((k) => k % 2 === 1, { error: 'must be odd' }),
+  kernelSize: intParam({ min: 1, max: 255, default: 7, description: 'Pooling kernel along the token axis (odd).' }).refine((k) => k % 2 === 1, {
+    error: 'must be odd',
+  }),
   pooling: enumParam(['max', 'avg', 'none'], 'max', 'Pooling applied to the window-attention scores before selection.'),
 });
 export type SnapKvParams = z.infer<typeof params>;

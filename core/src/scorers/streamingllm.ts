@@ -22,7 +22,7 @@
 import type { ScorerDef } from '../method.ts';
 import { intParam, paramObject } from '../params.ts';
 import { f32 } from '../tensor.ts';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const params = paramObject({
   sinkTokens: intParam({ min: 0, max: 4096, default: 4, description: 'Attention sinks: the first tokens, always kept.' }),

@@ -29,7 +29,7 @@ import type { ScorerDef } from '../method.ts';
 import { groupSize, meanOverGroups, requireQueryRows } from '../observation.ts';
 import { enumParam, paramObject } from '../params.ts';
 import { f32 } from '../tensor.ts';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const params = paramObject({
   headReduction: enumParam(

@@ -91,8 +91,20 @@ describe('conserve.ts', () => {
           const [lo, hi] = [Math.min(f1, f2), Math.max(f1, f2)];
           const t1 = L + lo * (L * n - L);
           const t2 = L + hi * (L * n - L);
-          const x1 = waterFill(w.map((x) => (t1 * x) / sw), t1, 1, n, w);
-          const x2 = waterFill(w.map((x) => (t2 * x) / sw), t2, 1, n, w);
+          const x1 = waterFill(
+            w.map((x) => (t1 * x) / sw),
+            t1,
+            1,
+            n,
+            w,
+          );
+          const x2 = waterFill(
+            w.map((x) => (t2 * x) / sw),
+            t2,
+            1,
+            n,
+            w,
+          );
           x1.forEach((v, l) => assert.ok((x2[l] ?? 0) >= v - 1e-6 * n, `layer ${l}: ${v} → ${x2[l]}`));
         },
       ),
@@ -102,7 +114,12 @@ describe('conserve.ts', () => {
   it('largest remainder can move a layer DOWN when the total grows (Alabama paradox) — why monotonicity is ±1', () => {
     // Hamilton's classic example: populations 6, 6, 2 (quota shares), house 10 → 11.
     const shares = [6 / 14, 6 / 14, 2 / 14];
-    const at = (t: number) => [...largestRemainder(shares.map((s) => s * t), t)];
+    const at = (t: number) => [
+      ...largestRemainder(
+        shares.map((s) => s * t),
+        t,
+      ),
+    ];
     assert.deepEqual(at(10), [4, 4, 2]); // quotas 4.29, 4.29, 1.43
     assert.deepEqual(at(11), [5, 5, 1]); // quotas 4.71, 4.71, 1.57: the third layer lost a token
   });

@@ -60,9 +60,18 @@ describe('zigzagkv errors', () => {
       () => parseParams(zigzagkv, { tau: 1.5 }),
       (e: unknown) => e instanceof ParamError && e.message === "tau for 'zigzagkv' must be a number in (0, 1), got 1.5",
     );
-    assert.throws(() => parseParams(zigzagkv, { tua: 0.5 }), (e: unknown) => e instanceof ParamError && /'tua'/.test(e.message));
-    assert.throws(() => parseParams(zigzagkv, { lmbaSource: 'entropy' }), (e: unknown) => e instanceof ParamError && e.param === 'lmbaSource');
-    assert.throws(() => zigzagAllocation(stats([1, 2], 100), 100, { ...defaults, allocation: 'staticProfile' }), (e: unknown) => e instanceof ParamError && e.param === 'staticLmba');
+    assert.throws(
+      () => parseParams(zigzagkv, { tua: 0.5 }),
+      (e: unknown) => e instanceof ParamError && /'tua'/.test(e.message),
+    );
+    assert.throws(
+      () => parseParams(zigzagkv, { lmbaSource: 'entropy' }),
+      (e: unknown) => e instanceof ParamError && e.param === 'lmbaSource',
+    );
+    assert.throws(
+      () => zigzagAllocation(stats([1, 2], 100), 100, { ...defaults, allocation: 'staticProfile' }),
+      (e: unknown) => e instanceof ParamError && e.param === 'staticLmba',
+    );
     assert.throws(
       () => zigzagAllocation(stats([1, 2], 100), 100, { ...defaults, allocation: 'staticProfile', staticLmba: [1, 2, 3] }),
       (e: unknown) => e instanceof ParamError && /one entry per layer \(2\)/.test(e.message),

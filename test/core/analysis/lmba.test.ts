@@ -25,7 +25,7 @@ describe('LMBA', () => {
     assert.equal(minBudgetForMass(new Float32Array(8).fill(1 / 8), 0.9), 8); // 0.875 < 0.9
   });
 
-  it("windowMean matches a naive computation from the raw window probabilities", () => {
+  it('windowMean matches a naive computation from the raw window probabilities', () => {
     const { queries, keys } = randomQkv(5, 40, 4, 2, 8);
     const alpha = 8;
     const obs = randomObservation(5, 0, { n: 40, Hq: 4, Hkv: 2, d: 8, windowSizes: [alpha] });
@@ -87,6 +87,9 @@ describe('LMBA', () => {
 
   it('names the missing window', () => {
     const obs = randomObservation(3, 1, { n: 20, Hq: 2, Hkv: 1, d: 8, windowSizes: [8] });
-    assert.throws(() => lmbaLayer(obs, { tau: 0.9, source: 'windowMean', windowSize: 16 }), (e: unknown) => e instanceof MissingInputError && /α = 16/.test(e.message));
+    assert.throws(
+      () => lmbaLayer(obs, { tau: 0.9, source: 'windowMean', windowSize: 16 }),
+      (e: unknown) => e instanceof MissingInputError && /α = 16/.test(e.message),
+    );
   });
 });

@@ -147,10 +147,19 @@ describe('computeLmbo', () => {
     const d = 16;
     const alpha = 4;
     const rng = createRng(5);
-    const queries = f32([Hq, alpha, d], new Float32Array(Hq * alpha * d).map(() => rng.normal()));
-    const values = f32([Hkv, n, d], new Float32Array(Hkv * n * d).map(() => rng.normal()));
+    const queries = f32(
+      [Hq, alpha, d],
+      new Float32Array(Hq * alpha * d).map(() => rng.normal()),
+    );
+    const values = f32(
+      [Hkv, n, d],
+      new Float32Array(Hkv * n * d).map(() => rng.normal()),
+    );
     // Diffuse: tiny keys, so every logit is ≈ 0 and attention is ≈ uniform.
-    const diffuse = f32([Hkv, n, d], new Float32Array(Hkv * n * d).map(() => 0.01 * rng.normal()));
+    const diffuse = f32(
+      [Hkv, n, d],
+      new Float32Array(Hkv * n * d).map(() => 0.01 * rng.normal()),
+    );
     // Needle: the same keys plus, at position 17 of every KV head, a key aligned with the group's window queries.
     const needle = f32([Hkv, n, d], diffuse.data.slice());
     for (let kv = 0; kv < Hkv; kv++) {
@@ -172,7 +181,8 @@ describe('computeLmbo', () => {
       const l = randomLayer(100 + seed, 96, 4, 2, 16, 8);
       const { curve } = computeLmbo(l, { grid: 12 });
       const sims = curve.map((p) => p.similarity);
-      for (let i = 1; i < sims.length; i++) assert.ok((sims[i] ?? 0) >= (sims[i - 1] ?? 0) - 0.05, `seed ${seed}: drop at ${curve[i]?.budget}: ${sims.join(', ')}`);
+      for (let i = 1; i < sims.length; i++)
+        assert.ok((sims[i] ?? 0) >= (sims[i - 1] ?? 0) - 0.05, `seed ${seed}: drop at ${curve[i]?.budget}: ${sims.join(', ')}`);
       assert.ok((sims[sims.length - 1] ?? 0) > (sims[0] ?? 0));
       // The reported LMBO meets the threshold and no smaller budget does.
       const res = computeLmbo(l, { grid: Array.from({ length: 96 }, (_, b) => b + 1) });
@@ -185,7 +195,10 @@ describe('computeLmbo', () => {
     const layers = [0, 1, 2].map((s) => randomLayer(s, 32, 2, 1, 8, 4, s));
     const per = lmboPerLayer(layers, { threshold: 0.9 });
     assert.ok(per instanceof Float64Array);
-    assert.deepEqual([...per], layers.map((l) => computeLmbo(l, { threshold: 0.9 }).lmbo));
+    assert.deepEqual(
+      [...per],
+      layers.map((l) => computeLmbo(l, { threshold: 0.9 }).lmbo),
+    );
   });
 
   it('rejects invalid options with a ParamError naming lmbo and the option', () => {

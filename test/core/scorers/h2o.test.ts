@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { H2oParams, ScorerDef } from '@kvlab/core';
 import { MissingInputError, ParamError, ShapeError, accumulate, f32, gatherAccumulated, h2o, observationFromQkv, parseParams, selectTokens } from '@kvlab/core';
 import { expectArraysClose, randomQkv } from '../fixtures.ts';
 import { naiveAttentionRow, naiveGroupMean, naiveKeep, protectTail, rowsOf } from './naive.ts';
+
+/** The scorer through its contract type (its literal functions declare only the parameters they use). */
+const asDef = (s: ScorerDef<'h2o', H2oParams>) => s;
 
 /** H2O's accumulated attention from the definition: Σ over every query i of its causal row, per query head → [Hq][n]. */
 function naiveAccumulated(queries: ReturnType<typeof randomQkv>['queries'], keys: ReturnType<typeof randomQkv>['keys'], upTo?: number): number[][] {
@@ -33,7 +37,7 @@ describe('h2o scorer', () => {
     assert.deepEqual(p, { recentSize: 8 });
     assert.deepEqual(h2o.protect(p), { sinks: 0, window: 8 });
     assert.equal(h2o.decodeTime, true);
-    assert.deepEqual(h2o.needs(p), [{ input: 'accumulated' }]);
+    assert.deepEqual(asDef(h2o).needs(p), [{ input: 'accumulated' }]);
   });
 
   for (const c of cases) {
@@ -81,7 +85,10 @@ describe('h2o scorer', () => {
         JSON.stringify(raw),
       );
     }
-    assert.throws(() => parseParams(h2o, { windowSize: 8 }), (e: unknown) => e instanceof ParamError && /windowSize/.test(e.message));
+    assert.throws(
+      () => parseParams(h2o, { windowSize: 8 }),
+      (e: unknown) => e instanceof ParamError && /windowSize/.test(e.message),
+    );
   });
 });
 

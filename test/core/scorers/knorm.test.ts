@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LayerObservation } from '@kvlab/core';
+import type { LayerObservation, KnormParams, ScorerDef } from '@kvlab/core';
 import { MissingInputError, ParamError, f32, knorm, parseParams, selectTokens } from '@kvlab/core';
 import { expectArraysClose, randomObservation } from '../fixtures.ts';
 import { naiveKeep } from './naive.ts';
+
+/** The scorer through its contract type (its literal functions declare only the parameters they use). */
+const asDef = (s: ScorerDef<'knorm', KnormParams>) => s;
 
 function withKeys(keys: number[][][]): LayerObservation {
   const Hkv = keys.length;
@@ -17,7 +20,7 @@ describe('knorm scorer', () => {
     const p = parseParams(knorm, {});
     assert.deepEqual(p, { windowSize: 0 });
     assert.deepEqual(knorm.protect(p), { sinks: 0, window: 0 });
-    assert.deepEqual(knorm.needs(p), [{ input: 'keys' }]);
+    assert.deepEqual(asDef(knorm).needs(p), [{ input: 'keys' }]);
   });
 
   it('hand example: scores are minus the key norms, and the smallest norms are kept', () => {

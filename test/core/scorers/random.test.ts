@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LayerObservation } from '@kvlab/core';
+import type { LayerObservation, RandomParams, ScorerDef } from '@kvlab/core';
 import { ParamError, createRng, mixSeed, parseParams, random, selectTokens } from '@kvlab/core';
+
+/** The scorer through its contract type (its literal functions declare only the parameters they use). */
+const asDef = (s: ScorerDef<'random', RandomParams>) => s;
 
 function bare(layer: number, n: number, Hkv: number): LayerObservation {
   return { layer, seqLen: n, numQueryHeads: Hkv * 2, numKvHeads: Hkv, headDim: 4, windows: [] };
@@ -12,7 +15,7 @@ describe('random scorer', () => {
     const p = parseParams(random, {});
     assert.deepEqual(p, { seed: 0, windowSize: 0 });
     assert.deepEqual(random.protect(p), { sinks: 0, window: 0 });
-    assert.deepEqual(random.needs(p), []);
+    assert.deepEqual(asDef(random).needs(p), []);
   });
 
   it('scores are the documented draws: createRng(mixSeed(seed, layer, head)), one per position', () => {
@@ -27,7 +30,9 @@ describe('random scorer', () => {
   });
 
   it('is deterministic for the same seed and layer, and differs across seeds, layers and heads', () => {
-    const row = (seed: number, layer: number, h: number) => [...random.score(bare(layer, 32, 2), parseParams(random, { seed })).data.subarray(h * 32, (h + 1) * 32)];
+    const row = (seed: number, layer: number, h: number) => [
+      ...random.score(bare(layer, 32, 2), parseParams(random, { seed })).data.subarray(h * 32, (h + 1) * 32),
+    ];
     assert.deepEqual(row(7, 1, 0), row(7, 1, 0));
     assert.notDeepEqual(row(7, 1, 0), row(8, 1, 0));
     assert.notDeepEqual(row(7, 1, 0), row(7, 2, 0));

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LayerObservation } from '@kvlab/core';
+import type { LayerObservation, StreamingLlmParams, ScorerDef } from '@kvlab/core';
 import { BudgetError, ParamError, parseParams, selectTokens, streamingllm } from '@kvlab/core';
+
+/** The scorer through its contract type (its literal functions declare only the parameters they use). */
+const asDef = (s: ScorerDef<'streamingllm', StreamingLlmParams>) => s;
 
 /** An observation with nothing in it but the shape: StreamingLLM needs no inputs. */
 function bare(n: number, Hkv: number, Hq = Hkv): LayerObservation {
@@ -22,7 +25,7 @@ describe('streamingllm scorer', () => {
     const p = parseParams(streamingllm, {});
     assert.deepEqual(p, { sinkTokens: 4 });
     assert.deepEqual(streamingllm.protect(p), { sinks: 4, window: 0 });
-    assert.deepEqual(streamingllm.needs(p), []);
+    assert.deepEqual(asDef(streamingllm).needs(p), []);
     assert.equal(streamingllm.decodeTime, true);
   });
 
@@ -69,6 +72,9 @@ describe('streamingllm scorer', () => {
         JSON.stringify(raw),
       );
     }
-    assert.throws(() => parseParams(streamingllm, { nSink: 4 }), (e: unknown) => e instanceof ParamError && /nSink/.test(e.message));
+    assert.throws(
+      () => parseParams(streamingllm, { nSink: 4 }),
+      (e: unknown) => e instanceof ParamError && /nSink/.test(e.message),
+    );
   });
 });

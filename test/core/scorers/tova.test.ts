@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { TovaParams, ScorerDef } from '@kvlab/core';
 import { MissingInputError, ParamError, observationFromQkv, parseParams, selectTokens, tova } from '@kvlab/core';
 import { expectArraysClose, randomQkv } from '../fixtures.ts';
 import { naiveAttentionRow, naiveGroupMean, naiveKeep, protectTail } from './naive.ts';
+
+/** The scorer through its contract type (its literal functions declare only the parameters they use). */
+const asDef = (s: ScorerDef<'tova', TovaParams>) => s;
 
 /** The last query's row recomputed from raw Q/K, per query head → [Hq][n]. */
 function lastRows(qkv: ReturnType<typeof randomQkv>): number[][] {
@@ -21,8 +25,8 @@ describe('tova scorer', () => {
   it("defaults: layer-wide head mean, protects the last token, needs the last query's row", () => {
     const p = parseParams(tova, {});
     assert.deepEqual(p, { headReduction: 'layer' });
-    assert.deepEqual(tova.protect(p), { sinks: 0, window: 1 });
-    assert.deepEqual(tova.needs(p), [{ input: 'lastQuery' }]);
+    assert.deepEqual(asDef(tova).protect(p), { sinks: 0, window: 1 });
+    assert.deepEqual(asDef(tova).needs(p), [{ input: 'lastQuery' }]);
   });
 
   for (const c of cases) {
@@ -59,7 +63,7 @@ describe('tova scorer', () => {
       const p = parseParams(tova, { headReduction });
       const expected = headReduction === 'layer' ? [0, 1].map(() => naiveGroupMean(rows, 1)[0] ?? []) : naiveGroupMean(rows, 2);
       for (const b of [1, 2, 7, 39]) {
-        const kept = selectTokens(tova.score(obs, p), [b, b], tova.protect(p), 'tova');
+        const kept = selectTokens(tova.score(obs, p), [b, b], asDef(tova).protect(p), 'tova');
         for (let h = 0; h < 2; h++) {
           const k = [...(kept[h] ?? [])];
           assert.ok(k.includes(39), 'last token kept');
@@ -86,6 +90,9 @@ describe('tova scorer', () => {
         JSON.stringify(raw),
       );
     }
-    assert.throws(() => parseParams(tova, { windowSize: 1 }), (e: unknown) => e instanceof ParamError && e.method === 'tova');
+    assert.throws(
+      () => parseParams(tova, { windowSize: 1 }),
+      (e: unknown) => e instanceof ParamError && e.method === 'tova',
+    );
   });
 });
