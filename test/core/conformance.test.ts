@@ -148,9 +148,12 @@ describe('pipeline window inheritance', () => {
   it("an allocator's windowSize defaults to the scorer's window, so SnapKV α=64 + PyramidKV uses one window", () => {
     const cfg = { scorer: { id: 'snapkv', params: { windowSize: 64 } }, allocator: { id: 'pyramidkv' } };
     const plan = planCompression(observations, cfg, L * 80);
-    assert.deepEqual(plan.config.allocator.params, { ...parseParams(getAllocator('pyramidkv'), {}), windowSize: 64 } as unknown);
+    assert.deepEqual(plan.config.allocator.params, { ...(parseParams(getAllocator('pyramidkv'), {}) as object), windowSize: 64 });
     assert.deepEqual(windowsNeeded({ scorer: { id: 'snapkv' }, allocator: { id: 'zigzagkv' } }), [8]);
-    assert.deepEqual(windowsNeeded({ scorer: { id: 'snapkv', params: { windowSize: 16 } }, allocator: { id: 'zigzagkv', params: { windowSize: 32 } } }), [16, 32]);
+    assert.deepEqual(
+      windowsNeeded({ scorer: { id: 'snapkv', params: { windowSize: 16 } }, allocator: { id: 'zigzagkv', params: { windowSize: 32 } } }),
+      [16, 32],
+    );
     assert.deepEqual(windowsNeeded({ scorer: { id: 'streamingllm' }, allocator: { id: 'uniform' } }), []);
   });
 });
