@@ -18,6 +18,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       eqeqeq: ['error', 'always'],
       'no-console': 'off',
     },
@@ -51,7 +52,20 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'scripts/**/*.{ts,mjs,js}', '*.js'],
+    // The engine runs in Electron's utility process, the CLI, serve mode and the tests alike.
+    files: ['electron/engine/**/*.ts', 'electron/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'electron/engine and the CLI are plain Node modules: no electron import.' }],
+          patterns: [{ group: ['**/renderer/**'], message: 'The engine must not import the renderer.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'scripts/**/*.{ts,mjs,js}', '*.js', 'electron/**/*.ts'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

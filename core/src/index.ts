@@ -31,3 +31,4 @@ export * from './allocators/pyramidkv.ts';
 export * from './allocators/cake.ts';
 export * from './analysis/layer-stats.ts';
 export * from './headwise/adakv.ts';
+export * from './method-spec.ts';

@@ -40,27 +40,67 @@ export interface LmbaOptions {
 
 /**
  * MBA of one non-negative row: the fewest top entries whose sum reaches
- * τ·Σrow, in [1, n]. A zero row gives 1. O(n log n) (native typed-array sort).
+ * τ·Σrow, in [1, n]. A zero row gives 1.
+ *
+ * Expected O(n): a three-way quickselect that descends only into the part of
+ * the row that still decides the count (the ZigZagKV allocator runs this for
+ * every query head of every layer, so a full sort per row dominated its cost).
  */
 export function minBudgetForMass(row: ArrayLike<number>, tau: number): number {
   const n = row.length;
   if (n === 0) return 0;
-  const sorted = Float64Array.from(row).sort(); // ascending; read from the end
+  const a = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const v = sorted[i] ?? 0;
+    const v = row[i] ?? 0;
     if (!(v >= 0)) throw new ShapeError('attention row', `entries must be non-negative and not NaN, got ${v}`);
+    a[i] = v;
     total += v;
   }
   if (total <= 0) return 1;
-  const target = tau * total;
-  let acc = 0;
-  for (let k = 1; k <= n; k++) {
-    acc += sorted[n - k] ?? 0;
-    // Relative slack so τ = 1 is reached despite float summation order.
-    if (acc >= target * (1 - 1e-12)) return k;
+  // Relative slack so τ = 1 is reached despite float summation order.
+  let need = tau * total * (1 - 1e-12);
+  let count = 0;
+  let lo = 0;
+  let hi = n - 1;
+  while (lo <= hi) {
+    const x = a[lo] ?? 0;
+    const y = a[(lo + hi) >>> 1] ?? 0;
+    const z = a[hi] ?? 0;
+    const p = x > y ? (y > z ? y : x > z ? z : x) : x > z ? x : y > z ? z : y;
+    // Dutch-flag partition of [lo, hi]: [lo, gt) > p, [gt, i) == p, (lt, hi] < p.
+    let gt = lo;
+    let i = lo;
+    let lt = hi;
+    while (i <= lt) {
+      const v = a[i] ?? 0;
+      if (v > p) {
+        a[i] = a[gt] ?? 0;
+        a[gt] = v;
+        gt++;
+        i++;
+      } else if (v < p) {
+        a[i] = a[lt] ?? 0;
+        a[lt] = v;
+        lt--;
+      } else i++;
+    }
+    let sumGreater = 0;
+    for (let k = lo; k < gt; k++) sumGreater += a[k] ?? 0;
+    if (sumGreater >= need) {
+      hi = gt - 1; // the answer lies among the larger entries
+      continue;
+    }
+    const equal = i - gt;
+    if (sumGreater + equal * p >= need) {
+      const k = p > 0 ? Math.ceil((need - sumGreater) / p - 1e-12) : 0;
+      return Math.min(n, Math.max(1, count + (gt - lo) + Math.max(1, Math.min(equal, k))));
+    }
+    count += gt - lo + equal;
+    need -= sumGreater + equal * p;
+    lo = lt + 1;
   }
-  return n;
+  return Math.min(n, Math.max(1, count));
 }
 
 /** MBA per head of one layer: Float64Array[Hq] (or [Hkv] for 'pooledScores'). */

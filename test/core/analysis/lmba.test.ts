@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lmbaLayer, lmbaPerHead, minBudgetForMass, MissingInputError, windowAttentionProbs } from '@kvlab/core';
+import { createRng, lmbaLayer, lmbaPerHead, minBudgetForMass, MissingInputError, windowAttentionProbs } from '@kvlab/core';
 import { randomObservation, randomQkv } from '../fixtures.ts';
 
 /** Naive MBA straight from the definition: sort a plain array, count until τ of the mass. */
@@ -10,7 +10,7 @@ function naiveMba(row: number[], tau: number): number {
   let acc = 0;
   for (let k = 0; k < sorted.length; k++) {
     acc += sorted[k] ?? 0;
-    if (acc >= tau * total - 1e-12) return Math.max(1, k + 1);
+    if (acc >= tau * total * (1 - 1e-12)) return Math.max(1, k + 1); // relative slack: float summation order
   }
   return sorted.length;
 }
@@ -91,5 +91,20 @@ describe('LMBA', () => {
       () => lmbaLayer(obs, { tau: 0.9, source: 'windowMean', windowSize: 16 }),
       (e: unknown) => e instanceof MissingInputError && /α = 16/.test(e.message),
     );
+  });
+});
+
+describe('minBudgetForMass (quickselect) against a full sort', () => {
+  it('agrees with the naive definition on random rows, with ties and zeros', () => {
+    const rng = createRng(99);
+    for (let t = 0; t < 2000; t++) {
+      const n = 1 + rng.int(60);
+      const kind = t % 3;
+      const row = Array.from({ length: n }, () => (kind === 0 ? rng.next() : kind === 1 ? rng.int(4) : rng.next() < 0.5 ? 0 : Math.exp(5 * rng.normal())));
+      for (const tau of [0.05, 0.5, 0.9, 0.99, 1]) {
+        const want = row.every((v) => v === 0) ? 1 : naiveMba(row, tau);
+        assert.equal(minBudgetForMass(row, tau), want, `trial ${t} τ=${tau} row=${JSON.stringify(row)}`);
+      }
+    }
   });
 });

@@ -1,0 +1,364 @@
+/**
+ * The inference engine: a model's decoder graph in an onnxruntime-node
+ * session, chunked prefill that returns K/V and the attention statistics the
+ * compression methods need, and single-token decode steps against a KvCache.
+ *
+ * Plain Node module (no electron import): the app's utility process, the CLI,
+ * serve mode and the tests all use it.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import type { KvModelShape, LayerObservation, WindowAttention } from '@kvlab/core';
+import { f32 } from '@kvlab/core';
+import { buildDecoderGraph, MASK_NEG } from './graph/decoder.ts';
+import type { KvCache } from './kv-cache.ts';
+import type { LoadedModel, ModelConfig } from './model.ts';
+import { inverseFrequencies, ropeTables } from './rope.ts';
+
+/** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
+export const GRAPH_VERSION = 1;
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface EngineOptions {
+  /** Intra-op threads (default: onnxruntime's choice). */
+  readonly threads?: number;
+  readonly executionProvider?: ExecutionProvider;
+  /** Where built graphs are cached (default ~/.cache/kvlab/graphs, or $KVLAB_CACHE/graphs). */
+  readonly cacheDir?: string;
+  /** Prefill chunk length (tokens per run); bounds the transient [Hq, S, T] attention. */
+  readonly prefillChunk?: number;
+}
+
+export interface PrefillOptions {
+  /** Observation windows α to aggregate (each ≤ n); the last query's row is always returned. */
+  readonly windows?: readonly number[];
+  /** Also accumulate H2O's attention over every prompt query. */
+  readonly accumulate?: boolean;
+  /** Return logits for every prompt position (teacher forcing) instead of only the last. */
+  readonly allLogits?: boolean;
+  /** Return the last `queries` post-RoPE queries per layer (LMBO). */
+  readonly queries?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PrefillResult {
+  readonly n: number;
+  /** [K, V] logits: K = n with allLogits, else 1 (the last position). */
+  readonly logits: Float32Array;
+  /** Per layer [n, Hkv, d], sequence-major (the cache's layout). */
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+  /** Per layer statistics for core's scorers and allocators (keys/values in core's [Hkv, n, d]). */
+  readonly observations: LayerObservation[];
+  /** Per layer [Hq, q, d] post-RoPE window queries, when asked. */
+  readonly queries?: Float32Array[];
+  readonly timings: { readonly prefillMs: number };
+}
+
+export interface EngineInfo {
+  readonly executionProvider: ExecutionProvider;
+  readonly fallbackReason?: string;
+  readonly graphPath: string;
+  readonly graphCached: boolean;
+}
+
+export class Engine {
+  private readonly inv: Float64Array;
+
+  private constructor(
+    readonly model: LoadedModel,
+    private readonly session: ort.InferenceSession,
+    readonly info: EngineInfo,
+    private readonly chunk: number,
+  ) {
+    this.inv = inverseFrequencies(model.config);
+  }
+
+  get config(): ModelConfig {
+    return this.model.config;
+  }
+
+  get shape(): KvModelShape {
+    const c = this.model.config;
+    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: 'float32' };
+  }
+
+  static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
+    const { path: graphPath, cached } = ensureGraph(model, opts.cacheDir);
+    const requested = opts.executionProvider ?? 'cpu';
+    const base: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    };
+    let session: ort.InferenceSession;
+    let used: ExecutionProvider = requested;
+    let fallbackReason: string | undefined;
+    try {
+      session = await ort.InferenceSession.create(graphPath, { ...base, executionProviders: requested === 'cpu' ? ['cpu'] : [requested, 'cpu'] });
+    } catch (e) {
+      if (requested === 'cpu') throw e;
+      fallbackReason = `${requested} execution provider unavailable (${(e as Error).message.split('\n')[0]}); using CPU`;
+      used = 'cpu';
+      session = await ort.InferenceSession.create(graphPath, { ...base, executionProviders: ['cpu'] });
+    }
+    return new Engine(
+      model,
+      session,
+      { executionProvider: used, ...(fallbackReason ? { fallbackReason } : {}), graphPath, graphCached: cached },
+      opts.prefillChunk ?? 128,
+    );
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  /** One graph run over `tokens` at `positions`, against per-layer past K/V. */
+  private async run(
+    tokens: readonly number[],
+    positions: readonly number[],
+    past: (l: number) => { keys: Float32Array; values: Float32Array; mask: Float32Array; slots: number },
+    statRows: Float32Array,
+    A: number,
+    logitsIndex: readonly number[],
+    fetchStats: boolean,
+    fetchQueries: boolean,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const c = this.config;
+    const S = tokens.length;
+    const half = c.headDim / 2;
+    const { cos, sin } = ropeTables(this.inv, positions);
+    const causal = new Float32Array(S * S);
+    for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) causal[i * S + j] = MASK_NEG;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(tokens, (t) => BigInt(t)),
+        [1, S],
+      ),
+      rope_cos: new ort.Tensor('float32', cos, [1, S, 1, half]),
+      rope_sin: new ort.Tensor('float32', sin, [1, S, 1, half]),
+      causal_mask: new ort.Tensor('float32', causal, [1, 1, 1, S, S]),
+      stat_weights: new ort.Tensor('float32', statRows, [1, 1, 1, A, S]),
+      logits_index: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(logitsIndex, (i) => BigInt(i)),
+        [logitsIndex.length],
+      ),
+    };
+    const fetches = ['logits'];
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = past(l);
+      feeds[`past_key_${l}`] = new ort.Tensor('float32', p.keys, [1, p.slots, c.numKvHeads, c.headDim]);
+      feeds[`past_value_${l}`] = new ort.Tensor('float32', p.values, [1, p.slots, c.numKvHeads, c.headDim]);
+      feeds[`past_mask_${l}`] = new ort.Tensor('float32', p.mask, [1, c.numKvHeads, 1, 1, p.slots]);
+      fetches.push(`key_${l}`, `value_${l}`);
+      if (fetchStats) fetches.push(`wsum_${l}`, `wsq_${l}`, `went_${l}`);
+      if (fetchQueries) fetches.push(`query_${l}`);
+    }
+    return this.session.run(feeds, fetches);
+  }
+
+  /**
+   * Full-attention prefill of `tokens` (positions 0 … n−1) in chunks. Returns
+   * K/V per layer and the statistics for compression. Peak memory is linear in
+   * n: the largest transient is [Hq, chunk, n].
+   */
+  async prefill(tokens: readonly number[], opts: PrefillOptions = {}): Promise<PrefillResult> {
+    const t0 = performance.now();
+    const c = this.config;
+    const n = tokens.length;
+    if (n < 1) throw new RangeError('prefill needs at least one token');
+    const { numLayers: L, numKvHeads: Hkv, headDim: d, numHeads: Hq } = c;
+    const row = Hkv * d;
+    const windows = [...new Set([1, ...(opts.windows ?? [])])].sort((a, b) => a - b);
+    const maxWindow = Math.max(...windows, opts.queries ?? 0);
+    if (maxWindow > n) throw new RangeError(`observation window ${maxWindow} exceeds the prompt (${n} tokens)`);
+    // Chunk boundaries: fixed size, with the last chunk holding every window query.
+    const bounds: number[] = [];
+    for (let s = 0; s < n; s += this.chunk) bounds.push(s);
+    while (bounds.length > 1 && n - (bounds[bounds.length - 1] ?? 0) < maxWindow) bounds.pop();
+    bounds.push(n);
+
+    const keys = Array.from({ length: L }, () => new Float32Array(n * row));
+    const values = Array.from({ length: L }, () => new Float32Array(n * row));
+    const accumulated = opts.accumulate ? Array.from({ length: L }, () => new Float32Array(Hq * n)) : undefined;
+    const logitsAll = opts.allLogits ? new Float32Array(n * c.vocabSize) : undefined;
+    let lastLogits = new Float32Array(c.vocabSize);
+    const observations: LayerObservation[] = [];
+    let queries: Float32Array[] | undefined;
+
+    for (let b = 0; b + 1 < bounds.length; b++) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+      const start = bounds[b] ?? 0;
+      const end = bounds[b + 1] ?? n;
+      const S = end - start;
+      const last = b + 2 === bounds.length;
+      // Stat rows: [ones (H2O)?, window α… (final chunk only)].
+      const rows: Float32Array[] = [];
+      if (accumulated) rows.push(new Float32Array(S).fill(1));
+      if (last) for (const a of windows) rows.push(Float32Array.from({ length: S }, (_, s) => (s >= S - a ? 1 : 0)));
+      if (rows.length === 0) rows.push(new Float32Array(S));
+      const A = rows.length;
+      const statRows = new Float32Array(A * S);
+      rows.forEach((r, i) => statRows.set(r, i * S));
+      const zeroMask = new Float32Array(Hkv * start);
+      const out = await this.run(
+        tokens.slice(start, end),
+        Array.from({ length: S }, (_, i) => start + i),
+        (l) => ({
+          keys: (keys[l] ?? new Float32Array(0)).subarray(0, start * row),
+          values: (values[l] ?? new Float32Array(0)).subarray(0, start * row),
+          mask: zeroMask,
+          slots: start,
+        }),
+        statRows,
+        A,
+        opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
+        last || accumulated !== undefined,
+        last && (opts.queries ?? 0) > 0,
+      );
+      const lg = out['logits']?.data as Float32Array;
+      if (logitsAll) logitsAll.set(lg, start * c.vocabSize);
+      else lastLogits = lg.slice(-c.vocabSize);
+      for (let l = 0; l < L; l++) {
+        (keys[l] ?? new Float32Array(0)).set(out[`key_${l}`]?.data as Float32Array, start * row);
+        (values[l] ?? new Float32Array(0)).set(out[`value_${l}`]?.data as Float32Array, start * row);
+        const wsum = out[`wsum_${l}`]?.data as Float32Array | undefined;
+        const T = end; // keys seen by this chunk
+        if (accumulated && wsum) {
+          // Row 0 is the ones row: Σ over this chunk's queries, [Hq, A, T] with head-major Hq = Hkv·g.
+          const acc = accumulated[l] ?? new Float32Array(0);
+          for (let h = 0; h < Hq; h++) for (let t = 0; t < T; t++) acc[h * n + t] = (acc[h * n + t] ?? 0) + (wsum[(h * A + 0) * T + t] ?? 0);
+        }
+        if (last) {
+          const wsq = out[`wsq_${l}`]?.data as Float32Array;
+          const went = out[`went_${l}`]?.data as Float32Array;
+          const off = accumulated ? 1 : 0;
+          const ws: WindowAttention[] = windows.map((a, i) => {
+            const r = off + i;
+            const sum = new Float32Array(Hq * n);
+            const sq = new Float32Array(Hq * n);
+            const ent = new Float32Array(Hq);
+            for (let h = 0; h < Hq; h++) {
+              sum.set((wsum ?? new Float32Array(0)).subarray((h * A + r) * T, (h * A + r + 1) * T), h * n);
+              sq.set(wsq.subarray((h * A + r) * T, (h * A + r + 1) * T), h * n);
+              ent[h] = (went[h * A + r] ?? 0) / a;
+            }
+            return { size: a, sum: f32([Hq, n], sum), sqSum: f32([Hq, n], sq), entropy: ent };
+          });
+          const lastQuery = ws.find((w) => w.size === 1)?.sum ?? f32([Hq, n]);
+          observations.push({
+            layer: l,
+            seqLen: n,
+            numQueryHeads: Hq,
+            numKvHeads: Hkv,
+            headDim: d,
+            windows: ws,
+            lastQuery,
+            ...(accumulated ? { accumulated: f32([Hq, n], accumulated[l]) } : {}),
+            keys: f32([Hkv, n, d], headMajor(keys[l] ?? new Float32Array(0), n, Hkv, d)),
+            values: f32([Hkv, n, d], headMajor(values[l] ?? new Float32Array(0), n, Hkv, d)),
+          });
+          if ((opts.queries ?? 0) > 0) {
+            const q = out[`query_${l}`]?.data as Float32Array; // [S, Hq, d]
+            const nq = opts.queries ?? 0;
+            queries ??= [];
+            queries.push(headMajor(q.subarray((S - nq) * Hq * d), nq, Hq, d));
+          }
+        }
+      }
+    }
+    return {
+      n,
+      logits: logitsAll ?? lastLogits,
+      keys,
+      values,
+      observations,
+      ...(queries ? { queries } : {}),
+      timings: { prefillMs: performance.now() - t0 },
+    };
+  }
+
+  /**
+   * Feeds `tokens` (usually one) at the cache's next positions, appends their
+   * K/V to the cache, and returns the last position's logits [V]. With
+   * `attention`, also returns each layer's attention rows of the new tokens
+   * summed, [Hq, slots] (H2O's decode-time accumulation).
+   */
+  async step(
+    cache: KvCache,
+    tokens: readonly number[],
+    opts: { readonly attention?: boolean } = {},
+  ): Promise<{ logits: Float32Array; attention?: Float32Array[] }> {
+    const S = tokens.length;
+    const start = cache.nextPosition;
+    const out = await this.run(
+      tokens,
+      Array.from({ length: S }, (_, i) => start + i),
+      (l) => cache.feeds(l),
+      new Float32Array(S).fill(1),
+      1,
+      [S - 1],
+      opts.attention ?? false,
+      false,
+    );
+    const attention: Float32Array[] = [];
+    for (let l = 0; l < this.config.numLayers; l++) {
+      cache.append(l, out[`key_${l}`]?.data as Float32Array, out[`value_${l}`]?.data as Float32Array, S);
+      if (opts.attention) attention.push((out[`wsum_${l}`]?.data as Float32Array).slice());
+    }
+    cache.advance(S);
+    return { logits: (out['logits']?.data as Float32Array).slice(), ...(opts.attention ? { attention } : {}) };
+  }
+}
+
+/** [n, H, d] sequence-major → [H, n, d] head-major. */
+export function headMajor(src: Float32Array, n: number, H: number, d: number): Float32Array {
+  const out = new Float32Array(n * H * d);
+  for (let t = 0; t < n; t++) for (let h = 0; h < H; h++) out.set(src.subarray((t * H + h) * d, (t * H + h + 1) * d), (h * n + t) * d);
+  return out;
+}
+
+/** Cache key for a built graph: model identity (hash of config + weights digest) and the graph version. */
+function graphKey(model: LoadedModel): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ v: GRAPH_VERSION, config: model.config }));
+  // Hash the weights themselves: a cheap, exact identity for the built graph (a few GB/s).
+  for (const [name, w] of [...model.weights.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    h.update(name);
+    h.update(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+export function defaultCacheDir(): string {
+  return join(process.env['KVLAB_CACHE'] ?? join(homedir(), '.cache', 'kvlab'), 'graphs');
+}
+
+/** Builds (or reuses) the model's graph on disk: <cache>/<key>/decoder.onnx + decoder.onnx.data. */
+function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir()): { path: string; cached: boolean } {
+  const dir = join(cacheDir, graphKey(model));
+  const path = join(dir, 'decoder.onnx');
+  if (existsSync(path)) return { path, cached: true };
+  mkdirSync(dir, { recursive: true });
+  const g = buildDecoderGraph(model.config, model.weights, 'decoder.onnx.data', model.path);
+  // Write to temporary names, then rename: a crash never leaves a half-written graph that looks cached.
+  const tmpData = join(dir, `decoder.onnx.data.${process.pid}.tmp`);
+  const fd = openSync(tmpData, 'w');
+  try {
+    for (const ch of g.external) writeSync(fd, ch.bytes, 0, ch.bytes.byteLength, ch.offset);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmpData, join(dir, 'decoder.onnx.data'));
+  const tmp = join(dir, `decoder.onnx.${process.pid}.tmp`);
+  writeFileSync(tmp, g.model);
+  renameSync(tmp, path);
+  return { path, cached: false };
+}

@@ -1,0 +1,138 @@
+/**
+ * The generation loop: prefill (full attention) → scores → per-layer budgets
+ * (core) → gather K/V → decode, greedily or with seeded sampling.
+ *
+ * Compression happens once, at the end of prefill (ZigZagKV spec §6): the
+ * first generated token comes from the uncompressed prefill logits, every
+ * later token from the compressed cache, at positions n + t.
+ */
+import type { BudgetSpec, CompressionConfig, CompressionPlan, ResolvedBudget } from '@kvlab/core';
+import { createRng, planCompression, resolveBudget, windowsNeeded, getScorer, parseParams } from '@kvlab/core';
+import { DecodeEvictor } from './decode-eviction.ts';
+import type { Engine, PrefillResult } from './engine.ts';
+import type { CacheSize } from './kv-cache.ts';
+import { KvCache } from './kv-cache.ts';
+
+export type Method = 'full' | CompressionConfig;
+
+export interface Sampling {
+  /** 0 (default) = greedy argmax. */
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly seed?: number;
+}
+
+export interface GenerateOptions {
+  readonly method?: Method;
+  readonly budget?: BudgetSpec;
+  readonly maxTokens: number;
+  readonly sampling?: Sampling;
+  /** Stop at the tokenizer's EOS (default true). */
+  readonly stopAtEos?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onToken?: (id: number) => void;
+  /**
+   * Keep every KV head at its post-prefill budget while decoding, evicting by
+   * the scorer (H2O, StreamingLLM, TOVA, Knorm, Random). Default false: the
+   * cache grows by one token per step (spec §6).
+   */
+  readonly evictDuringDecode?: boolean;
+}
+
+export interface GenerateResult {
+  readonly tokens: number[];
+  readonly budget?: ResolvedBudget;
+  readonly plan?: CompressionPlan;
+  /** What the cache actually held after compression (before decoding). */
+  readonly heldAfterCompression: CacheSize;
+  /** What it held at the end. */
+  readonly heldAtEnd: CacheSize;
+  readonly timings: { readonly prefillMs: number; readonly compressMs: number; readonly decodeMs: number; readonly decodeTokens: number };
+  /** Tokens evicted during decoding (evictDuringDecode). */
+  readonly decodeEvictions: number;
+}
+
+export function argmax(x: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if ((x[i] ?? -Infinity) > (x[best] ?? -Infinity)) best = i;
+  return best;
+}
+
+/** Picks the next token: argmax at temperature 0, else a seeded draw from softmax(logits / T) over the top-k. */
+export function sampler(s: Sampling = {}): (logits: Float32Array) => number {
+  const T = s.temperature ?? 0;
+  if (T <= 0) return argmax;
+  const rng = createRng(s.seed ?? 0);
+  return (logits) => {
+    const idx = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => (logits[b] ?? 0) - (logits[a] ?? 0));
+    const k = Math.min(s.topK ?? logits.length, logits.length);
+    const top = idx.slice(0, k);
+    const m = logits[top[0] ?? 0] ?? 0;
+    const p = top.map((i) => Math.exp(((logits[i] ?? 0) - m) / T));
+    const z = p.reduce((a, b) => a + b, 0);
+    let u = rng.next() * z;
+    for (let j = 0; j < top.length; j++) {
+      u -= p[j] ?? 0;
+      if (u <= 0) return top[j] ?? 0;
+    }
+    return top[top.length - 1] ?? 0;
+  };
+}
+
+/** Runs the prefill a method needs (windows, H2O accumulation). */
+export async function prefillFor(engine: Engine, prompt: readonly number[], method: Method, signal?: AbortSignal): Promise<PrefillResult> {
+  if (method === 'full') return engine.prefill(prompt, signal ? { signal } : {});
+  const windows = windowsNeeded(method).filter((a) => a <= prompt.length);
+  const scorer = getScorer(method.scorer.id);
+  const accumulate = scorer.needs(parseParams(scorer, method.scorer.params)).some((x) => x.input === 'accumulated');
+  return engine.prefill(prompt, { windows, accumulate, ...(signal ? { signal } : {}) });
+}
+
+/** Builds the (possibly compressed) cache from a prefill; the prefill can be reused for many methods. */
+export function compressPrefill(
+  engine: Engine,
+  pre: PrefillResult,
+  method: Method,
+  budget?: BudgetSpec,
+): { cache: KvCache; plan?: CompressionPlan; budget?: ResolvedBudget } {
+  if (method === 'full' || !budget) return { cache: KvCache.full(engine.shape, pre.keys, pre.values, pre.n) };
+  const resolved = resolveBudget(budget, engine.shape, pre.n);
+  const plan = planCompression(pre.observations, method, resolved.totalTokens);
+  return { cache: KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept), plan, budget: resolved };
+}
+
+export async function generate(engine: Engine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  const method = opts.method ?? 'full';
+  const pre = await prefillFor(engine, prompt, method, opts.signal);
+  const t1 = performance.now();
+  const { cache, plan, budget } = compressPrefill(engine, pre, method, opts.budget);
+  const compressMs = performance.now() - t1;
+  const heldAfterCompression = cache.size();
+  const evictor = opts.evictDuringDecode && plan?.compress ? new DecodeEvictor(cache, plan, pre, engine.config.numHeads) : undefined;
+  const pick = sampler(opts.sampling);
+  const eos = new Set(engine.model.tokenizer.eosIds);
+  const tokens: number[] = [];
+  let next = pick(pre.logits.subarray(pre.logits.length - engine.config.vocabSize));
+  const t2 = performance.now();
+  let decodeTokens = 0;
+  while (tokens.length < opts.maxTokens) {
+    if ((opts.stopAtEos ?? true) && eos.has(next)) break;
+    tokens.push(next);
+    opts.onToken?.(next);
+    if (tokens.length >= opts.maxTokens) break;
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+    const r = await engine.step(cache, [next], { attention: evictor?.wantsAttention ?? false });
+    evictor?.afterStep(r.attention);
+    decodeTokens++;
+    next = pick(r.logits);
+  }
+  return {
+    tokens,
+    ...(budget ? { budget } : {}),
+    ...(plan ? { plan } : {}),
+    heldAfterCompression,
+    heldAtEnd: cache.size(),
+    timings: { prefillMs: pre.timings.prefillMs, compressMs, decodeMs: performance.now() - t2, decodeTokens },
+    decodeEvictions: evictor?.evictions ?? 0,
+  };
+}
