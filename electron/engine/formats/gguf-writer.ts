@@ -109,19 +109,24 @@ class Bytes {
     this.length += n;
     return at;
   }
+  /** Reserves n bytes, THEN writes through the (possibly regrown) buffer: `this.buf.write(v, this.grow(n))` would write into the old buffer. */
+  private put(n: number, write: (at: number) => unknown): void {
+    const at = this.grow(n);
+    write(at);
+  }
   u8(v: number): void {
-    this.buf.writeUInt8(v, this.grow(1));
+    this.put(1, (at) => this.buf.writeUInt8(v, at));
   }
   u32(v: number): void {
-    this.buf.writeUInt32LE(v, this.grow(4));
+    this.put(4, (at) => this.buf.writeUInt32LE(v, at));
   }
   u64(v: number | bigint): void {
-    this.buf.writeBigUInt64LE(BigInt(v), this.grow(8));
+    this.put(8, (at) => this.buf.writeBigUInt64LE(BigInt(v), at));
   }
   string(s: string): void {
     const b = Buffer.from(s, 'utf8');
     this.u64(b.length);
-    b.copy(this.buf, this.grow(b.length));
+    this.put(b.length, (at) => b.copy(this.buf, at));
   }
   zeros(n: number): void {
     this.grow(n); // Buffer.alloc memory is zeroed and never reused
@@ -150,21 +155,21 @@ class Bytes {
     try {
       switch (type) {
         case 'uint8':
-          return void this.buf.writeUInt8(v, this.grow(1));
+          return void this.put(1, (at) => this.buf.writeUInt8(v, at));
         case 'int8':
-          return void this.buf.writeInt8(v, this.grow(1));
+          return void this.put(1, (at) => this.buf.writeInt8(v, at));
         case 'uint16':
-          return void this.buf.writeUInt16LE(v, this.grow(2));
+          return void this.put(2, (at) => this.buf.writeUInt16LE(v, at));
         case 'int16':
-          return void this.buf.writeInt16LE(v, this.grow(2));
+          return void this.put(2, (at) => this.buf.writeInt16LE(v, at));
         case 'uint32':
-          return void this.buf.writeUInt32LE(v, this.grow(4));
+          return void this.put(4, (at) => this.buf.writeUInt32LE(v, at));
         case 'int32':
-          return void this.buf.writeInt32LE(v, this.grow(4));
+          return void this.put(4, (at) => this.buf.writeInt32LE(v, at));
         case 'float32':
-          return void this.buf.writeFloatLE(v, this.grow(4));
+          return void this.put(4, (at) => this.buf.writeFloatLE(v, at));
         case 'float64':
-          return void this.buf.writeDoubleLE(v, this.grow(8));
+          return void this.put(8, (at) => this.buf.writeDoubleLE(v, at));
       }
     } catch {
       bad(); // out of range for the type

@@ -1,0 +1,170 @@
+/**
+ * The results store: one folder per experiment with
+ *   experiment.json   the resolved definition and its hash (written once)
+ *   results.jsonl     one JSON row per finished cell, appended and fsync'ed
+ *
+ * Why an append-only JSON-lines log rather than SQLite: a row is written with
+ * one append + fsync, so a SIGKILL loses at most the cell in flight; a torn
+ * last line (killed mid-write) is detected and cut off when the store is
+ * reopened; the file stays readable by any tool (jq, pandas, a text editor)
+ * and merges by concatenation. Our access pattern — append a row, read all
+ * rows for a report, test membership of cell ids on resume — needs no index
+ * beyond an in-memory Set. better-sqlite3 would add a native module to build
+ * on every platform for no gain here.
+ */
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const RESULTS_FILE = 'results.jsonl';
+export const EXPERIMENT_FILE = 'experiment.json';
+
+export class StoreError extends Error {
+  readonly code = 'E_STORE' as const;
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+    this.name = 'StoreError';
+  }
+}
+
+/** What every row carries; the rest is the runner's business. */
+export interface StoredRow {
+  readonly cellId: string;
+  readonly experimentHash: string;
+  readonly [key: string]: unknown;
+}
+
+export interface StoredExperiment {
+  readonly hash: string;
+  readonly definition: unknown;
+  readonly createdAt: string;
+}
+
+export class ResultsStore {
+  private readonly done = new Set<string>();
+  private readonly fd: number;
+  private rowsCache: StoredRow[];
+  /** Where the next row goes: the end of the last complete line. */
+  private offset: number;
+
+  private constructor(
+    readonly dir: string,
+    readonly experiment: StoredExperiment,
+    rows: StoredRow[],
+    validBytes: number,
+  ) {
+    for (const r of rows) this.done.add(r.cellId);
+    this.rowsCache = rows;
+    const path = join(dir, RESULTS_FILE);
+    this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+    // Cut a torn last line (a write interrupted by a kill) so appends start on a clean line.
+    ftruncateSync(this.fd, validBytes);
+    this.offset = validBytes;
+  }
+
+  /**
+   * Opens (or creates) the store for an experiment. Refuses a folder that
+   * holds a different experiment (another definition hash).
+   */
+  static open(dir: string, definition: unknown, hash: string): ResultsStore {
+    mkdirSync(dir, { recursive: true });
+    const expPath = join(dir, EXPERIMENT_FILE);
+    let experiment: StoredExperiment;
+    if (existsSync(expPath)) {
+      experiment = readExperiment(dir);
+      if (experiment.hash !== hash) {
+        throw new StoreError(
+          expPath,
+          `holds a different experiment (definition hash ${experiment.hash.slice(0, 12)}, this one ${hash.slice(0, 12)}); use another results folder`,
+        );
+      }
+    } else {
+      experiment = { hash, definition, createdAt: new Date().toISOString() };
+      const tmp = `${expPath}.tmp`;
+      writeFileSync(tmp, JSON.stringify(experiment, null, 2));
+      const fd = openSync(tmp, 'r');
+      fsyncSync(fd);
+      closeSync(fd);
+      // rename is atomic: a half-written experiment.json never exists.
+      renameSync(tmp, expPath);
+    }
+    const { rows, validBytes } = readRowsWithLength(join(dir, RESULTS_FILE), hash);
+    return new ResultsStore(dir, experiment, rows, validBytes);
+  }
+
+  has(cellId: string): boolean {
+    return this.done.has(cellId);
+  }
+
+  get size(): number {
+    return this.done.size;
+  }
+
+  rows(): readonly StoredRow[] {
+    return this.rowsCache;
+  }
+
+  /** Appends one finished cell durably (write + fsync) before returning. */
+  append(row: StoredRow): void {
+    if (row.experimentHash !== this.experiment.hash)
+      throw new StoreError(this.dir, `row for experiment ${row.experimentHash} appended to ${this.experiment.hash}`);
+    if (this.done.has(row.cellId)) throw new StoreError(this.dir, `cell ${row.cellId} is already stored`);
+    const line = Buffer.from(`${JSON.stringify(row)}\n`, 'utf8');
+    let written = 0;
+    while (written < line.length) written += writeSync(this.fd, line, written, line.length - written, this.offset + written);
+    fsyncSync(this.fd);
+    this.offset += line.length;
+    this.done.add(row.cellId);
+    this.rowsCache = [...this.rowsCache, row];
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+export function readExperiment(dir: string): StoredExperiment {
+  const path = join(dir, EXPERIMENT_FILE);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new StoreError(path, existsSync(path) ? `is not valid JSON (${(e as Error).message})` : 'is missing: not a KV Lab results folder');
+  }
+  const p = parsed as Partial<StoredExperiment>;
+  if (typeof p.hash !== 'string' || p.definition === undefined) throw new StoreError(path, 'lacks the definition or its hash');
+  return { hash: p.hash, definition: p.definition, createdAt: String(p.createdAt ?? '') };
+}
+
+/** Reads every complete row; a torn LAST line is ignored, a bad line elsewhere is an error naming it. */
+export function readRows(dir: string): StoredRow[] {
+  const exp = readExperiment(dir);
+  return readRowsWithLength(join(dir, RESULTS_FILE), exp.hash).rows;
+}
+
+function readRowsWithLength(path: string, hash: string): { rows: StoredRow[]; validBytes: number } {
+  if (!existsSync(path)) return { rows: [], validBytes: 0 };
+  const buf = readFileSync(path);
+  const rows: StoredRow[] = [];
+  let start = 0;
+  let line = 0;
+  while (start < buf.length) {
+    const nl = buf.indexOf(0x0a, start);
+    line++;
+    if (nl < 0) break; // torn last line: no newline yet
+    const text = buf.subarray(start, nl).toString('utf8');
+    let row: StoredRow;
+    try {
+      row = JSON.parse(text) as StoredRow;
+    } catch {
+      throw new StoreError(path, `line ${line} is not valid JSON`);
+    }
+    if (typeof row.cellId !== 'string') throw new StoreError(path, `line ${line} has no cellId`);
+    if (row.experimentHash !== hash) throw new StoreError(path, `line ${line} belongs to experiment ${String(row.experimentHash)}, not ${hash}`);
+    rows.push(row);
+    start = nl + 1;
+  }
+  return { rows, validBytes: start };
+}
