@@ -65,7 +65,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'scripts/**/*.{ts,mjs,js}', '*.js', 'electron/**/*.ts'],
+    files: ['test/**/*.ts', 'scripts/**/*.{ts,mjs,js}', '*.js', 'electron/**/*.{ts,mjs}'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

@@ -287,14 +287,15 @@ export class Engine {
 
   /**
    * Feeds `tokens` (usually one) at the cache's next positions, appends their
-   * K/V to the cache, and returns the last position's logits [V]. With
+   * K/V to the cache, and returns the last position's logits [V] (with
+   * `allLogits`, every position's: [S, V] — teacher forcing). With
    * `attention`, also returns each layer's attention rows of the new tokens
    * summed, [Hq, slots] (H2O's decode-time accumulation).
    */
   async step(
     cache: KvCache,
     tokens: readonly number[],
-    opts: { readonly attention?: boolean } = {},
+    opts: { readonly attention?: boolean; readonly allLogits?: boolean } = {},
   ): Promise<{ logits: Float32Array; attention?: Float32Array[] }> {
     const S = tokens.length;
     const start = cache.nextPosition;
@@ -304,7 +305,7 @@ export class Engine {
       (l) => cache.feeds(l),
       new Float32Array(S).fill(1),
       1,
-      [S - 1],
+      opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
       opts.attention ?? false,
       false,
     );

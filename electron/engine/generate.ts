@@ -37,6 +37,10 @@ export interface GenerateOptions {
    * cache grows by one token per step (spec §6).
    */
   readonly evictDuringDecode?: boolean;
+  /** More ids that end generation (e.g. the newline token for LongBench's samsum). */
+  readonly stopIds?: readonly number[];
+  /** Reuse this prefill of `prompt` (it must carry the statistics the method needs: prefillForMethods). */
+  readonly prefill?: PrefillResult;
 }
 
 export interface GenerateResult {
@@ -81,11 +85,24 @@ export function sampler(s: Sampling = {}): (logits: Float32Array) => number {
 
 /** Runs the prefill a method needs (windows, H2O accumulation). */
 export async function prefillFor(engine: Engine, prompt: readonly number[], method: Method, signal?: AbortSignal): Promise<PrefillResult> {
-  if (method === 'full') return engine.prefill(prompt, signal ? { signal } : {});
-  const windows = windowsNeeded(method).filter((a) => a <= prompt.length);
-  const scorer = getScorer(method.scorer.id);
-  const accumulate = scorer.needs(parseParams(scorer, method.scorer.params)).some((x) => x.input === 'accumulated');
-  return engine.prefill(prompt, { windows, accumulate, ...(signal ? { signal } : {}) });
+  return prefillForMethods(engine, prompt, [method], signal);
+}
+
+/**
+ * One full-attention prefill whose statistics serve every method given (the
+ * union of their observation windows; H2O's accumulation if any needs it), so
+ * an experiment prefills each sample once for all its methods and budgets.
+ */
+export async function prefillForMethods(engine: Engine, prompt: readonly number[], methods: readonly Method[], signal?: AbortSignal): Promise<PrefillResult> {
+  const windows = new Set<number>();
+  let accumulate = false;
+  for (const method of methods) {
+    if (method === 'full') continue;
+    for (const a of windowsNeeded(method)) if (a <= prompt.length) windows.add(a);
+    const scorer = getScorer(method.scorer.id);
+    accumulate ||= scorer.needs(parseParams(scorer, method.scorer.params)).some((x) => x.input === 'accumulated');
+  }
+  return engine.prefill(prompt, { windows: [...windows].sort((a, b) => a - b), accumulate, ...(signal ? { signal } : {}) });
 }
 
 /** Builds the (possibly compressed) cache from a prefill; the prefill can be reused for many methods. */
@@ -103,14 +120,14 @@ export function compressPrefill(
 
 export async function generate(engine: Engine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
   const method = opts.method ?? 'full';
-  const pre = await prefillFor(engine, prompt, method, opts.signal);
+  const pre = opts.prefill ?? (await prefillFor(engine, prompt, method, opts.signal));
   const t1 = performance.now();
   const { cache, plan, budget } = compressPrefill(engine, pre, method, opts.budget);
   const compressMs = performance.now() - t1;
   const heldAfterCompression = cache.size();
   const evictor = opts.evictDuringDecode && plan?.compress ? new DecodeEvictor(cache, plan, pre, engine.config.numHeads) : undefined;
   const pick = sampler(opts.sampling);
-  const eos = new Set(engine.model.tokenizer.eosIds);
+  const eos = new Set([...engine.model.tokenizer.eosIds, ...(opts.stopIds ?? [])]);
   const tokens: number[] = [];
   let next = pick(pre.logits.subarray(pre.logits.length - engine.config.vocabSize));
   const t2 = performance.now();

@@ -3,7 +3,7 @@
  * what `path` is and returns the engine's LoadedModel (model.ts):
  *
  *   - a GGUF file (magic "GGUF" or a .gguf name): formats/gguf-llama.ts, and the
- *     SentencePiece vocabulary in its metadata (tokenizers/spm.ts);
+ *     vocabulary in its metadata (SentencePiece or BPE: tokenizers/gguf-bpe.ts tokenizerFromGguf);
  *   - a llama2.c legacy checkpoint (.bin): formats/llama2c.ts, and its tokenizer
  *     next to it — `tok<vocab>.bin` (e.g. tok512.bin), else `tokenizer.bin` —
  *     or the one given in `opts.tokenizer`;

@@ -59,6 +59,8 @@ export interface ResultRow {
     readonly layers: number;
     readonly kvHeads: number;
     readonly headDim: number;
+    /** Context length the model file declares (reports draw it as the trained-length line). */
+    readonly contextLength?: number;
   };
   readonly workload: string;
   readonly sampleId: string;
@@ -107,4 +109,17 @@ export interface ProfileRow {
   readonly provenance: ResultRow['provenance'];
 }
 
-export type AnyRow = ResultRow | ProfileRow;
+/** A sanity check run after a model's cells: e.g. the first sample's full-KV cell re-run to detect state leaking between samples. */
+export interface CheckRow {
+  readonly kind: 'check';
+  readonly cellId: string;
+  readonly experimentHash: string;
+  readonly experiment: string;
+  readonly model: ResultRow['model'];
+  readonly check: 'state-leak';
+  readonly passed: boolean;
+  readonly detail: string;
+  readonly flags: SanityFlag[];
+}
+
+export type AnyRow = ResultRow | ProfileRow | CheckRow;

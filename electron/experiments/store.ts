@@ -33,8 +33,10 @@ export class StoreError extends Error {
 export interface StoredRow {
   readonly cellId: string;
   readonly experimentHash: string;
-  readonly [key: string]: unknown;
 }
+
+/** A row as read back: its two required fields plus whatever the writer stored (rows.ts describes the kinds). */
+export type RawRow = StoredRow & Readonly<Record<string, unknown>>;
 
 export interface StoredExperiment {
   readonly hash: string;
@@ -45,14 +47,14 @@ export interface StoredExperiment {
 export class ResultsStore {
   private readonly done = new Set<string>();
   private readonly fd: number;
-  private rowsCache: StoredRow[];
+  private rowsCache: RawRow[];
   /** Where the next row goes: the end of the last complete line. */
   private offset: number;
 
   private constructor(
     readonly dir: string,
     readonly experiment: StoredExperiment,
-    rows: StoredRow[],
+    rows: RawRow[],
     validBytes: number,
   ) {
     for (const r of rows) this.done.add(r.cellId);
@@ -102,12 +104,12 @@ export class ResultsStore {
     return this.done.size;
   }
 
-  rows(): readonly StoredRow[] {
+  rows(): readonly RawRow[] {
     return this.rowsCache;
   }
 
   /** Appends one finished cell durably (write + fsync) before returning. */
-  append(row: StoredRow): void {
+  append<R extends StoredRow>(row: R): void {
     if (row.experimentHash !== this.experiment.hash)
       throw new StoreError(this.dir, `row for experiment ${row.experimentHash} appended to ${this.experiment.hash}`);
     if (this.done.has(row.cellId)) throw new StoreError(this.dir, `cell ${row.cellId} is already stored`);
@@ -117,7 +119,7 @@ export class ResultsStore {
     fsyncSync(this.fd);
     this.offset += line.length;
     this.done.add(row.cellId);
-    this.rowsCache = [...this.rowsCache, row];
+    this.rowsCache = [...this.rowsCache, row as unknown as RawRow];
   }
 
   close(): void {
@@ -139,15 +141,15 @@ export function readExperiment(dir: string): StoredExperiment {
 }
 
 /** Reads every complete row; a torn LAST line is ignored, a bad line elsewhere is an error naming it. */
-export function readRows(dir: string): StoredRow[] {
+export function readRows(dir: string): RawRow[] {
   const exp = readExperiment(dir);
   return readRowsWithLength(join(dir, RESULTS_FILE), exp.hash).rows;
 }
 
-function readRowsWithLength(path: string, hash: string): { rows: StoredRow[]; validBytes: number } {
+function readRowsWithLength(path: string, hash: string): { rows: RawRow[]; validBytes: number } {
   if (!existsSync(path)) return { rows: [], validBytes: 0 };
   const buf = readFileSync(path);
-  const rows: StoredRow[] = [];
+  const rows: RawRow[] = [];
   let start = 0;
   let line = 0;
   while (start < buf.length) {
@@ -155,9 +157,9 @@ function readRowsWithLength(path: string, hash: string): { rows: StoredRow[]; va
     line++;
     if (nl < 0) break; // torn last line: no newline yet
     const text = buf.subarray(start, nl).toString('utf8');
-    let row: StoredRow;
+    let row: RawRow;
     try {
-      row = JSON.parse(text) as StoredRow;
+      row = JSON.parse(text) as RawRow;
     } catch {
       throw new StoreError(path, `line ${line} is not valid JSON`);
     }

@@ -1,0 +1,171 @@
+/**
+ * Experiment definitions: one file describes a comparison — models ×
+ * methods × budgets × workloads — validated here and expanded by the runner
+ * into cells (kvpress `EvaluationConfig`, KVCache-Factory's run arguments;
+ * style.md §2.14).
+ *
+ * Methods are method strings ("full", "snapkv/zigzagkv+adakv", see
+ * method-spec.ts) or objects with parameters and a label; budgets are budget
+ * strings ("20%", "128", "cr:0.8", see budget.ts). Every id and parameter is
+ * checked against the registry, and every error names its place in the file
+ * (e.g. "methods[2].allocator.tau: …").
+ */
+import { z } from 'zod';
+import type { BudgetSpec } from './budget.ts';
+import { parseBudget } from './budget.ts';
+import type { CompressionConfig } from './pipeline.ts';
+import { formatMethodSpec, parseMethodSpec } from './method-spec.ts';
+import { validateMethod } from './registry.ts';
+import { workloadDef } from './workloads/types.ts';
+
+const params = z.record(z.string(), z.unknown());
+
+export const methodEntry = z.union([
+  z.string().min(1),
+  z.strictObject({
+    method: z.string().min(1),
+    label: z.string().min(1).optional(),
+    scorer: params.optional(),
+    allocator: params.optional(),
+    headwise: params.optional(),
+  }),
+]);
+
+export const experimentDef = z
+  .strictObject({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    models: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('Model paths: GGUF files, Hugging Face folders or llama2.c .bin files (relative to the experiment file).'),
+    methods: z.array(methodEntry).min(1),
+    budgets: z.array(z.string().min(1)).min(1),
+    workloads: z.array(workloadDef).min(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0),
+    generation: z
+      .strictObject({
+        maxNewTokens: z.number().int().min(1).max(65536).optional().describe("Overrides each sample's own generation cap."),
+        chatTemplate: z
+          .enum(['auto', 'never'])
+          .default('auto')
+          .describe("'auto': wrap prompts in the model's chat template when it has one (except datasets LongBench runs without)."),
+      })
+      .default({ chatTemplate: 'auto' }),
+    engine: z
+      .strictObject({
+        threads: z.number().int().min(1).max(256).optional(),
+        executionProvider: z.enum(['cpu', 'cuda', 'dml', 'coreml']).default('cpu'),
+        prefillChunk: z.number().int().min(1).max(8192).optional(),
+      })
+      .default({ executionProvider: 'cpu' }),
+    texts: z.string().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),
+    record: z
+      .strictObject({ kept: z.boolean().default(false).describe('Store the kept positions per layer and head (retention overlays; large).') })
+      .default({ kept: false }),
+  })
+  .superRefine((def, ctx) => {
+    def.methods.forEach((m, i) => {
+      const entry = typeof m === 'string' ? { method: m } : m;
+      try {
+        const parsed = parseMethodSpec(entry.method);
+        if (parsed === 'full') return;
+        for (const kind of ['scorer', 'allocator', 'headwise'] as const) {
+          const choice = parsed[kind];
+          const raw = 'scorer' in entry || 'allocator' in entry || 'headwise' in entry ? (entry as Record<string, unknown>)[kind] : undefined;
+          if (choice) validateMethod(kind, choice.id, raw ?? {});
+          else if (raw !== undefined) ctx.addIssue({ code: 'custom', path: ['methods', i, kind], message: `'${entry.method}' has no ${kind}` });
+        }
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['methods', i], message: (e as Error).message });
+      }
+    });
+    def.budgets.forEach((b, i) => {
+      try {
+        parseBudget(b);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['budgets', i], message: (e as Error).message });
+      }
+    });
+    const labels = def.methods.flatMap((m) => {
+      try {
+        return resolveMethods([m]).map((r) => r.label);
+      } catch {
+        return []; // already reported above
+      }
+    });
+    const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['methods'], message: `two methods share the label '${dup}'; give one a "label"` });
+  });
+
+export type ExperimentDef = z.output<typeof experimentDef>;
+export type ExperimentInput = z.input<typeof experimentDef>;
+
+export class ExperimentError extends Error {
+  readonly code = 'E_EXPERIMENT' as const;
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: ${issues.length === 1 ? issues[0] : `\n  ${issues.join('\n  ')}`}`);
+    this.name = 'ExperimentError';
+  }
+}
+
+/** Parses and validates an experiment (already JSON-decoded); every problem is listed with its path. */
+export function parseExperiment(raw: unknown, file = 'experiment'): ExperimentDef {
+  const r = experimentDef.safeParse(raw);
+  if (r.success) return r.data;
+  throw new ExperimentError(
+    file,
+    r.error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`),
+  );
+}
+
+export interface ResolvedMethod {
+  /** Unique label used in results (the method string, or the user's label). */
+  readonly label: string;
+  /** Canonical method string. */
+  readonly spec: string;
+  readonly config: 'full' | CompressionConfig;
+}
+
+export function resolveMethods(methods: ExperimentDef['methods']): ResolvedMethod[] {
+  return methods.map((m) => {
+    const entry = typeof m === 'string' ? { method: m } : m;
+    const config = parseMethodSpec(entry.method, {
+      ...('scorer' in entry && entry.scorer ? { scorer: entry.scorer } : {}),
+      ...('allocator' in entry && entry.allocator ? { allocator: entry.allocator } : {}),
+      ...('headwise' in entry && entry.headwise ? { headwise: entry.headwise } : {}),
+    });
+    const spec = formatMethodSpec(config);
+    return { label: ('label' in entry && entry.label) || spec, spec, config };
+  });
+}
+
+export interface ResolvedBudgetEntry {
+  readonly text: string;
+  readonly spec: BudgetSpec;
+}
+
+export function resolveBudgets(budgets: readonly string[]): ResolvedBudgetEntry[] {
+  return budgets.map((text) => ({ text: text.trim(), spec: parseBudget(text) }));
+}
+
+/** A stable JSON serialisation (sorted keys) — the basis of the experiment hash. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

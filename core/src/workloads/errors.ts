@@ -1,0 +1,28 @@
+/**
+ * Typed errors of the workload generators, in the style of core/src/errors.ts:
+ * one clear sentence naming the workload and the setting, and a stable `code`.
+ */
+
+/** A workload cannot be generated as asked (a length below the template, missing texts, …). */
+export class WorkloadError extends RangeError {
+  readonly code = 'E_WORKLOAD' as const;
+  constructor(
+    readonly workload: string,
+    readonly detail: string,
+  ) {
+    super(`workload '${workload}': ${detail}`);
+    this.name = 'WorkloadError';
+  }
+}
+
+/** A line of a LongBench JSONL file is not a valid record. `line` is 1-based. */
+export class LongBenchParseError extends TypeError {
+  readonly code = 'E_LONGBENCH_PARSE' as const;
+  constructor(
+    readonly line: number,
+    readonly problem: string,
+  ) {
+    super(`LongBench JSONL line ${line}: ${problem}`);
+    this.name = 'LongBenchParseError';
+  }
+}

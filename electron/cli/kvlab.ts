@@ -1,0 +1,332 @@
+/**
+ * `kvlab` — the lab from the command line.
+ *
+ *   kvlab run <experiment.json> [--out <dir>] [--shard i/n]    run or resume a sweep (Ctrl-C safe)
+ *   kvlab merge <out> <shard-dir>…                              combine shard results of one experiment
+ *   kvlab profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--out <dir>]
+ *   kvlab report <results> --format html|pdf|csv|json [--out <file>]
+ *   kvlab export <results> --kvpress <dir>
+ *   kvlab models                                                models found locally
+ *   kvlab methods                                               the method registry
+ *
+ * Errors are one clear line on stderr and a non-zero exit code.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRng, describeMethods } from '@kvlab/core';
+import { Engine } from '../engine/engine.ts';
+import { sampler } from '../engine/generate.ts';
+import { KvCache } from '../engine/kv-cache.ts';
+import { formatBytes, inspectModel, loadModel } from '../engine/load.ts';
+import { mergeResults } from '../experiments/merge.ts';
+import { profilePrompt } from '../experiments/profile.ts';
+import { fileSha256, provenance } from '../experiments/provenance.ts';
+import type { ProfileRow } from '../experiments/rows.ts';
+import type { RunEvent } from '../experiments/runner.ts';
+import { runExperiment } from '../experiments/runner.ts';
+import { ResultsStore } from '../experiments/store.ts';
+import { exportKvpress } from '../reports/kvpress.ts';
+import { writeReport } from '../reports/index.ts';
+
+const USAGE = `usage: kvlab <command> …
+  run <experiment.json> [--out <dir>] [--shard i/n]
+  merge <out-dir> <shard-dir> [<shard-dir>…]
+  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>]
+  report <results-dir> --format html|pdf|csv|json [--out <file>]
+  export <results-dir> --kvpress <dir>
+  models
+  methods`;
+
+class UsageError extends Error {}
+
+function flag(values: Record<string, unknown>, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function int(text: string | undefined, name: string, def: number): number {
+  if (text === undefined) return def;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, shard: { type: 'string' } } });
+  const file = positionals[0];
+  if (!file) throw new UsageError('run needs an experiment file');
+  const path = resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(existsSync(path) ? `${file}: not valid JSON (${(e as Error).message})` : `${file}: no such file`);
+  }
+  let shard: { index: number; count: number } | undefined;
+  const s = flag(values, 'shard');
+  if (s !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(s);
+    const index = Number(m?.[1]);
+    const count = Number(m?.[2]);
+    if (!m || count < 1 || index >= count) throw new UsageError(`--shard must be i/n with 0 ≤ i < n, got ${s}`);
+    shard = { index, count };
+  }
+  const outDir = resolve(
+    flag(values, 'out') ?? join(dirname(path), `${basename(path, '.json')}.results${shard ? `.shard${shard.index}of${shard.count}` : ''}`),
+  );
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\ncancelling after the current cell… (Ctrl-C again to stop at once; finished cells are kept)\n');
+    controller.abort(new Error('cancelled'));
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  const onEvent = (e: RunEvent) => {
+    if (e.type === 'start') {
+      process.stderr.write(
+        `${e.cellsTotal} cells (${e.cellsDone} already done): ${e.prefills} prefills for ${e.cellsTotal - e.cellsDone} cells — ${e.prefillsSaved} prefills saved by sharing\n`,
+      );
+    } else if (e.type === 'progress') {
+      const pct = ((100 * e.cellsDone) / Math.max(1, e.cellsTotal)).toFixed(0);
+      const bar = '#'.repeat(Math.round((30 * e.cellsDone) / Math.max(1, e.cellsTotal))).padEnd(30, '.');
+      const line = `[${bar}] ${e.cellsDone}/${e.cellsTotal} ${pct}% ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${formatSeconds(e.etaSeconds)}  ${e.current}`;
+      if (tty) process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1).padEnd(Math.min(lastLine, (process.stderr.columns || 120) - 1))}`);
+      else if (e.cellsDone === e.cellsTotal || e.cellsDone % Math.max(1, Math.round(e.cellsTotal / 20)) === 0) process.stderr.write(`${line}\n`);
+      lastLine = line.length;
+    } else if (e.type === 'log') {
+      process.stderr.write(`${tty ? '\n' : ''}${e.level}: ${e.message}\n`);
+    }
+  };
+  const summary = await runExperiment(raw, { outDir, baseDir: dirname(path), signal: controller.signal, onEvent, ...(shard ? { shard } : {}) });
+  process.off('SIGINT', onSigint);
+  if (tty) process.stderr.write('\n');
+  const saved = summary.prefillsSaved > 0 ? `, ${summary.prefillsSaved} prefills saved (one prefill per sample shared by ${summary.cellsRun} cells)` : '';
+  console.log(
+    `${summary.cancelled ? 'cancelled' : 'done'}: ${summary.cellsRun} cells run, ${summary.cellsSkipped} already done, ${summary.prefills} prefills${saved}, ${summary.seconds.toFixed(1)} s → ${outDir}`,
+  );
+  if (summary.cancelled) {
+    console.log(`resume with: kvlab run ${file}${flag(values, 'out') ? ` --out ${flag(values, 'out')}` : ''}${s ? ` --shard ${s}` : ''}`);
+    return 130;
+  }
+  return 0;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
+
+async function cmdProfile(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      text: { type: 'string' },
+      tokens: { type: 'string' },
+      samples: { type: 'string' },
+      tau: { type: 'string' },
+      'tau-o': { type: 'string' },
+      'no-lmbo': { type: 'boolean' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  const modelPath = positionals[0];
+  if (!modelPath) throw new UsageError('profile needs a model');
+  const model = await loadModel(resolve(modelPath));
+  const tokens = int(flag(values, 'tokens'), 'tokens', Math.min(512, model.config.contextLength));
+  const samples = int(flag(values, 'samples'), 'samples', 4);
+  const seed = Number(flag(values, 'seed') ?? 0);
+  const tau = Number(flag(values, 'tau') ?? 0.9);
+  const tauO = Number(flag(values, 'tau-o') ?? 0.95);
+  const engine = await Engine.create(model);
+  const prompts: number[][] = [];
+  const textFile = flag(values, 'text');
+  if (textFile) {
+    const ids = model.tokenizer.encode(readFileSync(textFile, 'utf8'), { addBos: false });
+    if (ids.length < tokens + 1) throw new UsageError(`${textFile} has only ${ids.length} tokens; need ${tokens}`);
+    const rng = createRng(seed);
+    for (let i = 0; i < samples; i++) {
+      const start = rng.int(ids.length - tokens);
+      prompts.push([...(model.tokenizer.bosId !== undefined ? [model.tokenizer.bosId] : []), ...ids.slice(start, start + tokens - 1)]);
+    }
+  } else {
+    // In-domain text for small models: seeded samples from the model itself (data.md §3).
+    for (let i = 0; i < samples; i++) prompts.push(await sampleFromModel(engine, tokens, seed + i));
+  }
+  const def = { profile: { model: resolve(modelPath), text: textFile ?? 'sampled', tokens, samples, tau, tauO, seed } };
+  const outDir = resolve(flag(values, 'out') ?? `${basename(modelPath)}.profile`);
+  const hash = fileSha256(resolve(modelPath)).slice(0, 16) + JSON.stringify(def.profile).length;
+  const store = ResultsStore.open(outDir, def, hash);
+  const modelInfo = {
+    path: resolve(modelPath),
+    name: model.config.name,
+    sha256: fileSha256(resolve(modelPath)),
+    layers: model.config.numLayers,
+    kvHeads: model.config.numKvHeads,
+    headDim: model.config.headDim,
+  };
+  const rows: ProfileRow[] = [];
+  for (const [i, ids] of prompts.entries()) {
+    const id = `profile/${i}`;
+    const p = await profilePrompt(engine, ids, { tau, tauO, lmbo: !values['no-lmbo'] });
+    const row: ProfileRow = {
+      kind: 'profile',
+      cellId: id,
+      experimentHash: hash,
+      experiment: `profile of ${model.config.name}`,
+      model: modelInfo,
+      workload: textFile ? basename(textFile) : 'sampled',
+      sampleId: id,
+      ...p,
+      provenance: { ...provenance(), executionProvider: engine.info.executionProvider, threads: 0, seed, date: new Date().toISOString() },
+    };
+    if (!store.has(id)) store.append(row);
+    rows.push(row);
+  }
+  store.close();
+  await engine.dispose();
+  const L = model.config.numLayers;
+  const mean = (f: (r: ProfileRow) => number) => rows.reduce((a, r) => a + f(r), 0) / rows.length;
+  console.log(`${model.config.name}: ${rows.length} prompts × ${tokens} tokens, τ = ${tau}, τ_o = ${tauO}`);
+  console.log('layer   LMBA   uncertainty   LMBO');
+  const lmba = Array.from({ length: L }, (_, l) => mean((r) => r.lmba[l] ?? 0));
+  const sum = lmba.reduce((a, b) => a + b, 0);
+  for (let l = 0; l < L; l++) {
+    const lmbo = rows.some((r) => r.lmbo.length) ? mean((r) => r.lmbo[l] ?? 0).toFixed(1) : '–';
+    console.log(`${String(l).padStart(5)} ${lmba[l]?.toFixed(1).padStart(6)}   ${((lmba[l] ?? 0) / (sum || 1)).toFixed(3).padStart(11)}   ${lmbo.padStart(5)}`);
+  }
+  console.log(`→ ${outDir}`);
+  return 0;
+}
+
+async function sampleFromModel(engine: Engine, n: number, seed: number): Promise<number[]> {
+  const bos = engine.model.tokenizer.bosId ?? 1;
+  const ids = [bos];
+  const pre = await engine.prefill(ids);
+  const cache = KvCache.full(engine.shape, pre.keys, pre.values, 1);
+  const pick = sampler({ temperature: 1, seed });
+  let next = pick(pre.logits);
+  while (ids.length < n) {
+    ids.push(next);
+    next = pick((await engine.step(cache, [next])).logits);
+  }
+  return ids;
+}
+
+async function cmdReport(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' }, out: { type: 'string' } } });
+  const dir = positionals[0];
+  if (!dir) throw new UsageError('report needs a results folder');
+  const format = flag(values, 'format') ?? 'html';
+  if (!['html', 'pdf', 'csv', 'json'].includes(format)) throw new UsageError(`--format must be html, pdf, csv or json, got ${format}`);
+  const out = resolve(flag(values, 'out') ?? join(dir, `report.${format}`));
+  await writeReport(resolve(dir), format as 'html' | 'pdf' | 'csv' | 'json', out);
+  console.log(out);
+  return 0;
+}
+
+async function cmdExport(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { kvpress: { type: 'string' } } });
+  const dir = positionals[0];
+  const target = flag(values, 'kvpress');
+  if (!dir || !target) throw new UsageError('export needs a results folder and --kvpress <dir>');
+  await exportKvpress(resolve(dir), resolve(target));
+  console.log(resolve(target));
+  return 0;
+}
+
+function cmdMerge(args: string[]): number {
+  const [out, ...inputs] = args;
+  if (!out || inputs.length === 0) throw new UsageError('merge needs an output folder and at least one shard folder');
+  const r = mergeResults(
+    resolve(out),
+    inputs.map((p) => resolve(p)),
+  );
+  console.log(`merged ${r.rows} rows from ${inputs.length} folders (${r.duplicates} duplicates dropped) → ${resolve(out)}`);
+  return 0;
+}
+
+function cmdModels(): number {
+  const roots = [join(process.cwd(), '..', 'shared', 'models'), join(process.env['KVLAB_CACHE'] ?? join(homedir(), '.cache', 'kvlab'), 'models')];
+  let found = 0;
+  for (const root of roots) {
+    if (!existsSync(root)) continue;
+    for (const entry of walk(root, 2)) {
+      try {
+        const info = inspectModel(entry);
+        found++;
+        console.log(
+          `${entry}\n  ${info.format} ${info.architecture} '${info.name}': ${(info.parameters / 1e6).toFixed(2)}M params, ${info.layers} layers, ${info.heads}/${info.kvHeads} heads, d=${info.headDim}, KV ${info.kvBytesPerToken.f32} B/token (fp32), needs ~${formatBytes(info.estimatedLoadBytes)}`,
+        );
+      } catch {
+        // not a model
+      }
+    }
+  }
+  if (found === 0) console.log(`no models found under ${roots.join(' or ')}`);
+  return 0;
+}
+
+function* walk(dir: string, depth: number): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      if (existsSync(join(p, 'config.json'))) yield p;
+      else if (depth > 0) yield* walk(p, depth - 1);
+    } else if (/\.(gguf|bin)$/i.test(name) && !/^tok.*\.bin$|tokenizer\.bin$/i.test(name)) yield p;
+  }
+}
+
+function cmdMethods(): number {
+  for (const m of describeMethods()) console.log(`${m.kind.padEnd(9)} ${m.id.padEnd(13)} ${m.label} — ${m.summary} (${m.paperUrl})`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run':
+        return await cmdRun(rest);
+      case 'merge':
+        return cmdMerge(rest);
+      case 'profile':
+        return await cmdProfile(rest);
+      case 'report':
+        return await cmdReport(rest);
+      case 'export':
+        return await cmdExport(rest);
+      case 'models':
+        return cmdModels();
+      case 'methods':
+        return cmdMethods();
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    const err = e as Error;
+    console.error(`kvlab: ${err.message.split('\n').join('\n  ')}`);
+    if (e instanceof UsageError) console.error(USAGE);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,469 @@
+/**
+ * The experiment runner: expands an experiment into cells — (model, sample,
+ * method, budget) — and runs them so that every sample is prefilled ONCE with
+ * full attention; every (method, budget) then compresses that cached prefill
+ * and decodes. k methods × b budgets cost one prefill plus k·b
+ * compress-and-decode steps, not k·b prefills.
+ *
+ * Results are appended to the store as each cell finishes (a kill loses at
+ * most the cell in flight); a rerun skips finished cells. Cells are grouped by
+ * (model, sample) in a deterministic order, which is also how `--shard i/n`
+ * slices them: group g belongs to shard g mod n, so shards never repeat a
+ * prefill.
+ */
+import { createHash } from 'node:crypto';
+import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample, TokenCounter } from '@kvlab/core';
+import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText } from '@kvlab/core';
+import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
+import { Engine } from '../engine/engine.ts';
+import type { ExecutionProvider, PrefillResult } from '../engine/engine.ts';
+import { argmax, compressPrefill, generate, prefillForMethods, sampler } from '../engine/generate.ts';
+import type { Method } from '../engine/generate.ts';
+import type { CacheSize } from '../engine/kv-cache.ts';
+import { KvCache } from '../engine/kv-cache.ts';
+import { loadModel } from '../engine/load.ts';
+import type { LoadedModel } from '../engine/model.ts';
+import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
+import { fidelityFromLogits } from './fidelity.ts';
+import { fileSha256, provenance } from './provenance.ts';
+import type { CheckRow, ResultRow, SanityFlag } from './rows.ts';
+import { samplesForWorkload } from './samples.ts';
+import { ResultsStore } from './store.ts';
+
+export interface RunOptions {
+  /** Results folder (created if needed). */
+  readonly outDir: string;
+  /** Folder relative paths in the experiment resolve against (the experiment file's folder). */
+  readonly baseDir: string;
+  /** Take the i-th of n slices of the cells (0-based i). */
+  readonly shard?: { readonly index: number; readonly count: number };
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: RunEvent) => void;
+  /** Graph cache folder (default: the engine's). */
+  readonly cacheDir?: string;
+}
+
+export type RunEvent =
+  | { readonly type: 'start'; readonly cellsTotal: number; readonly cellsDone: number; readonly prefills: number; readonly prefillsSaved: number }
+  | {
+      readonly type: 'progress';
+      readonly cellsDone: number;
+      readonly cellsTotal: number;
+      readonly tokensPerSecond: number;
+      readonly etaSeconds: number;
+      readonly current: string;
+    }
+  | { readonly type: 'cell'; readonly row: ResultRow }
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+
+export interface RunSummary {
+  readonly experimentHash: string;
+  readonly cellsTotal: number;
+  readonly cellsRun: number;
+  readonly cellsSkipped: number;
+  readonly prefills: number;
+  /** Prefills a naive runner (one per cell) would have done on top. */
+  readonly prefillsSaved: number;
+  readonly cancelled: boolean;
+  readonly seconds: number;
+}
+
+/** Expected full-KV score below which a baseline is flagged (landscape.md §4.8). */
+const EXPECTED_BASELINE: Readonly<Record<string, number>> = { niah: 0.5, exact: 0.3 };
+
+export function experimentHash(def: ExperimentDef): string {
+  return createHash('sha256').update(canonicalJson(def)).digest('hex');
+}
+
+interface Cell {
+  readonly id: string;
+  readonly method: ResolvedMethod;
+  readonly budget: { readonly text: string; readonly spec?: BudgetSpec };
+}
+
+interface Group {
+  readonly modelIndex: number;
+  readonly sample: Sample;
+  readonly cells: Cell[];
+}
+
+/** Runs (or resumes) an experiment. `raw` is the decoded experiment file. */
+export async function runExperiment(raw: unknown, opts: RunOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  const def = parseExperiment(raw);
+  const hash = experimentHash(def);
+  const store = ResultsStore.open(opts.outDir, def, hash);
+  const emit = opts.onEvent ?? (() => undefined);
+  const methods = resolveMethods(def.methods);
+  const budgets = resolveBudgets(def.budgets);
+  const prov = provenance();
+  let prefills = 0;
+  let cellsRun = 0;
+  let cancelled = false;
+  let cellsTotal: number;
+  let skipped: number;
+  let tokens = 0;
+  let busyMs = 0;
+  try {
+    // Plan: load each model's tokenizer-side facts lazily, build its sample groups.
+    const plans: { modelPath: string; model: LoadedModel; groups: Group[] }[] = [];
+    let g = 0;
+    for (const [mi, rel] of def.models.entries()) {
+      const modelPath = resolvePath(opts.baseDir, rel);
+      const model = await loadModel(modelPath);
+      const counter: TokenCounter = { count: (t: string) => model.tokenizer.encode(t, { addBos: false }).length };
+      const sampledText = await sampledTextFor(def, model, opts);
+      const groups: Group[] = [];
+      for (const w of def.workloads) {
+        const ctx = {
+          seed: def.seed,
+          counter,
+          baseDir: opts.baseDir,
+          ...(def.texts ? { textsDir: resolvePath(opts.baseDir, def.texts) } : {}),
+          ...(sampledText !== undefined ? { sampledText } : {}),
+        };
+        for (const sample of samplesForWorkload(w, ctx)) {
+          const shardOk = !opts.shard || g % opts.shard.count === opts.shard.index;
+          g++;
+          if (!shardOk) continue;
+          const cells: Cell[] = [];
+          for (const m of methods) {
+            if (m.config === 'full') cells.push({ id: cellId(mi, sample.id, m.label, 'full'), method: m, budget: { text: 'full' } });
+            else for (const b of budgets) cells.push({ id: cellId(mi, sample.id, m.label, b.text), method: m, budget: { text: b.text, spec: b.spec } });
+          }
+          groups.push({ modelIndex: mi, sample, cells });
+        }
+      }
+      plans.push({ modelPath, model, groups });
+    }
+    cellsTotal = plans.reduce((a, p) => a + p.groups.reduce((x, gr) => x + gr.cells.length, 0), 0);
+    skipped = plans.reduce((a, p) => a + p.groups.reduce((x, gr) => x + gr.cells.filter((c) => store.has(c.id)).length, 0), 0);
+    const pendingGroups = plans.reduce((a, p) => a + p.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id))).length, 0);
+    const pendingCells = cellsTotal - skipped;
+    emit({ type: 'start', cellsTotal, cellsDone: skipped, prefills: pendingGroups, prefillsSaved: pendingCells - pendingGroups });
+
+    for (const plan of plans) {
+      const pending = plan.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id)));
+      if (pending.length === 0) continue;
+      const { model } = plan;
+      const sha = fileSha256(plan.modelPath);
+      const engine = await Engine.create(model, {
+        executionProvider: def.engine.executionProvider as ExecutionProvider,
+        ...(def.engine.threads ? { threads: def.engine.threads } : {}),
+        ...(def.engine.prefillChunk ? { prefillChunk: def.engine.prefillChunk } : {}),
+        ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+      });
+      if (engine.info.fallbackReason) emit({ type: 'log', level: 'warn', message: engine.info.fallbackReason });
+      const modelInfo = {
+        path: plan.modelPath,
+        name: model.config.name,
+        sha256: sha,
+        layers: model.config.numLayers,
+        kvHeads: model.config.numKvHeads,
+        headDim: model.config.headDim,
+      };
+      const stamp = { ...prov, executionProvider: engine.info.executionProvider, threads: def.engine.threads ?? 0, seed: def.seed };
+      let firstFull: { group: Group; cell: Cell; prediction: string } | undefined;
+      try {
+        for (const group of pending) {
+          if (opts.signal?.aborted) {
+            cancelled = true;
+            break;
+          }
+          const ids = promptIds(model, group.sample, def);
+          const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
+          const needed = group.cells.filter((c) => !store.has(c.id));
+          // One full-attention prefill for the whole group, with every statistic any of its methods needs.
+          const tp = performance.now();
+          const pre = await prefillForMethods(
+            engine,
+            ids,
+            needed.map((c) => c.method.config),
+            opts.signal,
+          );
+          prefills++;
+          tokens += ids.length;
+          busyMs += performance.now() - tp;
+          // The full cache's outputs first: fidelity metrics compare against them.
+          const full = continuation ? await fullFidelityReference(engine, pre, ids.length, continuation) : undefined;
+          for (const cell of group.cells) {
+            if (store.has(cell.id)) continue;
+            if (opts.signal?.aborted) {
+              cancelled = true;
+              break;
+            }
+            const tc = performance.now();
+            const row = await runCell(engine, model, group, cell, pre, ids, continuation, full, def, { hash, modelInfo, stamp });
+            tokens += row.timings.decodeTokens;
+            busyMs += performance.now() - tc;
+            store.append(row);
+            cellsRun++;
+            if (cell.method.config === 'full' && !firstFull) firstFull = { group, cell, prediction: row.prediction };
+            emit({ type: 'cell', row });
+            const done = skipped + cellsRun;
+            emit({
+              type: 'progress',
+              cellsDone: done,
+              cellsTotal,
+              tokensPerSecond: tokens / (busyMs / 1000),
+              etaSeconds: ((cellsTotal - done) * busyMs) / 1000 / Math.max(1, cellsRun),
+              current: `${group.sample.id} ${cell.method.label} ${cell.budget.text}`,
+            });
+          }
+          if (cancelled) break;
+        }
+        // State-leak guard: the first full-KV cell, re-run after every other sample, must give the same output.
+        if (!cancelled && firstFull) {
+          const checkId = `${cellId(plan.groups[0]?.modelIndex ?? 0, firstFull.group.sample.id, firstFull.cell.method.label, 'full')}#leak-check`;
+          if (!store.has(checkId)) {
+            const ids = promptIds(model, firstFull.group.sample, def);
+            const r = await generate(engine, ids, { maxTokens: maxNew(firstFull.group.sample, def) });
+            const again = model.tokenizer.decode(r.tokens);
+            const passed = again === firstFull.prediction;
+            const check: CheckRow = {
+              kind: 'check',
+              cellId: checkId,
+              experimentHash: hash,
+              experiment: def.name,
+              model: modelInfo,
+              check: 'state-leak',
+              passed,
+              detail: passed
+                ? 'the first full-KV cell re-run after all samples gave the same output'
+                : `re-run gave ${JSON.stringify(again.slice(0, 80))}, first run ${JSON.stringify(firstFull.prediction.slice(0, 80))}`,
+              flags: passed ? [] : ['state-leak'],
+            };
+            store.append(check);
+            if (!passed) emit({ type: 'log', level: 'warn', message: `state leak on ${model.config.name}: ${check.detail}` });
+          }
+        }
+      } finally {
+        await engine.dispose();
+      }
+      if (cancelled) break;
+    }
+  } finally {
+    store.close();
+  }
+  return {
+    experimentHash: hash,
+    cellsTotal,
+    cellsRun,
+    cellsSkipped: skipped,
+    prefills,
+    prefillsSaved: Math.max(0, cellsRun - prefills),
+    cancelled,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/**
+ * Text sampled from the model itself (seeded, temperature 1) for fidelity
+ * workloads with `texts: 'sampled'` — in-domain text for small models such as
+ * stories260K (data.md §3). Sampled in segments that restart from BOS so no
+ * segment runs past the context the model was trained at.
+ */
+async function sampledTextFor(def: ExperimentDef, model: LoadedModel, opts: RunOptions): Promise<string | undefined> {
+  const ws = def.workloads.filter((w) => w.kind === 'fidelity' && w.texts === 'sampled');
+  if (ws.length === 0) return undefined;
+  const need = Math.max(...ws.map((w) => (w.kind === 'fidelity' ? (Math.max(...w.promptTokens) + w.continuationTokens) * (w.samples + 1) : 0))) + 256;
+  const engine = await Engine.create(model, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
+  try {
+    const segment = Math.min(256, model.config.contextLength);
+    const bos = model.tokenizer.bosId ?? 1;
+    const parts: string[] = [];
+    let total = 0;
+    for (let s = 0; total < need; s++) {
+      const pre = await engine.prefill([bos]);
+      const cache = KvCache.full(engine.shape, pre.keys, pre.values, 1);
+      const pick = sampler({ temperature: 1, seed: def.seed * 7919 + s });
+      const ids: number[] = [];
+      let next = pick(pre.logits);
+      while (ids.length < segment && !model.tokenizer.eosIds.includes(next) && next !== bos) {
+        ids.push(next);
+        next = pick((await engine.step(cache, [next])).logits);
+      }
+      total += ids.length;
+      parts.push(model.tokenizer.decode(ids));
+      if (s > 10_000) break;
+    }
+    return parts.join('\n');
+  } finally {
+    await engine.dispose();
+  }
+}
+
+function cellId(modelIndex: number, sampleId: string, methodLabel: string, budget: string): string {
+  return `m${modelIndex}/${sampleId}/${methodLabel}/${budget}`;
+}
+
+function resolvePath(base: string, p: string): string {
+  return p.startsWith('/') ? p : `${base.replace(/\/$/, '')}/${p}`;
+}
+
+function maxNew(sample: Sample, def: ExperimentDef): number {
+  return def.generation.maxNewTokens ?? sample.maxNewTokens;
+}
+
+/**
+ * Prompt token ids: the chat template where the model has one and the sample
+ * wants it, else BOS + text. A prompt longer than the model's context minus
+ * the generation cap is cut in the middle, keeping its head and tail, as
+ * LongBench's pred.py does.
+ */
+function promptIds(model: LoadedModel, sample: Sample, def: ExperimentDef): number[] {
+  const tok = model.tokenizer as Partial<HfTokenizer> & LoadedModel['tokenizer'];
+  let text = sample.prompt;
+  const room = model.config.contextLength - maxNew(sample, def) - 32;
+  if (sample.metric !== 'fidelity' && room > 0) {
+    const raw = tok.encode(text, { addBos: false });
+    if (raw.length > room) {
+      const half = Math.floor(room / 2);
+      text = tok.decode(raw.slice(0, half)) + tok.decode(raw.slice(raw.length - half));
+    }
+  }
+  const wantsTemplate = def.generation.chatTemplate === 'auto' && sample.meta['chatTemplate'] !== false && sample.metric !== 'fidelity';
+  if (wantsTemplate && tok.chatTemplate && tok.encodeChat) return tok.encodeChat([{ role: 'user', content: text }]);
+  return tok.encode(text);
+}
+
+/** Extra stop ids: LongBench's samsum stops at a newline (meta.stopAtNewline). */
+function stopIds(model: LoadedModel, sample: Sample): number[] {
+  if (sample.meta['stopAtNewline'] !== true) return [];
+  const nl = model.tokenizer.encode('\n', { addBos: false });
+  return nl.length === 1 ? nl : [];
+}
+
+interface FullReference {
+  /** Logits [M, V] for the continuation, from the full cache (position 0 from the prefill). */
+  readonly logits: Float32Array;
+  readonly greedy: number[];
+}
+
+const GREEDY_TOKENS = 32;
+
+async function fullFidelityReference(engine: Engine, pre: PrefillResult, n: number, continuation: readonly number[]): Promise<FullReference> {
+  const logits = await teacherForce(engine, pre, KvCache.full(engine.shape, pre.keys, pre.values, n), continuation);
+  return { logits, greedy: await greedyFrom(engine, pre, 'full', undefined, Math.min(GREEDY_TOKENS, continuation.length)) };
+}
+
+/** Teacher-forced logits [M, V] for the continuation from `cache` (which it extends). */
+async function teacherForce(engine: Engine, pre: PrefillResult, cache: KvCache, continuation: readonly number[]): Promise<Float32Array> {
+  const V = engine.config.vocabSize;
+  const M = continuation.length;
+  const logits = new Float32Array(M * V);
+  // Position 0 is predicted by the (uncompressed) prefill (spec §6): compression affects positions 1 … M−1.
+  logits.set(pre.logits.subarray(pre.logits.length - V), 0);
+  if (M > 1) {
+    const r = await engine.step(cache, continuation.slice(0, M - 1), { allLogits: true });
+    logits.set(r.logits, V);
+  }
+  return logits;
+}
+
+async function runCell(
+  engine: Engine,
+  model: LoadedModel,
+  group: Group,
+  cell: Cell,
+  pre: PrefillResult,
+  ids: readonly number[],
+  continuation: readonly number[] | undefined,
+  full: FullReference | undefined,
+  def: ExperimentDef,
+  ctx: { hash: string; modelInfo: ResultRow['model']; stamp: Omit<ResultRow['provenance'], 'date'> },
+): Promise<ResultRow> {
+  const sample = group.sample;
+  const method = cell.method.config;
+  const flags: SanityFlag[] = [];
+  const t2 = performance.now();
+  let prediction: string;
+  let score: number;
+  let decodeTokens: number;
+  let fidelity: ResultRow['fidelity'];
+  let compressMs: number;
+  let plan: CompressionPlan | undefined;
+  let budget: ResolvedBudget | undefined;
+  let held: CacheSize;
+  if (continuation && full) {
+    const t1 = performance.now();
+    const c = compressPrefill(engine, pre, method, cell.budget.spec);
+    compressMs = performance.now() - t1;
+    ({ plan, budget } = c);
+    held = c.cache.size();
+    const logits = await teacherForce(engine, pre, c.cache, continuation);
+    const greedyN = Math.min(GREEDY_TOKENS, continuation.length);
+    const greedy = method === 'full' ? full.greedy : await greedyFrom(engine, pre, method, cell.budget.spec, greedyN);
+    decodeTokens = continuation.length - 1 + greedyN;
+    fidelity = fidelityFromLogits(logits, full.logits, continuation, engine.config.vocabSize, greedy, full.greedy);
+    score = fidelity.top1;
+    prediction = model.tokenizer.decode(greedy);
+  } else {
+    const r = await generate(engine, ids, {
+      method,
+      ...(cell.budget.spec ? { budget: cell.budget.spec } : {}),
+      maxTokens: maxNew(sample, def),
+      prefill: pre,
+      stopIds: stopIds(model, sample),
+    });
+    ({ plan, budget } = r);
+    held = r.heldAfterCompression;
+    compressMs = r.timings.compressMs;
+    decodeTokens = r.timings.decodeTokens;
+    prediction = model.tokenizer.decode(r.tokens);
+    score = scoreText(sample, prediction);
+    if (method === 'full' && score < (EXPECTED_BASELINE[sample.metric] ?? -1)) flags.push('low-baseline');
+  }
+  if (method !== 'full' && budget) {
+    if (!budget.compress) flags.push('budget-covers-prompt');
+    else if (held.bytes >= held.fullBytes) flags.push('not-compressed');
+  }
+  const decodeMs = performance.now() - t2;
+  const L = engine.config.numLayers;
+  return {
+    kind: 'cell',
+    cellId: cell.id,
+    experimentHash: ctx.hash,
+    experiment: def.name,
+    model: ctx.modelInfo,
+    workload: sample.workload,
+    sampleId: sample.id,
+    meta: sample.meta,
+    promptTokens: ids.length,
+    method: cell.method.spec,
+    methodLabel: cell.method.label,
+    methodParams: plan?.config ?? null,
+    budget: cell.budget.text,
+    metric: sample.metric,
+    score,
+    prediction,
+    answers: sample.answers,
+    ...(fidelity ? { fidelity } : {}),
+    kv: {
+      layerBudgets: plan ? [...plan.layerBudgets] : new Array<number>(L).fill(ids.length),
+      heldPerHead: held.perHead.map((h) => [...h]),
+      heldBytes: held.bytes,
+      slotBytes: held.slotBytes,
+      fullBytes: held.fullBytes,
+      nominalTokens: budget?.totalTokens ?? L * ids.length,
+      nominalRatio: budget?.keepRatio ?? 1,
+    },
+    ...(plan?.stats.lmba ? { lmba: [...plan.stats.lmba] } : {}),
+    ...(def.record.kept && plan ? { kept: plan.kept.map((layer) => layer.map((k) => [...k])) } : {}),
+    timings: { prefillMs: pre.timings.prefillMs, compressMs, decodeMs, decodeTokens },
+    flags,
+    provenance: { ...ctx.stamp, date: new Date().toISOString() },
+  };
+}
+
+async function greedyFrom(engine: Engine, pre: PrefillResult, method: Method, budget: BudgetSpec | undefined, n: number): Promise<number[]> {
+  const { cache } = compressPrefill(engine, pre, method, budget);
+  const out: number[] = [];
+  let next = argmax(pre.logits.subarray(pre.logits.length - engine.config.vocabSize));
+  for (let i = 0; i < n; i++) {
+    out.push(next);
+    if (i + 1 === n) break;
+    next = argmax((await engine.step(cache, [next])).logits);
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+/**
+ * Turns a workload definition into samples: reads the files a workload names
+ * (haystack texts, LongBench JSONL) and calls core's pure generators, which
+ * never touch the file system.
+ *
+ * Text names resolve in the experiment's `texts` folder, else in ../shared/texts
+ * next to the app (the public-domain books shipped for tests), else relative
+ * to the experiment file. A missing file is an error naming it.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Sample, TokenCounter, WorkloadDef } from '@kvlab/core';
+import { generateWorkload } from '@kvlab/core';
+
+export interface SampleContext {
+  readonly seed: number;
+  readonly counter: TokenCounter;
+  /** The experiment file's folder. */
+  readonly baseDir: string;
+  readonly textsDir?: string;
+  /** Text sampled from the model itself, for fidelity workloads with texts: 'sampled' (in-domain for small models). */
+  readonly sampledText?: string;
+}
+
+const APP_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export class WorkloadFileError extends Error {
+  readonly code = 'E_WORKLOAD_FILE' as const;
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'WorkloadFileError';
+  }
+}
+
+function findText(name: string, ctx: SampleContext): string {
+  const candidates = isAbsolute(name)
+    ? [name]
+    : [
+        ...(ctx.textsDir ? [join(ctx.textsDir, name)] : []),
+        join(process.env['KVLAB_SHARED'] ?? join(APP_ROOT, '..', 'shared'), 'texts', name),
+        join(ctx.baseDir, name),
+      ];
+  const hit = candidates.find((p) => existsSync(p));
+  if (!hit) throw new WorkloadFileError(name, `text not found (looked in ${candidates.join(', ')})`);
+  return hit;
+}
+
+function readTexts(names: readonly string[], ctx: SampleContext): string[] {
+  return names.map((n) => readFileSync(findText(n, ctx), 'utf8'));
+}
+
+/** The texts a workload reads: haystack/source files, LongBench JSONL contents, or the model-sampled text. */
+function textsFor(w: WorkloadDef, ctx: SampleContext): readonly string[] | undefined {
+  switch (w.kind) {
+    case 'niah':
+      return w.haystack.kind === 'texts' ? readTexts(w.haystack.names, ctx) : undefined;
+    case 'ruler':
+      return undefined;
+    case 'longbench': {
+      const path = isAbsolute(w.path) ? w.path : join(ctx.baseDir, w.path);
+      if (!existsSync(path)) throw new WorkloadFileError(path, 'LongBench file or folder not found');
+      const files = statSync(path).isDirectory()
+        ? readdirSync(path)
+            .filter((f) => f.endsWith('.jsonl'))
+            .sort()
+            .map((f) => join(path, f))
+        : [path];
+      return files.map((f) => readFileSync(f, 'utf8'));
+    }
+    case 'fidelity':
+      if (w.texts === 'sampled') {
+        if (ctx.sampledText === undefined) throw new WorkloadFileError('fidelity', "texts: 'sampled' needs text sampled from the model");
+        return [ctx.sampledText];
+      }
+      return readTexts(w.texts ?? ['austen-emma.txt'], ctx);
+  }
+}
+
+export function samplesForWorkload(w: WorkloadDef, ctx: SampleContext): Sample[] {
+  const texts = textsFor(w, ctx);
+  return generateWorkload(w, { seed: ctx.seed, counter: ctx.counter, ...(texts ? { texts } : {}) });
+}

@@ -1,0 +1,54 @@
+/** The `kvlab` command: real processes, real exit codes, one-line errors. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { readRows } from '../../electron/experiments/store.ts';
+import { sharedPath } from '../engine/shared-data.ts';
+
+const BIN = join(import.meta.dirname, '../../electron/cli/kvlab.mjs');
+const kvlab = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, KVLAB_CACHE: mkdtempSync(join(tmpdir(), 'kvlab-cli-')) } });
+
+describe('kvlab CLI', () => {
+  it('refuses unknown commands and missing files with one line and a non-zero exit', () => {
+    const a = kvlab('frobnicate');
+    assert.equal(a.status, 2);
+    assert.match(a.stderr, /^kvlab: unknown command 'frobnicate'\n/);
+    const b = kvlab('run', '/nonexistent/exp.json');
+    assert.equal(b.status, 2);
+    assert.match(b.stderr, /^kvlab: \/nonexistent\/exp.json: no such file/);
+  });
+
+  it('reports every problem of an invalid experiment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvlab-cli-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ name: 'bad', models: ['m.gguf'], methods: ['snapkv/nonsense'], budgets: ['20%'], workloads: [] }));
+    const r = kvlab('run', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /methods\.0: unknown allocator 'nonsense'/);
+    assert.match(r.stderr, /workloads/);
+  });
+
+  it('lists the method registry', () => {
+    const r = kvlab('methods');
+    assert.equal(r.status, 0);
+    for (const id of ['snapkv', 'h2o', 'streamingllm', 'tova', 'knorm', 'random', 'uniform', 'pyramidkv', 'zigzagkv', 'cake', 'adakv'])
+      assert.match(r.stdout, new RegExp(`\\b${id}\\b`));
+  });
+
+  it('profiles LMBA and LMBO per layer of stories260K and stores profile rows', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kvlab-prof-')), 'p');
+    const r = kvlab('profile', sharedPath('models/stories260K/stories260K.gguf'), '--samples', '2', '--tokens', '128', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /layer {3}LMBA {3}uncertainty {3}LMBO/);
+    const rows = readRows(out);
+    assert.equal(rows.length, 2);
+    const lmba = rows[0]?.['lmba'] as number[];
+    assert.equal(lmba.length, 5);
+    assert.ok(lmba.every((v) => v >= 1 && v <= 128));
+    assert.equal((rows[0]?.['lmbo'] as number[]).length, 5);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * The experiment runner end to end on stories260K with the real engine:
+ * a sweep of 4 scorers × 3 allocators × 3 budgets (+ full KV) over NIAH and
+ * fidelity workloads; one prefill per sample; SIGKILL mid-sweep and resume
+ * gives the same rows as an uninterrupted run; shards merge to the full run;
+ * cancellation; validation errors.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ExperimentError } from '@kvlab/core';
+import { mergeResults } from '../../electron/experiments/merge.ts';
+import type { ResultRow } from '../../electron/experiments/rows.ts';
+import { runExperiment } from '../../electron/experiments/runner.ts';
+import { readRows, RESULTS_FILE, StoreError } from '../../electron/experiments/store.ts';
+import { testCacheDir } from '../engine/engine-helpers.ts';
+import { sharedPath } from '../engine/shared-data.ts';
+
+const model = () => sharedPath('models/stories260K/stories260K.gguf');
+const dir = () => mkdtempSync(join(tmpdir(), 'kvlab-run-'));
+const cells = (d: string) => readRows(d).filter((r) => r['kind'] === 'cell') as unknown as ResultRow[];
+/** What must be identical between two runs of the same cell (not timings, dates or the commit). */
+const essence = (r: ResultRow) => ({ cellId: r.cellId, prediction: r.prediction, score: r.score, kv: r.kv, fidelity: r.fidelity, flags: r.flags });
+
+describe('experiment runner on stories260K', () => {
+  it('runs 4 scorers × 3 allocators × 3 budgets + full over NIAH and fidelity, one prefill per sample', async () => {
+    const out = dir();
+    const scorers = ['snapkv', 'h2o', 'streamingllm', 'tova'];
+    const allocators = ['uniform', 'pyramidkv', 'zigzagkv'];
+    const def = {
+      name: 'sweep',
+      models: [model()],
+      methods: ['full', ...scorers.flatMap((s) => allocators.map((a) => `${s}/${a}`))],
+      budgets: ['20%', '40%', '64'],
+      workloads: [
+        { kind: 'niah', variant: 'passkey', contextLengths: [256, 384], depths: [20, 80] },
+        { kind: 'fidelity', texts: 'sampled', promptTokens: [160], continuationTokens: 24, samples: 2 },
+      ],
+      seed: 3,
+      engine: { threads: 1 },
+    };
+    const events: string[] = [];
+    const summary = await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir(), onEvent: (e) => events.push(e.type) });
+    const groups = 4 + 2;
+    const perGroup = 12 * 3 + 1;
+    assert.equal(summary.cellsTotal, groups * perGroup);
+    assert.equal(summary.cellsRun, groups * perGroup);
+    assert.equal(summary.prefills, groups, 'one prefill per sample');
+    assert.equal(summary.prefillsSaved, groups * perGroup - groups);
+    assert.ok(events.includes('start') && events.filter((e) => e === 'progress').length === groups * perGroup);
+
+    const rows = cells(out);
+    assert.equal(new Set(rows.map((r) => r.cellId)).size, groups * perGroup);
+    for (const r of rows) {
+      assert.ok(r.provenance.commit && r.model.sha256 === '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d' && r.provenance.seed === 3);
+      if (r.method === 'full') {
+        assert.equal(r.kv.heldBytes, r.kv.fullBytes);
+        if (r.fidelity) {
+          assert.equal(r.fidelity.top1, 1);
+          assert.equal(r.fidelity.deltaNll, 0);
+          assert.equal(r.fidelity.kl, 0);
+        }
+      } else {
+        // Measured bytes follow the nominal budget exactly (whole tokens per head).
+        assert.equal(
+          r.kv.heldBytes / r.kv.fullBytes,
+          r.kv.nominalRatio,
+          `${r.cellId}: measured ${r.kv.heldBytes}/${r.kv.fullBytes} vs nominal ${r.kv.nominalRatio}`,
+        );
+        assert.ok(!r.flags.includes('not-compressed'));
+      }
+    }
+    // stories260K cannot retrieve (data.md §4.2): the guard must say so on the NIAH baselines.
+    assert.ok(rows.filter((r) => r.method === 'full' && r.metric === 'niah').every((r) => r.flags.includes('low-baseline')));
+    // Fidelity degrades gracefully: at 20 % some compressed cell disagrees with full, and KL is never negative.
+    const fid = rows.filter((r) => r.fidelity && r.method !== 'full');
+    assert.ok(fid.some((r) => (r.fidelity?.kl ?? 0) > 0) && fid.every((r) => (r.fidelity?.kl ?? -1) >= -1e-9));
+    const zig = rows.find((r) => r.method === 'snapkv/zigzagkv' && r.budget === '20%');
+    assert.equal(zig?.lmba?.length, 5, 'ZigZagKV rows carry the per-layer LMBA');
+    const leak = readRows(out).find((r) => r['kind'] === 'check');
+    assert.equal(leak?.['passed'], true, 'the state-leak check passed');
+
+    const again = await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir() });
+    assert.equal(again.cellsRun, 0, 'a rerun skips every finished cell');
+    assert.equal(again.cellsSkipped, groups * perGroup);
+  });
+
+  const small = (extra: object = {}) => ({
+    name: 'small',
+    models: [model()],
+    methods: ['full', 'snapkv/zigzagkv', 'h2o', 'streamingllm/pyramidkv+adakv'],
+    budgets: ['25%', '48'],
+    workloads: [
+      { kind: 'niah', variant: 'single', contextLengths: [256], depths: [0, 50, 100] },
+      { kind: 'fidelity', texts: 'sampled', promptTokens: [128], continuationTokens: 16, samples: 1 },
+    ],
+    seed: 11,
+    engine: { threads: 1 },
+    ...extra,
+  });
+
+  it('a sweep killed with SIGKILL and resumed produces the same rows as an uninterrupted one', async () => {
+    const clean = dir();
+    await runExperiment(small(), { outDir: clean, baseDir: clean, cacheDir: testCacheDir() });
+    const killed = dir();
+    const file = join(killed, 'exp.json');
+    writeFileSync(file, JSON.stringify(small()));
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../electron/cli/kvlab.mjs'), 'run', file, '--out', join(killed, 'out')], {
+      stdio: 'ignore',
+      env: { ...process.env, KVLAB_CACHE: join(testCacheDir(), '..', 'kvlab-cli-cache') },
+    });
+    const results = join(killed, 'out', RESULTS_FILE);
+    const started = Date.now();
+    while (!(existsSync(results) && readFileSync(results, 'utf8').split('\n').length > 6)) {
+      if (Date.now() - started > 120_000) throw new Error('the child run never produced 5 rows');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const before = cells(join(killed, 'out')).length;
+    assert.ok(before >= 5 && before < 4 * 7, `killed mid-sweep after ${before} rows`);
+    const resumed = await runExperiment(small(), { outDir: join(killed, 'out'), baseDir: killed, cacheDir: testCacheDir() });
+    assert.equal(resumed.cellsSkipped, before);
+    const a = cells(clean)
+      .map(essence)
+      .sort((x, y) => x.cellId.localeCompare(y.cellId));
+    const b = cells(join(killed, 'out'))
+      .map(essence)
+      .sort((x, y) => x.cellId.localeCompare(y.cellId));
+    assert.deepEqual(b, a);
+  });
+
+  it('shards split the cells without repeating a prefill, and merge back to the full run; foreign shards are refused', async () => {
+    const full = dir();
+    await runExperiment(small(), { outDir: full, baseDir: full, cacheDir: testCacheDir() });
+    const s0 = dir();
+    const s1 = dir();
+    const r0 = await runExperiment(small(), { outDir: s0, baseDir: s0, cacheDir: testCacheDir(), shard: { index: 0, count: 2 } });
+    const r1 = await runExperiment(small(), { outDir: s1, baseDir: s1, cacheDir: testCacheDir(), shard: { index: 1, count: 2 } });
+    assert.equal(r0.prefills + r1.prefills, 4);
+    const merged = dir();
+    mergeResults(merged, [s0, s1]);
+    assert.deepEqual(
+      cells(merged)
+        .map(essence)
+        .sort((x, y) => x.cellId.localeCompare(y.cellId)),
+      cells(full)
+        .map(essence)
+        .sort((x, y) => x.cellId.localeCompare(y.cellId)),
+    );
+    const other = dir();
+    await runExperiment(small({ seed: 12, workloads: [{ kind: 'niah', variant: 'single', contextLengths: [256], depths: [50] }], methods: ['full'] }), {
+      outDir: other,
+      baseDir: other,
+      cacheDir: testCacheDir(),
+    });
+    assert.throws(
+      () => mergeResults(dir(), [s0, other]),
+      (e: unknown) => e instanceof StoreError && /different experiment/.test(e.message),
+    );
+  });
+
+  it('cancels between cells, keeps what finished, and resumes', async () => {
+    const out = dir();
+    const controller = new AbortController();
+    let n = 0;
+    const r = await runExperiment(small(), {
+      outDir: out,
+      baseDir: out,
+      cacheDir: testCacheDir(),
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'cell' && ++n === 3) controller.abort();
+      },
+    });
+    assert.equal(r.cancelled, true);
+    assert.equal(cells(out).length, 3);
+    const rest = await runExperiment(small(), { outDir: out, baseDir: out, cacheDir: testCacheDir() });
+    assert.equal(rest.cellsSkipped, 3);
+    assert.equal(cells(out).length, 4 * 7);
+  });
+
+  it('rejects an invalid experiment with every problem and its place', async () => {
+    const bad = { ...small(), methods: ['snapkv/zigzagkv', 'snap', { method: 'zigzagkv', allocator: { tau: 2 } }], budgets: ['20%', 'lots'] };
+    await assert.rejects(
+      () => runExperiment(bad, { outDir: dir(), baseDir: '.' }),
+      (e: unknown) =>
+        e instanceof ExperimentError &&
+        /methods\.1: unknown scorer 'snap'/.test(e.message) &&
+        /methods\.2: tau for 'zigzagkv'/.test(e.message) &&
+        /budgets\.1: .*cannot parse "lots"/.test(e.message),
+    );
+  });
+});
