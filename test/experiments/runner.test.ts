@@ -6,7 +6,7 @@
  * cancellation; validation errors.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { mergeResults } from '../../electron/experiments/merge.ts';
 import type { ResultRow } from '../../electron/experiments/rows.ts';
 import { runExperiment } from '../../electron/experiments/runner.ts';
 import { readRows, RESULTS_FILE, StoreError } from '../../electron/experiments/store.ts';
+import { writeReport } from '../../electron/reports/index.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
 import { sharedPath } from '../engine/shared-data.ts';
 
@@ -86,6 +87,58 @@ describe('experiment runner on stories260K', () => {
     const again = await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir() });
     assert.equal(again.cellsRun, 0, 'a rerun skips every finished cell');
     assert.equal(again.cellsSkipped, groups * perGroup);
+
+    // The report of this real sweep: HTML with the charts, and a PDF whose text names every method.
+    await writeReport(out, 'html', join(out, 'report.html'));
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.equal((html.match(/<svg/g) ?? []).length >= 4, true, 'accuracy, heatmap, per-layer and fidelity charts');
+    assert.ok((html.match(/class="cell"/g) ?? []).length >= 2 * 2 * 12 * 3, 'a NIAH heatmap per method and budget (2 depths × 2 lengths)');
+    await writeReport(out, 'pdf', join(out, 'report.pdf'));
+    const text = execFileSync('pdftotext', [join(out, 'report.pdf'), '-'], { encoding: 'utf8' });
+    for (const m of ['snapkv/zigzagkv', 'tova/pyramidkv', 'streamingllm/uniform', '270cba1b']) assert.ok(text.includes(m), `PDF mentions ${m}`);
+  });
+
+  it('runs a LongBench-format JSONL file through the same pipeline', async () => {
+    const out = dir();
+    const ctx = 'Tom had a red kite. '.repeat(20);
+    const lines = [
+      {
+        input: 'What colour was the kite?',
+        context: ctx,
+        answers: ['red'],
+        length: 100,
+        dataset: 'multifieldqa_en',
+        language: 'en',
+        all_classes: null,
+        _id: 'a1',
+      },
+      {
+        input: '',
+        context: `Paragraph 1: ${ctx}\nParagraph 2: ${ctx}`,
+        answers: ['2'],
+        length: 200,
+        dataset: 'passage_count',
+        language: 'en',
+        all_classes: null,
+        _id: 'a2',
+      },
+    ];
+    writeFileSync(join(out, 'lb.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
+    const r = await runExperiment(
+      {
+        name: 'lb',
+        models: [model()],
+        methods: ['full', 'snapkv/zigzagkv'],
+        budgets: ['50%'],
+        workloads: [{ kind: 'longbench', path: 'lb.jsonl' }],
+        engine: { threads: 1 },
+      },
+      { outDir: join(out, 'res'), baseDir: out, cacheDir: testCacheDir() },
+    );
+    assert.equal(r.cellsRun, 4);
+    const rows = cells(join(out, 'res'));
+    assert.deepEqual([...new Set(rows.map((x) => x.metric))].sort(), ['count', 'qa_f1']);
+    assert.ok(rows.every((x) => x.score >= 0 && x.score <= 1 && x.workload.startsWith('longbench-')));
   });
 
   const small = (extra: object = {}) => ({
