@@ -1,7 +1,7 @@
 /** The `kvlab` command: real processes, real exit codes, one-line errors. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -30,6 +30,40 @@ describe('kvlab CLI', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /methods\.0: unknown allocator 'nonsense'/);
     assert.match(r.stderr, /workloads/);
+  });
+
+  it('Ctrl-C (SIGINT) finishes the cell in flight, keeps the results, exits 130 and says how to resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvlab-int-'));
+    const file = join(dir, 'exp.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'int',
+        models: [sharedPath('models/stories260K/stories260K.gguf')],
+        methods: ['full', 'snapkv/zigzagkv', 'h2o'],
+        budgets: ['25%', '50%'],
+        workloads: [{ kind: 'niah', variant: 'single', contextLengths: [256], depths: [0, 50, 100] }],
+        engine: { threads: 1 },
+      }),
+    );
+    const child = spawn(process.execPath, [BIN, 'run', file, '--out', join(dir, 'out')], {
+      env: { ...process.env, KVLAB_CACHE: mkdtempSync(join(tmpdir(), 'kvlab-cli-')) },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const results = join(dir, 'out', 'results.jsonl');
+    const t0 = Date.now();
+    while (!(existsSync(results) && readFileSync(results, 'utf8').split('\n').length > 2)) {
+      if (Date.now() - t0 > 120_000) throw new Error('no rows');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 130);
+    assert.match(stdout, /^cancelled: \d+ cells run/m);
+    assert.match(stdout, /resume with: kvlab run /);
+    const kept = readRows(join(dir, 'out')).length;
+    assert.ok(kept >= 2 && kept < 15, `${kept} rows kept`);
   });
 
   it('lists the method registry', () => {
