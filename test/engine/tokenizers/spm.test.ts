@@ -5,7 +5,6 @@
  * llm_tokenizer_spm on small hand-made vocabularies.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { readGgufHeader } from '../../../electron/engine/formats/gguf.ts';
@@ -13,20 +12,7 @@ import { ModelFileError } from '../../../electron/engine/model.ts';
 import { SpmTokenType, createSpmTokenizer, spmVocabFromGguf } from '../../../electron/engine/tokenizers/spm.ts';
 import type { SpmTokenizer, SpmVocab } from '../../../electron/engine/tokenizers/spm.ts';
 import { sharedPath } from '../shared-data.ts';
-
-/** llama.cpp vocab test vectors: 46 strings and their ids (no BOS). */
-function vectors(name: string): { text: string; ids: number[] }[] {
-  const inp = readFileSync(sharedPath(`vocab/ggml-vocab-${name}.gguf.inp`), 'utf8').split('\n__ggml_vocab_test__\n');
-  assert.equal(inp.pop(), '', 'the .inp file ends with a separator');
-  const out = readFileSync(sharedPath(`vocab/ggml-vocab-${name}.gguf.out`), 'utf8').split('\n');
-  assert.equal(out.pop(), '', 'the .out file ends with a newline');
-  assert.equal(inp.length, 46);
-  assert.equal(out.length, 46);
-  return inp.map((text, i) => {
-    const line = (out[i] as string).trim();
-    return { text, ids: line === '' ? [] : line.split(' ').map(Number) };
-  });
-}
+import { vectors } from './vectors.ts';
 
 const loadGgufTokenizer = (rel: string): SpmTokenizer => {
   const path = sharedPath(rel);
