@@ -19,7 +19,7 @@ import type { LoadedModel, ModelConfig } from './model.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 1;
+export const GRAPH_VERSION = 2;
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'dml' | 'coreml';
 
@@ -145,6 +145,7 @@ export class Engine {
       rope_sin: new ort.Tensor('float32', sin, [1, S, 1, half]),
       causal_mask: new ort.Tensor('float32', causal, [1, 1, 1, S, S]),
       stat_weights: new ort.Tensor('float32', statRows, [1, 1, 1, A, S]),
+      ...windowRowFeeds(statRows, A, S),
       logits_index: new ort.Tensor(
         'int64',
         BigInt64Array.from(logitsIndex, (i) => BigInt(i)),
@@ -317,6 +318,32 @@ export class Engine {
     cache.advance(S);
     return { logits: (out['logits']?.data as Float32Array).slice(), ...(opts.attention ? { attention } : {}) };
   }
+}
+
+/**
+ * The graph's squared/entropy statistics read only the query rows some window
+ * weights (the last W rows, W = the widest window): their indices and the
+ * weights restricted to them. Rows no weight touches are skipped.
+ */
+function windowRowFeeds(statRows: Float32Array, A: number, S: number): Record<string, ort.Tensor> {
+  // The first row any window weights; a row of all ones (H2O's accumulation) only feeds wsum and is ignored here.
+  let windowStart = S - 1;
+  for (let a = 0; a < A; a++) {
+    let used = 0;
+    let lo = S;
+    for (let s = 0; s < S; s++) {
+      if ((statRows[a * S + s] ?? 0) !== 0) {
+        used++;
+        lo = Math.min(lo, s);
+      }
+    }
+    if (used > 0 && !(used === S && S > 1)) windowStart = Math.min(windowStart, lo);
+  }
+  const W = S - windowStart;
+  const rows = BigInt64Array.from({ length: W }, (_, i) => BigInt(windowStart + i));
+  const w = new Float32Array(A * W);
+  for (let a = 0; a < A; a++) for (let i = 0; i < W; i++) w[a * W + i] = statRows[a * S + windowStart + i] ?? 0;
+  return { stat_rows: new ort.Tensor('int64', rows, [W]), stat_weights_rows: new ort.Tensor('float32', w, [1, 1, 1, A, W]) };
 }
 
 /** [n, H, d] sequence-major → [H, n, d] head-major. */

@@ -107,6 +107,17 @@ describe('engine vs reference forward pass', () => {
           for (let i = n - a; i < n; i++) (ref.attention?.[l]?.[h]?.[i] ?? []).forEach((p, j) => (want[j] = (want[j] ?? 0) + p));
           const d = maxAbsDiff(w.sum.data.subarray(h * n, (h + 1) * n), want);
           assert.ok(d < 1e-5, `layer ${l} α=${a} head ${h}: ${d}`);
+          // Sum of squares and mean row entropy over the window (CAKE's inputs).
+          const sq = new Float64Array(n);
+          let ent = 0;
+          for (let i = n - a; i < n; i++) {
+            (ref.attention?.[l]?.[h]?.[i] ?? []).forEach((p, j) => {
+              sq[j] = (sq[j] ?? 0) + p * p;
+              if (p > 0) ent -= p * Math.log(p);
+            });
+          }
+          assert.ok(maxAbsDiff(w.sqSum?.data.subarray(h * n, (h + 1) * n) ?? [], sq) < 1e-5, `sqSum layer ${l} α=${a} head ${h}`);
+          assert.ok(Math.abs((w.entropy?.[h] ?? NaN) - ent / a) < 1e-4, `entropy layer ${l} α=${a} head ${h}: ${w.entropy?.[h]} vs ${ent / a}`);
         }
       }
       for (let h = 0; h < 4; h++) {

@@ -8,6 +8,8 @@
  *            rope_cos/sin   f32 [1, S, 1, d/2]   cos/sin of position·θ_i, computed in float64 by the
  *                                                caller (exact at large positions; carries RoPE scaling)
  *            causal_mask    f32 [1, 1, 1, S, S]  additive mask among the new tokens (0 / −1e30)
+ *            stat_rows      int64 [W]            the query rows the squared/entropy statistics use (the windows)
+ *            stat_weights_rows f32 [1, 1, 1, A, W] their weights (stat_weights restricted to stat_rows)
  *            stat_weights   f32 [1, 1, 1, A, S]  rows of query weights for the attention statistics:
  *                                                e.g. 1s on the last α queries (a window), all 1s (H2O)
  *            logits_index   int64 [K]            which of the S positions to return logits for
@@ -19,8 +21,8 @@
  *            key_l, value_l f32 [1, S, Hkv, d]   the new tokens' K (post-RoPE) and V, to append
  *            query_l        f32 [1, S, Hq, d]    post-RoPE queries (LMBO analysis)
  *            wsum_l         f32 [1, Hkv, g, A, T_l]  Σ_s w[a,s]·p[s,t]   (window attention sums)
- *            wsq_l          f32 [1, Hkv, g, A, T_l]  Σ_s w[a,s]·p[s,t]²
- *            went_l         f32 [1, Hkv, g, A, 1]    Σ_s w[a,s]·H(p[s,·])  (row entropies)
+ *            wsq_l          f32 [1, Hkv, g, A, T_l]  Σ_{s ∈ stat_rows} w[a,s]·p[s,t]²
+ *            went_l         f32 [1, Hkv, g, A, 1]    Σ_{s ∈ stat_rows} w[a,s]·H(p[s,·])  (row entropies)
  * The statistics are aggregated in the graph: only [Hq, A, T] crosses into
  * JS, never the [Hq, S, T] attention (issue #3). The caller bounds S so the
  * transient [Hq, S, T] tensor stays small; memory grows linearly with T.
@@ -117,6 +119,10 @@ export function buildDecoderGraph(
   const sin = G.input('rope_sin', 'float', [1, 'S', 1, half]);
   const causal = G.input('causal_mask', 'float', [1, 1, 1, 'S', 'S']);
   const statW = stats ? G.input('stat_weights', 'float', [1, 1, 1, 'A', 'S']) : '';
+  // The squared and entropy statistics only ever weight the last W query rows (the
+  // observation windows), so they are computed on those rows alone, not on all S.
+  const statRows = stats ? G.input('stat_rows', 'int64', ['W']) : '';
+  const statWW = stats ? G.input('stat_weights_rows', 'float', [1, 1, 1, 'A', 'W']) : '';
   const logitsIndex = G.input('logits_index', 'int64', ['K']);
 
   const embed = G.float('embed', [V, D], w('embed'));
@@ -179,9 +185,10 @@ export function buildDecoderGraph(
     if (stats) {
       // Attention statistics for the token scorers and LMBA (see header).
       G.op('MatMul', [statW, probs], {}, { name: `wsum_${l}` });
-      G.op('MatMul', [statW, G.op('Mul', [probs, probs])], {}, { name: `wsq_${l}` });
-      const rowEnt = G.op('Neg', [G.op('ReduceSum', [G.op('Mul', [probs, G.op('Log', [G.op('Add', [probs, eps])])]), axesLast], { keepdims: 1 })]);
-      G.op('MatMul', [statW, rowEnt], {}, { name: `went_${l}` });
+      const probsW = G.op('Gather', [probs, statRows], { axis: 3 }); // [1,Hkv,g,W,T]
+      G.op('MatMul', [statWW, G.op('Mul', [probsW, probsW])], {}, { name: `wsq_${l}` });
+      const rowEnt = G.op('Neg', [G.op('ReduceSum', [G.op('Mul', [probsW, G.op('Log', [G.op('Add', [probsW, eps])])]), axesLast], { keepdims: 1 })]);
+      G.op('MatMul', [statWW, rowEnt], {}, { name: `went_${l}` });
     }
 
     const h2 = G.op('SimplifiedLayerNormalization', [x, G.float(`l${l}.ffn_norm`, [D], w(layerWeight(l, 'ffnNorm')))], {
