@@ -11,12 +11,13 @@
  *
  * Errors are one clear line on stderr and a non-zero exit code.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createRng, describeMethods } from '@kvlab/core';
+import { canonicalJson, createRng, describeMethods } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { sampler } from '../engine/generate.ts';
 import { KvCache } from '../engine/kv-cache.ts';
@@ -165,12 +166,16 @@ async function cmdProfile(args: string[]): Promise<number> {
   }
   const def = { profile: { model: resolve(modelPath), text: textFile ?? 'sampled', tokens, samples, tau, tauO, seed } };
   const outDir = resolve(flag(values, 'out') ?? `${basename(modelPath)}.profile`);
-  const hash = fileSha256(resolve(modelPath)).slice(0, 16) + JSON.stringify(def.profile).length;
+  const modelSha = fileSha256(resolve(modelPath));
+  // Any change of model or setting is another definition: a results folder never mixes two.
+  const hash = createHash('sha256')
+    .update(canonicalJson({ ...def.profile, modelSha }))
+    .digest('hex');
   const store = ResultsStore.open(outDir, def, hash);
   const modelInfo = {
     path: resolve(modelPath),
     name: model.config.name,
-    sha256: fileSha256(resolve(modelPath)),
+    sha256: modelSha,
     layers: model.config.numLayers,
     kvHeads: model.config.numKvHeads,
     headDim: model.config.headDim,

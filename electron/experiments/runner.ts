@@ -12,6 +12,7 @@
  * prefill.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample, TokenCounter } from '@kvlab/core';
 import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
@@ -109,7 +110,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
     const plans: { modelPath: string; model: LoadedModel; groups: Group[] }[] = [];
     let g = 0;
     for (const [mi, rel] of def.models.entries()) {
-      const modelPath = resolvePath(opts.baseDir, rel);
+      const modelPath = resolve(opts.baseDir, rel);
       const model = await loadModel(modelPath);
       const counter: TokenCounter = { count: (t: string) => model.tokenizer.encode(t, { addBos: false }).length };
       const sampledText = await sampledTextFor(def, model, opts);
@@ -119,7 +120,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
           seed: def.seed,
           counter,
           baseDir: opts.baseDir,
-          ...(def.texts ? { textsDir: resolvePath(opts.baseDir, def.texts) } : {}),
+          ...(def.texts ? { textsDir: resolve(opts.baseDir, def.texts) } : {}),
           ...(sampledText !== undefined ? { sampledText } : {}),
         };
         for (const sample of samplesForWorkload(w, ctx)) {
@@ -295,10 +296,6 @@ async function sampledTextFor(def: ExperimentDef, model: LoadedModel, opts: RunO
 
 function cellId(modelIndex: number, sampleId: string, methodLabel: string, budget: string): string {
   return `m${modelIndex}/${sampleId}/${methodLabel}/${budget}`;
-}
-
-function resolvePath(base: string, p: string): string {
-  return p.startsWith('/') ? p : `${base.replace(/\/$/, '')}/${p}`;
 }
 
 function maxNew(sample: Sample, def: ExperimentDef): number {

@@ -119,7 +119,7 @@ export class ResultsStore {
     fsyncSync(this.fd);
     this.offset += line.length;
     this.done.add(row.cellId);
-    this.rowsCache = [...this.rowsCache, row as unknown as RawRow];
+    this.rowsCache.push(row as unknown as RawRow);
   }
 
   close(): void {
