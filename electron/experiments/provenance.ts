@@ -8,21 +8,8 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-export interface Provenance {
-  readonly appVersion: string;
-  readonly commit: string;
-  readonly node: string;
-  readonly onnxruntime: string;
-  readonly machine: {
-    readonly hostname: string;
-    readonly platform: string;
-    readonly release: string;
-    readonly arch: string;
-    readonly cpu: string;
-    readonly cpus: number;
-    readonly memoryBytes: number;
-  };
-}
+import type { Provenance } from '@kvlab/core';
+export type { Provenance };
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

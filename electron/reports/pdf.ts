@@ -50,8 +50,8 @@ export class PdfError extends Error {
   }
 }
 
-/** The flags of environment.md §11 that do not depend on the paths. */
-export const CHROMIUM_FLAGS: readonly string[] = [
+/** Headless Chromium with no network chatter (environment.md §9, §11); also what the browser tests launch with. */
+export const HEADLESS_CHROMIUM_FLAGS: readonly string[] = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -60,8 +60,10 @@ export const CHROMIUM_FLAGS: readonly string[] = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--no-pdf-header-footer',
 ];
+
+/** The flags of environment.md §11 that do not depend on the paths. */
+export const CHROMIUM_FLAGS: readonly string[] = [...HEADLESS_CHROMIUM_FLAGS, '--no-pdf-header-footer'];
 
 const isExecutable = (p: string): boolean => {
   try {

@@ -15,6 +15,11 @@
  * data-* attributes (`g.series[data-series]`, `.point`, `rect.cell`,
  * `rect.bar`) so tests and the app can query them.
  */
+import { niahColor } from '@kvlab/core';
+
+// The colours are core's (results/colors.ts), which the app's charts draw in
+// too, so a method has the same colour on screen and on paper.
+export { FULL_COLOR, NIAH_COLORS, niahColor, PALETTE } from '@kvlab/core';
 
 /** Escapes text for SVG/HTML content and attribute values. */
 export function esc(text: string): string {
@@ -26,11 +31,6 @@ export function n2(x: number): string {
   const r = Math.round(x * 100) / 100;
   return Object.is(r, -0) ? '0' : String(r);
 }
-
-/** Colour-blind-safe palette (Okabe–Ito, then Paul Tol's muted), in a fixed order. */
-export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#882255', '#44AA99', '#999933', '#AA4499', '#332288', '#117733'];
-/** The full-KV baseline's colour. */
-export const FULL_COLOR = '#333333';
 
 // ---------------------------------------------------------------------------
 // Scales and ticks
@@ -304,27 +304,6 @@ export function xyChart(o: XYChartOptions): string {
 
 // ---------------------------------------------------------------------------
 // Heatmap (NIAH convention)
-
-/** KVCache-Factory's NIAH colormap (scripts_needle/visualize.py): fail → pass. */
-export const NIAH_COLORS = ['#F0496E', '#EBB839', '#0CD79F'] as const;
-
-const hex = (c: string): [number, number, number] => [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)];
-const toHex = (rgb: readonly number[]): string =>
-  `#${rgb
-    .map((v) =>
-      Math.round(Math.min(255, Math.max(0, v)))
-        .toString(16)
-        .padStart(2, '0'),
-    )
-    .join('')}`;
-
-/** The colour of `value` on the #F0496E → #EBB839 → #0CD79F scale between vmin and vmax (clamped; lower-case hex). */
-export function niahColor(value: number, vmin = 0, vmax = 1): string {
-  const t = vmax === vmin ? 1 : Math.min(1, Math.max(0, (value - vmin) / (vmax - vmin)));
-  const [a, b, u] = t <= 0.5 ? [NIAH_COLORS[0], NIAH_COLORS[1], t * 2] : [NIAH_COLORS[1], NIAH_COLORS[2], (t - 0.5) * 2];
-  const [ca, cb] = [hex(a), hex(b)];
-  return toHex(ca.map((v, i) => v + ((cb[i] ?? v) - v) * u));
-}
 
 export interface HeatmapOptions {
   readonly title: string;

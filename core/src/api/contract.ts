@@ -1,0 +1,305 @@
+/**
+ * The app's one API contract: every call the UI makes and every event it
+ * receives, whatever carries them. From this one table come
+ *   - the Electron preload bridge (`window.lab`, one verb-named function per
+ *     method — never a generic invoke) and the main-process handlers;
+ *   - serve mode's HTTP routes (POST /api/<method>) and event stream (SSE),
+ *     and the browser client that calls them;
+ *   - the typed fake the component tests run against.
+ * Adding a method here without implementing it everywhere is a compile error
+ * (`LabApi` is a mapped type over this table), the pattern of GitHub Desktop's
+ * typed IPC.
+ *
+ * Inputs are zod schemas: every transport validates what arrives with
+ * `parseInput` before a handler sees it and answers a typed `ApiError`
+ * (E_INVALID) otherwise. Outputs are plain JSON types produced by our own
+ * handlers; they are not re-validated.
+ */
+import { z } from 'zod';
+import { experimentDef } from '../experiment.ts';
+import type { MethodInfo } from '../registry.ts';
+import type { AnyRow } from './rows.ts';
+
+// -- Shared shapes -------------------------------------------------------------
+
+/** A model the app knows (the bundled default or one the user opened). */
+export interface ModelSummary {
+  /** Stable id: a hash of the resolved path. */
+  readonly id: string;
+  readonly path: string;
+  readonly name: string;
+  readonly format: 'gguf' | 'hf' | 'llama2c';
+  readonly bundled: boolean;
+  /** Loaded into the engine process now. */
+  readonly loaded: boolean;
+}
+
+/** The model card: what the Models screen shows. */
+export interface ModelCard extends ModelSummary {
+  readonly architecture: string;
+  readonly description: string;
+  readonly parameters: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly kvBytesPerToken: { readonly f32: number; readonly f16: number };
+  readonly fileBytes: number;
+  readonly estimatedLoadBytes: number;
+  readonly storedTypes: Readonly<Record<string, number>>;
+  /** GGUF `general.*` metadata worth showing (licence, training data…). */
+  readonly metadata: Readonly<Record<string, string | number>>;
+}
+
+export type RunStatus = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
+
+export interface RunSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly status: RunStatus;
+  readonly modelIds: readonly string[];
+  readonly cellsDone: number;
+  readonly cellsTotal: number;
+  readonly etaSeconds: number;
+  readonly tokensPerSecond: number;
+  /** ISO time. */
+  readonly createdAt: string;
+  readonly error?: string;
+}
+
+export interface LogLine {
+  readonly time: string;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+}
+
+export interface RunDetail extends RunSummary {
+  /** The experiment as submitted (parsed, defaults filled). */
+  readonly experiment: z.output<typeof experimentDef>;
+  readonly logs: readonly LogLine[];
+  /** Where the results live on the engine's machine. */
+  readonly outDir: string;
+}
+
+export interface PlaygroundResult {
+  /** "full" or the method string. */
+  readonly label: string;
+  readonly method: string;
+  readonly budget: string;
+  readonly text: string;
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  readonly tokensPerSecond: number;
+  readonly prefillMs: number;
+  /** K+V bytes held after compression, and the full cache's. */
+  readonly kvBytes: number;
+  readonly fullBytes: number;
+  /** Per layer, per KV head: the kept prompt positions (sorted). Empty for the full cache. */
+  readonly kept: readonly (readonly (readonly number[])[])[];
+  /** Per layer: tokens per head the allocator gave. */
+  readonly layerBudgets: readonly number[];
+}
+
+export interface PlaygroundResponse {
+  /** The prompt's tokens as text pieces (for the retention overlay). */
+  readonly tokens: readonly string[];
+  readonly results: readonly PlaygroundResult[];
+}
+
+export interface LayerProfile {
+  readonly modelId: string;
+  readonly promptTokens: number;
+  readonly tau: number;
+  /** Per layer (mean over heads) and per layer × query head. */
+  readonly lmba: readonly number[];
+  readonly lmbaPerHead: readonly (readonly number[])[];
+  readonly tauO: number;
+  readonly lmbo: readonly number[];
+  /** ZigZagKV's layer uncertainty, LMBA_l / Σ LMBA (sums to 1; zigzagkv.md §2.2). */
+  readonly uncertainty: readonly number[];
+}
+
+export interface AppInfo {
+  readonly version: string;
+  readonly mode: 'electron' | 'serve';
+  /** Execution provider in use, those this build could use, and why a requested one is unavailable. */
+  readonly executionProvider: string;
+  readonly executionProviders: readonly { readonly id: string; readonly available: boolean; readonly reason?: string }[];
+  readonly defaultModelId: string | null;
+  readonly resultsDir: string;
+}
+
+export interface Settings {
+  readonly theme: 'system' | 'light' | 'dark';
+  readonly executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
+  /** Intra-op threads (0 = the runtime's default). */
+  readonly threads: number;
+}
+
+export interface ExportedFile {
+  readonly fileName: string;
+  readonly mimeType: string;
+  /** 'utf8' text, or 'base64' for binary formats (PDF, PNG). */
+  readonly encoding: 'utf8' | 'base64';
+  readonly data: string;
+}
+
+/** Events pushed from the engine to every window/client. */
+export type LabEvent =
+  | {
+      readonly type: 'run.progress';
+      readonly runId: string;
+      readonly cellsDone: number;
+      readonly cellsTotal: number;
+      readonly tokensPerSecond: number;
+      readonly etaSeconds: number;
+      readonly current: string;
+    }
+  | { readonly type: 'run.row'; readonly runId: string; readonly row: AnyRow }
+  | { readonly type: 'run.log'; readonly runId: string; readonly line: LogLine }
+  | { readonly type: 'run.status'; readonly runId: string; readonly status: RunStatus; readonly error?: string }
+  | { readonly type: 'models.changed' };
+
+// -- Errors --------------------------------------------------------------------
+
+export type ApiErrorCode =
+  | 'E_INVALID' // the payload failed validation
+  | 'E_UNKNOWN_METHOD'
+  | 'E_NOT_FOUND' // no such model / run / file
+  | 'E_FORBIDDEN' // bad token, wrong sender, path outside the allowed roots
+  | 'E_BUSY' // a run already holds the model
+  | 'E_MODEL' // the model file is bad or unsupported
+  | 'E_CANCELLED'
+  | 'E_INTERNAL';
+
+/** The one error every transport carries: a code, a message that names the problem, and optional details. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+  toJSON(): { code: ApiErrorCode; message: string; details?: unknown } {
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details };
+  }
+  /** Rebuilds an ApiError from its JSON (what a client receives). */
+  static fromJSON(x: unknown): ApiError {
+    if (typeof x === 'object' && x !== null && 'code' in x && 'message' in x && typeof x.message === 'string') {
+      return new ApiError(String(x.code) as ApiErrorCode, x.message, 'details' in x ? x.details : undefined);
+    }
+    return new ApiError('E_INTERNAL', `malformed error: ${JSON.stringify(x)}`);
+  }
+}
+
+// -- The table -----------------------------------------------------------------
+
+/** One method: its input schema and (type-only) output. */
+interface MethodDef<I extends z.ZodType, O> {
+  readonly input: I;
+  readonly summary: string;
+  /** Phantom: the output type. */
+  readonly output?: O;
+}
+const method =
+  <O>() =>
+  <I extends z.ZodType>(input: I, summary: string): MethodDef<I, O> => ({ input, summary });
+
+const none = z.strictObject({});
+const id = z.string().min(1).max(200);
+const path = z.string().min(1).max(4096);
+const budget = z.string().min(1).max(64);
+
+export const playgroundInput = z.strictObject({
+  modelId: id,
+  prompt: z.string().min(1).max(1_000_000),
+  maxNewTokens: z.number().int().min(1).max(1024).default(48),
+  /** Up to three compressed configurations, shown next to the full cache. */
+  configs: z.array(z.strictObject({ method: z.string().min(1).max(200), budget })).max(3),
+  chatTemplate: z.boolean().default(false),
+});
+
+export const profileInput = z.strictObject({
+  modelId: id,
+  /** The prompt to profile (the UI fills it from a workload sample or the user's text). */
+  prompt: z.string().min(1).max(1_000_000),
+  tau: z.number().gt(0).lt(1).default(0.9),
+  windowSize: z.number().int().min(1).max(256).default(8),
+  tauO: z.number().gt(0).lt(1).default(0.95),
+  lmbo: z.boolean().default(true),
+});
+
+export const settingsInput = z.strictObject({
+  theme: z.enum(['system', 'light', 'dark']).optional(),
+  executionProvider: z.enum(['cpu', 'cuda', 'dml', 'coreml']).optional(),
+  threads: z.number().int().min(0).max(256).optional(),
+});
+
+export const LAB_API = {
+  getAppInfo: method<AppInfo>()(none, 'Version, mode, execution providers, the default model.'),
+  getSettings: method<Settings>()(none, 'The current settings.'),
+  updateSettings: method<Settings>()(settingsInput, 'Changes some settings; returns them all.'),
+
+  listModels: method<ModelSummary[]>()(none, 'The bundled default model and every model opened.'),
+  openModel: method<ModelCard>()(z.strictObject({ path }), 'Inspects a GGUF file, HF folder or llama2.c .bin and adds it to the list.'),
+  getModelCard: method<ModelCard>()(z.strictObject({ modelId: id }), 'The model card of a known model.'),
+  describeMethods: method<MethodInfo[]>()(none, 'Every scorer, allocator and head-wise method with its parameter schema.'),
+
+  runPlayground: method<PlaygroundResponse>()(playgroundInput, 'One prompt, full KV and up to three compressed configurations.'),
+  profileModel: method<LayerProfile>()(profileInput, 'LMBA/LMBO per layer for a prompt.'),
+
+  startRun: method<RunSummary>()(z.strictObject({ name: z.string().min(1).max(200).optional(), experiment: experimentDef }), 'Queues an experiment.'),
+  listRuns: method<RunSummary[]>()(none, 'Every run this engine knows, newest first.'),
+  getRun: method<RunDetail>()(z.strictObject({ runId: id }), 'One run with its experiment and logs.'),
+  cancelRun: method<RunSummary>()(z.strictObject({ runId: id }), 'Stops a queued or running run; finished cells are kept.'),
+  resumeRun: method<RunSummary>()(z.strictObject({ runId: id }), 'Re-queues a cancelled or failed run; finished cells are skipped.'),
+  getResults: method<{ rows: AnyRow[]; total: number }>()(
+    z.strictObject({ runId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(100_000).default(10_000) }),
+    'Result rows of a run, in the order they finished.',
+  ),
+  exportReport: method<ExportedFile>()(
+    z.strictObject({ runId: id, format: z.enum(['html', 'pdf', 'csv', 'json']) }),
+    'The report the CLI writes (kvlab report), as a file to save.',
+  ),
+} as const;
+
+export type LabMethod = keyof typeof LAB_API;
+/** Method names, in table order (the preload bridge and the routes iterate them). */
+export const LAB_METHODS = Object.keys(LAB_API) as LabMethod[];
+
+/** What a caller passes (defaults optional). */
+export type LabInput<M extends LabMethod> = z.input<(typeof LAB_API)[M]['input']>;
+/** What a handler receives (validated, defaults filled). */
+export type LabParsedInput<M extends LabMethod> = z.output<(typeof LAB_API)[M]['input']>;
+export type LabOutput<M extends LabMethod> = NonNullable<(typeof LAB_API)[M]['output']>;
+
+/** The client side: what `window.lab`, the HTTP client and the fake implement. */
+export type LabApi = { readonly [M in LabMethod]: (input: LabInput<M>) => Promise<LabOutput<M>> } & {
+  /** Subscribes to engine events; returns the unsubscribe function. */
+  readonly onEvent: (listener: (e: LabEvent) => void) => () => void;
+};
+
+/** The server side: what the engine host implements (inputs already validated). */
+export type LabHandlers = { readonly [M in LabMethod]: (input: LabParsedInput<M>) => Promise<LabOutput<M>> };
+
+export function isLabMethod(name: string): name is LabMethod {
+  return Object.hasOwn(LAB_API, name);
+}
+
+/** Validates a payload for `method`; throws ApiError E_INVALID naming the method and every problem. */
+export function parseInput<M extends LabMethod>(name: M, payload: unknown): LabParsedInput<M> {
+  const r = LAB_API[name].input.safeParse(payload ?? {});
+  if (!r.success) throw new ApiError('E_INVALID', `${name}: ${z.prettifyError(r.error).replace(/\n/g, '; ')}`, r.error.issues);
+  return r.data as LabParsedInput<M>;
+}
+
+/** Runs a validated call against handlers: the one dispatch every server-side transport uses. */
+export async function dispatch(handlers: LabHandlers, name: string, payload: unknown): Promise<unknown> {
+  if (!isLabMethod(name)) throw new ApiError('E_UNKNOWN_METHOD', `unknown method '${name}'`);
+  const input = parseInput(name, payload);
+  return (handlers[name] as (i: unknown) => Promise<unknown>)(input);
+}
