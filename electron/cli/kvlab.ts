@@ -8,6 +8,7 @@
  *   kvlab export <results> --kvpress <dir>
  *   kvlab models                                                models found locally
  *   kvlab methods                                               the method registry
+ *   kvlab serve [--port N] [--host H] [--model <m>] [--results <dir>] [--token T] [--no-build]   the lab in a browser
  *
  * Errors are one clear line on stderr and a non-zero exit code.
  */
@@ -31,6 +32,11 @@ import { runExperiment } from '../experiments/runner.ts';
 import { ResultsStore } from '../experiments/store.ts';
 import { exportKvpress } from '../reports/kvpress.ts';
 import { writeReport } from '../reports/index.ts';
+import { findDefaultModel } from '../host/default-model.ts';
+import { createEngineClient } from '../host/engine-client.ts';
+import { defaultResultsDir, defaultSettingsFile, RENDERER_DIST } from '../host/paths.ts';
+import { ensureRendererBuilt } from '../server/build-renderer.ts';
+import { startServer } from '../server/serve.ts';
 
 const USAGE = `usage: kvlab <command> …
   run <experiment.json> [--out <dir>] [--shard i/n]
@@ -39,7 +45,8 @@ const USAGE = `usage: kvlab <command> …
   report <results-dir> --format html|pdf|csv|json [--out <file>]
   export <results-dir> --kvpress <dir>
   models
-  methods`;
+  methods
+  serve [--port 0|N] [--host 127.0.0.1] [--model <file>] [--results <dir>] [--token <t>] [--no-build]`;
 
 class UsageError extends Error {}
 
@@ -293,6 +300,68 @@ function* walk(dir: string, depth: number): Generator<string> {
   }
 }
 
+/**
+ * `kvlab serve`: the engine in a child process, the HTTP server in this one.
+ * Prints exactly one line on stdout — the URL with its token — once the
+ * engine answers; everything else goes to stderr. Ctrl-C stops the run in
+ * flight (recorded as cancelled, resumable) and exits.
+ */
+async function cmdServe(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      model: { type: 'string' },
+      results: { type: 'string' },
+      token: { type: 'string' },
+      // Accepted for scripts written against the plan; serve never opens a browser (it prints the URL).
+      'no-open': { type: 'boolean' },
+      'no-build': { type: 'boolean' },
+    },
+  });
+  const portText = flag(values, 'port') ?? '0';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0 (any free port) or 1–65535, got ${portText}`);
+  const host = flag(values, 'host') ?? '127.0.0.1';
+  const token = flag(values, 'token');
+  if (token !== undefined && token.length < 8) throw new UsageError('--token must be at least 8 characters');
+  const modelFlag = flag(values, 'model');
+  const defaultModel = modelFlag !== undefined ? resolve(modelFlag) : findDefaultModel();
+  if (modelFlag !== undefined && !existsSync(defaultModel ?? '')) throw new UsageError(`--model ${modelFlag}: no such file or folder`);
+  if (defaultModel === null) process.stderr.write('kvlab serve: no default model found (open one in the app, or pass --model)\n');
+  const resultsDir = resolve(flag(values, 'results') ?? defaultResultsDir());
+  if (!values['no-build']) await ensureRendererBuilt((line) => process.stderr.write(`kvlab serve: ${line}\n`));
+  const client = createEngineClient({ init: { resultsDir, defaultModel, mode: 'serve', baseDir: process.cwd(), settingsFile: defaultSettingsFile() } });
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    await client.listModels({}); // starts the engine: the printed URL works at once
+    server = await startServer({ port, host, staticDir: RENDERER_DIST, handlers: client, ...(token !== undefined ? { token } : {}) });
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1')
+    process.stderr.write(`kvlab serve: listening on ${host}: anyone who can reach this machine and has the token can use the lab\n`);
+  console.log(server.url);
+  const running = server;
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      process.stderr.write('\nkvlab serve: stopping…\n');
+      void running
+        .close()
+        .then(() => client.close())
+        .then(done);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}
+
 function cmdMethods(): number {
   for (const m of describeMethods()) console.log(`${m.kind.padEnd(9)} ${m.id.padEnd(13)} ${m.label} — ${m.summary} (${m.paperUrl})`);
   return 0;
@@ -316,6 +385,8 @@ export async function main(argv: string[]): Promise<number> {
         return cmdModels();
       case 'methods':
         return cmdMethods();
+      case 'serve':
+        return await cmdServe(rest);
       case undefined:
       case 'help':
       case '--help':

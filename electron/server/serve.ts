@@ -1,0 +1,310 @@
+/**
+ * Serve mode: the lab in a browser. A node:http server that serves the built
+ * UI (dist/renderer) and the contract's API:
+ *
+ *   POST /api/<method>   JSON body → 200 JSON result, or an error status and
+ *                        {"error": ApiError JSON}
+ *   GET  /api/events     Server-Sent Events, one `data: <LabEvent JSON>` each
+ *
+ * Security, since anything on the machine (and any web page the user visits)
+ * can reach a local port:
+ *   - every /api request needs `Authorization: Bearer <token>` (the event
+ *     stream may pass `?token=` instead, because EventSource cannot set
+ *     headers); the token is random (crypto.randomBytes) and printed once, in
+ *     the URL. Missing or wrong → 401 E_FORBIDDEN; comparison is constant-time;
+ *   - no CORS headers, so another origin's page cannot read a response; API
+ *     calls must be `application/json`, which a plain cross-site form cannot send;
+ *   - it binds 127.0.0.1 unless told otherwise (--host);
+ *   - static paths are decoded, resolved and must stay inside the static root
+ *     (also after resolving symlinks): anything else is 403, never the file;
+ *   - request bodies are capped (413).
+ * Inputs are validated by core's dispatch/parseInput (400 E_INVALID).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, resolve, sep } from 'node:path';
+import type { ApiErrorCode, LabEvent, LabHandlers } from '@kvlab/core';
+import { ApiError, dispatch, isLabMethod } from '@kvlab/core';
+
+/** What the server calls: the handlers plus an event subscription (an EngineClient is one). */
+export interface ServerHandlers extends LabHandlers {
+  onEvent(listener: (e: LabEvent) => void): () => void;
+}
+
+export interface ServeOptions {
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  /** Default 127.0.0.1 (this machine only). */
+  readonly host?: string;
+  /** Default: 32 random bytes, base64url. */
+  readonly token?: string;
+  /** The built UI (dist/renderer). When it has no index.html, `/` says how to build it. */
+  readonly staticDir: string;
+  readonly handlers: ServerHandlers;
+  /** Largest accepted request body (bytes). Default 16 MiB (a 1M-character prompt, JSON-escaped). */
+  readonly maxBodyBytes?: number;
+  /** Interval of the SSE keep-alive comment (ms). Default 15 s. */
+  readonly heartbeatMs?: number;
+}
+
+export interface RunningServer {
+  /** http://host:port/?token=… — the one line `kvlab serve` prints. */
+  readonly url: string;
+  /** http://host:port */
+  readonly origin: string;
+  readonly token: string;
+  readonly host: string;
+  readonly port: number;
+  /** Ends the event streams, stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+const STATUS: Readonly<Record<ApiErrorCode, number>> = {
+  E_INVALID: 400,
+  E_UNKNOWN_METHOD: 404,
+  E_NOT_FOUND: 404,
+  E_FORBIDDEN: 403,
+  E_BUSY: 409,
+  E_MODEL: 422,
+  E_CANCELLED: 409,
+  E_INTERNAL: 500,
+};
+
+const MIME: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+/** The UI talks only to its own origin; no inline scripts, no plugins, no framing. Inline styles: React/recharts set style attributes. */
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const COMMON_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' } as const;
+
+export const NOT_BUILT_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>KV Lab</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em}code{background:#8882;padding:.1em .3em;border-radius:3px}</style>
+</head><body><h1>KV Lab</h1>
+<p>The engine is running, but the user interface has not been built yet.</p>
+<p>Run <code>npm run build:renderer</code> in the KV Lab folder, then reload this page (keep the <code>?token=…</code> part of the address).</p>
+</body></html>
+`;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly apiError: ApiError,
+  ) {
+    super(apiError.message);
+  }
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body ?? null);
+  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...extra });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, e: ApiError, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: e.toJSON() }, extra);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolveBody, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new HttpError(413, new ApiError('E_INVALID', `request body of ${declared} bytes exceeds the ${limit}-byte limit`)));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(new HttpError(413, new ApiError('E_INVALID', `request body exceeds the ${limit}-byte limit`)));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolveBody(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const token = opts.token ?? randomBytes(32).toString('base64url');
+  const tokenDigest = digest(token);
+  const host = opts.host ?? '127.0.0.1';
+  const root = resolve(opts.staticDir);
+  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const streams = new Set<ServerResponse>();
+
+  const authorised = (req: IncomingMessage, query: URLSearchParams, allowQuery: boolean): boolean => {
+    const header = req.headers.authorization;
+    let given: string | null = null;
+    if (typeof header === 'string' && /^Bearer /i.test(header)) given = header.slice(7).trim();
+    else if (allowQuery) given = query.get('token');
+    return given !== null && given.length > 0 && timingSafeEqual(digest(given), tokenDigest);
+  };
+
+  const events = (req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 2000\n: connected\n\n');
+    streams.add(res);
+    const unsubscribe = opts.handlers.onEvent((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
+    const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+    const done = () => {
+      unsubscribe();
+      clearInterval(ping);
+      streams.delete(res);
+    };
+    req.on('close', done);
+    res.on('close', done);
+  };
+
+  const api = async (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> => {
+    const name = path.slice('/api/'.length);
+    if (name === 'events') {
+      if (!authorised(req, query, true))
+        throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token (add ?token=… from the URL kvlab serve printed)'));
+      if (req.method !== 'GET') throw new HttpError(405, new ApiError('E_INVALID', 'the event stream is GET /api/events'));
+      events(req, res);
+      return;
+    }
+    if (!authorised(req, query, false)) throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token: send Authorization: Bearer <token>'));
+    if (!isLabMethod(name)) throw new HttpError(404, new ApiError('E_UNKNOWN_METHOD', `unknown method '${name}'`));
+    if (req.method !== 'POST') throw new HttpError(405, new ApiError('E_INVALID', `${name} is called with POST /api/${name}`));
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase();
+    if (type !== 'application/json') throw new HttpError(415, new ApiError('E_INVALID', `${name}: the body must be application/json, got '${type || 'none'}'`));
+    const body = await readBody(req, maxBody);
+    let payload: unknown = undefined;
+    if (body.length > 0) {
+      try {
+        payload = JSON.parse(body.toString('utf8'));
+      } catch (e) {
+        throw new HttpError(400, new ApiError('E_INVALID', `${name}: the body is not valid JSON (${(e as Error).message})`));
+      }
+    }
+    const result = await dispatch(opts.handlers, name, payload);
+    sendJson(res, 200, result);
+  };
+
+  const serveStatic = (req: IncomingMessage, res: ServerResponse, rawPath: string): void => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, new ApiError('E_INVALID', `${req.method ?? '?'} is not allowed here`));
+    let path: string;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      throw new HttpError(400, new ApiError('E_INVALID', 'malformed path'));
+    }
+    if (path.includes('\0')) throw new HttpError(400, new ApiError('E_INVALID', 'malformed path'));
+    if (path === '/') path = '/index.html';
+    const file = resolve(root, `.${path}`);
+    if (file !== root && !file.startsWith(root + sep)) throw new HttpError(403, new ApiError('E_FORBIDDEN', 'path outside the app folder'));
+    const built = existsSync(resolve(root, 'index.html'));
+    if (!built && path === '/index.html') {
+      res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP });
+      res.end(req.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
+      return;
+    }
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st?.isFile()) throw new HttpError(404, new ApiError('E_NOT_FOUND', `no such file: ${path}`));
+    // A symlink inside the root that points outside it is outside it.
+    const real = realpathSync(file);
+    const realRoot = realpathSync(root);
+    if (!real.startsWith(realRoot + sep)) throw new HttpError(403, new ApiError('E_FORBIDDEN', 'path outside the app folder'));
+    const ext = extname(file).toLowerCase();
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      'Content-Type': MIME[ext] ?? 'application/octet-stream',
+      'Content-Length': String(st.size),
+      'Cache-Control': 'no-cache',
+      ...(ext === '.html' ? { 'Content-Security-Policy': CSP } : {}),
+    });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(real).pipe(res);
+  };
+
+  const server = createServer((req, res) => {
+    const raw = req.url ?? '/';
+    // Only origin-form targets ("/path?query"): no absolute URLs, no "*".
+    if (!raw.startsWith('/')) return sendError(res, 400, new ApiError('E_INVALID', 'bad request target'));
+    const q = raw.indexOf('?');
+    const path = q < 0 ? raw : raw.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+    // Both run inside a promise, so a synchronous throw becomes an error answer, never an uncaught exception.
+    const work = path === '/api' || path.startsWith('/api/') ? api(req, res, path, query) : new Promise<void>((done) => done(serveStatic(req, res, path)));
+    work.catch((e: unknown) => {
+      if (e instanceof HttpError)
+        return sendError(res, e.status, e.apiError, e.status === 405 ? { Allow: path.startsWith('/api/') ? 'POST' : 'GET, HEAD' } : {});
+      const err = e instanceof ApiError ? e : new ApiError('E_INTERNAL', e instanceof Error ? e.message : String(e));
+      sendError(res, STATUS[err.code] ?? 500, err);
+    });
+  });
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  // A wildcard bind is reachable at localhost here; remote users substitute the machine's name.
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const origin = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
+  return {
+    url: `${origin}/?token=${encodeURIComponent(token)}`,
+    origin,
+    token,
+    host,
+    port: addr.port,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const s of streams) s.end();
+        streams.clear();
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
