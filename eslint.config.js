@@ -65,7 +65,40 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'scripts/**/*.{ts,mjs,js}', '*.js', 'electron/**/*.{ts,mjs}'],
+    // The renderer runs sandboxed in Electron or in a plain browser (serve mode): browser globals only, and it
+    // reaches the engine only through the LabApi (window.lab or the HTTP client), never node:* or electron.
+    files: ['renderer/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'The renderer runs in a browser: no node built-ins.' })),
+            { name: 'electron', message: 'The renderer talks to the engine through LabApi, never electron.' },
+          ],
+          patterns: [
+            { group: ['node:*'], message: 'The renderer runs in a browser: no node built-ins.' },
+            { group: ['**/electron/**'], message: 'The renderer must not import main-process code.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map((name) => ({
+          name,
+          message: 'The renderer runs in a browser.',
+        })),
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.{ts,tsx}', 'scripts/**/*.{ts,mjs,js}', '*.js', 'electron/**/*.{ts,mjs}', 'renderer/vite.config.ts'],
     languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    // Component tests run React under jsdom: browser globals as well as Node's.
+    files: ['test/renderer/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
   },
 );

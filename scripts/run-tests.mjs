@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node's test runner through tsx.
+// Runs every test/**/*.test.ts and *.test.tsx with node's test runner through tsx.
 // Node 20 has no glob support in `--test`, so the files are listed here.
+// TSX_TSCONFIG_PATH points tsx at test/tsx.tsconfig.json: the root config's
+// options plus React's JSX runtime for the renderer's .tsx files (tsx applies a
+// tsconfig only to files it includes, and the root one cannot include .tsx).
 // Output goes through the TAP reporter when piped (CI), which ends with the
 // `# tests N / # pass N / # fail N` lines CI reads. Extra args are passed on
 // (e.g. `npm run test:unit -- test/core/select.test.ts`).
@@ -14,7 +17,7 @@ function find(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...find(p));
-    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+    else if (name.endsWith('.test.ts') || name.endsWith('.test.tsx')) out.push(relative(root, p));
   }
   return out;
 }
@@ -22,5 +25,7 @@ const args = process.argv.slice(2);
 const files = args.filter((a) => !a.startsWith('-'));
 const flags = args.filter((a) => a.startsWith('-'));
 const list = files.length ? files : find(join(root, 'test')).sort();
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...flags, ...list], { cwd: root, stdio: 'inherit' });
+// Absolute, so test subprocesses with another cwd resolve it too.
+const env = { ...process.env, TSX_TSCONFIG_PATH: process.env.TSX_TSCONFIG_PATH ?? join(root, 'test', 'tsx.tsconfig.json') };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...flags, ...list], { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -1,0 +1,178 @@
+/**
+ * Fidelity against budget, one curve per compressed method (the CLI report's
+ * "Fidelity" figures): ΔNLL (nats/token) or KL(full ‖ compressed) — or top-1
+ * agreement — against the nominal keep ratio, with 95 % CI error bars.
+ * Lower ΔNLL and KL are better. Click a point → `onSelect` with its cells.
+ */
+import type { FidelityChart, FidelityPoint } from '@kvlab/core';
+import { groupKey } from '@kvlab/core';
+import type { ReactNode } from 'react';
+import { useMemo, useState } from 'react';
+import { CartesianGrid, ErrorBar, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { axisStyle, bottomLabel, numberXAxis, sideLabel } from './axes.ts';
+import type { AnimatedChartProps } from './ChartFrame.tsx';
+import { ChartFrame } from './ChartFrame.tsx';
+import { useChartWidth } from './use-width.ts';
+import type { LegendEntry } from './export-png.ts';
+import { fmt, fmtBytes } from './format.ts';
+import type { ShapeProps } from './shapes.tsx';
+import { Mark } from './shapes.tsx';
+import { ANIMATION_MAX_POINTS, CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
+
+export type FidelityMetric = 'deltaNll' | 'kl' | 'top1';
+
+export const FIDELITY_METRICS: Readonly<Record<FidelityMetric, string>> = {
+  deltaNll: 'ΔNLL (nats/token)',
+  kl: 'KL(full ‖ compressed)',
+  top1: 'top-1 agreement',
+};
+
+export interface FidelityCurvesProps extends AnimatedChartProps {
+  /** One (model, workload)'s curves (core's fidelityCharts). */
+  readonly chart: FidelityChart;
+  readonly colors: ReadonlyMap<string, string>;
+  /** The metric shown first; a picker in the toolbar changes it. Default 'deltaNll'. */
+  readonly metric?: FidelityMetric;
+  /** Group key → cell ids (core's cellIdsByGroup), for clicks. */
+  readonly cellIds?: ReadonlyMap<string, readonly string[]>;
+  readonly onSelect?: (cellIds: readonly string[], label: string) => void;
+}
+
+interface Pt {
+  readonly x: number;
+  readonly y: number;
+  /** Error bar below and above (the 95 % CI, clamped to the metric's range: ΔNLL and KL ≥ 0 on the axis, top-1 in [0, 1]). */
+  readonly err: readonly [number, number];
+  readonly p: FidelityPoint;
+  readonly method: string;
+  readonly ids: readonly string[];
+}
+
+function clampErr(y: number, ci: number, metric: FidelityMetric): readonly [number, number] {
+  const c = Number.isFinite(ci) ? ci : 0;
+  const below = Math.max(0, Math.min(c, y));
+  return metric === 'top1' ? [below, Math.max(0, Math.min(c, 1 - y))] : [below, c];
+}
+
+function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: unknown }[] }): ReactNode {
+  const pt = props.active ? (props.payload?.[0]?.payload as Pt | undefined) : undefined;
+  if (!pt) return null;
+  return (
+    <div style={TOOLTIP_STYLE}>
+      <strong>
+        {pt.method} @ {pt.p.budget}
+      </strong>
+      <div>
+        ΔNLL {fmt(pt.p.deltaNll.mean, 4)} ± {fmt(pt.p.deltaNll.ci95, 4)}
+      </div>
+      <div>
+        KL {fmt(pt.p.kl.mean, 4)} ± {fmt(pt.p.kl.ci95, 4)}
+      </div>
+      <div>top-1 {fmt(pt.p.top1.mean, 3)}</div>
+      <div>
+        keep {fmt(pt.x, 1)} % · held {fmtBytes(pt.p.heldBytes)} · n = {pt.p.deltaNll.n}
+      </div>
+    </div>
+  );
+}
+
+export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
+  const [metric, setMetric] = useState<FidelityMetric>(props.metric ?? 'deltaNll');
+  const testId = props.testId ?? 'fidelity-curves';
+  const height = props.height ?? 300;
+  const [box, width] = useChartWidth(props.width);
+  const { chart } = props;
+  const curves = useMemo(
+    () =>
+      chart.curves.map((c) => ({
+        method: c.methodLabel,
+        points: c.points.map((p): Pt => ({
+          x: p.nominalRatio * 100,
+          y: p[metric].mean,
+          err: clampErr(p[metric].mean, p[metric].ci95, metric),
+          p,
+          method: c.methodLabel,
+          ids: props.cellIds?.get(groupKey(chart.model, chart.workload, c.methodLabel, p.budget)) ?? [],
+        })),
+      })),
+    [chart, metric, props.cellIds],
+  );
+  const drawn = curves.reduce((n, c) => n + c.points.length, 0);
+  const animate = props.animate ?? drawn <= ANIMATION_MAX_POINTS;
+  const colorOf = (m: string): string => props.colors.get(m) ?? '#000000';
+  const legend: LegendEntry[] = curves.map((c) => ({ label: c.method, color: colorOf(c.method) }));
+
+  const plot = (
+    <LineChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
+      <CartesianGrid stroke={CHART_THEME.grid} />
+      <XAxis {...numberXAxis()} allowDuplicatedCategory={false} label={bottomLabel('nominal keep ratio (%)')} />
+      <YAxis
+        type="number"
+        domain={metric === 'top1' ? [0, 1] : [0, 'auto']}
+        {...axisStyle()}
+        tickFormatter={(v: number) => fmt(v, metric === 'top1' ? 2 : 3)}
+        label={sideLabel(FIDELITY_METRICS[metric])}
+      />
+      <Tooltip content={<TooltipBody />} isAnimationActive={false} />
+      {curves.map((c) => (
+        <Line
+          key={c.method}
+          data={c.points}
+          dataKey="y"
+          name={c.method}
+          stroke={colorOf(c.method)}
+          strokeWidth={1.8}
+          isAnimationActive={animate}
+          dot={(sp: ShapeProps) => {
+            const pt = sp.payload as Pt;
+            return (
+              <Mark
+                key={`${c.method}-${pt.p.budget}`}
+                cx={sp.cx ?? 0}
+                cy={sp.cy ?? 0}
+                r={3.5}
+                color={colorOf(c.method)}
+                label={`${c.method} @ ${pt.p.budget}: ${fmt(pt.y, 4)} ± ${fmt(pt.p[metric].ci95, 4)}`}
+                testId="fidelity-point"
+                data={{ series: c.method, budget: pt.p.budget, value: pt.y }}
+                onActivate={props.onSelect && pt.ids.length ? () => props.onSelect?.(pt.ids, `${c.method} @ ${pt.p.budget}`) : undefined}
+              />
+            );
+          }}
+        >
+          <ErrorBar dataKey="err" direction="y" stroke={colorOf(c.method)} width={4} isAnimationActive={false} />
+        </Line>
+      ))}
+    </LineChart>
+  );
+
+  return (
+    <ChartFrame
+      testId={testId}
+      title={props.title ?? `Fidelity · ${chart.model} · ${chart.workload}`}
+      legend={legend}
+      {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}
+      toolbar={
+        <select
+          aria-label="fidelity metric"
+          data-testid={`${testId}-metric`}
+          value={metric}
+          onChange={(e) => setMetric(e.currentTarget.value as FidelityMetric)}
+        >
+          {(Object.keys(FIDELITY_METRICS) as FidelityMetric[]).map((m) => (
+            <option key={m} value={m}>
+              {FIDELITY_METRICS[m]}
+            </option>
+          ))}
+        </select>
+      }
+      note={
+        metric === 'top1' ? 'Share of positions whose argmax matches the full cache (higher is better).' : 'Lower is better; error bars: 95 % CI over samples.'
+      }
+    >
+      <div ref={box} style={{ width: '100%' }}>
+        {plot}
+      </div>
+    </ChartFrame>
+  );
+}

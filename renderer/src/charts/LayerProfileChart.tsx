@@ -1,0 +1,122 @@
+/**
+ * A model's layer profile (the paper's figures, ZigZagKV §2): per layer the
+ * LMBA (fewest tokens that keep τ of the attention mass) and the LMBO
+ * (fewest tokens whose attention output stays within cosine τO of the full
+ * output) as bars, and the layer uncertainty (LMBA share, ZigZagKV's U_l)
+ * as a line on its own axis. Optional per-head spread as a min–max band.
+ */
+import type { ReactNode } from 'react';
+import { useMemo } from 'react';
+import { Bar, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import { axisStyle, layerXAxis, rowGrid, sideLabel, tooltipBox } from './axes.ts';
+import type { AnimatedChartProps } from './ChartFrame.tsx';
+import { ChartFrame } from './ChartFrame.tsx';
+import { useChartWidth } from './use-width.ts';
+import type { LegendEntry } from './export-png.ts';
+import { fmt } from './format.ts';
+import type { BarShapeProps } from './shapes.tsx';
+import { barRect } from './shapes.tsx';
+import { ANIMATION_MAX_POINTS } from './theme.ts';
+
+export interface LayerProfileChartProps extends AnimatedChartProps {
+  /** Per layer, tokens (mean over heads). */
+  readonly lmba: readonly number[];
+  readonly lmbo?: readonly number[];
+  /** Per layer, a share (sums to 1 over layers, or LMBA / prompt length as the API reports it). */
+  readonly uncertainty?: readonly number[];
+  /** Per layer × query head LMBA: drawn as a min–max range per layer. */
+  readonly lmbaPerHead?: readonly (readonly number[])[];
+  readonly tau?: number;
+  readonly tauO?: number;
+}
+
+export const PROFILE_COLORS = { lmba: '#0072B2', lmbo: '#E69F00', uncertainty: 'var(--fg, #111111)', heads: '#56B4E9' } as const;
+
+const barMark = (series: string, color: string) =>
+  function ProfileBar(b: BarShapeProps): ReactNode {
+    const v = Array.isArray(b.value) ? Number(b.value[1]) - Number(b.value[0]) : Number(b.value);
+    return (
+      <rect data-testid="profile-bar" data-series={series} data-layer={b.index ?? -1} data-value={Number.isFinite(v) ? v : ''} {...barRect(b)} fill={color} />
+    );
+  };
+
+export function LayerProfileChart(props: LayerProfileChartProps): ReactNode {
+  const testId = props.testId ?? 'layer-profile-chart';
+  const height = props.height ?? 300;
+  const [box, width] = useChartWidth(props.width);
+  const layers = props.lmba.length;
+  const data = useMemo(
+    () =>
+      Array.from({ length: layers }, (_, l) => {
+        const heads = props.lmbaPerHead?.[l] ?? [];
+        return {
+          layer: String(l),
+          lmba: props.lmba[l] ?? null,
+          lmbo: props.lmbo?.[l] ?? null,
+          uncertainty: props.uncertainty?.[l] ?? null,
+          heads: heads.length ? [Math.min(...heads), Math.max(...heads)] : null,
+        };
+      }),
+    [layers, props.lmba, props.lmbo, props.uncertainty, props.lmbaPerHead],
+  );
+  const animate = props.animate ?? layers * 2 <= ANIMATION_MAX_POINTS;
+  const tau = props.tau !== undefined ? ` (τ ${props.tau})` : '';
+  const tauO = props.tauO !== undefined ? ` (τO ${props.tauO})` : '';
+  const legend: LegendEntry[] = [
+    { label: `LMBA${tau}`, color: PROFILE_COLORS.lmba },
+    ...(props.lmbo ? [{ label: `LMBO${tauO}`, color: PROFILE_COLORS.lmbo }] : []),
+    ...(props.lmbaPerHead ? [{ label: 'LMBA per-head range', color: PROFILE_COLORS.heads, hollow: true }] : []),
+    ...(props.uncertainty ? [{ label: 'uncertainty (right axis)', color: PROFILE_COLORS.uncertainty, hollow: true }] : []),
+  ];
+  const chart = (
+    <ComposedChart width={width} height={height} data={data} margin={{ top: 8, right: 8, bottom: 24, left: 8 }} barCategoryGap="15%">
+      <CartesianGrid {...rowGrid()} />
+      <XAxis {...layerXAxis()} />
+      <YAxis yAxisId="tokens" domain={[0, 'auto']} {...axisStyle()} label={sideLabel('tokens')} />
+      {props.uncertainty ? (
+        <YAxis
+          yAxisId="share"
+          orientation="right"
+          domain={[0, 'auto']}
+          {...axisStyle()}
+          tickFormatter={(v: number) => fmt(v, 2)}
+          label={sideLabel('uncertainty', 'right')}
+        />
+      ) : null}
+      <Tooltip {...tooltipBox()} formatter={(v) => (Array.isArray(v) ? v.map((x) => fmt(Number(x), 1)).join('–') : fmt(Number(v), 3))} />
+      <Bar yAxisId="tokens" dataKey="lmba" name="LMBA" fill={PROFILE_COLORS.lmba} isAnimationActive={animate} shape={barMark('LMBA', PROFILE_COLORS.lmba)} />
+      {props.lmbo ? (
+        <Bar yAxisId="tokens" dataKey="lmbo" name="LMBO" fill={PROFILE_COLORS.lmbo} isAnimationActive={animate} shape={barMark('LMBO', PROFILE_COLORS.lmbo)} />
+      ) : null}
+      {props.lmbaPerHead ? (
+        <Bar
+          yAxisId="tokens"
+          dataKey="heads"
+          name="LMBA per head (min–max)"
+          fill={PROFILE_COLORS.heads}
+          fillOpacity={0.45}
+          isAnimationActive={false}
+          shape={barMark('heads', PROFILE_COLORS.heads)}
+        />
+      ) : null}
+      {props.uncertainty ? (
+        <Line
+          yAxisId="share"
+          dataKey="uncertainty"
+          name="uncertainty"
+          stroke={PROFILE_COLORS.uncertainty}
+          strokeWidth={2}
+          dot={{ r: 2.5 }}
+          isAnimationActive={false}
+        />
+      ) : null}
+    </ComposedChart>
+  );
+  return (
+    <ChartFrame testId={testId} title={props.title ?? 'Layer profile'} legend={legend} {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}>
+      <div ref={box} style={{ width: '100%' }}>
+        {chart}
+      </div>
+    </ChartFrame>
+  );
+}

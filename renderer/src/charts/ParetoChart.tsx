@@ -1,0 +1,289 @@
+/**
+ * Accuracy vs MEASURED KV memory, one series per method (the lab's central
+ * chart, as the CLI report's "Accuracy vs measured KV memory" figure): filled
+ * markers at the bytes the cache really held, hollow diamonds at the nominal
+ * budget (keep ratio × full cache) at the same score — the gap between the
+ * two is memory a method promised and did not free — error bars for the
+ * 95 % CI, and the Pareto frontier dashed. Optionally every sample as a faint
+ * dot behind the means.
+ *
+ * Pure: props in (core's GroupSummary of one model and workload), SVG out,
+ * clicks out (`onSelect` with the cell ids behind the mark).
+ */
+import type { GroupSummary } from '@kvlab/core';
+import type { ReactNode } from 'react';
+import { useMemo, useState } from 'react';
+import { ErrorBar, Scatter, ScatterChart, Tooltip, XAxis, YAxis, CartesianGrid } from 'recharts';
+import { axisStyle, bottomLabel, numberXAxis, sideLabel } from './axes.ts';
+import type { AnimatedChartProps } from './ChartFrame.tsx';
+import { ChartFrame } from './ChartFrame.tsx';
+import { useChartWidth } from './use-width.ts';
+import { thinForDrawing } from './downsample.ts';
+import type { LegendEntry } from './export-png.ts';
+import { byteUnit, fmt, fmtBytes, pct } from './format.ts';
+import type { MarkSpec } from './shapes.tsx';
+import { markShape, NoShape } from './shapes.tsx';
+import { ANIMATION_MAX_POINTS, CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
+
+/** One row drawn as a faint dot (the per-sample view). */
+export interface ParetoSample {
+  readonly cellId: string;
+  readonly methodLabel: string;
+  readonly heldBytes: number;
+  readonly score: number;
+}
+
+export interface ParetoChartProps extends AnimatedChartProps {
+  /** Groups of ONE model and workload (core's aggregate().groups filtered). */
+  readonly groups: readonly GroupSummary[];
+  /** Keys of the groups on the Pareto frontier (core's paretoFrontiers), by increasing memory. */
+  readonly frontier?: readonly string[];
+  /** Method label → colour (core's methodColors). */
+  readonly colors: ReadonlyMap<string, string>;
+  /** Group key → the ids of its cells (core's cellIdsByGroup). */
+  readonly cellIds: ReadonlyMap<string, readonly string[]>;
+  readonly samples?: readonly ParetoSample[];
+  /** Show the nominal-budget markers (a toggle in the toolbar changes it). Default true. */
+  readonly showNominal?: boolean;
+  readonly onSelect?: (cellIds: readonly string[], label: string) => void;
+  /** Fixed size (tests, exports); without a width the chart fills its container. */
+  readonly width?: number;
+  /** Default: on up to ANIMATION_MAX_POINTS marks. */
+  readonly animate?: boolean;
+}
+
+interface Pt {
+  readonly x: number;
+  readonly y: number;
+  /** Error bar below and above the point (a 95 % CI clamped to the axis, as the report clamps it). */
+  readonly err?: readonly [number, number];
+  readonly label: string;
+  readonly ids: readonly string[];
+  readonly series: string;
+  readonly group?: GroupSummary;
+}
+
+/** More samples than this are thinned for drawing (one dot per ~4 px bin); the means always use every row. */
+export const MAX_SAMPLE_DOTS = 2000;
+
+const groupText = (g: GroupSummary): string => `${g.methodLabel} @ ${g.budget}`;
+
+function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: unknown }[] }): ReactNode {
+  const p = props.active ? (props.payload?.[0]?.payload as Pt | undefined) : undefined;
+  if (!p) return null;
+  const g = p.group;
+  return (
+    <div style={TOOLTIP_STYLE} data-testid="pareto-tooltip">
+      <strong>{p.label}</strong>
+      {g ? (
+        <>
+          <div>
+            score {fmt(g.score.mean, 3)} ± {fmt(g.score.ci95, 3)} (n = {g.score.n}, {g.metric})
+          </div>
+          <div>
+            measured {fmtBytes(g.heldBytes)} ({pct(g.measuredRatio)} of full)
+          </div>
+          {!g.isFull ? (
+            <div>
+              nominal {fmtBytes(g.nominalBytes)} ({pct(g.nominalRatio)})
+            </div>
+          ) : null}
+          {g.flags.length ? <div style={{ color: 'var(--error, #b00020)' }}>⚠ {g.flags.join(', ')}</div> : null}
+        </>
+      ) : (
+        <div>
+          {p.ids.length} sample{p.ids.length === 1 ? '' : 's'} · score {fmt(p.y, 3)}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function ParetoChart(props: ParetoChartProps): ReactNode {
+  const [showNominal, setShowNominal] = useState(props.showNominal ?? true);
+  const testId = props.testId ?? 'pareto-chart';
+  const height = props.height ?? 340;
+  const [box, width] = useChartWidth(props.width);
+
+  const model = useMemo(() => {
+    const gs = props.groups.filter((g) => Number.isFinite(g.score.mean) && Number.isFinite(g.heldBytes));
+    const unit = byteUnit(Math.max(0, ...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite)));
+    const methods = [...new Set(gs.map((g) => g.methodLabel))];
+    const ids = (g: GroupSummary): readonly string[] => props.cellIds.get(g.key) ?? [];
+    const unitScore = gs.every((g) => g.score.mean >= 0 && g.score.mean <= 1) && (props.samples ?? []).every((s) => s.score >= 0 && s.score <= 1);
+    // A CI of a [0, 1] score may reach past 0 or 1: drawn clamped to the axis.
+    const err = (g: GroupSummary): readonly [number, number] => {
+      const ci = Number.isFinite(g.score.ci95) ? g.score.ci95 : 0;
+      return unitScore ? [Math.min(ci, g.score.mean), Math.min(ci, 1 - g.score.mean)] : [ci, ci];
+    };
+    const measured = methods.map((m) => ({
+      method: m,
+      points: gs
+        .filter((g) => g.methodLabel === m)
+        .sort((a, b) => a.heldBytes - b.heldBytes)
+        .map((g): Pt => ({ x: g.heldBytes / unit.div, y: g.score.mean, err: err(g), label: groupText(g), ids: ids(g), series: m, group: g })),
+    }));
+    const nominal = methods.map((m) => ({
+      method: m,
+      points: gs
+        .filter((g) => g.methodLabel === m && !g.isFull && Number.isFinite(g.nominalBytes))
+        .sort((a, b) => a.nominalBytes - b.nominalBytes)
+        .map((g): Pt => ({ x: g.nominalBytes / unit.div, y: g.score.mean, label: `${groupText(g)} (nominal)`, ids: ids(g), series: m, group: g })),
+    }));
+    const byKey = new Map(gs.map((g) => [g.key, g]));
+    const frontier = (props.frontier ?? [])
+      .map((k) => byKey.get(k))
+      .filter((g): g is GroupSummary => g !== undefined)
+      .map((g): Pt => ({ x: g.heldBytes / unit.div, y: g.score.mean, label: groupText(g), ids: ids(g), series: 'frontier' }));
+    const xMax = Math.max(1e-9, ...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes) / unit.div).filter(Number.isFinite));
+    return { unit, methods, measured, nominal, frontier, unitScore, xMax };
+  }, [props.groups, props.cellIds, props.frontier, props.samples]);
+
+  // Samples: thinned to one dot per ~4 px bin when there are thousands; each dot carries every cell id in its bin.
+  const samples = useMemo(() => {
+    const all = props.samples ?? [];
+    const plotW = width - 80;
+    const plotH = height - 60;
+    return model.methods.map((m) => {
+      const pts = all.filter((s) => s.methodLabel === m).map((s) => ({ x: s.heldBytes / model.unit.div, y: s.score, id: s.cellId }));
+      const thinned = thinForDrawing(pts, MAX_SAMPLE_DOTS / Math.max(1, model.methods.length), {
+        xDomain: [0, model.xMax],
+        yDomain: model.unitScore ? [0, 1] : [Math.min(0, ...pts.map((p) => p.y)), Math.max(1, ...pts.map((p) => p.y))],
+        binsX: plotW / 4,
+        binsY: plotH / 4,
+      });
+      return {
+        method: m,
+        total: pts.length,
+        points: thinned.map((b): Pt => ({
+          x: b.point.x,
+          y: b.point.y,
+          label: `${m}: ${b.members.length} sample(s)`,
+          ids: b.members.map((p) => p.id),
+          series: m,
+        })),
+      };
+    });
+  }, [props.samples, width, height, model]);
+
+  const drawn = model.measured.reduce((n, s) => n + s.points.length, 0) * 2 + samples.reduce((n, s) => n + s.points.length, 0);
+  const animate = props.animate ?? drawn <= ANIMATION_MAX_POINTS;
+  const colorOf = (m: string): string => props.colors.get(m) ?? '#000000';
+  const select = (p: Pt): (() => void) | undefined => (props.onSelect && p.ids.length ? () => props.onSelect?.(p.ids, p.label) : undefined);
+  // A method's samples or nominal budgets: marks only, with no line and no legend entry.
+  const markSeries = (key: string, name: string, points: Pt[], animated: boolean, mark: (p: Pt) => MarkSpec): ReactNode =>
+    points.length ? <Scatter key={key} name={name} data={points} legendType="none" isAnimationActive={animated} shape={markShape(mark)} /> : null;
+  const thinnedFrom = samples.reduce((n, s) => n + s.total, 0);
+  const thinnedTo = samples.reduce((n, s) => n + s.points.length, 0);
+
+  const legend: LegendEntry[] = [
+    ...model.methods.map((m) => ({ label: m, color: colorOf(m) })),
+    ...(showNominal && model.nominal.some((s) => s.points.length) ? [{ label: 'nominal budget', color: '#777777', hollow: true }] : []),
+  ];
+
+  const chart = (
+    <ScatterChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 28, left: 8 }}>
+      <CartesianGrid stroke={CHART_THEME.grid} />
+      <XAxis
+        {...numberXAxis()}
+        tickFormatter={(v: number) => fmt(v, v >= 100 ? 0 : v >= 10 ? 1 : 2)}
+        label={bottomLabel(`measured KV cache (${model.unit.name})`, -16)}
+      />
+      <YAxis
+        type="number"
+        dataKey="y"
+        // A little room past 0 and 1 so markers at a perfect or zero score are not cut in half by the plot's edge.
+        domain={model.unitScore ? [-0.02, 1.02] : ['auto', 'auto']}
+        {...(model.unitScore ? { ticks: [0, 0.25, 0.5, 0.75, 1] } : {})}
+        {...axisStyle()}
+        tickFormatter={(v: number) => fmt(v, 2)}
+        label={sideLabel('score')}
+        allowDataOverflow={model.unitScore}
+      />
+      <Tooltip content={<TooltipBody />} cursor={{ strokeDasharray: '3 3', stroke: CHART_THEME.muted }} isAnimationActive={false} />
+      {samples.map((s) =>
+        markSeries(`samples-${s.method}`, `${s.method} samples`, s.points, false, (p) => ({
+          r: 2,
+          opacity: 0.3,
+          color: colorOf(s.method),
+          label: p.label,
+          testId: 'pareto-sample',
+          data: { series: s.method, cells: p.ids.length },
+          onActivate: select(p),
+        })),
+      )}
+      {model.frontier.length > 1 ? (
+        <Scatter
+          name="Pareto frontier"
+          data={model.frontier}
+          line={{ stroke: CHART_THEME.muted, strokeDasharray: '5 4', strokeWidth: 1.5 }}
+          shape={NoShape}
+          legendType="none"
+          isAnimationActive={false}
+          className="pareto-frontier"
+        />
+      ) : null}
+      {showNominal
+        ? model.nominal.map((s) =>
+            markSeries(`nominal-${s.method}`, `${s.method} (nominal)`, s.points, animate, (p) => ({
+              kind: 'diamond',
+              hollow: true,
+              r: 3.5,
+              color: colorOf(s.method),
+              label: `${p.label}: ${pct(p.group?.nominalRatio ?? Number.NaN)} of the full cache`,
+              testId: 'pareto-nominal',
+              data: { series: s.method, key: p.group?.key ?? '' },
+              onActivate: select(p),
+            })),
+          )
+        : null}
+      {model.measured.map((s) => (
+        <Scatter
+          key={`measured-${s.method}`}
+          name={s.method}
+          data={s.points}
+          line={{ stroke: colorOf(s.method), strokeWidth: 1.5 }}
+          isAnimationActive={animate}
+          shape={markShape((p: Pt) => {
+            const g = p.group;
+            return {
+              color: colorOf(s.method),
+              warn: (g?.flags.length ?? 0) > 0,
+              label: `${p.label}: ${fmt(p.y, 3)} ± ${fmt(g?.score.ci95 ?? Number.NaN, 3)}`,
+              testId: 'pareto-point',
+              data: { series: s.method, key: g?.key ?? '', budget: g?.budget ?? '', flags: g?.flags.join(' ') ?? '', cells: p.ids.length },
+              onActivate: select(p),
+            };
+          })}
+        >
+          <ErrorBar dataKey="err" direction="y" stroke={colorOf(s.method)} width={4} isAnimationActive={false} />
+        </Scatter>
+      ))}
+    </ScatterChart>
+  );
+
+  return (
+    <ChartFrame
+      testId={testId}
+      title={props.title ?? 'Accuracy vs measured KV memory'}
+      legend={legend}
+      {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}
+      toolbar={
+        <label style={{ fontSize: 12 }}>
+          <input type="checkbox" data-testid={`${testId}-nominal-toggle`} checked={showNominal} onChange={(e) => setShowNominal(e.currentTarget.checked)} />{' '}
+          nominal budget
+        </label>
+      }
+      note={
+        <>
+          Filled: measured KV bytes held; hollow ◇: nominal budget at the same score; dashed: Pareto frontier; bars: 95 % CI.
+          {thinnedTo < thinnedFrom ? ` Samples drawn: ${thinnedTo} dots for ${thinnedFrom} cells (the means use every cell).` : ''}
+        </>
+      }
+    >
+      <div ref={box} style={{ width: '100%' }}>
+        {chart}
+      </div>
+    </ChartFrame>
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * The cells behind a clicked point or heatmap cell: a list of the samples
+ * (score, method @ budget) and the detail of the chosen one — answer,
+ * prediction, score, fidelity metrics, the KV memory held against the full
+ * cache, the per-layer budgets, the sanity flags with their explanation, and
+ * the retention map when the run recorded kept positions.
+ *
+ * The prompt text itself is not part of a result row (rows stay small:
+ * thousands stream into the UI while a run goes); the panel shows the
+ * sample's facts (depth, context length, dataset…) instead.
+ */
+import type { AnyRow, CheckRow, ResultRow } from '@kvlab/core';
+import { FLAG_INFO } from '@kvlab/core';
+import type { ReactNode } from 'react';
+import { useEffect, useMemo, useState } from 'react';
+import { fmt, fmtBytes, pct } from './format.ts';
+import { RetentionMap } from './RetentionMap.tsx';
+
+export interface SamplePanelProps {
+  /** What was clicked, e.g. "snapkv/uniform @ 20% · depth 50%, 512 tokens". */
+  readonly label: string;
+  readonly cellIds: readonly string[];
+  /** Every row of the run, by cell id. */
+  readonly rowsById: ReadonlyMap<string, AnyRow>;
+  readonly onClose?: () => void;
+  readonly testId?: string;
+}
+
+/** More cells than this are listed as a count (a group can pool hundreds of samples); the first ones stay pickable. */
+const LIST_MAX = 200;
+
+const flagText = (f: string): string => (FLAG_INFO as Readonly<Record<string, { text: string } | undefined>>)[f]?.text ?? f;
+
+function CellDetail({ row }: { row: ResultRow }): ReactNode {
+  const metaEntries = Object.entries(row.meta).filter(([k]) => k !== 'text' || typeof row.meta[k] !== 'string' || String(row.meta[k]).length < 200);
+  return (
+    <div data-testid="sample-detail" data-cell={row.cellId}>
+      <dl className="facts" style={{ display: 'grid', gridTemplateColumns: 'auto 1fr', gap: '2px 10px', margin: '6px 0' }}>
+        <dt>sample</dt>
+        <dd className="mono">{row.sampleId}</dd>
+        <dt>method</dt>
+        <dd>
+          {row.methodLabel} @ {row.budget}
+        </dd>
+        <dt>score</dt>
+        <dd data-testid="sample-score">
+          {fmt(row.score, 3)} <span className="muted">({row.metric})</span>
+        </dd>
+        <dt>answer</dt>
+        <dd data-testid="sample-answer">{row.answers.length ? row.answers.join(' | ') : <span className="muted">— (scored from logits)</span>}</dd>
+        <dt>prediction</dt>
+        <dd data-testid="sample-prediction" style={{ whiteSpace: 'pre-wrap' }}>
+          {row.prediction || <span className="muted">—</span>}
+        </dd>
+        {row.fidelity ? (
+          <>
+            <dt>fidelity</dt>
+            <dd>
+              ΔNLL {fmt(row.fidelity.deltaNll, 4)} · KL {fmt(row.fidelity.kl, 4)} · top-1 {fmt(row.fidelity.top1, 3)} · greedy prefix{' '}
+              {row.fidelity.greedyPrefix}
+            </dd>
+          </>
+        ) : null}
+        <dt>KV held</dt>
+        <dd>
+          {fmtBytes(row.kv.heldBytes)} of {fmtBytes(row.kv.fullBytes)} ({pct(row.kv.fullBytes > 0 ? row.kv.heldBytes / row.kv.fullBytes : Number.NaN)}; nominal{' '}
+          {pct(row.kv.nominalRatio)})
+        </dd>
+        <dt>prompt</dt>
+        <dd>
+          {row.promptTokens} tokens
+          {metaEntries.length ? <span className="muted"> · {metaEntries.map(([k, v]) => `${k} ${String(v)}`).join(' · ')}</span> : null}
+        </dd>
+        {row.kv.layerBudgets.length ? (
+          <>
+            <dt>layer budgets</dt>
+            <dd className="mono">{row.kv.layerBudgets.join(' ')}</dd>
+          </>
+        ) : null}
+      </dl>
+      {row.flags.length ? (
+        <ul data-testid="sample-flags" role="alert" className="notice" style={{ margin: '4px 0', paddingLeft: 18 }}>
+          {row.flags.map((f) => (
+            <li key={f}>
+              <strong>{f}</strong>: {flagText(f)}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {row.kept && row.kept.length ? (
+        <div>
+          <h3>Kept positions per layer</h3>
+          <RetentionMap kept={row.kept} promptTokens={row.promptTokens} />
+        </div>
+      ) : (
+        <p className="muted small">No retention recorded for this cell (set the experiment's record.kept to keep positions).</p>
+      )}
+    </div>
+  );
+}
+
+function CheckDetail({ row }: { row: CheckRow }): ReactNode {
+  return (
+    <div data-testid="sample-detail" data-cell={row.cellId}>
+      <p>
+        <strong>check {row.check}</strong>: {row.passed ? 'passed' : 'FAILED'} — {row.detail}
+      </p>
+      {row.flags.map((f) => (
+        <p key={f} role="alert">
+          <strong>{f}</strong>: {flagText(f)}
+        </p>
+      ))}
+    </div>
+  );
+}
+
+export function SamplePanel(p: SamplePanelProps): ReactNode {
+  const found = useMemo(() => p.cellIds.map((id) => p.rowsById.get(id)).filter((r): r is AnyRow => r !== undefined), [p.cellIds, p.rowsById]);
+  const [chosen, setChosen] = useState<string | null>(found[0]?.cellId ?? null);
+  useEffect(() => setChosen(found[0]?.cellId ?? null), [found]);
+  const row = found.find((r) => r.cellId === chosen) ?? found[0];
+  return (
+    <aside className="card sample-panel" data-testid={p.testId ?? 'sample-panel'} aria-label="selected samples">
+      <div className="row spread">
+        <strong>{p.label}</strong>
+        {p.onClose ? (
+          <button type="button" onClick={p.onClose} data-testid="sample-panel-close" aria-label="close the sample panel">
+            ×
+          </button>
+        ) : null}
+      </div>
+      <p className="muted small" data-testid="sample-count">
+        {found.length} cell{found.length === 1 ? '' : 's'}
+        {found.length < p.cellIds.length ? ` (${p.cellIds.length - found.length} not loaded yet)` : ''}
+      </p>
+      {found.length > 1 ? (
+        <ul className="sample-list" style={{ listStyle: 'none', padding: 0, margin: '0 0 6px', maxHeight: 180, overflow: 'auto' }}>
+          {found.slice(0, LIST_MAX).map((r) => (
+            <li key={r.cellId}>
+              <button
+                type="button"
+                data-testid="sample-item"
+                data-cell={r.cellId}
+                aria-pressed={r.cellId === row?.cellId}
+                onClick={() => setChosen(r.cellId)}
+                style={{ width: '100%', textAlign: 'left', fontWeight: r.cellId === row?.cellId ? 600 : 400 }}
+              >
+                {r.kind === 'cell' ? `${r.sampleId} · ${r.methodLabel} @ ${r.budget} · ${fmt(r.score, 2)}${r.flags.length ? ' ⚠' : ''}` : r.cellId}
+              </button>
+            </li>
+          ))}
+          {found.length > LIST_MAX ? <li className="muted small">… and {found.length - LIST_MAX} more</li> : null}
+        </ul>
+      ) : null}
+      {row?.kind === 'cell' ? <CellDetail row={row} /> : row?.kind === 'check' ? <CheckDetail row={row} /> : null}
+    </aside>
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * The axis, grid and tooltip settings the recharts charts share, as props to
+ * spread onto recharts' own elements (`<XAxis {...layerXAxis()} />`): tick
+ * labels and axis titles in the chart theme's text colour, the per-layer
+ * category axis, the number axis of the x/y charts.
+ */
+import type { CartesianGridProps, TooltipProps, XAxisProps, YAxisProps } from 'recharts';
+import { CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
+
+/** An axis line in `stroke` (the axis colour unless given) with tick labels in the text colour. */
+export function axisStyle(stroke: string = CHART_THEME.axis): { stroke: string; tick: { fill: string; fontSize: number } } {
+  return { stroke, tick: { fill: CHART_THEME.text, fontSize: 11 } };
+}
+
+/** The title of an x axis, under it (`offset` below the axis line). */
+export function bottomLabel(value: string, offset = -12): NonNullable<XAxisProps['label']> {
+  return { value, position: 'insideBottom', offset, fill: CHART_THEME.text, fontSize: 12 };
+}
+
+/** The title of a y axis, rotated along the left axis (or the right one). */
+export function sideLabel(value: string, side: 'left' | 'right' = 'left'): NonNullable<YAxisProps['label']> {
+  return side === 'left'
+    ? { value, angle: -90, position: 'insideLeft', fill: CHART_THEME.text, fontSize: 12 }
+    : { value, angle: 90, position: 'insideRight', fill: CHART_THEME.text, fontSize: 12 };
+}
+
+/** The x axis of the per-layer bar charts: one category per layer (rows keyed `layer`). */
+export function layerXAxis(): XAxisProps {
+  return { dataKey: 'layer', ...axisStyle(), interval: 'preserveStartEnd', label: bottomLabel('layer') };
+}
+
+/** A number x axis from 0 over the points' `x`. */
+export function numberXAxis(): XAxisProps {
+  return { type: 'number', dataKey: 'x', domain: [0, 'auto'], ...axisStyle() };
+}
+
+/** Horizontal grid lines only (the bar charts). */
+export function rowGrid(): CartesianGridProps {
+  return { stroke: CHART_THEME.grid, vertical: false };
+}
+
+/** recharts' own tooltip box in the theme, shown without animation. */
+export function tooltipBox(): Pick<TooltipProps<number, string>, 'contentStyle' | 'isAnimationActive'> {
+  return { contentStyle: TOOLTIP_STYLE, isAnimationActive: false };
+}

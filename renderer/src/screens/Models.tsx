@@ -1,0 +1,252 @@
+/**
+ * Models: the bundled default ready to use, any GGUF file / Hugging Face
+ * folder / llama2.c .bin opened by path, dialog (desktop) or drag-and-drop,
+ * and the selected model's card — shape, GQA, KV bytes per token and what
+ * loading it and filling its context would take.
+ *
+ * Drag-and-drop: in Electron the preload's labShell.getPathForFile turns the
+ * dropped File into a path; a browser only reveals the file's name, so the
+ * name goes into the path field and the user completes the path.
+ */
+import { useState, type DragEvent } from 'react';
+import type { ModelCard } from '@kvlab/core';
+import { shellExtras } from '../api/index.ts';
+import { useLab } from '../store/index.ts';
+import { formatBytes, formatCount, formatInt } from '../util/format.ts';
+import { GpuSetupPanel } from './GpuSetup.tsx';
+
+export function ModelsScreen() {
+  const models = useLab((s) => s.models);
+  const modelsLoaded = useLab((s) => s.modelsLoaded);
+  const selectedModelId = useLab((s) => s.selectedModelId);
+  const card = useLab((s) => (s.selectedModelId ? s.cards[s.selectedModelId] : undefined));
+  const selectModel = useLab((s) => s.selectModel);
+  const navigate = useLab((s) => s.navigate);
+
+  return (
+    <section className="screen screen-models" data-testid="screen-models">
+      <header className="screen-header">
+        <h1>Models</h1>
+        <p className="muted">The bundled demo model is ready to use. Open a GGUF file, a Hugging Face folder or a llama2.c .bin to compare methods on it.</p>
+      </header>
+      <div className="cols">
+        <div className="col col-narrow">
+          <OpenModel />
+          <h2>Known models</h2>
+          {!modelsLoaded ? <p className="muted">Loading…</p> : null}
+          <ul className="model-list" data-testid="model-list">
+            {models.map((m) => (
+              <li key={m.id}>
+                <button
+                  type="button"
+                  className={`model-item ${m.id === selectedModelId ? 'selected' : ''}`}
+                  aria-pressed={m.id === selectedModelId}
+                  data-testid={`model-item-${m.id}`}
+                  data-model-name={m.name}
+                  onClick={() => void selectModel(m.id)}
+                >
+                  <span className="model-name">{m.name}</span>
+                  <span className="model-tags">
+                    {m.bundled ? <span className="tag tag-accent">bundled</span> : null}
+                    <span className="tag">{m.format}</span>
+                    {m.loaded ? <span className="tag tag-ok">loaded</span> : null}
+                  </span>
+                  <span className="model-path muted" title={m.path}>
+                    {m.path}
+                  </span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+        <div className="col">
+          {card ? (
+            <ModelCardView card={card} />
+          ) : selectedModelId ? (
+            <p className="muted">Reading the model card…</p>
+          ) : (
+            <p className="muted">No model selected.</p>
+          )}
+          {card ? (
+            <div className="row gap">
+              <button type="button" className="primary" data-testid="model-to-playground" onClick={() => navigate('playground')}>
+                Try it in the Playground
+              </button>
+              <button type="button" data-testid="model-to-profile" onClick={() => navigate('profile')}>
+                Layer profile
+              </button>
+              <button type="button" data-testid="model-to-builder" onClick={() => navigate('builder')}>
+                Build an experiment
+              </button>
+            </div>
+          ) : null}
+          <GpuSetupPanel />
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function OpenModel() {
+  const openModel = useLab((s) => s.openModel);
+  const opening = useLab((s) => s.opening);
+  const openError = useLab((s) => s.openError);
+  const [path, setPath] = useState('');
+  const [hint, setHint] = useState<string | null>(null);
+  const [over, setOver] = useState(false);
+  const shell = shellExtras();
+
+  const open = async (p: string) => {
+    setHint(null);
+    if (await openModel(p)) setPath('');
+  };
+  const onDrop = (e: DragEvent<HTMLDivElement>) => {
+    e.preventDefault();
+    setOver(false);
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    const full = shell?.getPathForFile(file) ?? '';
+    if (full) {
+      setPath(full);
+      void open(full);
+    } else {
+      // A browser never reveals where a dropped file lives: offer its name and ask for the rest.
+      setPath(file.name);
+      setHint(`The browser only tells the file's name (${file.name}). Complete its full path on the engine's machine, then Open.`);
+    }
+  };
+  const pick = async (kind: 'file' | 'folder') => {
+    if (!shell) return;
+    const p = kind === 'file' ? await shell.pickModelFile() : await shell.pickModelFolder();
+    if (p) {
+      setPath(p);
+      void open(p);
+    }
+  };
+
+  return (
+    <div
+      className={`dropzone ${over ? 'over' : ''}`}
+      data-testid="model-dropzone"
+      onDragOver={(e) => {
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={onDrop}
+    >
+      <form
+        className="open-model"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void open(path);
+        }}
+      >
+        <label htmlFor="model-path">Open a model</label>
+        <div className="row gap">
+          <input
+            id="model-path"
+            type="text"
+            value={path}
+            placeholder="/path/to/model.gguf or a Hugging Face folder"
+            spellCheck={false}
+            data-testid="model-path-input"
+            onChange={(e) => setPath(e.target.value)}
+          />
+          <button type="submit" className="primary" disabled={opening !== null} data-testid="model-open">
+            {opening !== null ? 'Opening…' : 'Open'}
+          </button>
+        </div>
+        {shell ? (
+          <div className="row gap">
+            <button type="button" onClick={() => void pick('file')} data-testid="model-pick-file">
+              Choose file…
+            </button>
+            <button type="button" onClick={() => void pick('folder')} data-testid="model-pick-folder">
+              Choose folder…
+            </button>
+          </div>
+        ) : null}
+        <p className="muted small">…or drop a model file here.</p>
+        {hint ? (
+          <p className="hint" data-testid="model-drop-hint">
+            {hint}
+          </p>
+        ) : null}
+        {openError ? (
+          <p className="error" role="alert" data-testid="model-open-error">
+            {openError}
+          </p>
+        ) : null}
+      </form>
+    </div>
+  );
+}
+
+/** What loading the model and filling its whole context with an uncompressed f32 cache takes. */
+export function ramEstimate(card: ModelCard): { kvAtContext: number; total: number } {
+  const kvAtContext = card.kvBytesPerToken.f32 * card.contextLength;
+  return { kvAtContext, total: card.estimatedLoadBytes + kvAtContext };
+}
+
+export function ModelCardView({ card }: { card: ModelCard }) {
+  const gqa = card.kvHeads > 0 ? card.heads / card.kvHeads : 0;
+  const ram = ramEstimate(card);
+  const facts: [string, string, string][] = [
+    ['Architecture', card.architecture, 'card-arch'],
+    ['Parameters', formatCount(card.parameters), 'card-params'],
+    ['Layers', String(card.layers), 'card-layers'],
+    ['Attention heads', String(card.heads), 'card-heads'],
+    ['KV heads', String(card.kvHeads), 'card-kv-heads'],
+    ['GQA ratio', gqa ? `${Number.isInteger(gqa) ? gqa : gqa.toFixed(2)} : 1` : '—', 'card-gqa'],
+    ['Head dim', String(card.headDim), 'card-head-dim'],
+    ['Context length', formatInt(card.contextLength), 'card-context'],
+    ['Vocabulary', formatInt(card.vocabSize), 'card-vocab'],
+    ['KV bytes / token', `${formatBytes(card.kvBytesPerToken.f32)} (f32) · ${formatBytes(card.kvBytesPerToken.f16)} (f16)`, 'card-kv-bytes'],
+    ['File size', formatBytes(card.fileBytes), 'card-file'],
+    ['RAM to load', formatBytes(card.estimatedLoadBytes), 'card-ram-load'],
+    ['RAM at full context', `${formatBytes(ram.total)} (KV ${formatBytes(ram.kvAtContext)} for ${formatInt(card.contextLength)} tokens)`, 'card-ram'],
+  ];
+  const types = Object.entries(card.storedTypes);
+  const meta = Object.entries(card.metadata);
+  return (
+    <article className="card model-card" data-testid="model-card" data-model-id={card.id}>
+      <header>
+        <h2 data-testid="card-name">{card.name}</h2>
+        <p className="muted">{card.description}</p>
+        <p className="muted small mono" title={card.path}>
+          {card.path}
+        </p>
+      </header>
+      <dl className="facts">
+        {facts.map(([k, v, id]) => (
+          <div key={k} className="fact">
+            <dt>{k}</dt>
+            <dd data-testid={id}>{v}</dd>
+          </div>
+        ))}
+      </dl>
+      {types.length ? (
+        <>
+          <h3>Stored tensor types</h3>
+          <p className="mono small">{types.map(([t, n]) => `${t} × ${n}`).join(' · ')}</p>
+        </>
+      ) : null}
+      {meta.length ? (
+        <>
+          <h3>Metadata</h3>
+          <table className="table small" data-testid="card-metadata">
+            <tbody>
+              {meta.map(([k, v]) => (
+                <tr key={k}>
+                  <th className="mono">{k}</th>
+                  <td>{String(v)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      ) : null}
+    </article>
+  );
+}

@@ -1,0 +1,243 @@
+/**
+ * Runs: the queue (newest first), and for the selected run a live progress
+ * bar with ETA and rate, cancel / resume, a per-method summary that fills in
+ * as rows stream, the latest rows and the log — both virtualised, since a
+ * sweep easily reaches tens of thousands of rows.
+ */
+import { useEffect, useMemo } from 'react';
+import type { AnyRow, ResultRow, RunSummary } from '@kvlab/core';
+import { ProgressBar } from '../components/ProgressBar.tsx';
+import { StatusBadge } from '../components/StatusBadge.tsx';
+import { VirtualList } from '../components/VirtualList.tsx';
+import { useLab } from '../store/index.ts';
+import { formatBytes, formatDuration, formatPercent, formatRate, formatTime } from '../util/format.ts';
+
+const EMPTY_ROWS: readonly AnyRow[] = [];
+const EMPTY_LOGS: readonly never[] = [];
+
+export function RunsScreen() {
+  const runs = useLab((s) => s.runs);
+  const runsLoaded = useLab((s) => s.runsLoaded);
+  const selectedRunId = useLab((s) => s.selectedRunId);
+  const selectRun = useLab((s) => s.selectRun);
+  const navigate = useLab((s) => s.navigate);
+
+  // Land on the newest run when none is selected.
+  useEffect(() => {
+    if (!selectedRunId && runs[0]) selectRun(runs[0].id);
+  }, [selectedRunId, runs, selectRun]);
+
+  const selected = runs.find((r) => r.id === selectedRunId);
+  return (
+    <section className="screen screen-runs" data-testid="screen-runs">
+      <header className="screen-header row spread">
+        <h1>Runs</h1>
+        <button type="button" onClick={() => navigate('builder')} data-testid="runs-new">
+          + New experiment
+        </button>
+      </header>
+      <div className="cols">
+        <div className="col col-narrow">
+          <VirtualList
+            items={runs}
+            rowHeight={64}
+            height={560}
+            testId="run-list"
+            ariaLabel="Runs"
+            rowKey={(r) => r.id}
+            empty={<p className="muted">{runsLoaded ? 'No runs yet. Build an experiment to start one.' : 'Loading…'}</p>}
+            renderRow={(r) => <RunListItem run={r} selected={r.id === selectedRunId} onSelect={() => selectRun(r.id)} />}
+          />
+        </div>
+        <div className="col">{selected ? <RunDetailView run={selected} /> : <p className="muted">Select a run.</p>}</div>
+      </div>
+    </section>
+  );
+}
+
+function RunListItem({ run, selected, onSelect }: { run: RunSummary; selected: boolean; onSelect: () => void }) {
+  return (
+    <button
+      type="button"
+      className={`run-item ${selected ? 'selected' : ''}`}
+      onClick={onSelect}
+      aria-pressed={selected}
+      data-testid={`run-item-${run.id}`}
+      data-status={run.status}
+    >
+      <span className="row spread">
+        <span className="run-name">{run.name}</span>
+        <StatusBadge status={run.status} />
+      </span>
+      <span className="row spread muted small">
+        <span>
+          {run.cellsDone}/{run.cellsTotal} cells
+        </span>
+        <span>{formatTime(run.createdAt)}</span>
+      </span>
+      <span className="mini-progress">
+        <span style={{ width: `${run.cellsTotal ? (100 * run.cellsDone) / run.cellsTotal : 0}%` }} />
+      </span>
+    </button>
+  );
+}
+
+interface MethodSummary {
+  readonly label: string;
+  readonly cells: number;
+  readonly meanScore: number;
+  readonly meanShare: number;
+}
+
+/** Mean score and measured KV share per method over the rows so far (the live view; Compare has the full analysis). */
+export function summarizeByMethod(rows: readonly AnyRow[]): MethodSummary[] {
+  const acc = new Map<string, { n: number; score: number; share: number }>();
+  for (const r of rows) {
+    if (r.kind !== 'cell') continue;
+    const a = acc.get(r.methodLabel) ?? { n: 0, score: 0, share: 0 };
+    a.n++;
+    a.score += r.score;
+    a.share += r.kv.fullBytes > 0 ? r.kv.heldBytes / r.kv.fullBytes : 1;
+    acc.set(r.methodLabel, a);
+  }
+  return [...acc].map(([label, a]) => ({ label, cells: a.n, meanScore: a.score / a.n, meanShare: a.share / a.n }));
+}
+
+function RunDetailView({ run }: { run: RunSummary }) {
+  const rows = useLab((s) => s.rows[run.id] ?? EMPTY_ROWS);
+  const logs = useLab((s) => s.logs[run.id] ?? EMPTY_LOGS);
+  const current = useLab((s) => s.current[run.id]);
+  const detail = useLab((s) => s.details[run.id]);
+  const cancel = useLab((s) => s.cancelRun);
+  const resume = useLab((s) => s.resumeRun);
+  const navigate = useLab((s) => s.navigate);
+  const summary = useMemo(() => summarizeByMethod(rows), [rows]);
+  const cells = useMemo(() => rows.filter((r): r is ResultRow => r.kind === 'cell'), [rows]);
+  const active = run.status === 'running' || run.status === 'queued';
+  const canResume = run.status === 'cancelled' || run.status === 'failed';
+
+  return (
+    <article className="run-detail" data-testid="run-detail" data-run-id={run.id}>
+      <div className="card">
+        <div className="row spread">
+          <h2 data-testid="run-name">{run.name}</h2>
+          <StatusBadge status={run.status} />
+        </div>
+        <ProgressBar value={run.cellsDone} max={run.cellsTotal} label={`${run.name} progress`} testId="run-progress" />
+        <div className="row gap wrap small run-stats">
+          <span data-testid="run-cells">
+            {run.cellsDone} / {run.cellsTotal} cells ({formatPercent(run.cellsTotal ? run.cellsDone / run.cellsTotal : 0, 0)})
+          </span>
+          {run.status === 'running' ? <span data-testid="run-eta">ETA {formatDuration(run.etaSeconds)}</span> : null}
+          {run.status === 'running' ? <span data-testid="run-rate">{formatRate(run.tokensPerSecond)}</span> : null}
+          {current && run.status === 'running' ? (
+            <span className="mono muted" data-testid="run-current">
+              {current}
+            </span>
+          ) : null}
+        </div>
+        {run.error ? (
+          <p className="error" role="alert" data-testid="run-error">
+            {run.error}
+          </p>
+        ) : null}
+        <div className="row gap">
+          <button type="button" disabled={!active} onClick={() => void cancel(run.id)} data-testid="run-cancel">
+            Cancel
+          </button>
+          <button type="button" disabled={!canResume} onClick={() => void resume(run.id)} data-testid="run-resume">
+            Resume
+          </button>
+          <button type="button" className="primary" disabled={rows.length === 0} onClick={() => navigate('compare')} data-testid="run-compare">
+            Compare results
+          </button>
+          <button type="button" disabled={rows.length === 0} onClick={() => navigate('reports')} data-testid="run-report">
+            Report
+          </button>
+        </div>
+        {detail ? (
+          <p className="muted small mono" title="Results folder on the engine's machine">
+            {detail.outDir}
+          </p>
+        ) : null}
+      </div>
+
+      <div className="card">
+        <h3>By method (so far)</h3>
+        <table className="table small" data-testid="run-summary">
+          <thead>
+            <tr>
+              <th>Method</th>
+              <th>Cells</th>
+              <th>Mean score</th>
+              <th>KV held (measured)</th>
+            </tr>
+          </thead>
+          <tbody>
+            {summary.map((m) => (
+              <tr key={m.label}>
+                <td className="mono">{m.label}</td>
+                <td>{m.cells}</td>
+                <td>{m.meanScore.toFixed(3)}</td>
+                <td>{formatPercent(m.meanShare)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <div className="stack">
+        <div className="card">
+          <h3>
+            Rows <span className="muted small">({rows.length})</span>
+          </h3>
+          <div className="row-head small muted">
+            <span>sample</span>
+            <span>method</span>
+            <span>budget</span>
+            <span>score</span>
+            <span>KV held</span>
+          </div>
+          <VirtualList
+            items={cells}
+            rowHeight={24}
+            height={260}
+            follow
+            testId="run-rows"
+            ariaLabel="Result rows"
+            rowKey={(r) => r.cellId}
+            renderRow={(r) => (
+              <div className="row-line small">
+                <span className="mono ellipsis" title={r.sampleId}>
+                  {r.sampleId}
+                </span>
+                <span className="mono ellipsis">{r.methodLabel}</span>
+                <span>{r.budget}</span>
+                <span>{r.score.toFixed(2)}</span>
+                <span>{formatBytes(r.kv.heldBytes)}</span>
+              </div>
+            )}
+          />
+        </div>
+        <div className="card">
+          <h3>
+            Log <span className="muted small">({logs.length})</span>
+          </h3>
+          <VirtualList
+            items={logs}
+            rowHeight={22}
+            height={220}
+            follow
+            testId="run-logs"
+            ariaLabel="Run log"
+            renderRow={(l) => (
+              <div className={`log-line small mono log-${l.level}`}>
+                <span className="muted">{formatTime(l.time)}</span> {l.message}
+              </div>
+            )}
+          />
+        </div>
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,78 @@
+/** The Experiment builder: the cost estimate counts cells and prefills, a bad budget shows core's validation message, Start queues the run. */
+import './dom.ts';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fireEvent, screen } from '@testing-library/react';
+import { BuilderScreen } from '../../renderer/src/screens/Builder.tsx';
+import { settle, setup } from './render.tsx';
+
+test('the quick preset: 5 samples × (1 full + 3 methods × 3 budgets) = 50 cells, 5 prefills; Ada-KV "also" doubles the compressed methods', async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  assert.equal((screen.getByTestId('builder-preset') as HTMLSelectElement).value, 'quick');
+  assert.equal(screen.getByTestId('builder-cost-cells').getAttribute('data-value'), '50');
+  assert.equal(screen.getByTestId('builder-cost-prefills').getAttribute('data-value'), '5');
+  assert.equal(screen.getByTestId('builder-cost-samples').textContent, '5');
+  assert.ok(screen.getByTestId('builder-valid'));
+
+  fireEvent.change(screen.getByTestId('builder-ada'), { target: { value: 'also' } });
+  // 1 full + 6 compressed methods × 3 budgets = 19 cells per sample.
+  assert.equal(screen.getByTestId('builder-cost-cells').getAttribute('data-value'), String(5 * 19));
+
+  fireEvent.click(screen.getByTestId('builder-allocator-cake'));
+  assert.equal(screen.getByTestId('builder-cost-cells').getAttribute('data-value'), String(5 * (1 + 8 * 3)));
+  // Depths "0, 50" instead of three: the NIAH grid shrinks by one sample.
+  fireEvent.change(screen.getByTestId('builder-w0-depths'), { target: { value: '0, 50' } });
+  assert.equal(screen.getByTestId('builder-cost-prefills').getAttribute('data-value'), '4');
+});
+
+test('a bad budget shows the validation message and disables Start', async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  fireEvent.change(screen.getByTestId('builder-budgets'), { target: { value: '10%, lots' } });
+  const issues = screen.getAllByTestId('builder-issue').map((li) => li.textContent ?? '');
+  assert.ok(
+    issues.some((m) => /^budgets\.1: .*cannot parse "lots"/.test(m)),
+    issues.join('\n'),
+  );
+  assert.equal((screen.getByTestId('builder-start') as HTMLButtonElement).disabled, true);
+  assert.equal((screen.getByTestId('builder-preset') as HTMLSelectElement).value, '', 'an edit leaves the preset');
+
+  fireEvent.change(screen.getByTestId('builder-budgets'), { target: { value: '10%, 150%' } });
+  assert.ok(screen.getAllByTestId('builder-issue').some((li) => /^budgets\.1: .*keepRatio must be in \(0, 1\]/.test(li.textContent ?? '')));
+  fireEvent.change(screen.getByTestId('builder-budgets'), { target: { value: '10%, 128' } });
+  assert.ok(screen.getByTestId('builder-valid'));
+});
+
+test('presets come from the list; "paper setting" pairs SnapKV with three allocators, with and without Ada-KV', async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  fireEvent.change(screen.getByTestId('builder-preset'), { target: { value: 'paper' } });
+  const json = JSON.parse(screen.getByTestId('builder-json').textContent ?? '{}') as { methods: unknown[]; budgets: string[] };
+  assert.deepEqual(json.methods, [
+    'full',
+    'snapkv/uniform',
+    'snapkv/uniform+adakv',
+    'snapkv/pyramidkv',
+    'snapkv/pyramidkv+adakv',
+    'snapkv/zigzagkv',
+    'snapkv/zigzagkv+adakv',
+  ]);
+  assert.deepEqual(json.budgets, ['128', '256', '512', '1024']);
+  // 2 lengths × 5 depths = 10 samples × (1 + 6 × 4) cells.
+  assert.equal(screen.getByTestId('builder-cost-cells').getAttribute('data-value'), String(10 * 25));
+});
+
+test('Start queues the run with the experiment and opens Runs', async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  fireEvent.click(screen.getByTestId('builder-start'));
+  await settle();
+  const call = h.fake.calls.find((c) => c.method === 'startRun');
+  assert.ok(call);
+  const exp = (call.input as { experiment: { models: string[]; methods: string[] } }).experiment;
+  assert.deepEqual(exp.models, ['build/demo-model/kvlab-demo.gguf']);
+  assert.deepEqual(exp.methods, ['full', 'snapkv/uniform', 'snapkv/pyramidkv', 'snapkv/zigzagkv']);
+  assert.equal(h.store.getState().screen, 'runs');
+  assert.equal(h.store.getState().runs[0]?.cellsTotal, 50);
+});

@@ -1,0 +1,67 @@
+/** The Models screen against the fake: the bundled model ready, its card, open by path, errors, and a browser drop. */
+import './dom.ts';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { act, fireEvent, screen, within } from '@testing-library/react';
+import { FAKE_DEMO_MODEL } from '../../renderer/src/api/fake.ts';
+import { ModelsScreen } from '../../renderer/src/screens/Models.tsx';
+import { settle, setup } from './render.tsx';
+
+test('the bundled model is listed first, selected, and its card shows shape, GQA, KV bytes and RAM', async () => {
+  const h = await setup();
+  h.render(<ModelsScreen />);
+  const items = within(screen.getByTestId('model-list')).getAllByRole('button');
+  assert.equal(items[0]?.getAttribute('data-model-name'), 'kvlab-demo');
+  assert.equal(items[0]?.getAttribute('aria-pressed'), 'true');
+  assert.match(items[0]?.textContent ?? '', /bundled/);
+
+  assert.equal(screen.getByTestId('card-name').textContent, 'kvlab-demo');
+  assert.equal(screen.getByTestId('card-layers').textContent, '6');
+  assert.equal(screen.getByTestId('card-heads').textContent, '6');
+  assert.equal(screen.getByTestId('card-kv-heads').textContent, '2');
+  assert.equal(screen.getByTestId('card-gqa').textContent, '3 : 1');
+  // 6 layers × 2 (K,V) × 2 KV heads × 32 dims × 4 bytes = 3072 B per token.
+  assert.match(screen.getByTestId('card-kv-bytes').textContent ?? '', /^3\.00 KiB \(f32\) · 1\.50 KiB \(f16\)/);
+  // RAM at full context: load + 2048 tokens × 3 KiB = +6 MiB of KV.
+  assert.match(screen.getByTestId('card-ram').textContent ?? '', /KV 6\.00 MiB for 2,048 tokens/);
+  assert.match(screen.getByTestId('card-metadata').textContent ?? '', /general\.license/);
+  assert.equal(FAKE_DEMO_MODEL.bundled, true);
+});
+
+test('selecting another model shows its card', async () => {
+  const h = await setup();
+  h.render(<ModelsScreen />);
+  fireEvent.click(screen.getByTestId('model-item-m-stories260k'));
+  await settle();
+  assert.equal(screen.getByTestId('card-name').textContent, 'stories260K');
+  assert.equal(screen.getByTestId('card-gqa').textContent, '2 : 1');
+  assert.equal(h.store.getState().selectedModelId, 'm-stories260k');
+});
+
+test('open by path adds and selects the model; a missing file shows the error', async () => {
+  const h = await setup();
+  h.render(<ModelsScreen />);
+  fireEvent.change(screen.getByTestId('model-path-input'), { target: { value: '/models/qwen-0.5b.gguf' } });
+  fireEvent.click(screen.getByTestId('model-open'));
+  await settle();
+  assert.ok(h.fake.calls.some((c) => c.method === 'openModel' && (c.input as { path: string }).path === '/models/qwen-0.5b.gguf'));
+  assert.equal(screen.getByTestId('card-name').textContent, 'qwen-0.5b');
+  assert.equal((screen.getByTestId('model-path-input') as HTMLInputElement).value, '', 'the field clears after a successful open');
+
+  fireEvent.change(screen.getByTestId('model-path-input'), { target: { value: '/models/missing.gguf' } });
+  fireEvent.click(screen.getByTestId('model-open'));
+  await settle();
+  assert.match(screen.getByTestId('model-open-error').textContent ?? '', /no such file: \/models\/missing\.gguf/);
+});
+
+test('a file dropped in a browser fills its name into the path field and asks for the full path', async () => {
+  const h = await setup();
+  h.render(<ModelsScreen />);
+  const file = new window.File(['GGUF'], 'my-model.gguf');
+  act(() => {
+    fireEvent.drop(screen.getByTestId('model-dropzone'), { dataTransfer: { files: [file] } });
+  });
+  assert.equal((screen.getByTestId('model-path-input') as HTMLInputElement).value, 'my-model.gguf');
+  assert.match(screen.getByTestId('model-drop-hint').textContent ?? '', /only tells the file's name/);
+  assert.ok(!h.fake.calls.some((c) => c.method === 'openModel'), 'nothing is opened from a bare name');
+});

@@ -1,0 +1,118 @@
+/**
+ * The Compare screen on a run of the typed fake (its rows have core's exact
+ * shape) and on the CLI report's fixture: the charts show one series per
+ * method and one heatmap per method with a cell per (depth, length), the
+ * Δ-heatmap follows the chosen methods, a click opens the sample panel, and
+ * sanity-guard warnings are listed.
+ */
+import '../dom.ts';
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { cleanup, fireEvent, render, within } from '@testing-library/react';
+import type { AnyRow } from '@kvlab/core';
+import { createFakeLab, FAKE_SMALL_EXPERIMENT } from '../../../renderer/src/api/fake.ts';
+import { CompareScreen } from '../../../renderer/src/screens/Compare.tsx';
+import { rows as fixtureRows, ZZ } from '../charts/fixture.ts';
+
+afterEach(() => cleanup());
+
+async function fakeRun(record = false): Promise<{ api: ReturnType<typeof createFakeLab>; runId: string; rows: AnyRow[] }> {
+  const api = createFakeLab({
+    tickMs: null,
+    seedRuns: [{ name: 'seeded', experiment: { ...FAKE_SMALL_EXPERIMENT, ...(record ? { record: { kept: true } } : {}) } }],
+  });
+  const [run] = await api.listRuns({});
+  assert.ok(run);
+  const { rows } = await api.getResults({ runId: run.id });
+  return { api, runId: run.id, rows };
+}
+
+const METHODS = ['full', 'snapkv/uniform', 'snapkv/pyramidkv', 'snapkv/zigzagkv'];
+
+describe('CompareScreen', () => {
+  it('draws the fake run: a Pareto series per method, a heatmap per method, the Δ-map, per-layer bars', async () => {
+    const { api, runId, rows } = await fakeRun();
+    const r = render(<CompareScreen api={api} runId={runId} rows={rows} experimentName="seeded" />);
+    const pareto = r.getByTestId('compare-pareto');
+    const series = new Set(
+      within(pareto)
+        .getAllByTestId('pareto-point')
+        .map((p) => p.getAttribute('data-series')),
+    );
+    assert.deepEqual([...series].sort(), [...METHODS].sort());
+    for (const m of METHODS) {
+      const h = r.getByTestId(`compare-heatmap-${m}`);
+      assert.equal(within(h).getAllByTestId('heatmap-cell').length, 2 * 3, m); // 2 lengths × 3 depths
+    }
+    const delta = r.getByTestId('compare-delta');
+    assert.equal(within(delta).getAllByTestId('delta-cell').length, 6);
+    assert.match(delta.querySelector('.kv-chart-title')?.textContent ?? '', /^Δ snapkv\/pyramidkv @ 10% − full$/);
+    fireEvent.change(r.getByTestId('compare-delta-b'), { target: { value: 'snapkv/zigzagkv' } });
+    assert.match(r.getByTestId('compare-delta').querySelector('.kv-chart-title')?.textContent ?? '', /− snapkv\/zigzagkv @ 10%$/);
+    const bars = within(r.getByTestId('compare-layer-bars')).getAllByTestId('budget-bar');
+    assert.ok(bars.length > 0);
+    assert.deepEqual([...new Set(bars.map((b) => b.getAttribute('data-series')))], ['pyramidkv', 'uniform', 'zigzagkv']);
+    assert.equal(r.queryByTestId('compare-fidelity'), null, 'the fake sweep has no fidelity workload');
+  });
+
+  it('changing the NIAH budget redraws the heatmaps at that budget', async () => {
+    const { api, runId, rows } = await fakeRun();
+    const r = render(<CompareScreen api={api} runId={runId} rows={rows} />);
+    fireEvent.change(r.getByTestId('compare-niah-budget'), { target: { value: '40%' } });
+    assert.equal(r.getByTestId('compare-heatmap-snapkv/uniform').querySelector('.kv-chart-title')?.textContent, 'snapkv/uniform @ 40%');
+  });
+
+  it('a heatmap click opens the sample panel with the sample, its prediction and the retention map', async () => {
+    const { api, runId, rows } = await fakeRun(true);
+    const r = render(<CompareScreen api={api} runId={runId} rows={rows} />);
+    assert.equal(r.queryByTestId('sample-panel'), null);
+    const cell = within(r.getByTestId('compare-heatmap-snapkv/zigzagkv')).getAllByTestId('heatmap-cell')[0];
+    fireEvent.click(cell as Element);
+    const panel = r.getByTestId('sample-panel');
+    assert.match(within(panel).getByTestId('sample-count').textContent ?? '', /^1 cell$/);
+    assert.equal(within(panel).getByTestId('sample-answer').textContent, '71432');
+    assert.match(within(panel).getByTestId('sample-prediction').textContent ?? '', /passkey/);
+    assert.ok(within(panel).getByTestId('retention-map').getAttribute('data-layers'));
+    fireEvent.click(within(panel).getByTestId('sample-panel-close'));
+    assert.equal(r.queryByTestId('sample-panel'), null);
+  });
+
+  it('on the report fixture: fidelity curves, the not-compressed and state-leak warnings, flagged marks', () => {
+    const api = createFakeLab({ tickMs: null });
+    const r = render(<CompareScreen api={api} runId="fixture" rows={fixtureRows} />);
+    const sanity = r.getByTestId('compare-sanity');
+    assert.equal(sanity.getAttribute('role'), 'alert');
+    assert.deepEqual(
+      [...sanity.querySelectorAll('li')].map((li) => li.getAttribute('data-flag')),
+      ['not-compressed', 'state-leak'],
+    );
+    // The Pareto workload picker starts on 'fidelity' (sorted first); the fidelity curves are drawn.
+    assert.equal(within(r.getByTestId('compare-fidelity')).getAllByTestId('fidelity-point').length, 9);
+    fireEvent.change(r.getByTestId('compare-pareto-workload'), { target: { value: 'niah-single' } });
+    const flagged = within(r.getByTestId('compare-pareto'))
+      .getAllByTestId('pareto-point')
+      .filter((p) => p.getAttribute('data-flags'));
+    assert.deepEqual(
+      flagged.map((p) => `${p.getAttribute('data-series')}@${p.getAttribute('data-budget')}`),
+      [`${ZZ}@10%`],
+    );
+    const zzCells = within(r.getByTestId(`compare-heatmap-${ZZ}`)).getAllByTestId('heatmap-cell');
+    assert.equal(zzCells.filter((c) => c.getAttribute('data-flagged') === 'true').length, 1);
+    // Opening the warning's example shows the flag's explanation in the panel.
+    fireEvent.click(r.getByTestId('compare-sanity-open-not-compressed'));
+    assert.match(
+      within(r.getByTestId('sample-panel')).getByTestId('sample-flags').textContent ?? '',
+      /not-compressed: A compressed method held as many KV bytes/,
+    );
+  });
+
+  it('says so when there is nothing to draw, or rows the report cannot read', () => {
+    const api = createFakeLab({ tickMs: null });
+    const empty = render(<CompareScreen api={api} runId={null} rows={[]} />);
+    assert.match(empty.getByTestId('screen-compare').textContent ?? '', /Pick a run/);
+    cleanup();
+    const bad = { kind: 'cell', cellId: 'x1', experimentHash: 'h' } as unknown as AnyRow;
+    const r = render(<CompareScreen api={api} runId="r" rows={[bad]} />);
+    assert.match(r.getByTestId('compare-error').textContent ?? '', /row x1: has no model name/);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * The Layer profile screen against the typed fake: profile a generated NIAH
+ * prompt, see LMBA/LMBO per layer, the registry allocators' budgets at a
+ * total (each summing to it; CAKE explained as not computable from a
+ * profile), edit the custom allocation with the total conserved, save it —
+ * and the saved method entry reproduces the custom budgets when core's
+ * ZigZagKV runs it.
+ */
+import '../dom.ts';
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { act, cleanup, fireEvent, render, within } from '@testing-library/react';
+import { parseParams, zigzagkv } from '@kvlab/core';
+import { createFakeLab } from '../../../renderer/src/api/fake.ts';
+import {
+  allocateAll,
+  customMethodEntry,
+  defaultMinPerLayer,
+  LayerProfileScreen,
+  niahPrompt,
+  roughCounter,
+} from '../../../renderer/src/screens/LayerProfile.tsx';
+
+afterEach(() => cleanup());
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+const settle = async (): Promise<void> => {
+  await act(async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+  });
+};
+
+describe('layer profile helpers', () => {
+  it('builds a NIAH prompt of about the asked length with the rough counter', () => {
+    const p = niahPrompt(512, 50);
+    const n = roughCounter.count(p);
+    assert.ok(Math.abs(n - 512) <= 16, `${n} rough tokens`);
+    assert.notEqual(niahPrompt(512, 0), p, 'the needle moves with the depth');
+  });
+
+  it('runs every registry allocator on a profile; each sums to the total; CAKE needs what a profile lacks', () => {
+    const profile = { lmba: [40, 10, 25, 5, 30, 12], promptTokens: 300 };
+    const res = allocateAll(profile, 360);
+    assert.deepEqual(
+      res.map((r) => r.id),
+      ['uniform', 'pyramidkv', 'zigzagkv', 'cake'],
+    );
+    for (const r of res.filter((x) => x.budgets)) assert.equal(sum(r.budgets ?? []), 360, r.id);
+    assert.deepEqual(res[0]?.budgets, [60, 60, 60, 60, 60, 60]);
+    const zz = res[2]?.budgets ?? [];
+    assert.ok((zz[0] ?? 0) > (zz[3] ?? 0), 'ZigZagKV follows LMBA');
+    assert.equal(res[3]?.budgets, null);
+    assert.match(res[3]?.error ?? '', /cake/);
+    assert.equal(defaultMinPerLayer(300), 9); // SnapKV's window of 8 + 1
+  });
+
+  it('a saved custom allocation runs as ZigZagKV with a static profile: the same budgets at its total, the same shape at another', () => {
+    const custom = [70, 20, 50, 10, 90, 60];
+    const entry = customMethodEntry(custom);
+    const p = parseParams(zigzagkv, entry.allocator);
+    const stats = { numLayers: 6, seqLen: 300, minPerLayer: 9 };
+    assert.deepEqual(Array.from(zigzagkv.allocate(stats, sum(custom), p)), custom);
+    assert.deepEqual(
+      Array.from(zigzagkv.allocate(stats, sum(custom) * 2, p)),
+      custom.map((b) => 2 * b),
+    );
+    assert.equal(entry.method, 'snapkv/zigzagkv');
+  });
+});
+
+describe('LayerProfileScreen', () => {
+  it('asks for a model when none is selected', () => {
+    const r = render(<LayerProfileScreen api={createFakeLab({ tickMs: null })} modelId={null} />);
+    assert.match(r.getByTestId('screen-profile').textContent ?? '', /Pick a model/);
+  });
+
+  it('profiles, draws LMBA/LMBO per layer and the allocators side by side; the custom allocation keeps the total and is saved', async () => {
+    const api = createFakeLab({ tickMs: null });
+    const [model] = await api.listModels({});
+    assert.ok(model);
+    const card = await api.getModelCard({ modelId: model.id });
+    const saved: number[][] = [];
+    const r = render(<LayerProfileScreen api={api} modelId={model.id} onCustomAllocation={(b) => saved.push(b)} />);
+    fireEvent.click(r.getByTestId('profile-run'));
+    await settle();
+    const call = api.calls.find((c) => c.method === 'profileModel');
+    assert.ok(call, 'profileModel called');
+    assert.match((call.input as { prompt: string }).prompt, /Question/);
+
+    const chart = r.getByTestId('profile-chart');
+    const lmbaBars = within(chart)
+      .getAllByTestId('profile-bar')
+      .filter((b) => b.getAttribute('data-series') === 'LMBA');
+    assert.equal(lmbaBars.length, card.layers);
+
+    const total = Number(/^(\d+) tokens per KV head/.exec(r.getByTestId('profile-total').textContent ?? '')?.[1]);
+    assert.ok(total > 0);
+    const alloc = r.getByTestId('profile-allocations');
+    const bars = within(alloc).getAllByTestId('budget-bar');
+    const bySeries = new Map<string, number[]>();
+    for (const b of bars)
+      bySeries.set(b.getAttribute('data-series') ?? '', [...(bySeries.get(b.getAttribute('data-series') ?? '') ?? []), Number(b.getAttribute('data-value'))]);
+    assert.deepEqual([...bySeries.keys()], ['uniform', 'pyramidkv', 'zigzagkv']);
+    for (const [name, vals] of bySeries) {
+      assert.equal(vals.length, card.layers, name);
+      assert.equal(sum(vals), total, name);
+    }
+    assert.ok(within(r.getByTestId('profile-skipped')).getByText(/CAKE: not shown/));
+
+    // Edit the custom allocation with the keyboard: the total holds.
+    const customBar = () => within(r.getByTestId('profile-allocations')).getAllByTestId('budget-bar-custom')[1] as Element;
+    const before = Number(customBar().getAttribute('data-value'));
+    fireEvent.keyDown(customBar(), { key: 'PageUp' });
+    assert.equal(Number(customBar().getAttribute('data-value')), before + 10);
+    assert.equal(r.getByTestId('profile-allocations-total').getAttribute('data-total'), String(total));
+    fireEvent.click(r.getByTestId('profile-save-custom'));
+    assert.equal(saved.length, 1);
+    assert.equal(sum(saved[0] ?? []), total);
+    assert.equal(saved[0]?.[1], before + 10);
+    assert.match(r.getByTestId('profile-saved').textContent ?? '', /"allocation":"staticProfile"/);
+
+    // A new total rescales the custom allocation to it.
+    fireEvent.change(r.getByTestId('profile-budget'), { target: { value: '40%' } });
+    const total2 = Number(/^(\d+) tokens/.exec(r.getByTestId('profile-total').textContent ?? '')?.[1]);
+    assert.ok(total2 > total);
+    assert.equal(r.getByTestId('profile-allocations-total').getAttribute('data-total'), String(total2));
+    fireEvent.change(r.getByTestId('profile-budget'), { target: { value: 'lots' } });
+    assert.match(r.getByTestId('profile-total').textContent ?? '', /cannot parse "lots"/);
+  });
+
+  it('shows the API error when profiling fails', async () => {
+    const api = createFakeLab({ tickMs: null });
+    const r = render(<LayerProfileScreen api={api} modelId="no-such-model" />);
+    fireEvent.click(r.getByTestId('profile-run'));
+    await settle();
+    assert.ok(r.getByTestId('profile-error').textContent);
+  });
+});
