@@ -1,0 +1,136 @@
+/**
+ * GPU setup (on the Models screen): which onnxruntime execution provider the
+ * engine runs on, which others this installation could use and why not, a
+ * switch to request one, and how to get CUDA.
+ *
+ * Everything it shows comes from getAppInfo, i.e. from the engine's machine
+ * (in serve mode that may not be the browser's): electron/host/
+ * execution-providers.ts reports what onnxruntime-node was built with and
+ * which provider libraries are on disk, and a provider that was requested but
+ * failed to start carries the engine's fallback reason. Requesting one saves
+ * the setting (updateSettings); the engine applies it when it next loads a
+ * model, falling back to CPU with a reason if the provider cannot start.
+ */
+import { useState } from 'react';
+import type { Settings } from '@kvlab/core';
+import { useLab, useLabApi } from '../store/index.ts';
+
+type ProviderId = Settings['executionProvider'];
+
+const LABELS: Readonly<Record<string, string>> = {
+  cpu: 'CPU',
+  cuda: 'CUDA (NVIDIA, Linux)',
+  dml: 'DirectML (Windows GPUs)',
+  coreml: 'Core ML (Apple)',
+};
+const label = (id: string): string => LABELS[id] ?? id;
+const isProviderId = (id: string): id is ProviderId => id === 'cpu' || id === 'cuda' || id === 'dml' || id === 'coreml';
+
+export function GpuSetupPanel() {
+  const api = useLabApi();
+  const appInfo = useLab((s) => s.appInfo);
+  const settings = useLab((s) => s.settings);
+  const loadSettings = useLab((s) => s.loadSettings);
+  const reportError = useLab((s) => s.reportError);
+  const [busy, setBusy] = useState(false);
+
+  if (!appInfo || !settings) return null;
+  const requested = settings.executionProvider;
+  const active = appInfo.executionProvider;
+  const requestedInfo = appInfo.executionProviders.find((p) => p.id === requested);
+
+  const request = async (executionProvider: ProviderId) => {
+    setBusy(true);
+    try {
+      await api.updateSettings({ executionProvider });
+      await loadSettings();
+    } catch (e) {
+      reportError(e, 'changing the execution provider');
+    } finally {
+      setBusy(false);
+    }
+  };
+  const recheck = async () => {
+    setBusy(true);
+    await loadSettings();
+    setBusy(false);
+  };
+
+  return (
+    <section className="card gpu-setup" data-testid="gpu-setup" aria-labelledby="gpu-setup-title">
+      <h2 id="gpu-setup-title">GPU setup</h2>
+      <p>
+        Running on <strong data-testid="gpu-active">{label(active)}</strong>
+        {requested !== active ? (
+          <span className="hint" data-testid="gpu-fallback">
+            {' '}
+            — {label(requested)} was requested but is unavailable{requestedInfo?.reason ? `: ${requestedInfo.reason}` : ''}
+          </span>
+        ) : null}
+      </p>
+      <table className="table small" data-testid="gpu-providers">
+        <thead>
+          <tr>
+            <th>Provider</th>
+            <th>Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {appInfo.executionProviders.map((p) => (
+            <tr key={p.id} data-testid={`gpu-provider-${p.id}`} data-available={p.available}>
+              <td>{label(p.id)}</td>
+              <td>
+                {p.available ? <span className="tag tag-ok">available</span> : <span className="muted">unavailable{p.reason ? `: ${p.reason}` : ''}</span>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div className="row gap">
+        <label>
+          Run models on{' '}
+          <select
+            value={requested}
+            disabled={busy}
+            data-testid="gpu-select"
+            onChange={(e) => {
+              if (isProviderId(e.target.value)) void request(e.target.value);
+            }}
+          >
+            {appInfo.executionProviders
+              .filter((p) => isProviderId(p.id))
+              .map((p) => (
+                <option key={p.id} value={p.id} disabled={!p.available && p.id !== requested}>
+                  {label(p.id)}
+                  {p.available ? '' : ' (unavailable)'}
+                </option>
+              ))}
+          </select>
+        </label>
+        <button type="button" disabled={busy} data-testid="gpu-recheck" onClick={() => void recheck()}>
+          Check again
+        </button>
+      </div>
+      <details data-testid="gpu-howto">
+        <summary>How to get GPU inference</summary>
+        <ul className="small">
+          <li>
+            <strong>Linux with an NVIDIA GPU</strong>: install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9, then in a KV Lab checkout run{' '}
+            <code>npm run setup:gpu</code> (it downloads onnxruntime&apos;s CUDA provider and checks that a CUDA session starts). For an installed app, add{' '}
+            <code>-- --app &lt;the app&apos;s folder&gt;</code> to copy the provider into it. Restart KV Lab, press <em>Check again</em> and choose CUDA.
+          </li>
+          <li>
+            <strong>Windows</strong>: onnxruntime&apos;s Windows build has no CUDA provider; DirectML is bundled and uses any DirectX 12 GPU (NVIDIA, AMD,
+            Intel).
+          </li>
+          <li>
+            <strong>macOS</strong>: Core ML is bundled (Apple silicon).
+          </li>
+        </ul>
+        <p className="muted small">
+          A provider that fails to start (a missing library, no device) falls back to the CPU; the reason shows above once a model has been loaded.
+        </p>
+      </details>
+    </section>
+  );
+}
