@@ -20,6 +20,10 @@ export interface GgufModelOptions {
   /** Storage type of the 2-D weight matrices (norms and biases stay F32, as llama.cpp does). Default F32. */
   readonly type?: WeightType;
   readonly description?: string;
+  /** The SentencePiece vocabulary to store (default: `syntheticVocab` of the model's size). */
+  readonly vocab?: { readonly tokens: readonly string[]; readonly scores: readonly number[]; readonly types: readonly number[] };
+  /** More metadata entries (`general.license`, …), written after the standard ones. */
+  readonly metadata?: readonly GgufMetadataEntry[];
 }
 
 /** A byte-fallback SentencePiece vocabulary of `size` tokens: <unk>, <s>, </s>, then <0x00>…, then filler pieces. */
@@ -84,7 +88,8 @@ export function writeGgufModel(path: string, model: { readonly config: ModelConf
   tensors.push(vec('output_norm.weight', get('finalNorm')));
   if (!c.tiedEmbeddings) tensors.push(mat('output.weight', V, D, get('lmHead')));
 
-  const vocab = syntheticVocab(V);
+  const vocab = opts.vocab ?? syntheticVocab(V);
+  if (vocab.tokens.length !== V) throw new ModelFileError(path, `the vocabulary has ${vocab.tokens.length} tokens, the model ${V}`);
   const metadata: GgufMetadataEntry[] = [
     ['general.architecture', 'string', arch],
     ['general.name', 'string', c.name],
@@ -101,15 +106,16 @@ export function writeGgufModel(path: string, model: { readonly config: ModelConf
     [`${arch}.rope.freq_base`, 'float32', c.ropeTheta],
     [`${arch}.attention.layer_norm_rms_epsilon`, 'float32', c.rmsNormEps],
     ['tokenizer.ggml.model', 'string', 'llama'],
-    ['tokenizer.ggml.tokens', 'string[]', vocab.tokens],
-    ['tokenizer.ggml.scores', 'float32[]', vocab.scores],
-    ['tokenizer.ggml.token_type', 'int32[]', vocab.types],
+    ['tokenizer.ggml.tokens', 'string[]', [...vocab.tokens]],
+    ['tokenizer.ggml.scores', 'float32[]', [...vocab.scores]],
+    ['tokenizer.ggml.token_type', 'int32[]', [...vocab.types]],
     ['tokenizer.ggml.bos_token_id', 'uint32', 1],
     ['tokenizer.ggml.eos_token_id', 'uint32', 2],
     ['tokenizer.ggml.unknown_token_id', 'uint32', 0],
   ];
   if (c.ropeScaling?.type === 'linear')
     metadata.push([`${arch}.rope.scaling.type`, 'string', 'linear'], [`${arch}.rope.scaling.factor`, 'float32', c.ropeScaling.factor]);
+  metadata.push(...(opts.metadata ?? []));
   writeGguf(path, { metadata, tensors });
 }
 

@@ -1,0 +1,278 @@
+"""Trains the KV Lab demo model on 2 CPU cores (or one GPU): seeded, resumable, logged.
+
+  /usr/bin/python3 build/demo-model/train.py [--resume] [--device cpu|cuda]
+
+Reads <work>/tasks.bin|json (make-data.ts) and the training prose (../shared/texts minus the held-out
+text); writes <work>/ckpt.pt every --ckpt-every steps (model, optimiser, step, RNG states: --resume
+continues bit-for-bit on the same device), <work>/log.jsonl (loss per step; held-out retrieval and
+prose loss every --eval-every steps) and finally <work>/hf/ (config.json + model.safetensors) for
+export.ts.
+
+Curriculum (PHASES): sequence length 128 with mostly copying data until the copy circuit has formed,
+then fixed numbers of steps at lengths up to 512, 1024 and finally 2048 (the trained context), of
+long-context tasks (their answer tokens carry their own loss term), repeated random token sequences
+and repeated prose passages (they grow induction heads, the copy mechanism retrieval needs) and prose.
+The language-model loss is taken on a random quarter of the non-answer positions: on 2 cores the
+vocabulary projection of every position costs more than it teaches.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import sentencepiece as spm
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import HELD_OUT, TEXTS, shared_texts, work_dir  # noqa: E402
+from model import Config, Llama, save_hf_folder  # noqa: E402
+
+# The curriculum: (name, steps, sequence lengths, tokens per step, mix = shares of tasks / random
+# repeats / prose repeats / prose). Phase "copy" has no fixed length: it lasts until the copy circuit
+# (induction heads) has formed -- the loss on repeated random sequences, averaged over COPY_WINDOW
+# steps, below COPY_DONE nats (chance is ln 3837 = 8.25) -- or COPY_MAX steps. Every retrieval task
+# needs that circuit, and it forms only after a plateau of ~T*sqrt(B*C) tokens (Aoyama et al. 2025,
+# arXiv:2511.16893: T ~ 10^5.7, B*C = tokens per step), so the copy phase uses small steps of short
+# sequences, dense in repeats, at a constant learning rate; a first run with 15 % repeats in 4,096-token
+# steps had not left the plateau after 760 steps (docs/demo-model.md). The later phases follow a
+# cosine learning-rate decay over their fixed number of steps.
+PHASES = [
+    ('copy', 0, [128], 1024, (0.30, 0.45, 0.15, 0.10)),
+    ('short', 1200, [128, 256, 512], 3072, (0.55, 0.20, 0.10, 0.15)),
+    ('medium', 900, [512, 768, 1024], 3072, (0.65, 0.10, 0.05, 0.20)),
+    ('long', 700, [1024, 1536, 2048], 3072, (0.65, 0.10, 0.05, 0.20)),
+]
+COPY_DONE, COPY_WINDOW, COPY_MAX = 1.5, 50, 30000
+LM_SUBSAMPLE = 0.25
+
+
+def load_prose(work: str, sp) -> tuple:
+    cache = os.path.join(work, 'prose.npz')
+    if os.path.exists(cache):
+        z = np.load(cache)
+        return z['train'], z['heldout']
+    src = shared_texts()
+    enc = lambda name: np.array(sp.encode(open(os.path.join(src, name), encoding='utf-8').read()), dtype=np.int32)
+    train = np.concatenate([enc(n) for n in TEXTS if n != HELD_OUT])
+    heldout = enc(HELD_OUT)
+    np.savez(cache, train=train, heldout=heldout)
+    return train, heldout
+
+
+class Data:
+    def __init__(self, work: str, seed: int):
+        meta = json.load(open(os.path.join(work, 'tasks.json')))
+        self.ids = np.fromfile(os.path.join(work, 'tasks.bin'), dtype=np.int32)
+        self.tasks = meta['tasks']
+        self.by_len = {}
+        for i, t in enumerate(self.tasks):
+            if t['split'] == 'train':
+                self.by_len.setdefault(t['length'], []).append(i)
+        self.eval = [t for t in self.tasks if t['split'] == 'eval']
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(work, 'spm.model'))
+        self.prose, self.heldout = load_prose(work, sp)
+        self.vocab = sp.get_piece_size()
+        self.rng = random.Random(seed)
+
+    def task(self, i):
+        t = self.tasks[i]
+        return self.ids[t['offset']:t['offset'] + t['n']], t['answerStart']
+
+    def batch(self, L: int, tokens: int, mix):
+        """ids [B, T], answer mask, induction mask, LM mask (bool [B, T], on target positions)."""
+        r = self.rng
+        B = max(2, tokens // L)
+        share_task, share_rand, share_rep, _ = mix
+        seqs = []  # (ids, answer_from, kind)
+        for _ in range(B):
+            u = r.random()
+            if u < share_task:
+                pool = self.by_len.get(L) or self.by_len[min(self.by_len, key=lambda k: abs(k - L))]
+                ids, a = self.task(r.choice(pool))
+                seqs.append((ids, a, 'task'))
+            elif u < share_task + share_rand:
+                k = r.randint(8, max(9, min(64, L // 4)))
+                pat = np.array([r.randrange(259, self.vocab) for _ in range(k)], dtype=np.int32)
+                reps = np.tile(pat, L // k + 1)[:L]
+                seqs.append((np.concatenate([[1], reps]).astype(np.int32), 1 + k, 'induction'))
+            elif u < share_task + share_rand + share_rep:
+                # A prose passage, other prose, then the passage again: copying across a gap, as retrieval does.
+                k = r.randint(16, max(17, L // 4))
+                a = r.randrange(0, len(self.prose) - k)
+                g = L - 2 * k
+                b = r.randrange(0, len(self.prose) - g)
+                seq = np.concatenate([[1], self.prose[a:a + k], self.prose[b:b + g], self.prose[a:a + k]]).astype(np.int32)
+                seqs.append((seq, 1 + k + g + 1, 'induction'))
+            else:
+                s = r.randrange(0, len(self.prose) - L - 1)
+                seqs.append((np.concatenate([[1], self.prose[s:s + L]]).astype(np.int32), None, 'prose'))
+        T = max(len(s[0]) for s in seqs)
+        ids = torch.zeros(B, T, dtype=torch.long)
+        ans = torch.zeros(B, T, dtype=torch.bool)
+        ind = torch.zeros(B, T, dtype=torch.bool)
+        lm = torch.zeros(B, T, dtype=torch.bool)
+        for b, (s, a, kind) in enumerate(seqs):
+            n = len(s)
+            ids[b, :n] = torch.from_numpy(s.astype(np.int64))
+            # Target position t (predicting ids[t]) is read from logits row t - 1.
+            if kind == 'task':
+                ans[b, a:n] = True
+                lm[b, 1:a] = True
+            elif kind == 'induction':
+                ind[b, a:n] = True
+            else:
+                lm[b, 1:n] = True
+        lm &= torch.rand(B, T) < LM_SUBSAMPLE
+        return ids, ans, ind, lm
+
+
+def ce_at(model, ids, masks):
+    """Cross-entropy per mask (mean over its targets) from one forward pass over the union of the masks' rows."""
+    B, T = ids.shape
+    union = torch.zeros(B, T, dtype=torch.bool)
+    for m in masks:
+        union |= m
+    union[:, 0] = False
+    tgt = union.view(-1).nonzero().squeeze(1)
+    logits = model(ids, tgt - 1)
+    ce = F.cross_entropy(logits, ids.view(-1)[tgt], reduction='none')
+    out = []
+    for m in masks:
+        sel = m.view(-1)[tgt]
+        out.append(ce[sel].mean() if sel.any() else torch.zeros(()))
+    return out, logits, tgt
+
+
+@torch.no_grad()
+def evaluate(model, data: Data, per_cell: int = 6):
+    """Held-out retrieval (held-out templates, held-out text): teacher-forced exact match of the answer
+    (every answer token the argmax), per kind and length; and the held-out prose loss."""
+    model.eval()
+    res = {}
+    cells = {}
+    for t in data.eval:
+        cells.setdefault((t['kind'], t['length']), []).append(t)
+    for (kind, L), ts in sorted(cells.items()):
+        if L not in (256, 512, 1024, 2048):
+            continue
+        ok = 0
+        for t in ts[:per_cell]:
+            s = data.ids[t['offset']:t['offset'] + t['n']]
+            ids = torch.from_numpy(s.astype(np.int64))[None]
+            a, n = t['answerStart'], t['n'] - 1  # without EOS
+            logits = model(ids, torch.arange(a - 1, n - 1))
+            ok += int((logits.argmax(-1) == ids[0, a:n]).all())
+        res[f'{kind}@{L}'] = ok / min(per_cell, len(ts))
+    rng = np.random.default_rng(0)
+    losses = []
+    for s in rng.integers(0, len(data.heldout) - 513, 8):
+        ids = torch.from_numpy(np.concatenate([[1], data.heldout[s:s + 512]]).astype(np.int64))[None]
+        logits = model(ids, torch.arange(0, 512))
+        losses.append(F.cross_entropy(logits, ids[0, 1:]).item())
+    res['heldout_prose_loss'] = float(np.mean(losses))
+    model.train()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--warmup', type=int, default=100)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--eval-every', type=int, default=200)
+    ap.add_argument('--ckpt-every', type=int, default=50)
+    ap.add_argument('--resume', action='store_true')
+    ap.add_argument('--device', default='cpu')
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    work = work_dir()
+    data = Data(work, args.seed)
+    cfg = Config(vocab_size=data.vocab, hidden_size=128, intermediate_size=384, num_hidden_layers=6,
+                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048)
+    model = Llama(cfg).to(args.device)
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.05}, {'params': no_decay, 'weight_decay': 0.0}], lr=args.lr, betas=(0.9, 0.95))
+    step, tokens_seen, wall = 0, 0, 0.0
+    # Where the curriculum is: the phase, the step it began at, and the recent copy losses.
+    phase, phase_start, copy_losses = 0, 0, []
+    ckpt_path = os.path.join(work, 'ckpt.pt')
+    log_path = os.path.join(work, 'log.jsonl')
+    if args.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        step, tokens_seen, wall = ck['step'], ck['tokens'], ck['wall']
+        phase, phase_start, copy_losses = ck['phase'], ck['phase_start'], ck['copy_losses']
+        torch.set_rng_state(ck['torch_rng'])
+        data.rng.setstate(ck['py_rng'])
+        print(f'resumed at step {step}', file=sys.stderr)
+    elif os.path.exists(log_path):
+        os.remove(log_path)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f'model: {n_params / 1e6:.2f}M parameters, {cfg}', file=sys.stderr)
+    log = open(log_path, 'a')
+
+    def save():
+        tmp = ckpt_path + '.tmp'
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'tokens': tokens_seen, 'wall': wall,
+                    'torch_rng': torch.get_rng_state(), 'py_rng': data.rng.getstate(), 'args': vars(args),
+                    'phase': phase, 'phase_start': phase_start, 'copy_losses': copy_losses}, tmp)
+        os.replace(tmp, ckpt_path)
+
+    t0 = time.time() - wall
+    decay_steps = sum(p[1] for p in PHASES[1:])
+    while phase < len(PHASES):
+        name, n_steps, lengths, tokens, mix = PHASES[phase]
+        L = data.rng.choice(lengths)
+        ids, ans, ind, lm = data.batch(L, tokens, mix)
+        if name == 'copy':
+            lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        else:
+            frac = (step - phase_start + sum(p[1] for p in PHASES[1:phase])) / decay_steps
+            lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        (l_lm, l_ans, l_ind), _, _ = ce_at(model, ids.to(args.device), [lm, ans, ind])
+        loss = l_lm + l_ans + 0.5 * l_ind
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        tokens_seen += int(ids.numel())
+        wall = time.time() - t0
+        if name == 'copy' and ind.any():
+            copy_losses = (copy_losses + [round(l_ind.item(), 4)])[-COPY_WINDOW:]
+        rec = {'step': step, 'phase': name, 'L': L, 'lr': round(lr, 6), 'loss_lm': round(l_lm.item(), 4), 'loss_answer': round(l_ans.item(), 4),
+               'loss_induction': round(l_ind.item(), 4), 'grad_norm': round(float(gn), 3), 'tokens': tokens_seen, 'wall_s': round(wall, 1)}
+        if name == 'copy':
+            done_phase = (len(copy_losses) == COPY_WINDOW and sum(copy_losses) / COPY_WINDOW < COPY_DONE) or step - phase_start >= COPY_MAX
+        else:
+            done_phase = step - phase_start >= n_steps
+        if done_phase:
+            rec['phase_done'] = name
+            phase, phase_start = phase + 1, step
+        if step % args.eval_every == 0 or done_phase:
+            rec['eval'] = evaluate(model, data)
+            print(json.dumps(rec), file=sys.stderr, flush=True)
+        elif step % 10 == 0:
+            print(json.dumps(rec), file=sys.stderr, flush=True)
+        log.write(json.dumps(rec) + '\n')
+        log.flush()
+        if step % args.ckpt_every == 0 or done_phase:
+            save()
+    save_hf_folder(model, os.path.join(work, 'hf'), {'kvlab_training': {'steps': step, 'tokens_seen': tokens_seen, 'wall_s': round(wall),
+                                                                         'seed': args.seed, 'device': args.device, 'threads': args.threads}})
+    print(f'done: {step} steps, {tokens_seen} tokens, {wall / 60:.1f} min -> {work}/hf', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
