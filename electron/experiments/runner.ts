@@ -28,6 +28,7 @@ import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { fidelityFromLogits } from './fidelity.ts';
 import { fileSha256, provenance } from './provenance.ts';
 import type { CheckRow, ResultRow, SanityFlag } from './rows.ts';
+import type { SampleContext } from './samples.ts';
 import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
 
@@ -112,17 +113,9 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
     for (const [mi, rel] of def.models.entries()) {
       const modelPath = resolve(opts.baseDir, rel);
       const model = await loadModel(modelPath);
-      const counter: TokenCounter = { count: (t: string) => model.tokenizer.encode(t, { addBos: false }).length };
-      const sampledText = await sampledTextFor(def, model, opts);
+      const ctx = await sampleContext(def, model, opts);
       const groups: Group[] = [];
       for (const w of def.workloads) {
-        const ctx = {
-          seed: def.seed,
-          counter,
-          baseDir: opts.baseDir,
-          ...(def.texts ? { textsDir: resolve(opts.baseDir, def.texts) } : {}),
-          ...(sampledText !== undefined ? { sampledText } : {}),
-        };
         for (const sample of samplesForWorkload(w, ctx)) {
           const shardOk = !opts.shard || g % opts.shard.count === opts.shard.index;
           g++;
@@ -264,7 +257,52 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
  * stories260K (data.md §3). Sampled in segments that restart from BOS so no
  * segment runs past the context the model was trained at.
  */
-async function sampledTextFor(def: ExperimentDef, model: LoadedModel, opts: RunOptions): Promise<string | undefined> {
+/** What every workload of `def` is generated with for `model`: the same seed, token counter, texts and model-sampled text in a run and in `findSample`. */
+async function sampleContext(def: ExperimentDef, model: LoadedModel, opts: Pick<RunOptions, 'baseDir' | 'cacheDir'>): Promise<SampleContext> {
+  const counter: TokenCounter = { count: (t: string) => model.tokenizer.encode(t, { addBos: false }).length };
+  const sampledText = await sampledTextFor(def, model, opts);
+  return {
+    seed: def.seed,
+    counter,
+    baseDir: opts.baseDir,
+    ...(def.texts ? { textsDir: resolve(opts.baseDir, def.texts) } : {}),
+    ...(sampledText !== undefined ? { sampledText } : {}),
+  };
+}
+
+/** One sample of an experiment as a run built it, with the prompt token ids the run prefilled. */
+export interface FoundSample {
+  readonly sample: Sample;
+  readonly modelIndex: number;
+  readonly model: LoadedModel;
+  readonly promptIds: number[];
+}
+
+/**
+ * Rebuilds an experiment's samples exactly as `runExperiment` does and
+ * returns the one with `sampleId` for the first model that has it (samples
+ * depend on the model's tokenizer); undefined when none has it. `load` is
+ * loadModel unless the caller already holds the model.
+ */
+export async function findSample(
+  raw: unknown,
+  sampleId: string,
+  opts: Pick<RunOptions, 'baseDir' | 'cacheDir'>,
+  load: (path: string) => Promise<LoadedModel> = loadModel,
+): Promise<FoundSample | undefined> {
+  const def = parseExperiment(raw);
+  for (const [mi, rel] of def.models.entries()) {
+    const model = await load(resolve(opts.baseDir, rel));
+    const ctx = await sampleContext(def, model, opts);
+    for (const w of def.workloads) {
+      const sample = samplesForWorkload(w, ctx).find((s) => s.id === sampleId);
+      if (sample) return { sample, modelIndex: mi, model, promptIds: promptIds(model, sample, def) };
+    }
+  }
+  return undefined;
+}
+
+async function sampledTextFor(def: ExperimentDef, model: LoadedModel, opts: Pick<RunOptions, 'cacheDir'>): Promise<string | undefined> {
   const ws = def.workloads.filter((w) => w.kind === 'fidelity' && w.texts === 'sampled');
   if (ws.length === 0) return undefined;
   const need = Math.max(...ws.map((w) => (w.kind === 'fidelity' ? (Math.max(...w.promptTokens) + w.continuationTokens) * (w.samples + 1) : 0))) + 256;

@@ -43,6 +43,7 @@ import type {
   RunDetail,
   RunStatus,
   RunSummary,
+  SampleDetail,
   Settings,
 } from '@kvlab/core';
 import { ApiError, describeMethods, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, settingsInput } from '@kvlab/core';
@@ -58,12 +59,13 @@ import type { LoadedModel, Tokenizer } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import type { RunEvent } from '../experiments/runner.ts';
-import { runExperiment } from '../experiments/runner.ts';
+import { findSample, runExperiment } from '../experiments/runner.ts';
 import { EXPERIMENT_FILE, readExperiment, readRows } from '../experiments/store.ts';
 import { writeReport } from '../reports/index.ts';
 import { APP_ROOT } from './paths.ts';
 import { executionProviders } from './execution-providers.ts';
 import { toApiError } from './errors.ts';
+import { downloadHfModel, hfLocalDir } from './hf-download.ts';
 
 export interface LabServiceOptions {
   /** Folder holding one sub-folder per run. Created if missing. */
@@ -81,6 +83,8 @@ export interface LabServiceOptions {
   readonly settings?: Partial<Settings>;
   /** Where settings persist across restarts (kvlab serve: defaultSettingsFile()). Without it they live in memory. */
   readonly settingsFile?: string;
+  /** Where downloadModel puts Hugging Face downloads (<owner>--<name>/ each). Default: a models folder beside resultsDir. */
+  readonly modelsDir?: string;
 }
 
 /** The handlers plus what the process that owns them needs. */
@@ -249,6 +253,8 @@ class LabHost {
   private readonly queue: string[] = [];
   private active: RunRecord | null = null;
   private closed = false;
+  /** Hugging Face downloads in flight, by local folder: one at a time per repo; close() aborts them. */
+  private readonly downloads = new Map<string, AbortController>();
 
   constructor(private readonly opts: LabServiceOptions) {
     this.resultsDir = resolve(opts.resultsDir);
@@ -687,6 +693,43 @@ class LabHost {
     return Promise.resolve(this.card(m));
   }
 
+  /** Downloads from the Hugging Face Hub (hf-download.ts), then opens it like openModel; model.download events report the bytes. */
+  async downloadModel(input: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
+    if (this.closed) throw new ApiError('E_CANCELLED', 'the engine is shutting down');
+    const modelsDir = resolve(this.opts.modelsDir ?? join(dirname(this.resultsDir), 'models'));
+    const key = hfLocalDir(modelsDir, input.repo);
+    if (this.downloads.has(key)) throw new ApiError('E_BUSY', `${input.repo} is already being downloaded`);
+    const controller = new AbortController();
+    this.downloads.set(key, controller);
+    const file = input.file ?? '';
+    let last = { bytesDone: 0, bytesTotal: 0 };
+    const emit = (done: boolean, error?: string): void =>
+      this.opts.emit({ type: 'model.download', repo: input.repo, file, ...last, done, ...(error !== undefined ? { error } : {}) });
+    try {
+      const r = await downloadHfModel({
+        repo: input.repo,
+        revision: input.revision,
+        ...(input.file !== undefined ? { file: input.file } : {}),
+        modelsDir,
+        signal: controller.signal,
+        onProgress: (p) => {
+          last = { bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+          emit(false);
+        },
+      });
+      last = { bytesDone: r.bytes, bytesTotal: Math.max(last.bytesTotal, r.bytes) };
+      const card = await this.openModel({ path: r.path });
+      emit(true);
+      return card;
+    } catch (e) {
+      const err = toApiError(e);
+      emit(true, err.message);
+      throw err;
+    } finally {
+      this.downloads.delete(key);
+    }
+  }
+
   getModelCard(input: LabParsedInput<'getModelCard'>): Promise<ModelCard> {
     return Promise.resolve(this.card(this.model(input.modelId)));
   }
@@ -841,6 +884,32 @@ class LabHost {
     return Promise.resolve({ rows: rows.slice(input.offset, input.offset + input.limit), total: rows.length });
   }
 
+  async getSample(input: LabParsedInput<'getSample'>): Promise<SampleDetail> {
+    const r = this.run(input.runId);
+    // The runner's own code rebuilds the samples (they depend on the model's tokenizer); the loaded model is reused when it is the run's.
+    const loaded = this.loaded?.model;
+    const load = (path: string): Promise<LoadedModel> => {
+      if (loaded && resolve(loaded.path) === resolve(path)) return Promise.resolve(loaded);
+      if (!existsSync(path)) throw new ApiError('E_NOT_FOUND', `${path}: the run's model is needed to rebuild its samples and is gone`, { file: path });
+      return loadModel(path);
+    };
+    const found = await findSample(
+      r.experiment,
+      input.sampleId,
+      { baseDir: this.baseDir, ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}) },
+      load,
+    );
+    if (!found) throw new ApiError('E_NOT_FOUND', `run '${r.id}' has no sample '${input.sampleId}'`);
+    const { sample, model, promptIds } = found;
+    return {
+      sampleId: sample.id,
+      workload: sample.workload,
+      prompt: sample.prompt,
+      tokens: promptIds.map((t) => model.tokenizer.piece(t)),
+      answers: [...sample.answers],
+    };
+  }
+
   async exportReport(input: LabParsedInput<'exportReport'>): Promise<ExportedFile> {
     const r = this.run(input.runId);
     if (!existsSync(join(r.outDir, EXPERIMENT_FILE))) throw new ApiError('E_NOT_FOUND', `run '${r.id}' has no results yet`);
@@ -864,6 +933,7 @@ class LabHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const c of this.downloads.values()) c.abort(new ApiError('E_CANCELLED', 'the engine is shutting down'));
     for (const id of this.queue.splice(0)) {
       const r = this.runs.get(id);
       if (r?.status === 'queued') this.setStatus(r, 'cancelled');
@@ -899,6 +969,7 @@ export function createLabService(opts: LabServiceOptions): LabService {
     updateSettings: wrap((i) => host.updateSettings(i)),
     listModels: wrap(() => host.listModels()),
     openModel: wrap((i) => host.openModel(i)),
+    downloadModel: wrap((i) => host.downloadModel(i)),
     getModelCard: wrap((i) => host.getModelCard(i)),
     describeMethods: wrap(() => host.describeMethods()),
     runPlayground: wrap((i) => host.runPlayground(i)),
@@ -909,6 +980,7 @@ export function createLabService(opts: LabServiceOptions): LabService {
     cancelRun: wrap((i) => host.cancelRun(i)),
     resumeRun: wrap((i) => host.resumeRun(i)),
     getResults: wrap((i) => host.getResults(i)),
+    getSample: wrap((i) => host.getSample(i)),
     exportReport: wrap((i) => host.exportReport(i)),
     close: () => host.close(),
   };

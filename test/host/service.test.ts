@@ -208,6 +208,19 @@ describe('engine host service on stories260K', () => {
     assert.equal((await call(lab, 'getResults', { runId, offset: 1, limit: 1 })).rows.length, 1);
     assert.equal((await call(lab, 'listRuns', {}))[0]?.id, runId);
 
+    // getSample rebuilds the prompt the runner prefilled: its token pieces are as many as the row's promptTokens.
+    const cell = res.rows.find((r) => r.kind === 'cell');
+    assert.ok(cell?.kind === 'cell');
+    const sample = await call(lab, 'getSample', { runId, sampleId: cell.sampleId });
+    assert.equal(sample.sampleId, cell.sampleId);
+    assert.equal(sample.workload, cell.workload);
+    assert.equal(sample.tokens.length, cell.promptTokens);
+    assert.deepEqual(sample.answers, cell.answers);
+    assert.ok(sample.prompt.length > 100 && sample.answers.every((a) => sample.prompt.includes(a)), 'the needle is in the prompt');
+    assert.ok(sample.prompt.includes(sample.tokens.slice(1, 6).join('').trim()), 'pieces spell the prompt');
+    await rejectsWith(call(lab, 'getSample', { runId, sampleId: 'no-such-sample' }), 'E_NOT_FOUND', /no-such-sample/);
+    await rejectsWith(call(lab, 'getSample', { runId: 'nope', sampleId: cell.sampleId }), 'E_NOT_FOUND');
+
     const html = await call(lab, 'exportReport', { runId, format: 'html' });
     assert.equal(html.encoding, 'utf8');
     assert.equal(html.mimeType, 'text/html');

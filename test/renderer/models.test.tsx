@@ -65,3 +65,54 @@ test('a file dropped in a browser fills its name into the path field and asks fo
   assert.match(screen.getByTestId('model-drop-hint').textContent ?? '', /only tells the file's name/);
   assert.ok(!h.fake.calls.some((c) => c.method === 'openModel'), 'nothing is opened from a bare name');
 });
+
+test('download from Hugging Face with the fake: the progress bar moves, then the model is added and selected', async () => {
+  const h = await setup();
+  h.render(<ModelsScreen />);
+  const seen: { bytesDone: number; done: boolean }[] = [];
+  h.fake.onEvent((e) => {
+    if (e.type === 'model.download') seen.push({ bytesDone: e.bytesDone, done: e.done });
+  });
+  fireEvent.change(screen.getByTestId('hf-repo'), { target: { value: 'test-org/tiny-gguf' } });
+  fireEvent.change(screen.getByTestId('hf-file'), { target: { value: 'tiny-Q8.gguf' } });
+  fireEvent.click(screen.getByTestId('hf-download'));
+  // One macrotask: the fake has sent its first progress steps, not the model.
+  await act(async () => {
+    await new Promise((r) => setTimeout(r, 0));
+  });
+  const bar = screen.getByTestId('hf-progress');
+  const max = Number(bar.getAttribute('aria-valuemax'));
+  const mid = Number(bar.getAttribute('aria-valuenow'));
+  assert.ok(max > 0 && mid < max, `in progress: ${mid} of ${max}`);
+  assert.equal((screen.getByTestId('hf-download') as HTMLButtonElement).disabled, true);
+  assert.equal(screen.getByTestId('hf-status').getAttribute('data-done'), 'false');
+
+  await settle();
+  assert.equal(screen.getByTestId('hf-status').getAttribute('data-done'), 'true');
+  assert.equal(screen.getByTestId('hf-progress').getAttribute('aria-valuenow'), String(max));
+  assert.equal(screen.getByTestId('card-name').textContent, 'tiny-Q8');
+  assert.ok(within(screen.getByTestId('model-list')).getByText('tiny-Q8'));
+  assert.deepEqual(h.fake.calls.find((c) => c.method === 'downloadModel')?.input, { repo: 'test-org/tiny-gguf', file: 'tiny-Q8.gguf' });
+  assert.ok(seen.length >= 3 && seen.every((s, i) => i === 0 || s.bytesDone >= (seen[i - 1]?.bytesDone ?? 0)), 'monotone');
+  assert.deepEqual(
+    seen.map((s) => s.done),
+    [...new Array<boolean>(seen.length - 1).fill(false), true],
+  );
+  assert.equal((screen.getByTestId('hf-repo') as HTMLInputElement).value, '', 'the fields clear after a download');
+});
+
+test('download errors: a bad repo id is caught before the call; offline shows the engine message', async () => {
+  const h = await setup();
+  h.render(<ModelsScreen />);
+  fireEvent.change(screen.getByTestId('hf-repo'), { target: { value: 'not a repo' } });
+  fireEvent.click(screen.getByTestId('hf-download'));
+  await settle();
+  assert.match(screen.getByTestId('hf-error').textContent ?? '', /owner\/name/);
+  assert.ok(!h.fake.calls.some((c) => c.method === 'downloadModel'));
+
+  fireEvent.change(screen.getByTestId('hf-repo'), { target: { value: 'offline/model' } });
+  fireEvent.click(screen.getByTestId('hf-download'));
+  await settle();
+  assert.match(screen.getByTestId('hf-error').textContent ?? '', /cannot reach huggingface\.co/);
+  assert.equal((screen.getByTestId('hf-download') as HTMLButtonElement).disabled, false);
+});

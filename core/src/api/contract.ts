@@ -146,6 +146,17 @@ export interface ExportedFile {
   readonly data: string;
 }
 
+/** One sample of a run as its runner built it: what the Compare screen's sample panel shows. */
+export interface SampleDetail {
+  readonly sampleId: string;
+  readonly workload: string;
+  /** The prompt text (before any chat template). */
+  readonly prompt: string;
+  /** The prompt's token pieces with the run's model tokenizer, as prefilled (row.promptTokens of them); [] when there are none to show. */
+  readonly tokens: string[];
+  readonly answers: string[];
+}
+
 /** Events pushed from the engine to every window/client. */
 export type LabEvent =
   | {
@@ -160,7 +171,19 @@ export type LabEvent =
   | { readonly type: 'run.row'; readonly runId: string; readonly row: AnyRow }
   | { readonly type: 'run.log'; readonly runId: string; readonly line: LogLine }
   | { readonly type: 'run.status'; readonly runId: string; readonly status: RunStatus; readonly error?: string }
-  | { readonly type: 'models.changed' };
+  | { readonly type: 'models.changed' }
+  | {
+      /** A Hugging Face download (downloadModel): bytes so far over all its files; exactly one event per download has done: true (error set on failure). */
+      readonly type: 'model.download';
+      readonly repo: string;
+      /** The requested .gguf file, or '' for a safetensors folder. */
+      readonly file: string;
+      readonly bytesDone: number;
+      /** Sum of the files' sizes (0 while the file list is being read). */
+      readonly bytesTotal: number;
+      readonly done: boolean;
+      readonly error?: string;
+    };
 
 // -- Errors --------------------------------------------------------------------
 
@@ -239,6 +262,34 @@ export const settingsInput = z.strictObject({
   threads: z.number().int().min(0).max(256).optional(),
 });
 
+/** A Hugging Face repo id: "owner/name", each part as the Hub allows (letters, digits, '.', '_', '-'; no '..' or '--'). */
+export const HF_REPO_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?\/[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$/;
+
+export const downloadModelInput = z.strictObject({
+  repo: z
+    .string()
+    .trim()
+    .regex(HF_REPO_ID, 'a Hugging Face repo id, "owner/name"')
+    .refine((s) => !s.includes('..') && !s.includes('--'), 'a repo id has no ".." or "--"'),
+  /** Branch, tag or commit. */
+  revision: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._/-]+$/, 'a branch, tag or commit')
+    .refine((s) => !s.split('/').includes('..'), 'a revision has no ".." segment')
+    .default('main'),
+  /** A .gguf file in the repo (may be in a sub-folder); omit to download the safetensors folder (config, tokenizer, weights). */
+  file: z
+    .string()
+    .trim()
+    .min(1)
+    .max(1000)
+    .regex(/^[^\\/][^\\]*\.gguf$/i, 'a .gguf file in the repo ("model-Q4_K_M.gguf")')
+    .refine((s) => !s.split('/').some((p) => p === '..' || p === '.' || p === ''), 'a relative path inside the repo')
+    .optional(),
+});
+
 export const LAB_API = {
   getAppInfo: method<AppInfo>()(none, 'Version, mode, execution providers, the default model.'),
   getSettings: method<Settings>()(none, 'The current settings.'),
@@ -246,6 +297,10 @@ export const LAB_API = {
 
   listModels: method<ModelSummary[]>()(none, 'The bundled default model and every model opened.'),
   openModel: method<ModelCard>()(z.strictObject({ path }), 'Inspects a GGUF file, HF folder or llama2.c .bin and adds it to the list.'),
+  downloadModel: method<ModelCard>()(
+    downloadModelInput,
+    'Downloads a .gguf file or a safetensors folder from the Hugging Face Hub into the models folder and adds it to the list (model.download events).',
+  ),
   getModelCard: method<ModelCard>()(z.strictObject({ modelId: id }), 'The model card of a known model.'),
   describeMethods: method<MethodInfo[]>()(none, 'Every scorer, allocator and head-wise method with its parameter schema.'),
 
@@ -260,6 +315,10 @@ export const LAB_API = {
   getResults: method<{ rows: AnyRow[]; total: number }>()(
     z.strictObject({ runId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(100_000).default(10_000) }),
     'Result rows of a run, in the order they finished.',
+  ),
+  getSample: method<SampleDetail>()(
+    z.strictObject({ runId: id, sampleId: z.string().min(1).max(1000) }),
+    "One sample of a run (prompt, its token pieces, answers), rebuilt from the run's experiment.",
   ),
   exportReport: method<ExportedFile>()(
     z.strictObject({ runId: id, format: z.enum(['html', 'pdf', 'csv', 'json']) }),

@@ -237,6 +237,24 @@ const FAKE_CONTINUATIONS = [
   ' He looked at the big tree and smiled. "Let us go home," said Mom, and they walked back together.',
 ];
 
+/**
+ * A fake sample's prompt as token pieces: BOS, then `n - 1` word pieces of
+ * filler with the passkey sentence at the sample's depth (non-fidelity
+ * samples), so tokens.length === row.promptTokens and kept positions index it.
+ */
+function fakePromptPieces(sample: SampleSketch): string[] {
+  const n = Math.max(1, sample.promptTokens);
+  const filler = ' The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.'.match(/\s*\S+/g) ?? [];
+  const needle = sample.metric === 'fidelity' ? [] : (' The passkey is 71432. Remember it.'.match(/\s*\S+/g) ?? []);
+  const words = Array.from({ length: n - 1 }, (_, i) => filler[i % filler.length] ?? ' x');
+  if (needle.length > 0 && words.length >= needle.length) {
+    const depth = typeof sample.meta['depth'] === 'number' ? sample.meta['depth'] : 50;
+    const at = Math.round(((words.length - needle.length) * depth) / 100);
+    words.splice(at, needle.length, ...needle);
+  }
+  return ['<s>', ...words];
+}
+
 // -- Runs ----------------------------------------------------------------------
 
 interface PlannedCell {
@@ -528,7 +546,8 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
     run.summary = { ...run.summary, status: 'done', cellsDone: run.cells.length, etaSeconds: 0, tokensPerSecond: 190 };
   }
 
-  type Handlers = { readonly [M in LabMethod]: (input: LabParsedInput<M>) => LabOutput<M> };
+  // A handler answers at once, or later (downloadModel, whose progress events come first).
+  type Handlers = { readonly [M in LabMethod]: (input: LabParsedInput<M>) => LabOutput<M> | Promise<LabOutput<M>> };
   const handlers: Handlers = {
     getAppInfo: (): AppInfo => ({
       version: '0.1.0',
@@ -573,6 +592,41 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
       };
       models.set(c.id, c);
       emit({ type: 'models.changed' });
+      return c;
+    },
+    downloadModel: async ({ repo, revision, file }) => {
+      // A simulated Hugging Face download: progress in four steps (one macrotask apart), then the model, like the host.
+      const f = file ?? '';
+      const total = file ? 12_582_912 : 20_971_520;
+      const progress = (bytesDone: number, done: boolean, error?: string) =>
+        emit({ type: 'model.download', repo, file: f, bytesDone, bytesTotal: total, done, ...(error !== undefined ? { error } : {}) });
+      const fail = (e: ApiError): never => {
+        progress(0, true, e.message);
+        throw e;
+      };
+      if (/offline/i.test(repo)) fail(new ApiError('E_NOT_FOUND', 'cannot reach huggingface.co: getaddrinfo ENOTFOUND huggingface.co', { reason: 'offline' }));
+      if (/missing/i.test(repo)) fail(new ApiError('E_NOT_FOUND', `${repo}@${revision}: no such repo, or it is private (set HF_TOKEN)`));
+      progress(0, false);
+      for (let i = 1; i <= 4; i++) {
+        await new Promise((r) => setTimeout(r, 0));
+        progress((total * i) / 4, false);
+      }
+      const path = `/home/user/.local/share/kvlab/models/${repo.replace('/', '--')}${file ? `/${file}` : ''}`;
+      const c: ModelCard = [...models.values()].find((m) => m.path === path) ?? {
+        ...FAKE_STORIES_MODEL,
+        id: `m-${hashString(path)}`,
+        path,
+        name: file ? file.slice(file.lastIndexOf('/') + 1).replace(/\.gguf$/i, '') : (repo.split('/')[1] ?? repo),
+        bundled: false,
+        description: `Downloaded from huggingface.co/${repo}`,
+        format: file ? 'gguf' : 'hf',
+        fileBytes: total,
+      };
+      if (!models.has(c.id)) {
+        models.set(c.id, c);
+        emit({ type: 'models.changed' });
+      }
+      progress(total, true);
       return c;
     },
     getModelCard: ({ modelId }) => modelOr404(modelId),
@@ -670,6 +724,14 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
       const r = runOr404(runId);
       return { rows: r.rows.slice(offset, offset + limit), total: r.rows.length };
     },
+    getSample: ({ runId, sampleId }) => {
+      const r = runOr404(runId);
+      const cell = r.cells.find((c) => c.sample.id === sampleId);
+      if (!cell) throw new ApiError('E_NOT_FOUND', `run '${runId}' has no sample '${sampleId}'`);
+      const tokens = fakePromptPieces(cell.sample);
+      const fidelity = cell.sample.metric === 'fidelity';
+      return { sampleId, workload: cell.sample.workload, prompt: tokens.slice(1).join('').trimStart(), tokens, answers: fidelity ? [] : ['71432'] };
+    },
     exportReport: ({ runId, format }): ExportedFile => {
       const r = runOr404(runId);
       const base = r.summary.name.replace(/[^\w.-]+/g, '-').toLowerCase();
@@ -710,7 +772,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
       if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
       const parsed = parseInput(name, input);
       // JSON round trip: callers must not share objects with the fake's state (the real transports copy too).
-      return JSON.parse(JSON.stringify((handlers[name] as (i: unknown) => unknown)(parsed))) as unknown;
+      return JSON.parse(JSON.stringify(await (handlers[name] as (i: unknown) => unknown)(parsed))) as unknown;
     };
   }
 

@@ -5,14 +5,16 @@
  * cache, the per-layer budgets, the sanity flags with their explanation, and
  * the retention map when the run recorded kept positions.
  *
- * The prompt text itself is not part of a result row (rows stay small:
- * thousands stream into the UI while a run goes); the panel shows the
- * sample's facts (depth, context length, dataset…) instead.
+ * The prompt text is not part of a result row (rows stay small: thousands
+ * stream into the UI while a run goes), so the panel fetches it with
+ * `getSample` (cached per API, run and sample) and shows it with the
+ * retention overlay on its tokens when the row has kept positions.
  */
-import type { AnyRow, CheckRow, ResultRow } from '@kvlab/core';
+import type { AnyRow, CheckRow, LabApi, ResultRow, SampleDetail } from '@kvlab/core';
 import { FLAG_INFO } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useEffect, useMemo, useState } from 'react';
+import { RetentionOverlay } from '../components/RetentionOverlay.tsx';
 import { fmt, fmtBytes, pct } from './format.ts';
 import { RetentionMap } from './RetentionMap.tsx';
 
@@ -24,6 +26,92 @@ export interface SamplePanelProps {
   readonly rowsById: ReadonlyMap<string, AnyRow>;
   readonly onClose?: () => void;
   readonly testId?: string;
+  /** Where the prompt comes from (getSample); without it, or without a run, the panel shows the row's facts only. */
+  readonly api?: Pick<LabApi, 'getSample'>;
+  readonly runId?: string | null;
+}
+
+/** Fetched samples, per API object, by run and sample id (a sample is shared by every cell of its group). */
+const sampleCache = new WeakMap<object, Map<string, Promise<SampleDetail>>>();
+
+function fetchSample(api: Pick<LabApi, 'getSample'>, runId: string, sampleId: string): Promise<SampleDetail> {
+  let byKey = sampleCache.get(api);
+  if (!byKey) sampleCache.set(api, (byKey = new Map()));
+  const key = `${runId}\u0000${sampleId}`;
+  let p = byKey.get(key);
+  if (!p) {
+    p = api.getSample({ runId, sampleId });
+    byKey.set(key, p);
+    // A failure is not cached: the next selection asks again.
+    p.catch(() => byKey.delete(key));
+  }
+  return p;
+}
+
+type SampleState =
+  { readonly state: 'loading' } | { readonly state: 'ok'; readonly sample: SampleDetail } | { readonly state: 'error'; readonly message: string };
+
+function useSample(api: Pick<LabApi, 'getSample'> | undefined, runId: string | null | undefined, sampleId: string | undefined): SampleState | null {
+  const [s, setS] = useState<SampleState | null>(null);
+  useEffect(() => {
+    if (!api || !runId || sampleId === undefined) {
+      setS(null);
+      return;
+    }
+    let live = true;
+    setS({ state: 'loading' });
+    fetchSample(api, runId, sampleId).then(
+      (sample) => {
+        if (live) setS({ state: 'ok', sample });
+      },
+      (e: unknown) => {
+        if (live) setS({ state: 'error', message: e instanceof Error ? e.message : String(e) });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, runId, sampleId]);
+  return s;
+}
+
+function SamplePrompt({ row, sample }: { row: ResultRow; sample: SampleState | null }): ReactNode {
+  const [layer, setLayer] = useState(0);
+  if (!sample) return null;
+  if (sample.state === 'loading')
+    return (
+      <p className="muted small" data-testid="sample-prompt-loading">
+        Loading the prompt…
+      </p>
+    );
+  if (sample.state === 'error')
+    return (
+      <p className="muted small" role="alert" data-testid="sample-prompt-error">
+        Prompt unavailable: {sample.message}
+      </p>
+    );
+  const { prompt, tokens } = sample.sample;
+  const kept = row.kept ?? [];
+  const overlay = kept.length > 0 && tokens.length > 0;
+  const layers = kept.length;
+  const l = Math.min(layer, Math.max(0, layers - 1));
+  return (
+    <div>
+      <h3>Prompt</h3>
+      <pre data-testid="sample-prompt" className="small" style={{ whiteSpace: 'pre-wrap', maxHeight: 200, overflow: 'auto', margin: '4px 0' }}>
+        {prompt}
+      </pre>
+      {overlay ? (
+        <div>
+          <label className="small">
+            Layer <strong data-testid="sample-layer-value">{l}</strong>{' '}
+            <input type="range" min={0} max={Math.max(0, layers - 1)} value={l} onChange={(e) => setLayer(Number(e.target.value))} data-testid="sample-layer" />
+          </label>
+          <RetentionOverlay tokens={tokens} kept={kept} layer={l} head="all" testId="sample-retention-overlay" />
+        </div>
+      ) : null}
+    </div>
+  );
 }
 
 /** More cells than this are listed as a count (a group can pool hundreds of samples); the first ones stay pickable. */
@@ -31,7 +119,7 @@ const LIST_MAX = 200;
 
 const flagText = (f: string): string => (FLAG_INFO as Readonly<Record<string, { text: string } | undefined>>)[f]?.text ?? f;
 
-function CellDetail({ row }: { row: ResultRow }): ReactNode {
+function CellDetail({ row, sample }: { row: ResultRow; sample: SampleState | null }): ReactNode {
   const metaEntries = Object.entries(row.meta).filter(([k]) => k !== 'text' || typeof row.meta[k] !== 'string' || String(row.meta[k]).length < 200);
   return (
     <div data-testid="sample-detail" data-cell={row.cellId}>
@@ -87,6 +175,7 @@ function CellDetail({ row }: { row: ResultRow }): ReactNode {
           ))}
         </ul>
       ) : null}
+      <SamplePrompt row={row} sample={sample} />
       {row.kept && row.kept.length ? (
         <div>
           <h3>Kept positions per layer</h3>
@@ -119,6 +208,7 @@ export function SamplePanel(p: SamplePanelProps): ReactNode {
   const [chosen, setChosen] = useState<string | null>(found[0]?.cellId ?? null);
   useEffect(() => setChosen(found[0]?.cellId ?? null), [found]);
   const row = found.find((r) => r.cellId === chosen) ?? found[0];
+  const sample = useSample(p.api, p.runId, row?.kind === 'cell' ? row.sampleId : undefined);
   return (
     <aside className="card sample-panel" data-testid={p.testId ?? 'sample-panel'} aria-label="selected samples">
       <div className="row spread">
@@ -152,7 +242,7 @@ export function SamplePanel(p: SamplePanelProps): ReactNode {
           {found.length > LIST_MAX ? <li className="muted small">… and {found.length - LIST_MAX} more</li> : null}
         </ul>
       ) : null}
-      {row?.kind === 'cell' ? <CellDetail row={row} /> : row?.kind === 'check' ? <CheckDetail row={row} /> : null}
+      {row?.kind === 'cell' ? <CellDetail row={row} sample={sample} /> : row?.kind === 'check' ? <CheckDetail row={row} /> : null}
     </aside>
   );
 }

@@ -24,7 +24,7 @@ import { SamplePanel } from '../charts/SamplePanel.tsx';
 import { CHART_THEME } from '../charts/theme.ts';
 
 export interface CompareScreenProps {
-  /** Kept for calls the screen may make (the run's details); every number here comes from `rows`. */
+  /** For the sample panel's prompt (getSample); every number here comes from `rows`. */
   readonly api: LabApi;
   readonly runId: string | null;
   /** The run's rows (getResults plus run.row events), in any order. */
@@ -344,7 +344,14 @@ export function CompareScreen(props: CompareScreenProps): ReactNode {
         </div>
         {selection ? (
           <div className="col-narrow">
-            <SamplePanel label={selection.label} cellIds={selection.ids} rowsById={ok.rowsById} onClose={() => setSelection(null)} />
+            <SamplePanel
+              label={selection.label}
+              cellIds={selection.ids}
+              rowsById={ok.rowsById}
+              api={props.api}
+              runId={props.runId}
+              onClose={() => setSelection(null)}
+            />
           </div>
         ) : null}
       </div>

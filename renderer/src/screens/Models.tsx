@@ -7,10 +7,16 @@
  * Drag-and-drop: in Electron the preload's labShell.getPathForFile turns the
  * dropped File into a path; a browser only reveals the file's name, so the
  * name goes into the path field and the user completes the path.
+ *
+ * Download from Hugging Face: a repo id and, for a GGUF repo, one .gguf file
+ * (empty: the safetensors folder). The engine downloads it into its models
+ * folder — on the engine's machine in serve mode — with a progress bar fed by
+ * model.download events, then opens it like a path.
  */
 import { useState, type DragEvent } from 'react';
 import type { ModelCard } from '@kvlab/core';
 import { shellExtras } from '../api/index.ts';
+import { ProgressBar } from '../components/ProgressBar.tsx';
 import { useLab } from '../store/index.ts';
 import { formatBytes, formatCount, formatInt } from '../util/format.ts';
 import { GpuSetupPanel } from './GpuSetup.tsx';
@@ -32,6 +38,7 @@ export function ModelsScreen() {
       <div className="cols">
         <div className="col col-narrow">
           <OpenModel />
+          <DownloadModel />
           <h2>Known models</h2>
           {!modelsLoaded ? <p className="muted">Loading…</p> : null}
           <ul className="model-list" data-testid="model-list">
@@ -180,6 +187,75 @@ function OpenModel() {
         ) : null}
       </form>
     </div>
+  );
+}
+
+function DownloadModel() {
+  const downloadModel = useLab((s) => s.downloadModel);
+  const download = useLab((s) => s.download);
+  const [repo, setRepo] = useState('');
+  const [file, setFile] = useState('');
+  const busy = download !== null && !download.done;
+
+  return (
+    <form
+      className="open-model hf-download"
+      data-testid="hf-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void downloadModel(repo, file).then((card) => {
+          if (card) {
+            setRepo('');
+            setFile('');
+          }
+        });
+      }}
+    >
+      <label htmlFor="hf-repo">Download from Hugging Face</label>
+      <input
+        id="hf-repo"
+        type="text"
+        value={repo}
+        placeholder="owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"
+        spellCheck={false}
+        data-testid="hf-repo"
+        onChange={(e) => setRepo(e.target.value)}
+      />
+      <div className="row gap">
+        <input
+          type="text"
+          value={file}
+          aria-label="GGUF file in the repo (optional)"
+          placeholder="model-Q4_K_M.gguf (empty: safetensors folder)"
+          spellCheck={false}
+          data-testid="hf-file"
+          onChange={(e) => setFile(e.target.value)}
+        />
+        <button type="submit" className="primary" disabled={busy} data-testid="hf-download">
+          {busy ? 'Downloading…' : 'Download'}
+        </button>
+      </div>
+      {download && !download.error ? (
+        <div data-testid="hf-status" data-done={download.done}>
+          <ProgressBar
+            value={download.bytesDone}
+            max={download.bytesTotal}
+            label={`downloading ${download.repo}${download.file ? `/${download.file}` : ''}`}
+            testId="hf-progress"
+          />
+          <p className="muted small">
+            {download.done ? 'Downloaded' : 'Downloading'} {download.repo}
+            {download.file ? ` · ${download.file}` : ''}: {formatBytes(download.bytesDone)}
+            {download.bytesTotal > 0 ? ` of ${formatBytes(download.bytesTotal)}` : ''}
+          </p>
+        </div>
+      ) : null}
+      {download?.error ? (
+        <p className="error" role="alert" data-testid="hf-error">
+          {download.error}
+        </p>
+      ) : null}
+    </form>
   );
 }
 

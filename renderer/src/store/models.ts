@@ -2,9 +2,11 @@
  * Models: the list the engine knows (the bundled default first), model cards
  * fetched on demand, the selected model every model-bound screen uses
  * (Playground, Layer profile, the builder's default), and opening a model by
- * path. A `models.changed` event reloads the list.
+ * path or downloading it from the Hugging Face Hub. A `models.changed` event
+ * reloads the list; `model.download` events move the download's progress.
  */
-import type { ModelCard, ModelSummary } from '@kvlab/core';
+import type { LabEvent, ModelCard, ModelSummary } from '@kvlab/core';
+import { HF_REPO_ID } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
 import { errorMessage } from '../util/format.ts';
 
@@ -16,9 +18,24 @@ export interface ModelsSlice {
   /** An open in progress (path), and the last open's error. */
   readonly opening: string | null;
   readonly openError: string | null;
+  /** The last Hugging Face download (in progress while !done); error set when it failed. */
+  readonly download: DownloadState | null;
   loadModels(): Promise<void>;
   selectModel(modelId: string): Promise<void>;
   openModel(path: string): Promise<ModelCard | null>;
+  /** Downloads `repo` ("owner/name") — one .gguf `file`, or the safetensors folder — then adds and selects it. */
+  downloadModel(repo: string, file?: string): Promise<ModelCard | null>;
+  handleDownloadEvent(e: Extract<LabEvent, { type: 'model.download' }>): void;
+}
+
+export interface DownloadState {
+  readonly repo: string;
+  /** '' for a safetensors folder. */
+  readonly file: string;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly done: boolean;
+  readonly error?: string;
 }
 
 /** Bundled first, then by name: the default model is always at the top. */
@@ -31,6 +48,7 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
   selectedModelId: null,
   opening: null,
   openError: null,
+  download: null,
   loadModels: async () => {
     try {
       const models = order(await api.listModels({}));
@@ -73,5 +91,49 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
       set({ opening: null, openError: errorMessage(e) });
       return null;
     }
+  },
+  downloadModel: async (repoText, fileText) => {
+    const repo = repoText.trim();
+    const file = fileText?.trim() ?? '';
+    const start = { repo, file, bytesDone: 0, bytesTotal: 0 };
+    if (!HF_REPO_ID.test(repo)) {
+      set({ download: { ...start, done: true, error: 'Enter a Hugging Face repo id, "owner/name".' } });
+      return null;
+    }
+    if (file && !/\.gguf$/i.test(file)) {
+      set({ download: { ...start, done: true, error: 'The file must be a .gguf file in the repo (leave it empty for a safetensors folder).' } });
+      return null;
+    }
+    if (get().download?.done === false) return null;
+    set({ download: { ...start, done: false } });
+    try {
+      const card = await api.downloadModel({ repo, ...(file ? { file } : {}) });
+      set((s) => ({
+        cards: { ...s.cards, [card.id]: card },
+        selectedModelId: card.id,
+        models: order([...s.models.filter((m) => m.id !== card.id), card]),
+        download: { ...(s.download ?? start), done: true, bytesDone: Math.max(s.download?.bytesTotal ?? 0, s.download?.bytesDone ?? 0) },
+      }));
+      return card;
+    } catch (e) {
+      set((s) => ({ download: { ...(s.download ?? start), done: true, error: errorMessage(e) } }));
+      return null;
+    }
+  },
+  handleDownloadEvent: (e) => {
+    const d = get().download;
+    // Another download's events (another window) show too, unless one of ours is running; a finished one never goes back.
+    if (d && (d.repo !== e.repo || d.file !== e.file) && !d.done) return;
+    if (d && d.repo === e.repo && d.file === e.file && d.done && !e.done) return;
+    set({
+      download: {
+        repo: e.repo,
+        file: e.file,
+        bytesDone: Math.max(e.bytesDone, d && d.repo === e.repo && d.file === e.file ? d.bytesDone : 0),
+        bytesTotal: e.bytesTotal,
+        done: e.done,
+        ...(e.error !== undefined ? { error: e.error } : {}),
+      },
+    });
   },
 });

@@ -8,6 +8,7 @@
  *   run.log      → appended to the run's log
  *   run.status   → the run's status (an unknown run reloads the list)
  *   models.changed → the model list reloads
+ *   model.download → the Hugging Face download's progress (models slice)
  */
 import type { AnyRow, ExperimentInput, LabEvent, LogLine, RunDetail, RunSummary } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
@@ -137,6 +138,9 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
           return;
         case 'models.changed':
           void get().loadModels();
+          return;
+        case 'model.download':
+          get().handleDownloadEvent(e);
           return;
       }
     },

@@ -77,6 +77,31 @@ describe('CompareScreen', () => {
     assert.equal(r.queryByTestId('sample-panel'), null);
   });
 
+  it('a selected cell shows its prompt from getSample (fetched once per sample) with the retention overlay and its layer slider', async () => {
+    const { api, runId, rows } = await fakeRun(true);
+    const r = render(<CompareScreen api={api} runId={runId} rows={rows} />);
+    const cell = within(r.getByTestId('compare-heatmap-snapkv/zigzagkv')).getAllByTestId('heatmap-cell')[0];
+    fireEvent.click(cell as Element);
+    const panel = r.getByTestId('sample-panel');
+    const sampleId = within(panel).getByTestId('sample-detail').getAttribute('data-cell')?.split('|')[1] ?? '';
+    const expected = await api.getSample({ runId, sampleId });
+    const prompt = await within(panel).findByTestId('sample-prompt');
+    assert.equal(prompt.textContent, expected.prompt);
+    assert.match(prompt.textContent ?? '', /passkey is 71432/);
+    const overlay = within(panel).getByTestId('sample-retention-overlay');
+    assert.ok(overlay.textContent?.includes('71432'));
+    const slider = within(panel).getByTestId('sample-layer');
+    fireEvent.change(slider, { target: { value: '1' } });
+    assert.equal(within(panel).getByTestId('sample-layer-value').textContent, '1');
+    // Closing and reopening the same cell answers from the cache.
+    const asked = () => api.calls.filter((c) => c.method === 'getSample').length;
+    const before = asked();
+    fireEvent.click(within(panel).getByTestId('sample-panel-close'));
+    fireEvent.click(within(r.getByTestId('compare-heatmap-snapkv/zigzagkv')).getAllByTestId('heatmap-cell')[0] as Element);
+    await within(r.getByTestId('sample-panel')).findByTestId('sample-prompt');
+    assert.equal(asked(), before);
+  });
+
   it('on the report fixture: fidelity curves, the not-compressed and state-leak warnings, flagged marks', () => {
     const api = createFakeLab({ tickMs: null });
     const r = render(<CompareScreen api={api} runId="fixture" rows={fixtureRows} />);
