@@ -24,9 +24,8 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -39,9 +38,9 @@ import { createEngineClient } from '../../electron/host/engine-client.ts';
 import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
 import { unpackedPath } from '../../electron/host/execution-providers.ts';
 import { APP_ROOT, packagedResources, RENDERER_DIST } from '../../electron/host/paths.ts';
-import type { UtilityChildLike, UtilityFork } from '../../electron/shell/engine.ts';
 import { utilitySpawner } from '../../electron/shell/engine.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
+import { nodeForkSpawner } from '../shell/node-fork.ts';
 
 const CONFIG_FILE = join(APP_ROOT, 'build', 'electron-builder.config.mjs');
 const ELECTRON_VERSION = '41.7.1';
@@ -448,17 +447,7 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
     assert.ok(!existsSync(join(dirname(copy), 'node_modules')) && !existsSync(join(work, 'node_modules')), 'no node_modules above the copy');
     const shared = join(APP_ROOT, '..', 'shared', 'models', 'stories260K', 'stories260K.gguf');
     const runnable = model === realModel ? join(copy, PACKAGED_DEMO_MODEL_RELATIVE) : existsSync(shared) ? shared : null;
-    const nodeFork: UtilityFork = (path, args, opts) => {
-      const cp = fork(path, args, { cwd: copy, env: opts.env, execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      children.push(cp);
-      const child = new EventEmitter() as EventEmitter & UtilityChildLike & { pid: number | undefined };
-      child.pid = cp.pid;
-      child.postMessage = (m: unknown) => void (cp.connected && cp.send(m as never));
-      child.kill = () => cp.kill();
-      cp.on('message', (m) => child.emit('message', m));
-      cp.once('exit', (code) => child.emit('exit', code ?? 1));
-      return child;
-    };
+    const nodeFork = nodeForkSpawner(children, copy);
     const env: Record<string, string | undefined> = { ...process.env, [ENGINE_CHILD_ENV]: '1', NODE_PATH: undefined, NODE_OPTIONS: undefined };
     const client = createEngineClient({
       init: { resultsDir: join(work, 'runs'), defaultModel: runnable, mode: 'electron', cacheDir: testCacheDir() },

@@ -19,8 +19,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { fork, spawnSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { register } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -34,31 +33,22 @@ import { findDefaultModel } from '../../electron/host/default-model.ts';
 import { createEngineClient } from '../../electron/host/engine-client.ts';
 import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
 import { APP_ROOT } from '../../electron/host/paths.ts';
-import type { UtilityChildLike, UtilityFork } from '../../electron/shell/engine.ts';
+import type { UtilityFork } from '../../electron/shell/engine.ts';
 import { utilitySpawner } from '../../electron/shell/engine.ts';
 import { createSenderCheck, registerLabHandlers } from '../../electron/shell/ipc.ts';
 import { isAppUrl } from '../../electron/shell/navigation.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
 import type * as FakeElectron from './fake-electron.ts';
 import { FakeIpcMain, FakeIpcRenderer, OUR_WEBCONTENTS_ID } from './fakes.ts';
+import { nodeForkSpawner } from './node-fork.ts';
 
 // Two folders below the root, like dist/electron, so import.meta.dirname + '../..' is still the app root.
 const outDir = join(APP_ROOT, 'dist', `.test-shell-${process.pid}`);
 const defaultModel = findDefaultModel();
 const children: ChildProcess[] = [];
 
-/** utilityProcess.fork's stand-in: child_process.fork of the bundle under plain Node (no tsx), with the utility process surface. */
-const nodeFork: UtilityFork = (path, args, opts) => {
-  const cp = fork(path, args, { env: opts.env, execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  children.push(cp);
-  const child = new EventEmitter() as EventEmitter & UtilityChildLike & { pid: number | undefined };
-  child.pid = cp.pid;
-  child.postMessage = (m: unknown) => void (cp.connected && cp.send(m as never));
-  child.kill = () => cp.kill();
-  cp.on('message', (m) => child.emit('message', m));
-  cp.once('exit', (code) => child.emit('exit', code ?? 1));
-  return child;
-};
+/** utilityProcess.fork's stand-in: child_process.fork of the bundle under plain Node (no tsx). */
+const nodeFork = nodeForkSpawner(children);
 
 before(() => {
   const r = spawnSync(process.execPath, [join(APP_ROOT, 'scripts', 'build-shell.mjs'), '--out', outDir], { cwd: APP_ROOT, encoding: 'utf8' });

@@ -28,15 +28,8 @@ export interface ModelsSlice {
   handleDownloadEvent(e: Extract<LabEvent, { type: 'model.download' }>): void;
 }
 
-export interface DownloadState {
-  readonly repo: string;
-  /** '' for a safetensors folder. */
-  readonly file: string;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  readonly done: boolean;
-  readonly error?: string;
-}
+/** The latest progress of a Hugging Face download: its model.download event without the tag. */
+export type DownloadState = Omit<Extract<LabEvent, { type: 'model.download' }>, 'type'>;
 
 /** Bundled first, then by name: the default model is always at the top. */
 const order = (ms: readonly ModelSummary[]): ModelSummary[] => [...ms].sort((a, b) => Number(b.bundled) - Number(a.bundled) || a.name.localeCompare(b.name));
