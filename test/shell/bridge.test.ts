@@ -7,7 +7,7 @@
  *   - onEvent hands the listener the payload only (never the
  *     IpcRendererEvent, whose `sender` is ipcRenderer) and unsubscribes;
  *   - end to end — renderer LabApi → preload bridge → (structured clone) →
- *     main-process handlers → the REAL engine host on stories260K — results
+ *     main-process handlers → the REAL engine host on the default model — results
  *     arrive intact and errors arrive as real ApiError instances with their
  *     code and details, which a plain rejection across Electron's bridges
  *     would lose.
@@ -25,6 +25,7 @@ import { createLabBridge, createShellExtras } from '../../electron/shell/bridge.
 import { LAB_EVENT_CHANNEL } from '../../electron/shell/channels.ts';
 import { createSenderCheck, handleGuarded, registerLabHandlers } from '../../electron/shell/ipc.ts';
 import { isAppUrl } from '../../electron/shell/navigation.ts';
+import { sharedPath } from '../engine/shared-data.ts';
 import { appFrameEvent, FakeIpcMain, FakeIpcRenderer, OUR_WEBCONTENTS_ID } from './fakes.ts';
 
 const trusted = createSenderCheck((id) => id === OUR_WEBCONTENTS_ID, isAppUrl);
@@ -117,7 +118,7 @@ describe('unwrapLabResult', () => {
   });
 });
 
-describe('Electron bridge end to end on the real engine host (stories260K)', () => {
+describe('Electron bridge end to end on the real engine host (default model)', () => {
   const defaultModel = findDefaultModel();
   const service = createInProcessLab({ resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-runs-')), defaultModel, mode: 'electron' });
   after(() => service.close());
@@ -143,7 +144,7 @@ describe('Electron bridge end to end on the real engine host (stories260K)', () 
   it('delivers engine events to onEvent listeners', { skip: defaultModel === null && 'no default model here' }, async () => {
     const events: LabEvent[] = [];
     const off = api.onEvent((e) => events.push(e));
-    const card = await api.openModel({ path: join(defaultModel ?? '', '..', 'stories260K.bin') });
+    const card = await api.openModel({ path: sharedPath('models/stories260K/stories260K.bin') });
     assert.equal(card.format, 'llama2c');
     assert.deepEqual(events, [{ type: 'models.changed' }]);
     off();

@@ -7,7 +7,7 @@
  *     fake ipcRenderer.
  *   - engine-process.mjs under plain Node — no tsx — forked as the utility
  *     process would be: the real engine answers, including a real playground
- *     generation on stories260K (onnxruntime-node loads from the bundle).
+ *     generation on the default model (onnxruntime-node loads from the bundle).
  *   - main.mjs with 'electron' mapped to test/shell/fake-electron.ts: the
  *     start-up order (privileged scheme before ready), every IPC channel, the
  *     sender check, a call through ipcMain to the bundled engine child and
@@ -38,6 +38,7 @@ import { utilitySpawner } from '../../electron/shell/engine.ts';
 import { createSenderCheck, registerLabHandlers } from '../../electron/shell/ipc.ts';
 import { isAppUrl } from '../../electron/shell/navigation.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
+import { sharedPath } from '../engine/shared-data.ts';
 import type * as FakeElectron from './fake-electron.ts';
 import { FakeIpcMain, FakeIpcRenderer, OUR_WEBCONTENTS_ID } from './fakes.ts';
 import { nodeForkSpawner } from './node-fork.ts';
@@ -187,7 +188,7 @@ describe('main.mjs under a fake electron module', { skip: defaultModel === null 
     assert.equal(info.ok, true, JSON.stringify(info.error));
     assert.equal((info.value as { mode: string; resultsDir: string }).mode, 'electron');
     assert.equal((info.value as { resultsDir: string }).resultsDir, resultsDir);
-    const opened = await invoke('lab:openModel', { path: join(defaultModel ?? '', '..', 'stories260K.bin') });
+    const opened = await invoke('lab:openModel', { path: sharedPath('models/stories260K/stories260K.bin') });
     assert.equal(opened.ok, true, JSON.stringify(opened.error));
     for (let i = 0; i < 100 && win.webContents.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(win.webContents.sent, [['lab:event', { type: 'models.changed' }]]);
