@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LabEvent } from '@kvlab/core';
 import { ApiError, LAB_METHODS, labApiFromBridge, unwrapLabResult } from '@kvlab/core';
-import { findDefaultModel } from '../../electron/host/default-model.ts';
+import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createInProcessLab } from '../../electron/host/service.ts';
 import { createLabBridge, createShellExtras } from '../../electron/shell/bridge.ts';
 import { LAB_EVENT_CHANNEL } from '../../electron/shell/channels.ts';
@@ -119,7 +119,7 @@ describe('unwrapLabResult', () => {
 });
 
 describe('Electron bridge end to end on the real engine host (default model)', () => {
-  const defaultModel = findDefaultModel();
+  const defaultModel = defaultModelPath(); // the bundled demo model: throws, naming where it looked, when it is missing
   const service = createInProcessLab({ resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-runs-')), defaultModel, mode: 'electron' });
   after(() => service.close());
   const main = new FakeIpcMain();
@@ -129,7 +129,7 @@ describe('Electron bridge end to end on the real engine host (default model)', (
   service.onEvent((e) => renderer.emit(LAB_EVENT_CHANNEL, e));
   const api = labApiFromBridge(createLabBridge(renderer));
 
-  it('answers through both hops with the host data intact', { skip: defaultModel === null && 'no default model here' }, async () => {
+  it('answers through both hops with the host data intact', async () => {
     const info = await api.getAppInfo({});
     assert.equal(info.mode, 'electron');
     const models = await api.listModels({});
@@ -141,7 +141,7 @@ describe('Electron bridge end to end on the real engine host (default model)', (
     assert.ok(methods.some((m) => m.id === 'zigzagkv'));
   });
 
-  it('delivers engine events to onEvent listeners', { skip: defaultModel === null && 'no default model here' }, async () => {
+  it('delivers engine events to onEvent listeners', async () => {
     const events: LabEvent[] = [];
     const off = api.onEvent((e) => events.push(e));
     const card = await api.openModel({ path: sharedPath('models/stories260K/stories260K.bin') });

@@ -29,7 +29,7 @@ import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import type { LabHandlers } from '@kvlab/core';
 import { LAB_METHODS } from '@kvlab/core';
-import { findDefaultModel } from '../../electron/host/default-model.ts';
+import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createEngineClient } from '../../electron/host/engine-client.ts';
 import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
 import { APP_ROOT } from '../../electron/host/paths.ts';
@@ -45,7 +45,7 @@ import { nodeForkSpawner } from './node-fork.ts';
 
 // Two folders below the root, like dist/electron, so import.meta.dirname + '../..' is still the app root.
 const outDir = join(APP_ROOT, 'dist', `.test-shell-${process.pid}`);
-const defaultModel = findDefaultModel();
+const defaultModel = defaultModelPath(); // the bundled demo model: throws, naming where it looked, when it is missing
 const children: ChildProcess[] = [];
 
 /** utilityProcess.fork's stand-in: child_process.fork of the bundle under plain Node (no tsx). */
@@ -97,7 +97,7 @@ describe('preload.cjs in a sandbox-like context', () => {
   });
 });
 
-describe('engine-process.mjs under plain Node', { skip: defaultModel === null && 'no default model here' }, () => {
+describe('engine-process.mjs under plain Node', () => {
   it('runs the real engine from the bundle: app info, models, a playground generation', async () => {
     const client = createEngineClient({
       init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-build-')), defaultModel, mode: 'electron', cacheDir: testCacheDir() },
@@ -124,7 +124,7 @@ describe('engine-process.mjs under plain Node', { skip: defaultModel === null &&
   });
 });
 
-describe('main.mjs under a fake electron module', { skip: defaultModel === null && 'no default model here' }, () => {
+describe('main.mjs under a fake electron module', () => {
   type Fake = typeof FakeElectron;
   let fake: Fake;
   let win: InstanceType<Fake['BrowserWindow']>;

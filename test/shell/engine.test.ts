@@ -13,7 +13,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findDefaultModel } from '../../electron/host/default-model.ts';
+import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createEngineClient, ENGINE_ENTRY } from '../../electron/host/engine-client.ts';
 import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
 import type { UtilityChildLike, UtilityFork } from '../../electron/shell/engine.ts';
@@ -75,7 +75,7 @@ describe('utilitySpawner', () => {
     assert.equal(child.kills, 1);
   });
 
-  it('carries the engine client protocol to the real engine child', { skip: findDefaultModel() === null && 'no default model here' }, async () => {
+  it('carries the engine client protocol to the real engine child', async () => {
     // A stand-in for utilityProcess.fork: child_process.fork with the message/exit surface utilityProcess has.
     const nodeFork: UtilityFork = (path, args, opts) => {
       const cp = fork(path, args, { env: opts.env, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -88,7 +88,7 @@ describe('utilitySpawner', () => {
       return child;
     };
     const client = createEngineClient({
-      init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-engine-')), defaultModel: findDefaultModel(), mode: 'electron' },
+      init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-engine-')), defaultModel: defaultModelPath(), mode: 'electron' },
       spawn: utilitySpawner(nodeFork, { entry: ENGINE_ENTRY, env: { ...process.env, [ENGINE_CHILD_ENV]: '1' } }),
       closeTimeoutMs: 10_000,
     });
