@@ -131,6 +131,7 @@ class Data:
         ind = torch.zeros(B, T, dtype=torch.bool)
         lm = torch.zeros(B, T, dtype=torch.bool)
         att = np.zeros((B, T, T), dtype=bool)
+        qi, kj = np.arange(T)[:, None], np.arange(T)[None, :]  # query row, key column (broadcast, built once per batch)
         lengths = torch.zeros(B, dtype=torch.long)
         for b, (s, a, kind, rep) in enumerate(seqs):
             n = len(s)
@@ -138,8 +139,7 @@ class Data:
             if rep and rep[0] == 'period':
                 # Token i recurs every k positions: row i >= k+1 may attend to i-k+1, i-2k+1, ... >= 2.
                 k = rep[1]
-                i, j = np.meshgrid(np.arange(T), np.arange(T), indexing='ij')
-                att[b] = (i >= k + 1) & (j >= 2) & (j <= i - k + 1) & ((i - j + 1) % k == 0) & (i < n)
+                att[b] = (qi >= k + 1) & (kj >= 2) & (kj <= qi - k + 1) & ((qi - kj + 1) % k == 0) & (qi < n)
             elif rep:
                 # Second copy of the passage, starting at 1+k+g: row i attends to i-(k+g)+1.
                 k, g = rep[1], rep[2]
