@@ -3,7 +3,7 @@
 # GGUF export, PyTorch reference logits. Python is a build tool here; users and CI never need it.
 #
 #   apt-get install -y python3-torch python3-sentencepiece libopenblas0-pthread   # Debian 12
-#   bash build/demo-model/build.sh            # ~85 min on 2 CPU cores
+#   bash build/demo-model/build.sh            # ~3 h on 2 CPU cores
 #   bash build/demo-model/build.sh --resume   # continue an interrupted training run
 #
 # Debian's torch installs for /usr/bin/python3 only (not for a pyenv python on PATH). Without

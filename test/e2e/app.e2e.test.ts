@@ -1,11 +1,12 @@
 /**
  * End to end: the whole lab in a real browser against the REAL engine.
  *
- * A real `kvlab serve` process (HTTP server + engine child, stories260K from
- * ../shared) is driven from Debian's headless Chromium through playwright-core
- * at 1280×800, through every screen as a user would: the model card; a
- * playground run (full cache + one compressed configuration) with the
- * retention overlay; a layer profile; a small sweep built in the experiment
+ * A real `kvlab serve` process (HTTP server + engine child, started without
+ * --model, so on the bundled demo model as `npm start` is) is driven from
+ * Debian's headless Chromium through playwright-core at 1280×800, through
+ * every screen as a user would: the model card; a playground run (full cache
+ * + one compressed configuration) with the retention overlay, the full cache
+ * retrieving a passkey; a layer profile; a small sweep built in the experiment
  * builder; the run watched to 100 % on Runs; Compare's charts counted against
  * core's own aggregation of the run's rows (one Pareto point per
  * (method, budget) group, one heatmap cell per (depth, length)) and a click
@@ -16,8 +17,9 @@
  * <screen>-full.png when the screen scrolls), for people to look at: the
  * issue asks for screenshots of each screen as test artifacts.
  *
- * Nothing is skipped: without Chromium or ../shared the test FAILS, saying
- * what to install or fetch (.ci/run installs chromium when it is missing).
+ * Nothing is skipped: without Chromium or the bundled model the test FAILS,
+ * saying what to install or fetch (.ci/run installs chromium when it is
+ * missing).
  * The server runs in its own process group, so the engine child it forks is
  * killed with it whatever happens; the browser is closed in the same hook.
  */
@@ -29,13 +31,14 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AnyRow, ReportData, ResultRow } from '@kvlab/core';
-import { aggregate, niahCellIds, splitRows } from '@kvlab/core';
+import { aggregate, generateWorkload, niahCellIds, splitRows } from '@kvlab/core';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Download, Locator, Page } from 'playwright-core';
 import { APP_ROOT, RENDERER_DIST } from '../../electron/host/paths.ts';
 import { ensureRendererBuilt } from '../../electron/server/build-renderer.ts';
 import { needsBuild, RENDERER_OUTPUTS, RENDERER_SOURCES } from '../../electron/shell/launch.ts';
-import { sharedPath } from '../engine/shared-data.ts';
+import { loadModelSync } from '../../electron/engine/load.ts';
+import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { HEADLESS_CHROMIUM_FLAGS } from '../../electron/reports/pdf.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -53,6 +56,23 @@ const SWEEP = {
 const SAMPLES = SWEEP.lengths.length * SWEEP.depths.length;
 const METHODS = SWEEP.allocators.length + 1; // + the full cache
 const CELLS = SAMPLES * (1 + SWEEP.allocators.length * SWEEP.budgets.length);
+
+/** The bundled demo model's layer count (its card: docs/demo-model.md). */
+const LAYERS = 6;
+/**
+ * The playground's prompt: a held-out passkey sample as the acceptance grid builds it (seed 7, 256
+ * tokens, depth 50, the second sample -- docs/examples/demo-acceptance.json, where the shipped model
+ * retrieves that number at every depth). The model retrieves in this format and hardly outside it
+ * (docs/demo-model.md).
+ */
+function passkeySample(): { prompt: string; answer: string } {
+  const { tokenizer } = loadModelSync(defaultModelPath());
+  const counter = { count: (t: string) => tokenizer.encode(t, { addBos: false }).length };
+  const def = { kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50], samplesPerCell: 2, heldOutTemplates: true } as const;
+  const sample = generateWorkload(def, { seed: 7, counter })[1];
+  assert.ok(sample?.answers[0], 'a passkey sample');
+  return { prompt: sample.prompt, answer: sample.answers[0] };
+}
 
 const sel = (id: string): string => `[data-testid="${id}"]`;
 
@@ -180,7 +200,7 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     // Fail, never skip: a CI machine without these must be fixed, not reported green.
     if (!existsSync(CHROMIUM))
       throw new Error(`Debian's Chromium is missing (${CHROMIUM}): install it with \`apt-get install chromium\` (.ci/run installs it when missing)`);
-    const model = sharedPath('models/stories260K/stories260K.gguf'); // throws, naming what is missing, without ../shared
+    defaultModelPath(); // the bundled demo model, which serve opens without --model: throws, naming where it looked, when missing
 
     // The UI must be built and current: build it the way `kvlab serve` does when missing or older than its sources.
     if (needsBuild(RENDERER_OUTPUTS, RENDERER_SOURCES)) {
@@ -194,7 +214,7 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     // Its own process group (detached): the engine child it forks is in it too, so one kill reaches both.
-    server = spawn(process.execPath, [KVLAB, 'serve', '--port', '0', '--model', model, '--results', join(tmp, 'runs'), '--no-build'], {
+    server = spawn(process.execPath, [KVLAB, 'serve', '--port', '0', '--results', join(tmp, 'runs'), '--no-build'], {
       cwd: APP_ROOT,
       detached: true,
       env: { ...process.env, KVLAB_CACHE: join(tmp, 'cache'), XDG_CONFIG_HOME: join(tmp, 'config') },
@@ -256,10 +276,10 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
 
   it('Models: the bundled model and its card', async () => {
     await page.waitForSelector(sel('model-card'));
-    assert.equal(await page.textContent(sel('card-name')), 'stories260K');
-    assert.equal(await page.textContent(sel('card-layers')), '5');
-    assert.equal(await page.textContent(sel('card-heads')), '8');
-    assert.equal(await page.textContent(sel('card-kv-heads')), '4');
+    assert.equal(await page.textContent(sel('card-name')), 'KV Lab demo retriever');
+    assert.equal(await page.textContent(sel('card-layers')), String(LAYERS));
+    assert.equal(await page.textContent(sel('card-heads')), '4');
+    assert.equal(await page.textContent(sel('card-kv-heads')), '2');
     assert.equal(await page.textContent(sel('card-gqa')), '2 : 1');
     assert.match((await page.textContent(sel('app-info'))) ?? '', /serve/);
     await assertNoErrors('Models');
@@ -268,11 +288,9 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
 
   it('Playground: full cache and one compressed configuration, with the retention overlay', async () => {
     await go('playground');
-    await page.fill(
-      sel('playground-prompt'),
-      'Once upon a time, Lily had a red ball. The passkey is 71432. Remember it. She went to the park with her mom. What is the passkey?',
-    );
-    await page.fill(sel('playground-max-tokens'), '12');
+    const passkey = passkeySample();
+    await page.fill(sel('playground-prompt'), passkey.prompt);
+    await page.fill(sel('playground-max-tokens'), '32'); // as the NIAH workload decodes
     await page.click(sel('playground-remove-1'));
     await page.selectOption(sel('playground-method-0'), 'snapkv/zigzagkv');
     await page.fill(sel('playground-budget-0'), '30%');
@@ -280,7 +298,9 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     const columns = page.locator(sel('playground-column'));
     await page.waitForSelector(sel('playground-results'), { timeout: 60_000 });
     assert.equal(await columns.count(), 2, 'full + one configuration');
-    for (const text of await page.locator(sel('pg-text')).allInnerTexts()) assert.ok(text.trim().length > 0, 'each column generated text');
+    const texts = await page.locator(sel('pg-text')).allInnerTexts();
+    for (const text of texts) assert.ok(text.trim().length > 0, 'each column generated text');
+    assert.ok(texts[0]?.includes(passkey.answer), `the full cache retrieves the passkey ${passkey.answer}: ${texts[0]}`);
     const overlays = page.locator(sel('retention-overlay'));
     const counts = async (i: number) => ({
       kept: Number(await overlays.nth(i).getAttribute('data-kept-count')),
@@ -294,10 +314,10 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     assert.ok((await overlays.nth(1).locator('.tok-evicted').count()) > 0);
     // One KV head of the last layer: the overlay follows the controls.
     await page.selectOption(sel('playground-head'), '0');
-    await page.fill(sel('playground-layer'), '4');
-    assert.equal(await page.textContent(sel('playground-layer-value')), '4');
+    await page.fill(sel('playground-layer'), String(LAYERS - 1));
+    assert.equal(await page.textContent(sel('playground-layer-value')), String(LAYERS - 1));
     const oneHead = await counts(1);
-    assert.ok(oneHead.kept > 0 && oneHead.kept < oneHead.tokens, `layer 4, head 0: ${JSON.stringify(oneHead)}`);
+    assert.ok(oneHead.kept > 0 && oneHead.kept < oneHead.tokens, `last layer, head 0: ${JSON.stringify(oneHead)}`);
     await assertNoErrors('Playground');
     await shot('playground');
   });
@@ -309,12 +329,16 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     await page.waitForSelector(sel('profile-summary'), { timeout: 60_000 });
     await page.waitForSelector(`${sel('profile-bar')}[data-series="LMBA"]`);
     const layers = await page.locator(`${sel('profile-bar')}[data-series="LMBA"]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-layer')));
-    assert.deepEqual([...new Set(layers)].sort(), ['0', '1', '2', '3', '4'], 'one LMBA bar per layer');
-    assert.match((await page.textContent(sel('profile-summary'))) ?? '', /5 layers/);
+    assert.deepEqual(
+      [...new Set(layers)].sort(),
+      Array.from({ length: LAYERS }, (_, i) => String(i)),
+      'one LMBA bar per layer',
+    );
+    assert.match((await page.textContent(sel('profile-summary'))) ?? '', new RegExp(`${LAYERS} layers`));
     // Every allocator that ran draws one bar per layer.
     const bars = page.locator(`${sel('profile-allocations')} ${sel('budget-bar')}`);
     await bars.first().waitFor();
-    assert.equal((await bars.count()) % 5, 0);
+    assert.equal((await bars.count()) % LAYERS, 0);
     await assertNoErrors('Layer profile');
     await shot('profile');
   });
@@ -428,7 +452,7 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     const layerChart = report.layerBudgets[0];
     assert.ok(layerChart);
     assert.equal(layerChart.series.length, SWEEP.allocators.length);
-    assert.equal(await page.locator(`${sel('compare-layer-bars')} ${sel('budget-bar')}`).count(), SWEEP.allocators.length * 5);
+    assert.equal(await page.locator(`${sel('compare-layer-bars')} ${sel('budget-bar')}`).count(), SWEEP.allocators.length * LAYERS);
 
     // A Pareto point → the cells of its group.
     const fullGroup = groups.find((g) => g.isFull);
