@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AnyRow, ReportData, ResultRow } from '@kvlab/core';
+import type { AnyRow, ReportData, ResultRow, WorkloadDefInput } from '@kvlab/core';
 import { aggregate, generateWorkload, niahCellIds, splitRows } from '@kvlab/core';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Download, Locator, Page } from 'playwright-core';
@@ -68,7 +68,7 @@ const LAYERS = 6;
 function passkeySample(): { prompt: string; answer: string } {
   const { tokenizer } = loadModelSync(defaultModelPath());
   const counter = { count: (t: string) => tokenizer.encode(t, { addBos: false }).length };
-  const def = { kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50], samplesPerCell: 2, heldOutTemplates: true } as const;
+  const def: WorkloadDefInput = { kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50], samplesPerCell: 2, heldOutTemplates: true };
   const sample = generateWorkload(def, { seed: 7, counter })[1];
   assert.ok(sample?.answers[0], 'a passkey sample');
   return { prompt: sample.prompt, answer: sample.answers[0] };
