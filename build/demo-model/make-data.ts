@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { createRng, generateWorkload, mixSeed } from '@kvlab/core';
 import type { Sample, WorkloadDefInput } from '@kvlab/core';
 import { createSpmTokenizer } from '../../electron/engine/tokenizers/spm.ts';
+import { tokenCounter } from '../../electron/experiments/samples.ts';
 
 const here = import.meta.dirname;
 const work = resolve(process.env['KVLAB_DEMO_WORK'] ?? join(here, 'work'));
@@ -44,7 +45,7 @@ const seed0 = Number(args.seed);
 
 const vocab = JSON.parse(readFileSync(join(work, 'vocab.json'), 'utf8')) as { tokens: string[]; scores: number[]; types: number[] };
 const tok = createSpmTokenizer({ ...vocab, bosId: 1, eosId: 2, unkId: 0, addBos: true, addSpacePrefix: true });
-const counter = { count: (t: string) => tok.encode(t, { addBos: false }).length };
+const counter = tokenCounter(tok);
 const read = (n: string) => readFileSync(join(shared, 'texts', n), 'utf8');
 const trainTexts = TRAIN_TEXTS.map(read);
 const heldOutText = [read(HELD_OUT_TEXT)];

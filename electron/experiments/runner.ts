@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample, TokenCounter } from '@kvlab/core';
+import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample } from '@kvlab/core';
 import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
@@ -29,7 +29,7 @@ import { fidelityFromLogits } from './fidelity.ts';
 import { fileSha256, provenance } from './provenance.ts';
 import type { CheckRow, ResultRow, SanityFlag } from './rows.ts';
 import type { SampleContext } from './samples.ts';
-import { samplesForWorkload } from './samples.ts';
+import { samplesForWorkload, tokenCounter } from './samples.ts';
 import { ResultsStore } from './store.ts';
 
 export interface RunOptions {
@@ -259,7 +259,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
  */
 /** What every workload of `def` is generated with for `model`: the same seed, token counter, texts and model-sampled text in a run and in `findSample`. */
 async function sampleContext(def: ExperimentDef, model: LoadedModel, opts: Pick<RunOptions, 'baseDir' | 'cacheDir'>): Promise<SampleContext> {
-  const counter: TokenCounter = { count: (t: string) => model.tokenizer.encode(t, { addBos: false }).length };
+  const counter = tokenCounter(model.tokenizer);
   const sampledText = await sampledTextFor(def, model, opts);
   return {
     seed: def.seed,

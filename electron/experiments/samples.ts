@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Sample, TokenCounter, WorkloadDef } from '@kvlab/core';
 import { generateWorkload } from '@kvlab/core';
+import type { Tokenizer } from '../engine/model.ts';
 
 export interface SampleContext {
   readonly seed: number;
@@ -20,6 +21,15 @@ export interface SampleContext {
   readonly textsDir?: string;
   /** Text sampled from the model itself, for fidelity workloads with texts: 'sampled' (in-domain for small models). */
   readonly sampledText?: string;
+}
+
+/**
+ * How workload lengths are counted for a model: its tokenizer's pieces of the text, without the BOS
+ * the engine adds to a prompt. The runner, the demo model's training data and the e2e test all
+ * generate samples with it, so their lengths agree.
+ */
+export function tokenCounter(tokenizer: Pick<Tokenizer, 'encode'>): TokenCounter {
+  return { count: (t: string) => tokenizer.encode(t, { addBos: false }).length };
 }
 
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');

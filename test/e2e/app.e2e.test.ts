@@ -38,6 +38,7 @@ import { APP_ROOT, RENDERER_DIST } from '../../electron/host/paths.ts';
 import { ensureRendererBuilt } from '../../electron/server/build-renderer.ts';
 import { needsBuild, RENDERER_OUTPUTS, RENDERER_SOURCES } from '../../electron/shell/launch.ts';
 import { loadModelSync } from '../../electron/engine/load.ts';
+import { tokenCounter } from '../../electron/experiments/samples.ts';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { HEADLESS_CHROMIUM_FLAGS } from '../../electron/reports/pdf.ts';
 
@@ -66,8 +67,7 @@ const LAYERS = 6;
  * (docs/demo-model.md).
  */
 function passkeySample(): { prompt: string; answer: string } {
-  const { tokenizer } = loadModelSync(defaultModelPath());
-  const counter = { count: (t: string) => tokenizer.encode(t, { addBos: false }).length };
+  const counter = tokenCounter(loadModelSync(defaultModelPath()).tokenizer);
   const def: WorkloadDefInput = { kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50], samplesPerCell: 2, heldOutTemplates: true };
   const sample = generateWorkload(def, { seed: 7, counter })[1];
   assert.ok(sample?.answers[0], 'a passkey sample');
