@@ -35,10 +35,11 @@ from model import Config, Llama, mimetic_init, save_hf_folder  # noqa: E402
 
 # The curriculum: (name, steps, sequence lengths, tokens per step, mix = shares of tasks / random
 # repeats / prose repeats / digit copies / prose[, (peak, final) learning rate of a phase that has its
-# own]). Phase "copy" has no fixed length: it lasts until the copy circuit (induction heads) has formed -- the loss on repeated random sequences, averaged over COPY_WINDOW
-# steps, below COPY_DONE nats (chance is ln 3837 = 8.25) -- or COPY_MAX steps. Every retrieval task
-# needs that circuit, and it forms only after a plateau of ~T*sqrt(B*C) tokens (Aoyama et al. 2025,
-# arXiv:2511.16893: T ~ 10^5.7, B*C = tokens per step), so the copy phase uses small steps of short
+# own]). Phase "copy" has no fixed length: it lasts until the copy circuit (induction heads) has
+# formed -- the loss on repeated random sequences, averaged over COPY_WINDOW steps, below COPY_DONE
+# nats (chance is ln 3837 = 8.25) -- or COPY_MAX steps. Every retrieval task needs that circuit, and
+# it forms only after a plateau of ~T*sqrt(B*C) tokens (Aoyama et al. 2025, arXiv:2511.16893:
+# T ~ 10^5.7, B*C = tokens per step), so the copy phase uses small steps of short
 # sequences, dense in repeats, at a constant learning rate, and the attention supervision and mimetic
 # initialisation below. With them the repeat loss falls steadily but slowly (8.3 -> 4.0 nats in 1,800
 # steps) while the answers only start to be copied once longer tasks come in, hence the cap. The later
@@ -52,7 +53,7 @@ PHASES = [
     # A second, warm-restarted anneal over every length (2 048 drawn twice as often), with copies of
     # numbers whose digits repeat (see Data.batch): the model after 'long' (run 5) slipped on
     # repeated digits (5865559 -> 5865590) and was weakest at 2 048 tokens. Its own learning rate:
-    # 50 warm-up steps to the first value, then a cosine to the second.
+    # ANNEAL_WARMUP steps to the first value, then a cosine to the second.
     ('anneal', 1000, [256, 512, 1024, 1536, 2048, 2048], 3072, (0.60, 0.05, 0.05, 0.15, 0.15), (1e-3, 5e-5)),
     # Added after 'anneal' (run 7) had raised single-needle retrieval only slowly (71 -> 75 % on the
     # confirmation grid by its middle), still mostly slipping on repeated digits: more digit copies, at
@@ -60,6 +61,7 @@ PHASES = [
     ('anneal2', 800, [256, 512, 1024, 1536, 2048, 2048], 3072, (0.55, 0.05, 0.05, 0.25, 0.10), (4e-4, 2e-5)),
 ]
 COPY_DONE, COPY_WINDOW, COPY_MAX = 1.5, 50, 1800
+ANNEAL_WARMUP = 50
 LM_SUBSAMPLE = 0.25
 # Attention supervision, which skips the plateau: runs 1-3 (docs/demo-model.md) spent up to 7.6M tokens
 # on it without the copy circuit forming. The circuit is a previous-token head (each position attends
@@ -113,7 +115,7 @@ class Data:
         r = self.rng
         B = max(2, tokens // L)
         share_task, share_rand, share_rep, share_dig, _ = mix
-        seqs = []  # (ids, answer_from, kind)
+        seqs = []  # (ids, answer_from, kind, where the repeat's earlier copy is: None or ('period'|'copy'|'at', ...))
         for _ in range(B):
             u = r.random()
             if u < share_task:
@@ -334,7 +336,7 @@ def main():
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
         elif len(PHASES[phase]) > 5:
             (peak, final), i = PHASES[phase][5], step - phase_start
-            lr = final + (peak - final) * (min(1.0, (i + 1) / 50) * 0.5 * (1 + math.cos(math.pi * i / n_steps)))
+            lr = final + (peak - final) * min(1.0, (i + 1) / ANNEAL_WARMUP) * 0.5 * (1 + math.cos(math.pi * i / n_steps))
         else:
             frac = (step - phase_start + sum(shared[1:phase])) / decay_steps
             lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
