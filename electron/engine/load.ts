@@ -31,6 +31,7 @@
  * gives it for a float32 and a float16 cache).
  */
 
+import type { ModelFacts } from '@kvlab/core';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -53,29 +54,15 @@ export interface LoadOptions {
   readonly availableBytes?: number;
 }
 
-export interface ModelInfo {
+/** A model file inspected: the facts the model card shows (core's `ModelFacts`, documented there), and how it was read. */
+export interface ModelInfo extends ModelFacts {
   /** The file or folder inspected. */
   readonly path: string;
   readonly format: ModelFormat;
   readonly architecture: Architecture;
   readonly name: string;
   readonly config: ModelConfig;
-  /** Elements of the canonical weights the model loads (`countParameters`): a tied head counted once, a stored copy of it counted. */
-  readonly parameters: number;
-  readonly layers: number;
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Context length the file declares. */
-  readonly contextLength: number;
-  /** Bytes one token occupies in the KV cache over all layers: 2 (K and V) · layers · KV heads · head dim · element size. */
-  readonly kvBytesPerToken: { readonly f32: number; readonly f16: number };
-  /** Elements stored per file dtype ('F32', 'BF16', 'Q4_K'), over every tensor in the file(s). */
-  readonly storedTypes: Readonly<Record<string, number>>;
-  /** Size of the model file(s) on disk (for an HF folder: the .safetensors files). */
-  readonly fileBytes: number;
-  /** Estimated peak memory to load and run it, without the KV cache (see the module comment). */
-  readonly estimatedLoadBytes: number;
+  /** The parts of `estimatedLoadBytes` (see the module comment). */
   readonly estimate: { readonly weightsF32: number; readonly runtimeCopy: number; readonly buildTransient: number; readonly overhead: number };
 }
 

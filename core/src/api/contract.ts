@@ -34,21 +34,34 @@ export interface ModelSummary {
   readonly loaded: boolean;
 }
 
-/** The model card: what the Models screen shows. */
-export interface ModelCard extends ModelSummary {
+/**
+ * What the engine measures of a model file (electron/engine/load.ts `ModelInfo` extends it, so the
+ * card and the engine cannot drift apart).
+ */
+export interface ModelFacts {
   readonly architecture: string;
-  readonly description: string;
+  /** Elements of the canonical weights the model loads: a tied head counted once, a stored copy of it counted. */
   readonly parameters: number;
   readonly layers: number;
   readonly heads: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** Context length the file declares. */
   readonly contextLength: number;
-  readonly vocabSize: number;
+  /** Bytes one token occupies in the KV cache over all layers: 2 (K and V) · layers · KV heads · head dim · element size. */
   readonly kvBytesPerToken: { readonly f32: number; readonly f16: number };
+  /** Size of the model file(s) on disk (for an HF folder: the .safetensors files). */
   readonly fileBytes: number;
+  /** Estimated peak memory to load and run it, without the KV cache. */
   readonly estimatedLoadBytes: number;
+  /** Elements stored per file dtype ('F32', 'BF16', 'Q4_K'), over every tensor in the file(s). */
   readonly storedTypes: Readonly<Record<string, number>>;
+}
+
+/** The model card: what the Models screen shows. */
+export interface ModelCard extends ModelSummary, ModelFacts {
+  readonly description: string;
+  readonly vocabSize: number;
   /** GGUF `general.*` metadata worth showing (licence, training data…). */
   readonly metadata: Readonly<Record<string, string | number>>;
 }
