@@ -113,7 +113,6 @@ class Data:
         self.vocab = sp.get_piece_size()
         self.digits, self.space = [sp.piece_to_id(str(d)) for d in range(10)], sp.piece_to_id('\u2581')
         self.rng = random.Random(seed)
-        self.supervise_tasks = False  # set per phase (TASK_SUPERVISION)
 
     def task(self, i):
         t = self.tasks[i]
@@ -142,20 +141,21 @@ class Data:
             i = j
         return ('rows', pairs) if pairs else None
 
-    def batch(self, L: int, tokens: int, mix):
+    def batch(self, L: int, tokens: int, mix, supervise_tasks: bool = False):
         """ids [B, T], answer mask, induction mask, LM mask (bool [B, T], on target positions); valid
         induction-head targets (bool [B, T, T]: row i may attend to j, the token after an earlier
-        occurrence of token i) and the sequences' lengths."""
+        occurrence of token i; on the tasks' answers too with supervise_tasks, see answer_sources) and
+        the sequences' lengths."""
         r = self.rng
         B = max(2, tokens // L)
         share_task, share_rand, share_rep, share_dig, _ = mix
-        seqs = []  # (ids, answer_from, kind, where the repeat's earlier copy is: None or ('period'|'copy'|'at', ...))
+        seqs = []  # (ids, answer_from, kind, where the repeat's earlier copy is: None or ('period'|'copy'|'at'|'rows', ...))
         for _ in range(B):
             u = r.random()
             if u < share_task:
                 pool = self.by_len.get(L) or self.by_len[min(self.by_len, key=lambda k: abs(k - L))]
                 ids, a = self.task(r.choice(pool))
-                seqs.append((ids, a, 'task', self.answer_sources(ids, a) if self.supervise_tasks else None))
+                seqs.append((ids, a, 'task', self.answer_sources(ids, a) if supervise_tasks else None))
             elif u < share_task + share_rand:
                 k = r.randint(8, max(9, min(64, L // 4)))
                 pat = np.array([r.randrange(259, self.vocab) for _ in range(k)], dtype=np.int32)
@@ -368,8 +368,7 @@ def main():
     while phase < len(PHASES):
         name, n_steps, lengths, tokens, mix = PHASES[phase][:5]
         L = data.rng.choice(lengths)
-        data.supervise_tasks = name in TASK_SUPERVISION
-        ids, ans, ind, lm, att, seq_lens = data.batch(L, tokens, mix)
+        ids, ans, ind, lm, att, seq_lens = data.batch(L, tokens, mix, supervise_tasks=name in TASK_SUPERVISION)
         if name == 'copy':
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
         elif len(PHASES[phase]) > 5:
