@@ -26,6 +26,23 @@ test('the quick preset: 5 samples × (1 full + 3 methods × 3 budgets) = 50 cell
   assert.equal(screen.getByTestId('builder-cost-prefills').getAttribute('data-value'), '4');
 });
 
+test('a NIAH workload can use the held-out templates and whole-word answer matching; both reach the experiment JSON', async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  const niah = (): Record<string, unknown> =>
+    (JSON.parse(screen.getByTestId('builder-json').textContent ?? '{}') as { workloads: Record<string, unknown>[] }).workloads[0] ?? {};
+  // The defaults are left out of the JSON, as in the CLI's examples.
+  assert.equal('match' in niah(), false);
+  assert.equal('heldOutTemplates' in niah(), false);
+  fireEvent.change(screen.getByTestId('builder-w0-match'), { target: { value: 'whole' } });
+  fireEvent.click(screen.getByTestId('builder-w0-held-out'));
+  assert.equal(niah()['match'], 'whole');
+  assert.equal(niah()['heldOutTemplates'], true);
+  assert.ok(screen.getByTestId('builder-valid'));
+  // The same grid: the estimate does not change.
+  assert.equal(screen.getByTestId('builder-cost-samples').textContent, '5');
+});
+
 test('a bad budget shows the validation message and disables Start', async () => {
   const h = await setup();
   h.render(<BuilderScreen />);

@@ -7,17 +7,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResultRow } from '@kvlab/core';
+import { generateNiah } from '@kvlab/core';
 import { createFakeLab, FAKE_DEMO_MODEL, FAKE_SMALL_EXPERIMENT } from '../../renderer/src/api/fake.ts';
 import {
   builderExperiment,
   builderMethods,
+  DEFAULT_WORKLOADS,
   INITIAL_BUILDER_FORM,
   parseNumberList,
   validateExperiment,
   workloadInput,
 } from '../../renderer/src/store/builder.ts';
 import { createLabStore, initLabStore } from '../../renderer/src/store/index.ts';
-import { estimateCost } from '../../renderer/src/util/cost.ts';
+import { estimateCost, sampleGrid } from '../../renderer/src/util/cost.ts';
 
 async function harness() {
   const fake = createFakeLab({ tickMs: null });
@@ -148,6 +150,25 @@ test('settings: the theme is saved through updateSettings', async () => {
   assert.equal((await fake.getSettings({})).theme, 'dark');
 });
 
+test("the cost estimate's NIAH sample grid names, orders and scores samples as core's generator does", () => {
+  const counter = { count: (t: string) => t.split(/\s+/).filter(Boolean).length };
+  for (const match of [undefined, 'whole'] as const) {
+    const def = {
+      kind: 'niah' as const,
+      variant: 'passkey' as const,
+      contextLengths: [200, 300],
+      depths: [0, 50, 100],
+      samplesPerCell: 2,
+      ...(match ? { match } : {}),
+    };
+    const want = generateNiah(def, { seed: 3, counter }).map((s) => ({ id: s.id, workload: s.workload, metric: s.metric }));
+    assert.deepEqual(
+      sampleGrid(def).samples.map((s) => ({ id: s.id, workload: s.workload, metric: s.metric })),
+      want,
+    );
+  }
+});
+
 test('builder helpers: number lists, methods with Ada-KV and presets, validation, cost', async () => {
   const { store } = await harness();
   const infos = store.getState().methodInfo;
@@ -172,7 +193,7 @@ test('builder helpers: number lists, methods with Ada-KV and presets, validation
   assert.ok(bad.some((m) => m.startsWith('budgets.1:') && /cannot parse "abc"/.test(m)));
   assert.ok(bad.some((m) => m.startsWith('budgets.2:') && /keepRatio/.test(m)));
   assert.deepEqual(validateExperiment({ ...exp, models: [] })[0], 'Pick at least one model.');
-  const w = workloadInput({ kind: 'niah', variant: 'single', contextLengths: '256, x', depths: '50', samplesPerCell: '', haystack: '' });
+  const w = workloadInput({ ...DEFAULT_WORKLOADS.niah, variant: 'single', contextLengths: '256, x', depths: '50', samplesPerCell: '' });
   assert.ok(validateExperiment({ ...exp, workloads: [w] }).some((m) => /^workloads\.0\.contextLengths\.1: .*NaN/.test(m)));
 });
 

@@ -38,6 +38,11 @@
  *   niah           fraction of the answers found in the prediction, case-
  *                  insensitive substring (RULER's string_match_all); every
  *                  answer is required.
+ *   niah_whole     the same, but an occurrence counts only as a whole word:
+ *                  no letter, digit or '_' directly before or after it. RULER's
+ *                  substring match credits a 5-digit passkey in a run-on
+ *                  "819955." — the demo model's habit (docs/demo-model.md);
+ *                  this one does not.
  *   exact          1 if the trimmed prediction equals a trimmed answer.
  *
  * Python details reproduced: str.split() whitespace (incl. \x1c–\x1f, \x85),
@@ -278,6 +283,23 @@ export function niahScore(prediction: string, answers: readonly string[]): numbe
   return answers.filter((a) => p.includes(a.toLowerCase())).length / answers.length;
 }
 
+/** Escapes a string for use inside a RegExp. */
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * niahScore with whole-word occurrences only: an answer is found where it is
+ * neither preceded nor followed by a letter, a digit or '_' (Unicode-aware,
+ * case-insensitive). Any such occurrence will do: "819955, no: 81995" finds
+ * 81995.
+ */
+export function niahWholeScore(prediction: string, answers: readonly string[]): number {
+  if (answers.length === 0) return 0;
+  const found = answers.filter((a) => a.length > 0 && new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(a)}(?![\\p{L}\\p{N}_])`, 'iu').test(prediction));
+  return found.length / answers.length;
+}
+
 /** 1 if the trimmed prediction equals one of the trimmed answers. */
 export function exactScore(prediction: string, answers: readonly string[]): number {
   const p = prediction.trim();
@@ -327,6 +349,7 @@ export const METRICS: Readonly<Record<TextMetricId, MetricFn>> = {
   count: longBench(countScore),
   code_sim: longBench(codeSimScore),
   niah: niahScore,
+  niah_whole: niahWholeScore,
   exact: exactScore,
 };
 

@@ -27,7 +27,10 @@
  * - Seeds: for a (contextLength, sample) pair the haystack, key, values and
  *   template are the same at every depth (only the needle moves), so a heatmap
  *   column compares like with like.
- * - Metric 'niah': the fraction of `answers` found in the output (metrics/text.ts).
+ * - Metric 'niah': the fraction of `answers` found in the output (metrics/text.ts),
+ *   as RULER finds them (substrings); with `match: 'whole'`, 'niah_whole' (only
+ *   whole words count) and the workload is named 'niah-<variant>-whole', so both
+ *   scorings of the same prompts can sit in one experiment.
  *
  * Haystack texts are passed in by the runner (`texts`, in the order of
  * `haystack.names`); `meta.haystack` names the one a sample starts in.
@@ -170,7 +173,8 @@ function nearestBoundary(positions: readonly number[], at: number): number {
  */
 export function generateNiah(def: z.input<typeof niahWorkload>, opts: GenerateOptions): Sample[] {
   const d = parseWorkload(niahWorkload, def, 'niah');
-  const workload = `niah-${d.variant}`;
+  const whole = d.match === 'whole';
+  const workload = `niah-${d.variant}${whole ? '-whole' : ''}`;
   const passkey = d.variant === 'passkey';
   const setName = d.heldOutTemplates ? 'heldOut' : 'train';
   const templates = (passkey ? PASSKEY_TEMPLATES : NEEDLE_TEMPLATES)[setName];
@@ -245,7 +249,7 @@ export function generateNiah(def: z.input<typeof niahWorkload>, opts: GenerateOp
           workload,
           prompt: build(fit.n).prompt,
           answers: d.variant === 'multivalue' ? values : [values[0] ?? ''],
-          metric: 'niah',
+          metric: whole ? 'niah_whole' : 'niah',
           maxNewTokens: d.variant === 'multivalue' ? 16 * values.length + 16 : 32,
           meta: {
             variant: d.variant,

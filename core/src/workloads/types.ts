@@ -30,9 +30,11 @@ export interface TokenCounter {
  * for samples scored from logits (metrics/fidelity.ts).
  *   qa_f1 · rouge_l · classification · retrieval · count · code_sim   LongBench's metrics.py
  *   niah    fraction of the expected answers found in the output (all are required)
+ *   niah_whole  the same, counting an answer only where it stands as a whole
+ *           word — no letter or digit directly before or after it
  *   exact   1 if the output, trimmed, equals one of the answers
  */
-export type TextMetricId = 'qa_f1' | 'rouge_l' | 'classification' | 'retrieval' | 'count' | 'code_sim' | 'niah' | 'exact';
+export type TextMetricId = 'qa_f1' | 'rouge_l' | 'classification' | 'retrieval' | 'count' | 'code_sim' | 'niah' | 'niah_whole' | 'exact';
 export type MetricId = TextMetricId | 'fidelity';
 
 export type MetaValue = string | number | boolean;
@@ -46,8 +48,8 @@ export interface Sample {
   /** The text to prefill, before any chat template. */
   readonly prompt: string;
   /**
-   * Expected outputs. For 'niah' every entry must be recalled (the score is the
-   * fraction found); for the LongBench metrics and 'exact' they are alternatives
+   * Expected outputs. For 'niah' and 'niah_whole' every entry must be recalled
+   * (the score is the fraction found); for the LongBench metrics and 'exact' they are alternatives
    * (the score is the max over them). Empty for 'fidelity'.
    */
   readonly answers: readonly string[];
@@ -96,6 +98,13 @@ export const niahWorkload = z.strictObject({
   haystack: z.discriminatedUnion('kind', [textsHaystack, fillerHaystack]).default({ kind: 'filler' }),
   heldOutTemplates: z.boolean().default(false).describe('Use the held-out needle templates (for evaluation), disjoint from the default set.'),
   needles: int(2, 64).default(4).describe('multikey: needles in all (1 target + distractors); multivalue: values for the key.'),
+  // Optional without a default: an experiment that leaves it out parses (and hashes) as it did before the field existed.
+  match: z
+    .enum(['substring', 'whole'])
+    .optional()
+    .describe(
+      "How an answer is found in the output. substring (the default): anywhere, as RULER's string_match_all scores — 81995 counts in '819955.'; whole: only as a whole word, with no letter or digit directly before or after it (metric niah_whole, workload named niah-<variant>-whole).",
+    ),
 });
 
 export const rulerWorkload = z.strictObject({

@@ -328,6 +328,21 @@ function WorkloadEditor({ w, index }: { w: WorkloadForm; index: number }) {
             onChange={(v) => set({ haystack: v })}
             testId={t('haystack')}
           />
+          <label className="field">
+            <span>Answer match</span>
+            <select value={w.match} onChange={(e) => set({ match: e.target.value as typeof w.match })} data-testid={t('match')}>
+              <option value="substring">substring (RULER)</option>
+              <option value="whole">whole word only</option>
+            </select>
+          </label>
+          <Check
+            checked={w.heldOutTemplates}
+            onChange={() => set({ heldOutTemplates: !w.heldOutTemplates })}
+            testId={t('held-out')}
+            title="Needle phrasings kept out of the demo model's training: judges retrieval, not memorised wording"
+          >
+            Held-out needle templates
+          </Check>
         </>
       );
       break;

@@ -24,6 +24,10 @@ export type WorkloadForm =
       readonly samplesPerCell: string;
       /** Haystack text names (comma-separated); empty = generated filler. */
       readonly haystack: string;
+      /** The needle templates held out from the demo model's training (evaluation on phrasings it never saw). */
+      readonly heldOutTemplates: boolean;
+      /** How answers are found in the output: RULER's substring match, or whole words only. */
+      readonly match: 'substring' | 'whole';
     }
   | { readonly kind: 'ruler'; readonly task: 'vt' | 'cwe' | 'fwe' | 'kv'; readonly contextLengths: string; readonly samples: string }
   | { readonly kind: 'fidelity'; readonly texts: string; readonly promptTokens: string; readonly continuationTokens: string; readonly samples: string }
@@ -52,7 +56,16 @@ export interface BuilderForm {
 }
 
 export const DEFAULT_WORKLOADS: { readonly [K in WorkloadKind]: Extract<WorkloadForm, { kind: K }> } = {
-  niah: { kind: 'niah', variant: 'passkey', contextLengths: '256', depths: '0, 50, 100', samplesPerCell: '1', haystack: '' },
+  niah: {
+    kind: 'niah',
+    variant: 'passkey',
+    contextLengths: '256',
+    depths: '0, 50, 100',
+    samplesPerCell: '1',
+    haystack: '',
+    heldOutTemplates: false,
+    match: 'substring',
+  },
   ruler: { kind: 'ruler', task: 'vt', contextLengths: '256', samples: '2' },
   fidelity: { kind: 'fidelity', texts: 'sampled', promptTokens: '256', continuationTokens: '32', samples: '2' },
   longbench: { kind: 'longbench', path: '', datasets: '', limit: '20' },
@@ -93,7 +106,7 @@ export const BUILDER_PRESETS: readonly BuilderPreset[] = [
       allocators: ['uniform', 'pyramidkv', 'zigzagkv'],
       ada: 'also',
       budgets: '128, 256, 512, 1024',
-      workloads: [{ kind: 'niah', variant: 'single', contextLengths: '1024, 2048', depths: '0, 25, 50, 75, 100', samplesPerCell: '1', haystack: '' }],
+      workloads: [{ ...DEFAULT_WORKLOADS.niah, variant: 'single', contextLengths: '1024, 2048', depths: '0, 25, 50, 75, 100' }],
     },
   },
   {
@@ -178,6 +191,9 @@ export function workloadInput(w: WorkloadForm): WorkloadDefInput {
         depths: parseNumberList(w.depths),
         ...(samplesPerCell !== undefined ? { samplesPerCell } : {}),
         ...(hay.length ? { haystack: { kind: 'texts', names: hay } } : {}),
+        // Written only when they differ from the schema's defaults, so the experiment JSON stays as short as the CLI's examples.
+        ...(w.heldOutTemplates ? { heldOutTemplates: true } : {}),
+        ...(w.match === 'whole' ? { match: 'whole' as const } : {}),
       };
     }
     case 'ruler': {

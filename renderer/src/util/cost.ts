@@ -34,15 +34,18 @@ export function sampleGrid(w: WorkloadDefInput): { samples: SampleSketch[]; exac
   const out: SampleSketch[] = [];
   switch (w.kind) {
     case 'niah': {
+      // Named and scored as core's generateNiah does (workloads/niah.ts), in its order: length, sample, depth.
       const variant = w.variant ?? 'single';
+      const whole = w.match === 'whole';
+      const workload = `niah-${variant}${whole ? '-whole' : ''}`;
       for (const c of nums(w.contextLengths))
-        for (const d of nums(w.depths))
-          for (let s = 0; s < count(w.samplesPerCell, 1); s++)
+        for (let s = 0; s < count(w.samplesPerCell, 1); s++)
+          for (const d of nums(w.depths))
             out.push({
-              id: `niah-${variant}/c${c}/d${d}/s${s}`,
-              workload: `niah-${variant}`,
+              id: `${workload}/c${c}/d${d}/s${s}`,
+              workload,
               promptTokens: c,
-              metric: 'niah',
+              metric: whole ? 'niah_whole' : 'niah',
               meta: { contextLength: c, depth: d, variant },
             });
       return { samples: out, exact: true };
@@ -54,7 +57,7 @@ export function sampleGrid(w: WorkloadDefInput): { samples: SampleSketch[]; exac
             id: `ruler-${w.task}/c${c}/s${s}`,
             workload: `ruler-${w.task}`,
             promptTokens: c,
-            metric: 'exact',
+            metric: 'niah',
             meta: { contextLength: c, task: w.task },
           });
       return { samples: out, exact: true };

@@ -17,6 +17,7 @@ import {
   levenshteinRatio,
   METRICS,
   niahScore,
+  niahWholeScore,
   normalizeAnswer,
   qaF1Score,
   retrievalScore,
@@ -178,6 +179,42 @@ describe('niah and exact', () => {
     close(niahScore('The codes are 123 and 456.', ['123', '456', '789']), 2 / 3);
     assert.equal(niahScore('VAR ABCDE and var fghij', ['ABCDE', 'FGHIJ']), 1);
     assert.equal(niahScore('anything', []), 0);
+  });
+
+  it('niah_whole: only occurrences with no letter, digit or _ directly before or after count', () => {
+    // The demo model's run-on passkey: RULER's substring match credits it, whole-word matching does not.
+    assert.equal(niahScore('819955.', ['81995']), 1);
+    assert.equal(niahWholeScore('819955.', ['81995']), 0);
+    assert.equal(niahWholeScore('981995', ['81995']), 0);
+    assert.equal(niahWholeScore('x81995', ['81995']), 0);
+    assert.equal(niahWholeScore('_81995', ['81995']), 0);
+    assert.equal(niahWholeScore('é81995', ['81995']), 0); // a letter outside ASCII is still a letter
+    // Punctuation, spaces and the ends of the text are boundaries.
+    assert.equal(niahWholeScore('81995.', ['81995']), 1);
+    assert.equal(niahWholeScore(' (81995) ', ['81995']), 1);
+    assert.equal(niahWholeScore('81995', ['81995']), 1);
+    // Any whole occurrence will do, after a run-on one; case is ignored as in niah.
+    assert.equal(niahWholeScore('819955, no: 81995', ['81995']), 1);
+    assert.equal(niahWholeScore('The word is COBALT.', ['cobalt']), 1);
+    // Several answers: the fraction found whole (1 of 2).
+    close(niahWholeScore('12 and 345', ['12', '34']), 1 / 2);
+    // An answer with RegExp metacharacters is taken literally.
+    assert.equal(niahWholeScore('value a+b.', ['a+b']), 1);
+    assert.equal(niahWholeScore('value aab', ['a+b']), 0);
+    assert.equal(niahWholeScore('anything', []), 0);
+  });
+
+  it('niah_whole never exceeds niah, and equals it when every occurrence is surrounded by spaces (property)', () => {
+    const word = fc.stringMatching(/^[a-z0-9]{1,6}$/);
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 8 }), fc.array(word, { minLength: 1, maxLength: 3 }), (words, answers) => {
+        const p = words.join(' ');
+        assert.ok(niahWholeScore(p, answers) <= niahScore(p, answers));
+        // Whole words of p only: both metrics agree exactly on answers that are among its words or absent from it.
+        const whole = answers.filter((a) => words.includes(a) || !p.includes(a));
+        assert.equal(niahWholeScore(p, whole), niahScore(p, whole));
+      }),
+    );
   });
 
   it('exact: trimmed equality with one of the answers', () => {

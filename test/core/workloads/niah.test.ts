@@ -185,6 +185,24 @@ describe('NIAH samples', () => {
     assert.match(parts(s).tail, /passkey/);
   });
 
+  it("match 'whole': the same prompts as RULER's substring scoring, under their own workload name and the niah_whole metric", () => {
+    const def = { kind: 'niah' as const, variant: 'passkey' as const, contextLengths: [300], depths: [0, 50], samplesPerCell: 2 };
+    const ruler = generateNiah(def, { seed: 5, counter: whitespace });
+    const whole = generateNiah({ ...def, match: 'whole' }, { seed: 5, counter: whitespace });
+    assert.equal(whole.length, ruler.length);
+    whole.forEach((w, i) => {
+      const r = ruler[i] as Sample;
+      assert.equal(w.workload, 'niah-passkey-whole');
+      assert.equal(w.id, r.id.replace(/^niah-passkey\//, 'niah-passkey-whole/'));
+      assert.equal(w.metric, 'niah_whole');
+      assert.equal(r.metric, 'niah');
+      assert.deepEqual({ ...w, id: r.id, workload: r.workload, metric: r.metric }, r);
+    });
+    // Left out, the field stays out of the parsed definition, so older experiments keep their hash.
+    assert.equal('match' in parseWorkloadDef(def), false);
+    assert.throws(() => parseWorkloadDef({ ...def, match: 'exact' }), /match/);
+  });
+
   it('held-out templates share no sentence frame with the training templates', () => {
     for (const sets of [NEEDLE_TEMPLATES, PASSKEY_TEMPLATES]) {
       const train = sets.train.flatMap((t) => [t.statement, t.question, t.answerPrefix, t.questionAll].flatMap(frames));
