@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample } from '@kvlab/core';
-import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText } from '@kvlab/core';
+import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import type { ExecutionProvider, PrefillResult } from '../engine/engine.ts';
@@ -115,8 +115,18 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
       const model = await loadModel(modelPath);
       const ctx = await sampleContext(def, model, opts);
       const groups: Group[] = [];
-      for (const w of def.workloads) {
+      // Cells are keyed by sample id: two workloads that produce the same id would share (and on a rerun skip) each other's rows.
+      const owner = new Map<string, number>();
+      for (const [wi, w] of def.workloads.entries()) {
         for (const sample of samplesForWorkload(w, ctx)) {
+          const first = owner.get(sample.id);
+          if (first !== undefined && first !== wi) {
+            throw new WorkloadError(
+              sample.workload,
+              `workloads.${wi} produces sample '${sample.id}', as workloads.${first} does, so their results would be mixed up; give one of them a "name" (NIAH) or run them as separate experiments`,
+            );
+          }
+          owner.set(sample.id, wi);
           const shardOk = !opts.shard || g % opts.shard.count === opts.shard.index;
           g++;
           if (!shardOk) continue;

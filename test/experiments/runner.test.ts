@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ExperimentError } from '@kvlab/core';
+import { ExperimentError, WorkloadError } from '@kvlab/core';
 import { mergeResults } from '../../electron/experiments/merge.ts';
 import type { ResultRow } from '../../electron/experiments/rows.ts';
 import { runExperiment } from '../../electron/experiments/runner.ts';
@@ -234,6 +234,24 @@ describe('experiment runner on stories260K', () => {
     const rest = await runExperiment(small(), { outDir: out, baseDir: out, cacheDir: testCacheDir() });
     assert.equal(rest.cellsSkipped, 3);
     assert.equal(cells(out).length, 4 * 7);
+  });
+
+  it('refuses two workloads that produce the same sample ids before running anything; a NIAH "name" tells them apart', async () => {
+    const single = { kind: 'niah', variant: 'single', contextLengths: [256], depths: [50] };
+    const out = dir();
+    await assert.rejects(
+      () => runExperiment({ ...small(), methods: ['full'], workloads: [single, { ...single, heldOutTemplates: true }] }, { outDir: out, baseDir: out }),
+      (e: unknown) =>
+        e instanceof WorkloadError && /workloads\.1 produces sample 'niah-single\/c256\/d50\/s0', as workloads\.0 does/.test(e.message) && /"name"/.test(e.message),
+    );
+    assert.equal(existsSync(join(out, RESULTS_FILE)) ? cells(out).length : 0, 0, 'nothing ran');
+    const named = { ...small(), methods: ['full'], workloads: [single, { ...single, heldOutTemplates: true, name: 'niah-single-heldout' }] };
+    const out2 = dir();
+    await runExperiment(named, { outDir: out2, baseDir: out2, cacheDir: testCacheDir() });
+    assert.deepEqual(cells(out2).map((r) => [r.workload, r.sampleId]), [
+      ['niah-single', 'niah-single/c256/d50/s0'],
+      ['niah-single-heldout', 'niah-single-heldout/c256/d50/s0'],
+    ]);
   });
 
   it('rejects an invalid experiment with every problem and its place', async () => {

@@ -30,7 +30,8 @@
  * - Metric 'niah': the fraction of `answers` found in the output (metrics/text.ts),
  *   as RULER finds them (substrings); with `match: 'whole'`, 'niah_whole' (only
  *   whole words count) and the workload is named 'niah-<variant>-whole', so both
- *   scorings of the same prompts can sit in one experiment.
+ *   scorings of the same prompts can sit in one experiment. `name` overrides the
+ *   workload name (two grids that differ only in templates or haystack).
  *
  * Haystack texts are passed in by the runner (`texts`, in the order of
  * `haystack.names`); `meta.haystack` names the one a sample starts in.
@@ -174,7 +175,7 @@ function nearestBoundary(positions: readonly number[], at: number): number {
 export function generateNiah(def: z.input<typeof niahWorkload>, opts: GenerateOptions): Sample[] {
   const d = parseWorkload(niahWorkload, def, 'niah');
   const whole = d.match === 'whole';
-  const workload = `niah-${d.variant}${whole ? '-whole' : ''}`;
+  const workload = d.name ?? `niah-${d.variant}${whole ? '-whole' : ''}`;
   const passkey = d.variant === 'passkey';
   const setName = d.heldOutTemplates ? 'heldOut' : 'train';
   const templates = (passkey ? PASSKEY_TEMPLATES : NEEDLE_TEMPLATES)[setName];

@@ -105,6 +105,13 @@ export const niahWorkload = z.strictObject({
     .describe(
       "How an answer is found in the output. substring (the default): anywhere, as RULER's string_match_all scores — 81995 counts in '819955.'; whole: only as a whole word, with no letter or digit directly before or after it (metric niah_whole, workload named niah-<variant>-whole).",
     ),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-", starting with a letter or digit')
+    .optional()
+    .describe(
+      'The workload\'s name in results and sample ids (default niah-<variant>, niah-<variant>-whole with match whole): gives two NIAH workloads of one experiment that differ only in templates, haystack or needles names of their own.',
+    ),
 });
 
 export const rulerWorkload = z.strictObject({

@@ -203,6 +203,15 @@ describe('NIAH samples', () => {
     assert.throws(() => parseWorkloadDef({ ...def, match: 'exact' }), /match/);
   });
 
+  it('a name replaces the workload name in samples and their ids; names with other characters are refused', () => {
+    const def = { kind: 'niah' as const, contextLengths: [300], depths: [50], heldOutTemplates: true, haystack: textsHaystack };
+    const [s] = generateNiah({ ...def, name: 'single-heldout.v2' }, { seed: 1, counter: whitespace, texts });
+    assert.equal(s?.workload, 'single-heldout.v2');
+    assert.equal(s?.id, 'single-heldout.v2/c300/d50/s0');
+    assert.throws(() => parseWorkloadDef({ ...def, name: 'a/b' }), /name/);
+    assert.throws(() => parseWorkloadDef({ ...def, name: '' }), /name/);
+  });
+
   it('held-out templates share no sentence frame with the training templates', () => {
     for (const sets of [NEEDLE_TEMPLATES, PASSKEY_TEMPLATES]) {
       const train = sets.train.flatMap((t) => [t.statement, t.question, t.answerPrefix, t.questionAll].flatMap(frames));
