@@ -242,16 +242,21 @@ describe('experiment runner on stories260K', () => {
     await assert.rejects(
       () => runExperiment({ ...small(), methods: ['full'], workloads: [single, { ...single, heldOutTemplates: true }] }, { outDir: out, baseDir: out }),
       (e: unknown) =>
-        e instanceof WorkloadError && /workloads\.1 produces sample 'niah-single\/c256\/d50\/s0', as workloads\.0 does/.test(e.message) && /"name"/.test(e.message),
+        e instanceof WorkloadError &&
+        /workloads\.1 produces sample 'niah-single\/c256\/d50\/s0', as workloads\.0 does/.test(e.message) &&
+        /"name"/.test(e.message),
     );
     assert.equal(existsSync(join(out, RESULTS_FILE)) ? cells(out).length : 0, 0, 'nothing ran');
     const named = { ...small(), methods: ['full'], workloads: [single, { ...single, heldOutTemplates: true, name: 'niah-single-heldout' }] };
     const out2 = dir();
     await runExperiment(named, { outDir: out2, baseDir: out2, cacheDir: testCacheDir() });
-    assert.deepEqual(cells(out2).map((r) => [r.workload, r.sampleId]), [
-      ['niah-single', 'niah-single/c256/d50/s0'],
-      ['niah-single-heldout', 'niah-single-heldout/c256/d50/s0'],
-    ]);
+    assert.deepEqual(
+      cells(out2).map((r) => [r.workload, r.sampleId]),
+      [
+        ['niah-single', 'niah-single/c256/d50/s0'],
+        ['niah-single-heldout', 'niah-single-heldout/c256/d50/s0'],
+      ],
+    );
   });
 
   it('rejects an invalid experiment with every problem and its place', async () => {

@@ -110,7 +110,7 @@ export const niahWorkload = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-", starting with a letter or digit')
     .optional()
     .describe(
-      'The workload\'s name in results and sample ids (default niah-<variant>, niah-<variant>-whole with match whole): gives two NIAH workloads of one experiment that differ only in templates, haystack or needles names of their own.',
+      "The workload's name in results and sample ids (default niah-<variant>, niah-<variant>-whole with match whole): gives two NIAH workloads of one experiment that differ only in templates, haystack or needles names of their own.",
     ),
 });
 
