@@ -5,7 +5,7 @@
  * from the freshly trained vocabulary — so the model is trained on exactly the token streams the lab
  * will feed it.
  *
- *   tsx build/demo-model/make-data.ts [--samples N] [--seed S]
+ *   tsx build/demo-model/make-data.ts [--samples N] [--seed S] [--vary-numbers]
  *
  * Reads <work>/vocab.json (train_tokenizer.py); writes <work>/tasks.bin (int32 token ids, one task
  * after another) and <work>/tasks.json (per task: offset, length, answer start/end, length bucket,
@@ -14,6 +14,14 @@
  * "Augmented" tasks widen the phrasing the model sees: a train-template needle whose noun phrase
  * ("locker code") is swapped for one of many others, so the model learns to copy what follows the
  * phrase the question repeats rather than memorising five sentences. No held-out noun is used.
+ *
+ * --vary-numbers writes the same training tasks to <work>/tasks-varied.bin|json instead (no eval
+ * split), with every number of 5 or more digits in a needle task's prompt and answer replaced by one
+ * of 3 to 9 digits (the same replacement wherever that number stands). The generators' numbers
+ * always have 5 digits for a passkey and 7 for a needle, so a model trained on them alone learns the
+ * answer's length from the question's wording instead of copying where the number ends: run 9
+ * answered the held-out passkey question ("What is the access number?", worded like a 7-digit
+ * needle question) with 7 digits. train.py's TASKS_VARIED phases draw from this file.
  */
 import { mkdirSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -39,9 +47,14 @@ const TRAIN_TEXTS = [
 const HELD_OUT_TEXT = 'austen-persuasion.txt';
 export const LENGTHS = [128, 256, 384, 512, 768, 1024, 1536, 2048];
 
-const { values: args } = parseArgs({ options: { samples: { type: 'string', default: '2400' }, seed: { type: 'string', default: '1' } } });
+const { values: args } = parseArgs({
+  options: { samples: { type: 'string', default: '2400' }, seed: { type: 'string', default: '1' }, 'vary-numbers': { type: 'boolean', default: false } },
+});
 const perLength = Number(args.samples);
 const seed0 = Number(args.seed);
+const vary = args['vary-numbers'] === true;
+const outName = vary ? 'tasks-varied' : 'tasks';
+const NEEDLE_KINDS = new Set(['single', 'single-filler', 'multikey', 'multivalue', 'passkey', 'augmented']);
 
 const vocab = JSON.parse(readFileSync(join(work, 'vocab.json'), 'utf8')) as { tokens: string[]; scores: number[]; types: number[] };
 const tok = createSpmTokenizer({ ...vocab, bosId: 1, eosId: 2, unkId: 0, addBos: true, addSpacePrefix: true });
@@ -103,6 +116,29 @@ function encodeTask(s: Sample, length: number, kind: string, split: Task['split'
   return { ids: [...all, 2], answerStart: p.length, length, kind, split };
 }
 
+/**
+ * --vary-numbers: the prompt and answer with every number of 5+ digits replaced, consistently, by a
+ * seeded one of 3–9 digits (first digit non-zero; distinct numbers stay distinct).
+ */
+function withVariedNumbers(prompt: string, answer: string, seed: number): { prompt: string; answer: string } {
+  const r = createRng(mixSeed(seed, 0x76));
+  const map = new Map<string, string>();
+  const used = new Set<string>();
+  const swap = (n: string): string => {
+    let m = map.get(n);
+    while (m === undefined || used.has(m)) {
+      const k = 3 + r.int(7);
+      m = String(1 + r.int(9)) + Array.from({ length: k - 1 }, () => String(r.int(10))).join('');
+    }
+    map.set(n, m);
+    used.add(m);
+    return m;
+  };
+  const re = /(?<!\d)\d{5,}(?!\d)/g;
+  const p = prompt.replace(re, swap);
+  return { prompt: p, answer: answer.replace(re, (n) => map.get(n) ?? swap(n)) };
+}
+
 function generate(def: WorkloadDefInput, seed: number, texts?: readonly string[]): Sample[] {
   try {
     return generateWorkload(def, { seed, counter, ...(texts ? { texts } : {}) });
@@ -150,8 +186,14 @@ for (const L of LENGTHS) {
     for (let c = 0; c < cells; c++) {
       const s = mixSeed(seed0, L, kind.length * 1000 + kind.charCodeAt(0), c);
       for (const sample of make(s)) {
+        // Encodes a (possibly rewritten) prompt, with its numbers varied under --vary-numbers.
+        const emit = (prompt: string) => {
+          if (!vary || !NEEDLE_KINDS.has(kind)) return push(encodeTask(sample, L, kind, 'train', prompt));
+          const v = withVariedNumbers(prompt, answerText(sample), mixSeed(s, tasks.length));
+          return push(encodeTask(sample, L, kind, 'train', v.prompt, v.answer));
+        };
         if (kind !== 'augmented') {
-          push(encodeTask(sample, L, kind, 'train'));
+          emit(sample.prompt);
           continue;
         }
         // Swap the template's noun phrase and intro for a random one (consistently in needle, question and answer prefix).
@@ -164,12 +206,12 @@ for (const L of LENGTHS) {
         prompt = prompt
           .replace('Remember this:', INTROS[r.int(INTROS.length)] ?? '')
           .replace('Written in small letters on the last page:', INTROS[r.int(INTROS.length)] ?? '');
-        push(encodeTask(sample, L, kind, 'train', prompt));
+        emit(prompt);
       }
     }
   }
   // Evaluation: held-out templates in the held-out text (and passkeys in filler), never trained on.
-  if (L >= 256) {
+  if (L >= 256 && !vary) {
     const ev = createRng(mixSeed(seed0, L, 99));
     const evDepths = [0, 25, 50, 75, 100];
     for (const sample of generate(
@@ -196,7 +238,7 @@ for (const L of LENGTHS) {
 }
 
 mkdirSync(work, { recursive: true });
-const fd = openSync(join(work, 'tasks.bin'), 'w');
+const fd = openSync(join(work, `${outName}.bin`), 'w');
 const index: { offset: number; n: number; answerStart: number; length: number; kind: string; split: string }[] = [];
 let offset = 0;
 for (const t of tasks) {
@@ -205,5 +247,5 @@ for (const t of tasks) {
   offset += t.ids.length;
 }
 closeSync(fd);
-writeFileSync(join(work, 'tasks.json'), JSON.stringify({ tokens: offset, tasks: index }));
-console.error(`wrote ${tasks.length} tasks, ${offset} tokens -> ${work}/tasks.bin`);
+writeFileSync(join(work, `${outName}.json`), JSON.stringify({ tokens: offset, tasks: index }));
+console.error(`wrote ${tasks.length} tasks, ${offset} tokens -> ${work}/${outName}.bin`);
