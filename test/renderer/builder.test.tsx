@@ -26,7 +26,7 @@ test('the quick preset: 5 samples × (1 full + 3 methods × 3 budgets) = 50 cell
   assert.equal(screen.getByTestId('builder-cost-prefills').getAttribute('data-value'), '4');
 });
 
-test('a NIAH workload can use the held-out templates and whole-word answer matching; both reach the experiment JSON', async () => {
+test('a NIAH workload can use the held-out templates, whole-word answer matching and a name of its own; all reach the experiment JSON', async () => {
   const h = await setup();
   h.render(<BuilderScreen />);
   const niah = (): Record<string, unknown> =>
@@ -38,6 +38,14 @@ test('a NIAH workload can use the held-out templates and whole-word answer match
   fireEvent.click(screen.getByTestId('builder-w0-held-out'));
   assert.equal(niah()['match'], 'whole');
   assert.equal(niah()['heldOutTemplates'], true);
+  assert.ok(screen.getByTestId('builder-valid'));
+  // A name of its own; one the schema refuses shows its message.
+  assert.equal('name' in niah(), false);
+  fireEvent.change(screen.getByTestId('builder-w0-name'), { target: { value: 'passkey-heldout' } });
+  assert.equal(niah()['name'], 'passkey-heldout');
+  fireEvent.change(screen.getByTestId('builder-w0-name'), { target: { value: 'a/b' } });
+  assert.ok(screen.getAllByTestId('builder-issue').some((li) => /^workloads\.0\.name: /.test(li.textContent ?? '')));
+  fireEvent.change(screen.getByTestId('builder-w0-name'), { target: { value: '' } });
   assert.ok(screen.getByTestId('builder-valid'));
   // The same grid: the estimate does not change.
   assert.equal(screen.getByTestId('builder-cost-samples').textContent, '5');

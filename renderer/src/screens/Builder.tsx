@@ -343,6 +343,13 @@ function WorkloadEditor({ w, index }: { w: WorkloadForm; index: number }) {
           >
             Held-out needle templates
           </Check>
+          <Field
+            label="Name in results"
+            value={w.name}
+            placeholder={`niah-${w.variant}${w.match === 'whole' ? '-whole' : ''}`}
+            onChange={(v) => set({ name: v })}
+            testId={t('name')}
+          />
         </>
       );
       break;

@@ -28,6 +28,8 @@ export type WorkloadForm =
       readonly heldOutTemplates: boolean;
       /** How answers are found in the output: RULER's substring match, or whole words only. */
       readonly match: 'substring' | 'whole';
+      /** The workload's name in results; empty = the default (niah-<variant>[-whole]). */
+      readonly name: string;
     }
   | { readonly kind: 'ruler'; readonly task: 'vt' | 'cwe' | 'fwe' | 'kv'; readonly contextLengths: string; readonly samples: string }
   | { readonly kind: 'fidelity'; readonly texts: string; readonly promptTokens: string; readonly continuationTokens: string; readonly samples: string }
@@ -65,6 +67,7 @@ export const DEFAULT_WORKLOADS: { readonly [K in WorkloadKind]: Extract<Workload
     haystack: '',
     heldOutTemplates: false,
     match: 'substring',
+    name: '',
   },
   ruler: { kind: 'ruler', task: 'vt', contextLengths: '256', samples: '2' },
   fidelity: { kind: 'fidelity', texts: 'sampled', promptTokens: '256', continuationTokens: '32', samples: '2' },
@@ -194,6 +197,7 @@ export function workloadInput(w: WorkloadForm): WorkloadDefInput {
         // Written only when they differ from the schema's defaults, so the experiment JSON stays as short as the CLI's examples.
         ...(w.heldOutTemplates ? { heldOutTemplates: true } : {}),
         ...(w.match === 'whole' ? { match: 'whole' as const } : {}),
+        ...(w.name.trim() ? { name: w.name.trim() } : {}),
       };
     }
     case 'ruler': {
