@@ -152,15 +152,8 @@ test('settings: the theme is saved through updateSettings', async () => {
 
 test("the cost estimate's NIAH sample grid names, orders and scores samples as core's generator does", () => {
   const counter = { count: (t: string) => t.split(/\s+/).filter(Boolean).length };
-  for (const match of [undefined, 'whole'] as const) {
-    const def = {
-      kind: 'niah' as const,
-      variant: 'passkey' as const,
-      contextLengths: [200, 300],
-      depths: [0, 50, 100],
-      samplesPerCell: 2,
-      ...(match ? { match } : {}),
-    };
+  for (const extra of [{}, { match: 'whole' as const }, { name: 'passkey-heldout' }]) {
+    const def = { kind: 'niah' as const, variant: 'passkey' as const, contextLengths: [200, 300], depths: [0, 50, 100], samplesPerCell: 2, ...extra };
     const want = generateNiah(def, { seed: 3, counter }).map((s) => ({ id: s.id, workload: s.workload, metric: s.metric }));
     assert.deepEqual(
       sampleGrid(def).samples.map((s) => ({ id: s.id, workload: s.workload, metric: s.metric })),

@@ -169,13 +169,29 @@ function nearestBoundary(positions: readonly number[], at: number): number {
 }
 
 /**
+ * The workload name and metric of a NIAH definition, as written (defaults may be absent): its
+ * `name`, else `niah-<variant>` (+ `-whole` with `match: 'whole'`), scored by 'niah' or 'niah_whole'.
+ * The generator and the builder's cost sketch (renderer/src/util/cost.ts) both name samples by it.
+ */
+export function niahNaming(d: {
+  readonly variant?: keyof typeof VARIANT_CODE | undefined;
+  readonly match?: 'substring' | 'whole' | undefined;
+  readonly name?: string | undefined;
+}): {
+  readonly workload: string;
+  readonly metric: 'niah' | 'niah_whole';
+} {
+  const whole = d.match === 'whole';
+  return { workload: d.name ?? `niah-${d.variant ?? 'single'}${whole ? '-whole' : ''}`, metric: whole ? 'niah_whole' : 'niah' };
+}
+
+/**
  * Expands a NIAH definition into samples: for each context length, each
  * sample index and each depth (in that order), one prompt.
  */
 export function generateNiah(def: z.input<typeof niahWorkload>, opts: GenerateOptions): Sample[] {
   const d = parseWorkload(niahWorkload, def, 'niah');
-  const whole = d.match === 'whole';
-  const workload = d.name ?? `niah-${d.variant}${whole ? '-whole' : ''}`;
+  const { workload, metric } = niahNaming(d);
   const passkey = d.variant === 'passkey';
   const setName = d.heldOutTemplates ? 'heldOut' : 'train';
   const templates = (passkey ? PASSKEY_TEMPLATES : NEEDLE_TEMPLATES)[setName];
@@ -250,7 +266,7 @@ export function generateNiah(def: z.input<typeof niahWorkload>, opts: GenerateOp
           workload,
           prompt: build(fit.n).prompt,
           answers: d.variant === 'multivalue' ? values : [values[0] ?? ''],
-          metric: whole ? 'niah_whole' : 'niah',
+          metric,
           maxNewTokens: d.variant === 'multivalue' ? 16 * values.length + 16 : 32,
           meta: {
             variant: d.variant,

@@ -8,6 +8,7 @@
  */
 import { useMemo, type ReactNode } from 'react';
 import type { MethodInfo } from '@kvlab/core';
+import { niahNaming } from '@kvlab/core';
 import { useLab } from '../store/index.ts';
 import { BUILDER_PRESETS, builderExperiment, validateExperiment, type AdaMode, type WorkloadForm, type WorkloadKind } from '../store/builder.ts';
 import { estimateCost } from '../util/cost.ts';
@@ -346,7 +347,7 @@ function WorkloadEditor({ w, index }: { w: WorkloadForm; index: number }) {
           <Field
             label="Name in results"
             value={w.name}
-            placeholder={`niah-${w.variant}${w.match === 'whole' ? '-whole' : ''}`}
+            placeholder={niahNaming({ variant: w.variant, match: w.match }).workload}
             onChange={(v) => set({ name: v })}
             testId={t('name')}
           />

@@ -10,6 +10,7 @@
  * and tolerates half-typed input so the estimate updates while the user types.
  */
 import type { ExperimentInput, WorkloadDefInput } from '@kvlab/core';
+import { niahNaming } from '@kvlab/core';
 
 /** One sample the runner would generate: enough to label a cell and size its prompt. */
 export interface SampleSketch {
@@ -34,10 +35,9 @@ export function sampleGrid(w: WorkloadDefInput): { samples: SampleSketch[]; exac
   const out: SampleSketch[] = [];
   switch (w.kind) {
     case 'niah': {
-      // Named and scored as core's generateNiah does (workloads/niah.ts), in its order: length, sample, depth.
+      // Named and scored as core's generateNiah does (niahNaming), in its order: length, sample, depth.
       const variant = w.variant ?? 'single';
-      const whole = w.match === 'whole';
-      const workload = `niah-${variant}${whole ? '-whole' : ''}`;
+      const { workload, metric } = niahNaming(w);
       for (const c of nums(w.contextLengths))
         for (let s = 0; s < count(w.samplesPerCell, 1); s++)
           for (const d of nums(w.depths))
@@ -45,7 +45,7 @@ export function sampleGrid(w: WorkloadDefInput): { samples: SampleSketch[]; exac
               id: `${workload}/c${c}/d${d}/s${s}`,
               workload,
               promptTokens: c,
-              metric: whole ? 'niah_whole' : 'niah',
+              metric,
               meta: { contextLength: c, depth: d, variant },
             });
       return { samples: out, exact: true };
