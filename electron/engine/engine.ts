@@ -19,7 +19,7 @@ import type { LoadedModel, ModelConfig } from './model.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 2;
+export const GRAPH_VERSION = 3;
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'dml' | 'coreml';
 
@@ -31,6 +31,13 @@ export interface EngineOptions {
   readonly cacheDir?: string;
   /** Prefill chunk length (tokens per run); bounds the transient [Hq, S, T] attention. */
   readonly prefillChunk?: number;
+  /**
+   * Multiply 8-bit weight blocks (Q8_0, Q5_x, Q6_K, IQ4_*) with float32
+   * activations: exact against the dequantised weights, but onnxruntime's
+   * kernel for it is ~100× slower than the default, which quantises the
+   * activations to int8 per block as llama.cpp's CPU path does. For tests.
+   */
+  readonly exactMatmul?: boolean;
 }
 
 export interface PrefillOptions {
@@ -88,7 +95,7 @@ export class Engine {
   }
 
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
-    const { path: graphPath, cached } = ensureGraph(model, opts.cacheDir);
+    const { path: graphPath, cached } = ensureGraph(model, opts.cacheDir, opts.exactMatmul ?? false);
     const requested = opts.executionProvider ?? 'cpu';
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
@@ -353,15 +360,22 @@ export function headMajor(src: Float32Array, n: number, H: number, d: number): F
   return out;
 }
 
-/** Cache key for a built graph: model identity (hash of config + weights digest) and the graph version. */
-function graphKey(model: LoadedModel): string {
+/**
+ * Cache key for a built graph: the graph version, the config, how float
+ * weights are held, and the model's identity — for a file, its size, mtime and
+ * a hash of its header and tensor table (LoadedModel.identity), so opening a
+ * cached model reads no weights; for an in-memory model, its weights.
+ */
+function graphKey(model: LoadedModel, exact: boolean): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: GRAPH_VERSION, config: model.config }));
-  // Hash the weights themselves: a cheap, exact identity for the built graph (a few GB/s).
-  for (const [name, w] of [...model.weights.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    h.update(name);
-    h.update(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
-  }
+  h.update(JSON.stringify({ v: GRAPH_VERSION, config: model.config, floatWeights: model.floatWeights ?? 'f32', exact }));
+  if (model.identity !== undefined) h.update(model.identity);
+  else
+    for (const [name, w] of [...model.weights.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      h.update(name);
+      const data = w.data;
+      h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
   return h.digest('hex').slice(0, 32);
 }
 
@@ -369,18 +383,29 @@ export function defaultCacheDir(): string {
   return join(process.env['KVLAB_CACHE'] ?? join(homedir(), '.cache', 'kvlab'), 'graphs');
 }
 
-/** Builds (or reuses) the model's graph on disk: <cache>/<key>/decoder.onnx + decoder.onnx.data. */
-function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir()): { path: string; cached: boolean } {
-  const dir = join(cacheDir, graphKey(model));
+/**
+ * Builds (or reuses) the model's graph on disk: <cache>/<key>/decoder.onnx +
+ * decoder.onnx.data. The builder streams: each converted tensor is written
+ * where it belongs in the data file as soon as it exists, so the peak while
+ * building stays near one tensor, not the model.
+ */
+function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir(), exact = false): { path: string; cached: boolean } {
+  const dir = join(cacheDir, graphKey(model, exact));
   const path = join(dir, 'decoder.onnx');
   if (existsSync(path)) return { path, cached: true };
   mkdirSync(dir, { recursive: true });
-  const g = buildDecoderGraph(model.config, model.weights, 'decoder.onnx.data', model.path);
   // Write to temporary names, then rename: a crash never leaves a half-written graph that looks cached.
   const tmpData = join(dir, `decoder.onnx.data.${process.pid}.tmp`);
   const fd = openSync(tmpData, 'w');
+  let g: ReturnType<typeof buildDecoderGraph>;
   try {
-    for (const ch of g.external) writeSync(fd, ch.bytes, 0, ch.bytes.byteLength, ch.offset);
+    g = buildDecoderGraph(model.config, model.weights, 'decoder.onnx.data', model.path, {
+      floatWeights: model.floatWeights ?? 'f32',
+      exact,
+      sink: (ch) => {
+        writeSync(fd, ch.bytes, 0, ch.bytes.byteLength, ch.offset);
+      },
+    });
   } finally {
     closeSync(fd);
   }

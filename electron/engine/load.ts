@@ -13,25 +13,30 @@
  * `inspectModel(path)` reads only headers (GGUF header and tensor table, the
  * 28-byte llama2.c header, config.json + safetensors headers) and says what
  * loading will cost; `checkFits` refuses a model that will not fit
- * (E_MODEL_TOO_LARGE) before anything big is allocated. loadModel runs both first.
+ * (E_MODEL_TOO_LARGE) before anything big is allocated. loadModel runs both
+ * first. Loading reads no weights: the model's tensors read themselves on
+ * demand (model.ts lazyTensor), and the engine's graph builder converts them
+ * one at a time into onnxruntime's data file, in the form the graph keeps them
+ * (graph/nbits.ts: quantised GGUF blocks as they are stored; float-stored
+ * matrices as float32 or requantised to 8-/4-bit blocks, `floatWeights`).
  *
- * Memory estimate (`estimateLoadBytes`), for P = parameters:
- *   4·P      the float32 weights the LoadedModel holds (every format is dequantised at load)
- * + 4·P      onnxruntime's own copy: the engine's decoder graph stores every weight as an
- *            initializer in external data, which the session loads
- * + 4·P      transient, the first time a model's graph is built: the graph and its
- *            external data being written, and onnxruntime reading them back
- * + 128 MiB  Node, onnxruntime and the graph protobuf
- * Measured on this project's Linux machine (Node 20, onnxruntime-node 1.30, BF16 HF
- * folders of random Llama-shaped models, loadModel + Engine.create, peak RSS):
- * P = 124.7M (476 MiB of float32): 1,377 MiB with the graph built, 1,097 MiB with it
- * cached, against an estimate of 1,555 MiB; P = 33.4M: 477 MiB after Engine.create
- * (build) against 510 MiB. A Node process with tsx and onnxruntime loaded starts at
- * about 104 MiB. The KV cache comes on top: kvBytesPerToken × tokens held (ModelInfo
- * gives it for a float32 and a float16 cache).
- */
+ * Memory estimate (`estimateLoadBytes`):
+ *   graph      the weights in the graph's form (nbitsBytes per quantised matrix, 4 B per
+ *              float32 value, 36/32 B per value requantised to 8 bits, 20/32 B to 4 bits),
+ *              which onnxruntime holds once the session exists (it repacks quantised
+ *              blocks for its kernels and frees what it read)
+ * + build    transient, the first time a model's graph is built: the largest tensor,
+ *              dequantised and converted (4 × its float32 size)
+ * + 192 MiB  Node, onnxruntime, the graph protobuf and the tokenizer
+ * The KV cache comes on top: kvBytesPerToken × tokens held (ModelInfo gives it
+ * for a float32 and a float16 cache).
+ *
+ * Graph cache identity (`identity`): the files' sizes and mtimes and a hash of
+ * their headers and tensor tables, so a cached graph opens without reading or
+ * hashing any weight. */
 
 import type { ModelFacts } from '@kvlab/core';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -39,7 +44,19 @@ import { ggufModelConfig, loadGgufWeights } from './formats/gguf-llama.ts';
 import { readGgufHeader, type GgufFile } from './formats/gguf.ts';
 import { loadHfWeights, readHfModelHeader, type HfModelHeader } from './formats/hf.ts';
 import { loadLlama2c, readLlama2cHeader, type Llama2cHeader } from './formats/llama2c.ts';
-import { ModelFileError, type Architecture, type LoadedModel, type ModelConfig, type ModelFormat, type Tokenizer, type WeightTensor } from './model.ts';
+import { isNBitsType, nbitsBytes } from './graph/nbits.ts';
+import {
+  FLOAT_WEIGHT_FORMS,
+  layerWeight,
+  ModelFileError,
+  type Architecture,
+  type FloatWeightForm,
+  type LoadedModel,
+  type ModelConfig,
+  type ModelFormat,
+  type Tokenizer,
+  type WeightTensor,
+} from './model.ts';
 import { loadHfTokenizer } from './tokenizers/hf.ts';
 import { loadLlama2cTokenizer } from './tokenizers/llama2c.ts';
 import { tokenizerFromGguf } from './tokenizers/gguf-bpe.ts';
@@ -52,6 +69,12 @@ export interface LoadOptions {
   readonly tokenizer?: string;
   /** Bytes of memory the load may use; default `availableMemory()`. Infinity skips the check. */
   readonly availableBytes?: number;
+  /**
+   * How matrices stored as floats (F32/F16/BF16) are held: 'f32' (exact), 'q8' or
+   * 'q4' (requantised to blocks at load), or 'auto' (default): the first of
+   * f32, q8, q4 whose estimate fits in the available memory.
+   */
+  readonly floatWeights?: FloatWeightForm | 'auto';
 }
 
 /** A model file inspected: the facts the model card shows (core's `ModelFacts`, documented there), and how it was read. */
@@ -62,12 +85,21 @@ export interface ModelInfo extends ModelFacts {
   readonly architecture: Architecture;
   readonly name: string;
   readonly config: ModelConfig;
-  /** The parts of `estimatedLoadBytes` (see the module comment). */
-  readonly estimate: { readonly weightsF32: number; readonly runtimeCopy: number; readonly buildTransient: number; readonly overhead: number };
+  /** The parts of `estimatedLoadBytes` with float-stored matrices held as float32 (see the module comment). */
+  readonly estimate: LoadEstimate;
+  /** Identity of the file(s) for the graph cache (module comment). */
+  readonly identity: string;
+}
+
+/** Parts of a load estimate (module comment). */
+export interface LoadEstimate {
+  readonly graph: number;
+  readonly build: number;
+  readonly overhead: number;
 }
 
 const MiB = 1 << 20;
-const RUNTIME_OVERHEAD = 128 * MiB;
+const RUNTIME_OVERHEAD = 192 * MiB;
 
 /** Parameters of the canonical weights `config` implies (what checkWeights requires). */
 export function countParameters(c: ModelConfig): number {
@@ -79,13 +111,38 @@ export function countParameters(c: ModelConfig): number {
 /** KV-cache bytes per token for an element size (4: float32, 2: float16). */
 export const kvBytesPerToken = (c: ModelConfig, bytesPerElement: number): number => 2 * c.numLayers * c.numKvHeads * c.headDim * bytesPerElement;
 
-/** The memory estimate for `parameters` float32 weights (see the module comment). */
-export function estimateLoadBytes(parameters: number): ModelInfo['estimate'] & { readonly total: number } {
-  const weightsF32 = 4 * parameters;
-  const runtimeCopy = 4 * parameters;
-  const buildTransient = 4 * parameters;
-  return { weightsF32, runtimeCopy, buildTransient, overhead: RUNTIME_OVERHEAD, total: weightsF32 + runtimeCopy + buildTransient + RUNTIME_OVERHEAD };
+/** A tensor as the estimate sees it: canonical name, row-major dims, stored type. */
+export interface TensorShapeInfo {
+  readonly canon: string;
+  readonly dims: readonly number[];
+  readonly type: string;
 }
+
+const FLOAT_TYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/**
+ * The memory estimate (module comment) for a model's tensors, with
+ * float-stored matrices held as `form`. Norm and bias vectors stay float32.
+ */
+export function estimateLoadBytes(tensors: readonly TensorShapeInfo[], form: FloatWeightForm): LoadEstimate & { readonly total: number } {
+  let graph = 0;
+  let largest = 0;
+  for (const t of tensors) {
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    largest = Math.max(largest, n);
+    const K = t.dims[t.dims.length - 1] ?? 1;
+    const N = n / K;
+    if (t.dims.length !== 2) graph += 4 * n;
+    else if (isNBitsType(t.type)) graph += nbitsBytes(t.type, N, K);
+    else if (form !== 'f32' && K % 32 === 0) graph += form === 'q8' ? nbitsBytes('Q8_0', N, K) : nbitsBytes('Q4_0', N, K);
+    else graph += 4 * n;
+  }
+  const build = 4 * 4 * largest;
+  return { graph, build, overhead: RUNTIME_OVERHEAD, total: graph + build + RUNTIME_OVERHEAD };
+}
+
+/** Whether any matrix is stored as floats (so how they are held is a choice). */
+const hasFloatMatrices = (tensors: readonly TensorShapeInfo[]): boolean => tensors.some((t) => t.dims.length === 2 && !isNBitsType(t.type));
 
 /**
  * Memory this process can still use: Node's `process.availableMemory()`
@@ -109,17 +166,57 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** Throws ModelFileError E_MODEL_TOO_LARGE, with the estimate, when the model will not fit in `availableBytes`. */
-export function checkFits(info: ModelInfo, availableBytes: number = availableMemory()): void {
-  if (info.estimatedLoadBytes <= availableBytes) return;
-  const e = info.estimate;
+/**
+ * How float-stored matrices will be held: the asked form, or for 'auto' the
+ * first of f32, q8, q4 that fits in `availableBytes`. Throws ModelFileError
+ * E_MODEL_TOO_LARGE, with the estimate of every form, when it will not fit.
+ */
+export function chooseFloatWeights(info: ModelInfo, asked: FloatWeightForm | 'auto' = 'auto', availableBytes: number = availableMemory()): FloatWeightForm {
+  const by = info.floatWeightEstimates;
+  const need = (f: FloatWeightForm): number => by?.[f] ?? info.estimatedLoadBytes;
+  const form = asked !== 'auto' ? asked : by ? (FLOAT_WEIGHT_FORMS.find((f) => need(f) <= availableBytes) ?? 'q4') : 'f32';
+  if (need(form) <= availableBytes) return form;
+  const kv = `; the KV cache needs ${formatBytes(info.kvBytesPerToken.f32)} per token on top`;
+  const options = by
+    ? `; with its float weights as float32: ${formatBytes(by.f32)}, as 8-bit blocks: ${formatBytes(by.q8)}, as 4-bit blocks: ${formatBytes(by.q4)}`
+    : '';
   throw new ModelFileError(
     info.path,
-    `needs about ${formatBytes(info.estimatedLoadBytes)} of memory to load (${info.parameters.toLocaleString('en-US')} parameters: ` +
-      `${formatBytes(e.weightsF32)} of float32 weights + ${formatBytes(e.runtimeCopy)} for onnxruntime's copy + ${formatBytes(e.buildTransient)} while its graph is built + ${formatBytes(e.overhead)} runtime), ` +
-      `but only ${formatBytes(availableBytes)} is available; the KV cache needs ${formatBytes(info.kvBytesPerToken.f32)} per token on top`,
+    `needs about ${formatBytes(need(form))} of memory to load (${info.parameters.toLocaleString('en-US')} parameters${options}), but only ${formatBytes(availableBytes)} is available${kv}`,
     'E_MODEL_TOO_LARGE',
   );
+}
+
+/** Throws ModelFileError E_MODEL_TOO_LARGE, with the estimate, when the model will not fit in `availableBytes` in any form. */
+export function checkFits(info: ModelInfo, availableBytes: number = availableMemory()): void {
+  chooseFloatWeights(info, 'auto', availableBytes);
+}
+
+/**
+ * Identity of model files for the graph cache: each file's size and mtime and
+ * a hash of its first `headerBytes` bytes (header and tensor table); no weight is read.
+ */
+export function fileIdentity(files: readonly { readonly path: string; readonly headerBytes: number }[]): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    const st = statSync(f.path);
+    h.update(`${f.path}\0${st.size}\0${st.mtimeMs}\0`);
+    const n = Math.min(f.headerBytes, st.size);
+    const buf = Buffer.alloc(n);
+    const fd = openSync(f.path, 'r');
+    try {
+      let done = 0;
+      while (done < n) {
+        const r = readSync(fd, buf, done, n - done, done);
+        if (r <= 0) break;
+        done += r;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    h.update(buf);
+  }
+  return h.digest('hex');
 }
 
 // ---------------------------------------------------------------- format detection
@@ -165,9 +262,22 @@ interface Inspected {
   readonly hf?: HfModelHeader;
 }
 
-function makeInfo(path: string, format: ModelFormat, config: ModelConfig, storedTypes: Record<string, number>, fileBytes: number): ModelInfo {
+function makeInfo(
+  path: string,
+  format: ModelFormat,
+  config: ModelConfig,
+  tensors: readonly TensorShapeInfo[],
+  fileBytes: number,
+  identity: string,
+  stored?: Record<string, number>,
+): ModelInfo {
   const parameters = countParameters(config);
-  const { total, ...estimate } = estimateLoadBytes(parameters);
+  const storedTypes: Record<string, number> = stored ?? {};
+  if (!stored) for (const t of tensors) storedTypes[t.type] = (storedTypes[t.type] ?? 0) + t.dims.reduce((a, b) => a * b, 1);
+  const { total, ...estimate } = estimateLoadBytes(tensors, 'f32');
+  const floatWeightEstimates = hasFloatMatrices(tensors)
+    ? Object.freeze(Object.fromEntries(FLOAT_WEIGHT_FORMS.map((f) => [f, estimateLoadBytes(tensors, f).total])) as Record<FloatWeightForm, number>)
+    : undefined;
   return Object.freeze({
     path,
     format,
@@ -185,37 +295,54 @@ function makeInfo(path: string, format: ModelFormat, config: ModelConfig, stored
     fileBytes,
     estimatedLoadBytes: total,
     estimate,
+    identity,
+    ...(floatWeightEstimates ? { floatWeightEstimates } : {}),
   });
+}
+
+/** The canonical matrices and vectors of a llama2.c checkpoint (all float32), for the estimate. */
+function llama2cTensors(c: ModelConfig): TensorShapeInfo[] {
+  const { vocabSize: V, hiddenSize: D, intermediateSize: F, numHeads: Hq, numKvHeads: Hkv, headDim: d } = c;
+  const t: TensorShapeInfo[] = [{ canon: 'embed', dims: [V, D], type: 'F32' }];
+  for (let i = 0; i < c.numLayers; i++) {
+    const m = (n: Parameters<typeof layerWeight>[1], dims: number[]) => t.push({ canon: layerWeight(i, n), dims, type: 'F32' });
+    m('attnNorm', [D]);
+    m('wq', [Hq * d, D]);
+    m('wk', [Hkv * d, D]);
+    m('wv', [Hkv * d, D]);
+    m('wo', [D, Hq * d]);
+    m('ffnNorm', [D]);
+    m('wGate', [F, D]);
+    m('wDown', [D, F]);
+    m('wUp', [F, D]);
+  }
+  t.push({ canon: 'finalNorm', dims: [D], type: 'F32' });
+  if (!c.tiedEmbeddings) t.push({ canon: 'lmHead', dims: [V, D], type: 'F32' });
+  return t;
 }
 
 function inspect(path: string): Inspected {
   const d = detect(path);
-  const stored: Record<string, number> = {};
-  const add = (type: string, n: number): void => {
-    stored[type] = (stored[type] ?? 0) + n;
-  };
   if (d.format === 'gguf') {
     const file = readGgufHeader(path);
     const config = ggufModelConfig(file);
-    for (const t of file.tensors)
-      add(
-        t.typeName,
-        t.dims.reduce((a, b) => a * b, 1),
-      );
-    return { info: makeInfo(path, 'gguf', config, stored, file.fileSize), gguf: file };
+    const tensors = file.tensors.map((t) => ({ canon: t.name, dims: [...t.dims].reverse(), type: t.typeName }));
+    const identity = fileIdentity([{ path, headerBytes: file.dataOffset }]);
+    return { info: makeInfo(path, 'gguf', config, tensors, file.fileSize, identity), gguf: file };
   }
   if (d.format === 'llama2c') {
     const { header, config, fileSize } = readLlama2cHeader(path);
-    add('F32', (fileSize - 28) / 4);
-    return { info: makeInfo(path, 'llama2c', config, stored, fileSize), llama2c: header };
+    const identity = fileIdentity([{ path, headerBytes: 28 }]);
+    // Every float of the file counts as stored, the unused RoPE tables included.
+    return { info: makeInfo(path, 'llama2c', config, llama2cTensors(config), fileSize, identity, { F32: (fileSize - 28) / 4 }), llama2c: header };
   }
   const hf = readHfModelHeader(d.dir);
-  for (const t of hf.safetensors.tensors.values())
-    add(
-      t.dtype,
-      t.dims.reduce((a, b) => a * b, 1),
-    );
-  return { info: makeInfo(d.dir, 'hf', hf.config, stored, hf.safetensors.totalBytes), hf };
+  const tensors = [...hf.safetensors.tensors.values()].map((t) => ({ canon: t.name, dims: t.dims, type: t.dtype }));
+  const identity = fileIdentity([
+    { path: join(d.dir, 'config.json'), headerBytes: 1 << 20 },
+    ...hf.safetensors.files.map((f) => ({ path: f.path, headerBytes: f.dataOffset })),
+  ]);
+  return { info: makeInfo(d.dir, 'hf', hf.config, tensors, hf.safetensors.totalBytes, identity), hf };
 }
 
 /** What a model is and what loading it will cost, from its headers only. */
@@ -267,7 +394,7 @@ function checkVocab(path: string, tokenizer: Tokenizer, config: ModelConfig): vo
 /** loadModel without the Promise. */
 export function loadModelSync(path: string, opts: LoadOptions = {}): LoadedModel {
   const { info, gguf, hf, llama2c } = inspect(path);
-  checkFits(info, opts.availableBytes ?? availableMemory());
+  const floatWeights = chooseFloatWeights(info, opts.floatWeights ?? 'auto', opts.availableBytes ?? availableMemory());
   const config = info.config;
   let weights: Map<string, WeightTensor>;
   let tokenizer: Tokenizer;
@@ -300,7 +427,16 @@ export function loadModelSync(path: string, opts: LoadOptions = {}): LoadedModel
       : { tokenizer: tokPath };
   }
   checkVocab(info.path, tokenizer, config);
-  return Object.freeze({ path: info.path, format: info.format, config, weights, tokenizer, metadata: Object.freeze(metadata) });
+  return Object.freeze({
+    path: info.path,
+    format: info.format,
+    config,
+    weights,
+    tokenizer,
+    metadata: Object.freeze(metadata),
+    identity: info.identity,
+    floatWeights,
+  });
 }
 
 /**

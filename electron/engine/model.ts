@@ -60,11 +60,51 @@ export interface ModelConfig {
   readonly qkvBias: boolean;
 }
 
+/** How a tensor is stored in its file, for a graph that keeps it in that form. */
+export interface StoredForm {
+  /** ggml type name ('Q4_K', 'Q8_0', 'F16', 'BF16', 'F32'). */
+  readonly type: string;
+  /** The tensor's bytes as stored (ggml blocks, row after row), read from the file on each call; nothing is kept. */
+  readonly bytes: () => Uint8Array;
+}
+
 export interface WeightTensor {
   /** Row-major dims, outermost first. */
   readonly dims: readonly number[];
+  /**
+   * The values as float32. For a tensor read from a file this is a getter that
+   * reads and dequantises on each access and keeps nothing: a loaded model holds
+   * no weights in JS, and the graph builder converts one tensor at a time.
+   */
   readonly data: Float32Array;
+  /** The stored form (non-enumerable, so equal weights compare equal whatever file they came from). */
+  readonly stored?: StoredForm;
 }
+
+/**
+ * A tensor read on demand from a file: `data` reads (and dequantises) each time
+ * it is accessed, `stored` gives the file's own bytes.
+ */
+export function lazyTensor(dims: readonly number[], read: () => Float32Array, stored?: StoredForm): WeightTensor {
+  const t = { dims } as { dims: readonly number[]; data: Float32Array };
+  Object.defineProperty(t, 'data', { get: read, enumerable: true });
+  if (stored) Object.defineProperty(t, 'stored', { value: stored, enumerable: false });
+  return t;
+}
+
+/** Whether a tensor's values are held in memory (an in-memory model) rather than read from a file on access. */
+export const isResident = (t: WeightTensor): boolean => {
+  const d = Object.getOwnPropertyDescriptor(t, 'data');
+  return d !== undefined && 'value' in d;
+};
+
+/**
+ * How matrices stored as floats (F32/F16/BF16) are held in the graph: float32
+ * (exact), or requantised at load to 8-bit (Q8_0-like, 32-element blocks) or
+ * 4-bit (Q4_0-like) blocks. Quantised GGUF tensors always stay in their own blocks.
+ */
+export type FloatWeightForm = 'f32' | 'q8' | 'q4';
+export const FLOAT_WEIGHT_FORMS: readonly FloatWeightForm[] = ['f32', 'q8', 'q4'];
 
 export type Weights = ReadonlyMap<string, WeightTensor>;
 
@@ -86,7 +126,15 @@ export interface LoadedModel {
   readonly path: string;
   readonly format: ModelFormat;
   readonly config: ModelConfig;
+  /** The weights; a model loaded from a file reads them on demand (WeightTensor.data). */
   readonly weights: Weights;
+  /**
+   * Identity of the file(s) for the graph cache: size, mtime and a hash of the
+   * header and tensor table. Absent for in-memory models, whose weights are hashed instead.
+   */
+  readonly identity?: string;
+  /** How float-stored matrices are held (default 'f32'). */
+  readonly floatWeights?: FloatWeightForm;
   readonly tokenizer: Tokenizer;
   /** Metadata worth showing (GGUF general.*, HF config fields). */
   readonly metadata: Readonly<Record<string, string | number | boolean>>;
@@ -145,7 +193,8 @@ export function checkWeights(file: string, config: ModelConfig, weights: Weights
     if (w.dims.length !== dims.length || w.dims.some((x, k) => x !== dims[k])) {
       throw new ModelFileError(file, `weight '${name}' has dims [${w.dims.join(', ')}], expected [${dims.join(', ')}]`);
     }
-    if (w.data.length !== dims.reduce((a, b) => a * b, 1))
+    // A file-backed tensor's size was checked against its dims when the file's table was read; reading it here would load every weight.
+    if (isResident(w) && w.data.length !== dims.reduce((a, b) => a * b, 1))
       throw new ModelFileError(file, `weight '${name}' has ${w.data.length} values for dims [${dims.join(', ')}]`);
   }
 }

@@ -205,9 +205,13 @@ describe('loadModel: stories260K (../shared), GGUF and llama2.c', () => {
       assert.deepEqual([i.architecture, i.layers, i.heads, i.kvHeads, i.headDim], ['llama', 5, 8, 4, 8]);
       assert.deepEqual(i.kvBytesPerToken, { f32: 2 * 5 * 4 * 8 * 4, f16: 2 * 5 * 4 * 8 * 2 });
       assert.equal(i.kvBytesPerToken.f32, 1280);
-      // Estimate: float32 weights + onnxruntime's copy + the graph build's transient copy + 128 MiB runtime.
-      assert.deepEqual(i.estimate, { weightsF32: 4 * i.parameters, runtimeCopy: 4 * i.parameters, buildTransient: 4 * i.parameters, overhead: 128 * 2 ** 20 });
-      assert.equal(i.estimatedLoadBytes, 12 * i.parameters + 128 * 2 ** 20);
+      // Estimate: the graph's float32 weights (every float tensor the model keeps) + 4 float32 copies of the largest
+      // tensor while the graph is built (the 512 × 64 embedding) + 192 MiB runtime; and the same with matrices requantised.
+      assert.deepEqual(i.estimate, { graph: 4 * i.parameters, build: 16 * 512 * 64, overhead: 192 * 2 ** 20 });
+      assert.equal(i.estimatedLoadBytes, 4 * i.parameters + 16 * 512 * 64 + 192 * 2 ** 20);
+      assert.equal(i.floatWeightEstimates?.f32, i.estimatedLoadBytes);
+      // q8/q4 requantise only matrices whose rows are whole 32-blocks: all but w_down (rows of 172).
+      assert.ok((i.floatWeightEstimates?.q4 ?? 0) < (i.floatWeightEstimates?.q8 ?? 0) && (i.floatWeightEstimates?.q8 ?? 0) < i.estimatedLoadBytes);
     }
   });
 
@@ -218,8 +222,9 @@ describe('loadModel: stories260K (../shared), GGUF and llama2.c', () => {
       () => checkFits(info, 10 * 2 ** 20),
       gguf(),
       'E_MODEL_TOO_LARGE',
-      /needs about 131\.4 MiB of memory to load/,
+      /needs about 192\.\d MiB of memory to load/,
       /292,800 parameters/,
+      /with its float weights as float32: 193\.\d MiB, as 8-bit blocks: 193\.\d MiB, as 4-bit blocks: 192\.\d MiB/,
       /only 10\.0 MiB is available/,
     );
     assert.match(e.message, /stories260K\.gguf: needs about/);

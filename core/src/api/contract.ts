@@ -56,6 +56,12 @@ export interface ModelFacts {
   readonly estimatedLoadBytes: number;
   /** Elements stored per file dtype ('F32', 'BF16', 'Q4_K'), over every tensor in the file(s). */
   readonly storedTypes: Readonly<Record<string, number>>;
+  /**
+   * Estimated load memory for each way of holding the matrices stored as floats
+   * (F32/F16/BF16): float32, or requantised at load to 8-bit or 4-bit blocks.
+   * Absent when every matrix is quantised in the file (it is kept as stored).
+   */
+  readonly floatWeightEstimates?: Readonly<Record<'f32' | 'q8' | 'q4', number>>;
 }
 
 /** The model card: what the Models screen shows. */

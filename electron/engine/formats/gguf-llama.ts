@@ -20,6 +20,7 @@
 import { basename } from 'node:path';
 import {
   checkWeights,
+  lazyTensor,
   layerWeight,
   ModelFileError,
   SUPPORTED_ARCHITECTURES,
@@ -28,7 +29,8 @@ import {
   type RopeScaling,
   type WeightTensor,
 } from '../model.ts';
-import { getNumber, getString, quoteName, readGgufHeader, readGgufTensor, type GgufFile, type GgufValue } from './gguf.ts';
+import { ggmlType, SUPPORTED_TYPE_NAMES } from './dequant.ts';
+import { getNumber, getString, quoteName, readGgufHeader, readGgufTensor, readGgufTensorBytes, type GgufFile, type GgufValue } from './gguf.ts';
 
 const ARCHITECTURES: Readonly<Record<string, Architecture>> = { llama: 'llama', mistral: 'mistral', qwen2: 'qwen2' };
 
@@ -294,7 +296,12 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
   };
 }
 
-/** Reads and dequantises every weight of `file` under its canonical name; checks them against `config`. */
+/**
+ * Every weight of `file` under its canonical name, checked against `config`.
+ * Nothing is read here: each tensor reads (and dequantises) its data on access
+ * and offers its stored ggml bytes (model.ts lazyTensor), so the graph builder
+ * can keep quantised blocks as they are.
+ */
 export function loadGgufWeights(file: GgufFile, config: ModelConfig): Map<string, WeightTensor> {
   const weights = new Map<string, WeightTensor>();
   for (const t of file.tensors) {
@@ -302,9 +309,19 @@ export function loadGgufWeights(file: GgufFile, config: ModelConfig): Map<string
     if (c === null) continue;
     if (c === undefined)
       throw new ModelFileError(file.path, `tensor ${quoteName(t.name)} is not part of the model as KV Lab implements it`, 'E_MODEL_UNSUPPORTED');
-    const data = readGgufTensor(file, t.name);
-    assertFinite(file.path, t.name, data);
-    weights.set(c.canon, { dims: [...t.dims].reverse(), data });
+    const type = ggmlType(t.type);
+    if (!type?.supported)
+      throw new ModelFileError(
+        file.path,
+        `tensor ${quoteName(t.name)} has type ${t.typeName}, which KV Lab cannot read; supported: ${SUPPORTED_TYPE_NAMES.join(', ')}`,
+        'E_MODEL_UNSUPPORTED',
+      );
+    const read = (): Float32Array => {
+      const data = readGgufTensor(file, t.name);
+      assertFinite(file.path, t.name, data);
+      return data;
+    };
+    weights.set(c.canon, lazyTensor([...t.dims].reverse(), read, { type: t.typeName, bytes: () => readGgufTensorBytes(file, t.name) }));
   }
   checkWeights(file.path, config, weights);
   return weights;

@@ -39,6 +39,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import { basename, join, resolve } from 'node:path';
 import {
   checkWeights,
+  lazyTensor,
   layerWeight,
   ModelFileError,
   SUPPORTED_ARCHITECTURES,
@@ -51,6 +52,8 @@ import {
 import { assertFinite } from './gguf-llama.ts';
 import {
   openSafetensorsModel,
+  READABLE_DTYPES,
+  readSafetensorsBytes,
   readSafetensorsData,
   writeShardedSafetensors,
   type SafetensorsFloatDtype,
@@ -299,7 +302,10 @@ export function readHfModelHeader(dir: string): HfModelHeader {
   return Object.freeze({ dir, config, metadata: Object.freeze(configMetadata(json as Json)), safetensors });
 }
 
-/** Reads every weight of an HF folder under its canonical name (float32); checks them against the config. */
+/**
+ * Every weight of an HF folder under its canonical name, checked against the
+ * config; each reads its data (as float32) on access, so nothing is held here.
+ */
 export function loadHfWeights(header: HfModelHeader): Map<string, WeightTensor> {
   const { config, safetensors } = header;
   const weights = new Map<string, WeightTensor>();
@@ -307,9 +313,18 @@ export function loadHfWeights(header: HfModelHeader): Map<string, WeightTensor> 
     const c = hfCanonicalName(name);
     if (!c) continue; // skipped (validated in readHfModelHeader)
     if (c.canon === 'lmHead' && config.tiedEmbeddings) continue; // transformers ties it to the embedding
-    const data = readSafetensorsData(info);
-    assertFinite(info.file, name, data);
-    weights.set(c.canon, { dims: [...info.dims], data });
+    if (!(READABLE_DTYPES as readonly string[]).includes(info.dtype))
+      throw new ModelFileError(
+        info.file,
+        `tensor '${name}' has dtype ${info.dtype}, which KV Lab cannot read; supported: ${READABLE_DTYPES.join(', ')}`,
+        'E_MODEL_UNSUPPORTED',
+      );
+    const read = (): Float32Array => {
+      const data = readSafetensorsData(info);
+      assertFinite(info.file, name, data);
+      return data;
+    };
+    weights.set(c.canon, lazyTensor([...info.dims], read, { type: info.dtype, bytes: () => readSafetensorsBytes(info) }));
   }
   checkWeights(safetensors.path, config, weights);
   return weights;

@@ -289,6 +289,19 @@ export function readSafetensorsData(info: SafetensorsTensorInfo): Float32Array {
   }
 }
 
+/** The stored bytes of one tensor, as they lie in the file. */
+export function readSafetensorsBytes(info: SafetensorsTensorInfo): Uint8Array {
+  const { fd, size } = openModelFile(info.file);
+  try {
+    if (size !== info.fileSize) throw new ModelFileError(info.file, `file changed since its header was read (${info.fileSize} → ${size} bytes)`);
+    const out = new Uint8Array(info.byteLength);
+    readFully(info.file, fd, out, info.byteLength, info.offset);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads the tensor `name` of a file or model as float32; a missing name is a ModelFileError. */
 export function readSafetensorsTensor(source: SafetensorsFile | SafetensorsModel, name: string): Float32Array {
   const info = source.tensors.get(name);

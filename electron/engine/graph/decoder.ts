@@ -35,10 +35,24 @@
  *
  * GQA without repeating K/V: queries are reshaped to [1, Hkv, g, S, d] and
  * multiplied by keys [1, Hkv, 1, d, T] with MatMul broadcasting.
+ *
+ * Weights stay in their stored form (graph/nbits.ts): a matrix in ggml blocks
+ * becomes com.microsoft.MatMulNBits (plus a small float MatMul of the input's
+ * block sums for types with a block minimum), a quantised token embedding
+ * com.microsoft.GatherBlockQuantized; float-stored matrices are float32 MatMuls
+ * or, with `floatWeights` 'q8'/'q4', requantised to Q8_0/Q4_0 blocks. 4-bit
+ * blocks multiply with float32 activations (exact); 8-bit blocks with
+ * activations quantised to int8 per block (accuracy_level 4), as llama.cpp's
+ * CPU path does, because onnxruntime's float32 path for 8-bit blocks is
+ * ~100× slower — `exact` selects it anyway (tests on tiny models).
+ * Initializers go to the external data file through `sink` one tensor at a
+ * time, so building never holds more than one converted tensor.
  */
-import type { ModelConfig, Weights } from '../model.ts';
+import { quantizeQ4_0, quantizeQ8_0 } from '../formats/dequant.ts';
+import type { FloatWeightForm, ModelConfig, WeightTensor, Weights } from '../model.ts';
 import { ModelFileError, layerWeight } from '../model.ts';
-import { OnnxGraph } from './onnx-builder.ts';
+import { isNBitsType, toNBits, type NBitsWeight } from './nbits.ts';
+import { OnnxGraph, type ExternalSink } from './onnx-builder.ts';
 
 export const OPSET = 17;
 export const MASK_NEG = -1e30;
@@ -58,27 +72,90 @@ export function transpose(w: Float32Array, rows: number, cols: number): Float32A
 }
 
 /**
+ * The output-row order that turns 'interleaved' RoPE pairs (2i, 2i+1) into
+ * 'halves' pairs (i, i + d/2), per head: perm[new] = old, with new row i ← old
+ * 2i and new row i + d/2 ← old 2i + 1.
+ */
+export function ropeRowPermutation(heads: number, headDim: number): Int32Array {
+  const perm = new Int32Array(heads * headDim);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < half; i++) {
+      perm[h * headDim + i] = h * headDim + 2 * i;
+      perm[h * headDim + half + i] = h * headDim + 2 * i + 1;
+    }
+  return perm;
+}
+
+/** Rows of a row-major array (rowLength elements each) reordered: out row r = in row perm[r]. */
+export function permuteRows<T extends Float32Array | Uint8Array>(a: T, rowLength: number, perm: Int32Array): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length);
+  for (let r = 0; r < perm.length; r++) {
+    const from = perm[r] ?? 0;
+    out.set(a.subarray(from * rowLength, (from + 1) * rowLength), r * rowLength);
+  }
+  return out;
+}
+
+/**
  * Reorders the output rows of a Q/K projection from 'interleaved' RoPE pairs
  * (2i, 2i+1) to 'halves' pairs (i, i + d/2), per head: new row i ← old 2i,
  * new row i + d/2 ← old 2i + 1. Works for weights [H·d, in] and biases [H·d].
  */
 export function interleavedToHalves(w: Float32Array, heads: number, headDim: number): Float32Array {
-  const cols = w.length / (heads * headDim);
-  const out = new Float32Array(w.length);
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      out.set(w.subarray((h * headDim + 2 * i) * cols, (h * headDim + 2 * i + 1) * cols), (h * headDim + i) * cols);
-      out.set(w.subarray((h * headDim + 2 * i + 1) * cols, (h * headDim + 2 * i + 2) * cols), (h * headDim + half + i) * cols);
-    }
-  }
-  return out;
+  return permuteRows(w, w.length / (heads * headDim), ropeRowPermutation(heads, headDim));
 }
 
 export interface DecoderGraphOptions {
   /** Emit the attention-statistics outputs (wsum/wsq/went/query). A decode-only graph without them is faster. */
   readonly stats?: boolean;
+  /** How float-stored matrices are held (default 'f32'). */
+  readonly floatWeights?: FloatWeightForm;
+  /** Multiply 8-bit blocks with float32 activations (exact, ~100× slower on the CPU) instead of int8 ones. */
+  readonly exact?: boolean;
+  /** Where external data goes as it is produced; without one it is returned in `external`. */
+  readonly sink?: ExternalSink;
 }
+
+/** A matrix [N, K] as the graph holds it. */
+type MatrixForm = { readonly kind: 'f32'; readonly data: Float32Array } | { readonly kind: 'nbits'; readonly w: NBitsWeight };
+
+/**
+ * The form a weight [N, K] takes in the graph: ggml blocks as they are stored;
+ * float-stored weights as float32, or requantised to Q8_0/Q4_0 blocks when
+ * asked (and when K is whole 32-element blocks; otherwise float32). Rows are
+ * reordered by `perm` (RoPE layout). Checks that every value is finite.
+ */
+function matrixForm(file: string, name: string, t: WeightTensor, N: number, K: number, floatWeights: FloatWeightForm, perm?: Int32Array): MatrixForm {
+  const stored = t.stored;
+  let w: NBitsWeight | undefined;
+  if (stored && isNBitsType(stored.type)) w = toNBits(stored.type, stored.bytes(), N, K);
+  else if (floatWeights !== 'f32' && K % 32 === 0) {
+    const data = t.data;
+    w = floatWeights === 'q8' ? toNBits('Q8_0', quantizeQ8_0(data), N, K) : toNBits('Q4_0', quantizeQ4_0(data), N, K);
+  }
+  if (!w) return { kind: 'f32', data: perm ? permuteRows(t.data, K, perm) : t.data };
+  for (const [what, a] of [
+    ['scale', w.scales],
+    ['block minimum', w.mins],
+  ] as const) {
+    const i = a ? a.findIndex((x) => !Number.isFinite(x)) : -1;
+    if (a && i >= 0) throw new ModelFileError(file, `weight '${name}' has a non-finite ${what} (${a[i]}) in block ${i}: the weights are corrupt`);
+  }
+  if (!perm) return { kind: 'nbits', w };
+  const kb = K / w.blockSize;
+  return {
+    kind: 'nbits',
+    w: {
+      ...w,
+      codes: permuteRows(w.codes, (K * w.bits) / 8, perm),
+      scales: permuteRows(w.scales, kb, perm),
+      ...(w.mins ? { mins: permuteRows(w.mins, kb, perm) } : {}),
+    },
+  };
+}
+
+const bytesOf = (a: Float32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** The inverse of interleavedToHalves: llama.cpp's `permute` of HF Q/K rows (convert_hf_to_gguf.py). */
 export function halvesToInterleaved(w: Float32Array, heads: number, headDim: number): Float32Array {
@@ -102,17 +179,21 @@ export function buildDecoderGraph(
   opts: DecoderGraphOptions = {},
 ): DecoderGraph {
   const stats = opts.stats ?? true;
+  const floatWeights = opts.floatWeights ?? 'f32';
   const { numLayers: L, numHeads: Hq, numKvHeads: Hkv, headDim: d, hiddenSize: D, vocabSize: V, intermediateSize: F } = config;
   if (d % 2 !== 0) throw new ModelFileError(file, `head dim ${d} is odd; RoPE needs an even head dim`, 'E_MODEL_UNSUPPORTED');
   const g = Hq / Hkv;
   const half = d / 2;
-  const G = new OnnxGraph(externalFile);
-  const w = (name: string): Float32Array => {
+  const G = new OnnxGraph(externalFile, 1024, opts.sink);
+  const tensor = (name: string): WeightTensor => {
     const t = weights.get(name);
     if (!t) throw new ModelFileError(file, `missing weight '${name}'`);
-    return t.data;
+    return t;
   };
-  const rope = (x: Float32Array, heads: number) => (config.ropeLayout === 'interleaved' ? interleavedToHalves(x, heads, d) : x);
+  const w = (name: string): Float32Array => tensor(name).data;
+  const interleaved = config.ropeLayout === 'interleaved';
+  const rope = (x: Float32Array, heads: number) => (interleaved ? interleavedToHalves(x, heads, d) : x);
+  const ropePerm = (heads: number) => (interleaved ? ropeRowPermutation(heads, d) : undefined);
 
   const ids = G.input('input_ids', 'int64', [1, 'S']);
   const cos = G.input('rope_cos', 'float', [1, 'S', 1, half]);
@@ -125,8 +206,30 @@ export function buildDecoderGraph(
   const statWW = stats ? G.input('stat_weights_rows', 'float', [1, 1, 1, 'A', 'W']) : '';
   const logitsIndex = G.input('logits_index', 'int64', ['K']);
 
-  const embed = G.float('embed', [V, D], w('embed'));
-  let x = G.op('Gather', [embed, ids], { axis: 0 }); // [1, S, D]
+  // Token embedding: a float32 Gather, or GatherBlockQuantized on the stored blocks (plus the block
+  // minimum, gathered and broadcast over its block). Its codes and scales are shared with a tied LM head.
+  const embedForm = matrixForm(file, 'embed', tensor('embed'), V, D, floatWeights);
+  let embed = '';
+  let x: string;
+  if (embedForm.kind === 'f32') {
+    embed = G.float('embed', [V, D], embedForm.data);
+    x = G.op('Gather', [embed, ids], { axis: 0 }); // [1, S, D]
+  } else {
+    const e = embedForm.w;
+    const kb = D / e.blockSize;
+    const codes = G.tensor('embed.q', 'uint8', [V, (D * e.bits) / 8], e.codes, 'embed.codes');
+    const scales = G.tensor('embed.scales', 'float', [V, kb], bytesOf(e.scales), 'embed.scales');
+    x = G.op(
+      'GatherBlockQuantized',
+      [codes, ids, scales],
+      { gather_axis: 0, quantize_axis: 1, block_size: e.blockSize, bits: e.bits },
+      { domain: 'com.microsoft' },
+    );
+    if (e.mins) {
+      const mins = G.op('Unsqueeze', [G.op('Gather', [G.float('embed.mins', [V, kb], e.mins), ids], { axis: 0 }), G.int64([3])]); // [1,S,kb,1]
+      x = G.op('Reshape', [G.op('Add', [G.op('Reshape', [x, G.int64([0, 0, kb, e.blockSize])]), mins]), G.int64([0, 0, D])]);
+    }
+  }
 
   const shapeHeads = (h: number) => G.int64([0, 0, h, d]);
   const shapeQ5 = G.int64([1, Hkv, g, -1, d]);
@@ -146,8 +249,39 @@ export function buildDecoderGraph(
     const r2 = G.op('Add', [G.op('Mul', [x2, cos]), G.op('Mul', [x1, sin])]);
     return G.op('Concat', [r1, r2], { axis: 3 });
   };
-  const linear = (inp: string, name: string, out: number, inDim: number, data: Float32Array, bias?: Float32Array): string => {
-    const y = G.op('MatMul', [inp, G.float(name, [inDim, out], transpose(data, out, inDim))]);
+  // Block sums of an input, Σ_{k∈b} x[k] per kernel block [.., K/bs]: the min term of block-minimum types.
+  // Projections that share an input and a block size (q/k/v, gate/up) share them.
+  const blockSums = new Map<string, string>();
+  const sumsOf = (inp: string, K: number, bs: number, rank: 2 | 3): string => {
+    const key = `${inp}|${bs}`;
+    let s = blockSums.get(key);
+    if (!s) {
+      const shape = rank === 3 ? [0, 0, K / bs, bs] : [0, K / bs, bs];
+      s = G.op('ReduceSum', [G.op('Reshape', [inp, G.int64(shape)]), G.int64([-1])], { keepdims: 0 });
+      blockSums.set(key, s);
+    }
+    return s;
+  };
+  /** x · Wᵀ for a matrix in either form; `share` names stored ranges a second reader (a tied head) reuses. */
+  const matmul = (inp: string, name: string, N: number, K: number, m: MatrixForm, rank: 2 | 3 = 3, share?: string): string => {
+    if (m.kind === 'f32') return G.op('MatMul', [inp, G.float(name, [K, N], transpose(m.data, N, K))]);
+    const q = m.w;
+    const kb = K / q.blockSize;
+    let y = G.op(
+      'MatMulNBits',
+      [
+        inp,
+        G.tensor(`${name}.q`, 'uint8', [N, kb, (q.blockSize * q.bits) / 8], q.codes, share && `${share}.codes`),
+        G.tensor(`${name}.scales`, 'float', [N * kb], bytesOf(q.scales), share && `${share}.scales`),
+      ],
+      { K, N, bits: q.bits, block_size: q.blockSize, accuracy_level: q.bits === 8 && !opts.exact ? 4 : 1 },
+      { domain: 'com.microsoft' },
+    );
+    if (q.mins) y = G.op('Add', [y, G.op('MatMul', [sumsOf(inp, K, q.blockSize, rank), G.float(`${name}.mins`, [kb, N], transpose(q.mins, N, kb))])]);
+    return y;
+  };
+  const linear = (inp: string, name: string, out: number, inDim: number, weight: string, perm?: Int32Array, bias?: Float32Array): string => {
+    const y = matmul(inp, name, out, inDim, matrixForm(file, weight, tensor(weight), out, inDim, floatWeights, perm));
     return bias ? G.op('Add', [y, G.float(`${name}.bias`, [out], bias)]) : y;
   };
 
@@ -162,9 +296,9 @@ export function buildDecoderGraph(
     });
     const bias = (n: 'bq' | 'bk' | 'bv', heads: number) =>
       config.qkvBias ? (n === 'bv' ? w(layerWeight(l, n)) : rope(w(layerWeight(l, n)), heads)) : undefined;
-    const q = linear(h, `l${l}.wq`, Hq * d, D, rope(w(layerWeight(l, 'wq')), Hq), bias('bq', Hq));
-    const k = linear(h, `l${l}.wk`, Hkv * d, D, rope(w(layerWeight(l, 'wk')), Hkv), bias('bk', Hkv));
-    const v = linear(h, `l${l}.wv`, Hkv * d, D, w(layerWeight(l, 'wv')), bias('bv', Hkv));
+    const q = linear(h, `l${l}.wq`, Hq * d, D, layerWeight(l, 'wq'), ropePerm(Hq), bias('bq', Hq));
+    const k = linear(h, `l${l}.wk`, Hkv * d, D, layerWeight(l, 'wk'), ropePerm(Hkv), bias('bk', Hkv));
+    const v = linear(h, `l${l}.wv`, Hkv * d, D, layerWeight(l, 'wv'), undefined, bias('bv', Hkv));
 
     const qRot = G.op('Identity', [rotate(G.op('Reshape', [q, shapeHeads(Hq)]))], {}, { name: `query_${l}` }); // [1,S,Hq,d]
     const kNew = G.op('Identity', [rotate(G.op('Reshape', [k, shapeHeads(Hkv)]))], {}, { name: `key_${l}` }); // [1,S,Hkv,d]
@@ -180,7 +314,7 @@ export function buildDecoderGraph(
     const vAll = G.op('Concat', [vals(pv), vals(vNew)], { axis: 3 }); // [1,Hkv,1,T,d]
     const attn = G.op('MatMul', [probs, vAll]); // [1,Hkv,g,S,d]
     const merged = G.op('Reshape', [G.op('Transpose', [G.op('Reshape', [attn, G.int64([1, Hq, -1, d])])], { perm: [0, 2, 1, 3] }), shapeMerge]); // [1,S,Hq·d]
-    x = G.op('Add', [x, linear(merged, `l${l}.wo`, D, Hq * d, w(layerWeight(l, 'wo')))]);
+    x = G.op('Add', [x, linear(merged, `l${l}.wo`, D, Hq * d, layerWeight(l, 'wo'))]);
 
     if (stats) {
       // Attention statistics for the token scorers and LMBA (see header).
@@ -195,10 +329,10 @@ export function buildDecoderGraph(
       axis: -1,
       epsilon: { float: config.rmsNormEps },
     });
-    const gate = linear(h2, `l${l}.w_gate`, F, D, w(layerWeight(l, 'wGate')));
-    const up = linear(h2, `l${l}.w_up`, F, D, w(layerWeight(l, 'wUp')));
+    const gate = linear(h2, `l${l}.w_gate`, F, D, layerWeight(l, 'wGate'));
+    const up = linear(h2, `l${l}.w_up`, F, D, layerWeight(l, 'wUp'));
     const act = G.op('Mul', [G.op('Mul', [gate, G.op('Sigmoid', [gate])]), up]);
-    x = G.op('Add', [x, linear(act, `l${l}.w_down`, D, F, w(layerWeight(l, 'wDown')))]);
+    x = G.op('Add', [x, linear(act, `l${l}.w_down`, D, F, layerWeight(l, 'wDown'))]);
 
     G.output(`key_${l}`, 'float', [1, 'S', Hkv, d]);
     G.output(`value_${l}`, 'float', [1, 'S', Hkv, d]);
@@ -212,9 +346,10 @@ export function buildDecoderGraph(
 
   const xf = G.op('SimplifiedLayerNormalization', [x, G.float('final_norm', [D], w('finalNorm'))], { axis: -1, epsilon: { float: config.rmsNormEps } });
   const picked = G.op('Reshape', [G.op('Gather', [xf, logitsIndex], { axis: 1 }), G.int64([-1, D])]); // [K, D]
-  const logits2 = config.tiedEmbeddings
-    ? G.op('Gemm', [picked, embed], { transB: 1 })
-    : G.op('Gemm', [picked, G.float('lm_head', [V, D], w('lmHead'))], { transB: 1 });
+  let logits2: string;
+  if (!config.tiedEmbeddings) logits2 = matmul(picked, 'lm_head', V, D, matrixForm(file, 'lmHead', tensor('lmHead'), V, D, floatWeights), 2);
+  else if (embedForm.kind === 'f32') logits2 = G.op('Gemm', [picked, embed], { transB: 1 });
+  else logits2 = matmul(picked, 'lm_head', V, D, embedForm, 2, 'embed');
   G.op('Reshape', [logits2, G.int64([1, -1, V])], {}, { name: 'logits' });
   G.output('logits', 'float', [1, 'K', V]);
 

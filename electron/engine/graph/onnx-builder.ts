@@ -14,7 +14,7 @@ const { onnx } = onnxProto;
 export type Dim = number | string;
 export type AttrValue = number | readonly number[] | string | { readonly float: number };
 
-export const ELEM = { float: 1, int64: 7 } as const;
+export const ELEM = { float: 1, uint8: 2, int64: 7 } as const;
 type ElemName = keyof typeof ELEM;
 
 export interface ExternalChunk {
@@ -22,19 +22,31 @@ export interface ExternalChunk {
   readonly bytes: Uint8Array;
 }
 
+/**
+ * Receives each external-data chunk as soon as its initializer is added, so a
+ * graph builder can stream a multi-GB model to disk tensor by tensor and never
+ * hold more than one converted tensor (the chunk is not retained afterwards).
+ */
+export type ExternalSink = (chunk: ExternalChunk) => void;
+
 export class OnnxGraph {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   private readonly inits: InstanceType<typeof onnx.TensorProto>[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly external: ExternalChunk[] = [];
+  private readonly shared = new Map<string, { offset: number; length: number }>();
   private externalSize = 0;
   private counter = 0;
 
-  /** @param externalThreshold initializers with more bytes than this go to the external data file. */
+  /**
+   * @param externalThreshold initializers with more bytes than this go to the external data file.
+   * @param sink where external chunks go; without one they are kept and returned by `serialize`.
+   */
   constructor(
     private readonly externalFile: string,
     private readonly externalThreshold = 1024,
+    private readonly sink?: ExternalSink,
   ) {}
 
   private fresh(hint: string): string {
@@ -73,27 +85,49 @@ export class OnnxGraph {
 
   /** Adds a float32 initializer (external data above the threshold). */
   float(name: string, dims: readonly number[], data: Float32Array): string {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return this.tensor(name, 'float', dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /** Adds a uint8 initializer (packed quantised weights, zero points). */
+  uint8(name: string, dims: readonly number[], data: Uint8Array): string {
+    return this.tensor(name, 'uint8', dims, data);
+  }
+
+  /**
+   * Adds an initializer of raw little-endian bytes; above the threshold they go
+   * to the external data file. Initializers given the same `shareKey` point at
+   * one stored range (e.g. a tied embedding read both by a gather and by the
+   * LM head), so the bytes are written once.
+   */
+  tensor(name: string, elem: ElemName, dims: readonly number[], bytes: Uint8Array, shareKey?: string): string {
     if (bytes.byteLength > this.externalThreshold) {
-      // 64-byte alignment lets ORT memory-map the file.
-      const offset = Math.ceil(this.externalSize / 64) * 64;
-      this.external.push({ offset, bytes });
-      this.externalSize = offset + bytes.byteLength;
+      let range = shareKey !== undefined ? this.shared.get(shareKey) : undefined;
+      if (!range) {
+        // 64-byte alignment lets ORT memory-map the file.
+        const offset = Math.ceil(this.externalSize / 64) * 64;
+        if (this.sink) this.sink({ offset, bytes });
+        else this.external.push({ offset, bytes });
+        this.externalSize = offset + bytes.byteLength;
+        range = { offset, length: bytes.byteLength };
+        if (shareKey !== undefined) this.shared.set(shareKey, range);
+      } else if (range.length !== bytes.byteLength) {
+        throw new RangeError(`shared initializer '${shareKey}': ${bytes.byteLength} bytes, the stored range holds ${range.length}`);
+      }
       this.inits.push(
         onnx.TensorProto.create({
           name,
           dims: [...dims],
-          dataType: ELEM.float,
+          dataType: ELEM[elem],
           dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
           externalData: [
             { key: 'location', value: this.externalFile },
-            { key: 'offset', value: String(offset) },
-            { key: 'length', value: String(bytes.byteLength) },
+            { key: 'offset', value: String(range.offset) },
+            { key: 'length', value: String(range.length) },
           ],
         }),
       );
     } else {
-      this.inits.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ELEM.float, rawData: bytes.slice() }));
+      this.inits.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ELEM[elem], rawData: bytes.slice() }));
     }
     return name;
   }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createRng } from '@kvlab/core';
 import { readGgufHeader } from '../../../electron/engine/formats/gguf.ts';
+import { buildDecoderGraph } from '../../../electron/engine/graph/decoder.ts';
 import { fitLlama3RopeScaling, ggufModelConfig, llama3RopeFactor, loadGgufModel, tidyFloat32 } from '../../../electron/engine/formats/gguf-llama.ts';
 import { writeGguf, type GgufMetadataEntry, type GgufWriteTensor, type GgufWriteTensorType } from '../../../electron/engine/formats/gguf-writer.ts';
 import { ModelFileError, type ModelConfig } from '../../../electron/engine/model.ts';
@@ -374,9 +375,13 @@ describe('GGUF models KV Lab refuses', () => {
     assert.throws(() => loadGgufModel(path), isModelError(path, 'E_MODEL_FILE', 'llama.block_count is 2147483647, but the file has only 21 tensors'));
   });
 
-  it('NaN or infinite weights → E_MODEL_FILE naming the tensor', () => {
+  it('NaN or infinite weights → E_MODEL_FILE naming the tensor, when the graph reads them', () => {
+    // Loading reads no weights (they stay in the file until the graph is built), so the check runs then.
     const { path } = tiny({ nanIn: 'blk.1.ffn_down.weight' });
-    assert.throws(() => loadGgufModel(path), isModelError(path, 'E_MODEL_FILE', "tensor 'blk.1.ffn_down.weight' holds NaN at index 3"));
+    const { config, weights } = loadGgufModel(path);
+    const bad = isModelError(path, 'E_MODEL_FILE', "tensor 'blk.1.ffn_down.weight' holds NaN at index 3");
+    assert.throws(() => weights.get('layers.1.wDown')?.data, bad);
+    assert.throws(() => buildDecoderGraph(config, weights, 'x.data', path), bad);
   });
 });
 
