@@ -118,8 +118,6 @@ export interface TensorShapeInfo {
   readonly type: string;
 }
 
-const FLOAT_TYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
-
 /**
  * The memory estimate (module comment) for a model's tensors, with
  * float-stored matrices held as `form`. Norm and bias vectors stay float32.

@@ -24,6 +24,12 @@ export interface GgufModelOptions {
   readonly vocab?: { readonly tokens: readonly string[]; readonly scores: readonly number[]; readonly types: readonly number[] };
   /** More metadata entries (`general.license`, …), written after the standard ones. */
   readonly metadata?: readonly GgufMetadataEntry[];
+  /**
+   * Stores a matrix as given ggml blocks instead of `type` (any ggml type, e.g.
+   * random Q4_K blocks): called with the GGUF tensor name and the row-major
+   * [out, in] shape; undefined keeps the default. Q/K rows are written as given.
+   */
+  readonly raw?: (name: string, out: number, inp: number) => { readonly type: string; readonly raw: Uint8Array } | undefined;
 }
 
 /** A byte-fallback SentencePiece vocabulary of `size` tokens: <unk>, <s>, </s>, then <0x00>…, then filler pieces. */
@@ -59,7 +65,10 @@ export function writeGgufModel(path: string, model: { readonly config: ModelConf
       : !wantInterleaved && c.ropeLayout === 'interleaved'
         ? badLayout(path)
         : data;
-  const mat = (name: string, out: number, inp: number, data: Float32Array): GgufWriteTensor => ({ name, dims: [inp, out], type, data });
+  const mat = (name: string, out: number, inp: number, data: Float32Array): GgufWriteTensor => {
+    const r = opts.raw?.(name, out, inp);
+    return r ? { name, dims: [inp, out], type: r.type, raw: r.raw } : { name, dims: [inp, out], type, data };
+  };
   const vec = (name: string, data: Float32Array): GgufWriteTensor => ({ name, dims: [data.length], type: 'F32', data });
 
   const { hiddenSize: D, intermediateSize: F, numHeads: Hq, numKvHeads: Hkv, headDim: d, vocabSize: V } = c;
