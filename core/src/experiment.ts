@@ -62,6 +62,16 @@ export const experimentDef = z
         threads: z.number().int().min(1).max(256).optional(),
         executionProvider: z.enum(['cpu', 'cuda', 'dml', 'coreml']).default('cpu'),
         prefillChunk: z.number().int().min(1).max(8192).optional(),
+        floatWeights: z
+          .enum(['auto', 'f32', 'q8', 'q4'])
+          .optional()
+          .describe(
+            "How matrices stored as floats (F16/BF16/F32) are held: float32, or requantised at load to 8-bit or 4-bit blocks; 'auto' (the default) takes float32 if it fits in memory, else the first that does. Quantised GGUF weights always stay as stored.",
+          ),
+        exactMatmul: z
+          .boolean()
+          .optional()
+          .describe('Multiply 8-bit weight blocks with float32 activations (exact, much slower) instead of int8 ones (as llama.cpp does).'),
       })
       .default({ executionProvider: 'cpu' }),
     texts: z.string().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),

@@ -13,11 +13,13 @@ import { formatMethodSpec, parseBudget, parseMethodSpec } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import type { ExecutionProvider } from '../engine/engine.ts';
 import { generate } from '../engine/generate.ts';
-import { loadModel } from '../engine/load.ts';
+import { describeWeights, hasEightBitBlocks, loadModel } from '../engine/load.ts';
+import { FLOAT_WEIGHT_FORMS, type FloatWeightForm } from '../engine/model.ts';
 
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
        [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep cpu|cuda|dml|coreml]
-       [--scorer-params JSON] [--allocator-params JSON] [--headwise-params JSON] [--decode-eviction]`;
+       [--scorer-params JSON] [--allocator-params JSON] [--headwise-params JSON] [--decode-eviction]
+       [--float-weights auto|f32|q8|q4] [--exact-matmul]`;
 
 function fail(message: string): never {
   console.error(`demo:engine: ${message}`);
@@ -50,6 +52,8 @@ async function main(): Promise<void> {
       'allocator-params': { type: 'string' },
       'headwise-params': { type: 'string' },
       'decode-eviction': { type: 'boolean', default: false },
+      'float-weights': { type: 'string', default: 'auto' },
+      'exact-matmul': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -69,13 +73,17 @@ async function main(): Promise<void> {
     headwise: json('headwise-params', values['headwise-params']),
   });
   const budget = parseBudget(values.budget);
-  const model = await loadModel(values.model);
+  const floatWeights = values['float-weights'];
+  if (floatWeights !== 'auto' && !(FLOAT_WEIGHT_FORMS as readonly string[]).includes(floatWeights))
+    fail(`--float-weights must be auto, ${FLOAT_WEIGHT_FORMS.join(', ')}; got ${floatWeights}`);
+  const model = await loadModel(values.model, { floatWeights: floatWeights as FloatWeightForm | 'auto' });
   const text = values['prompt-file'] !== undefined ? readFileSync(values['prompt-file'], 'utf8') : (values.prompt ?? '');
   const tok = model.tokenizer;
   const prompt = text.length > 0 ? tok.encode(text) : tok.bosId !== undefined ? [tok.bosId] : fail('the model has no BOS token; give a --prompt');
   const engine = await Engine.create(model, {
     executionProvider: values.ep as ExecutionProvider,
     ...(values.threads ? { threads: Number(values.threads) } : {}),
+    ...(values['exact-matmul'] ? { exactMatmul: true } : {}),
   });
   if (engine.info.fallbackReason) console.error(`note: ${engine.info.fallbackReason}`);
 
@@ -93,6 +101,7 @@ async function main(): Promise<void> {
   console.log(
     `\n--- ${c.name} (${c.architecture}, ${c.numLayers} layers, ${c.numHeads}/${c.numKvHeads} heads, d=${c.headDim}) on ${engine.info.executionProvider}`,
   );
+  console.log(`weights: ${describeWeights(model)}${hasEightBitBlocks(model) && !values['exact-matmul'] ? ' (8-bit blocks with int8 activations)' : ''}`);
   console.log(`method ${formatMethodSpec(method)}, budget ${values.budget}, prompt ${prompt.length} tokens, generated ${r.tokens.length}`);
   if (r.plan && r.budget) {
     console.log(`nominal: ${r.budget.totalTokens} tokens over ${c.numLayers} layers (${(r.budget.keepRatio * 100).toFixed(1)} % of the prompt cache)`);

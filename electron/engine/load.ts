@@ -44,7 +44,7 @@ import { ggufModelConfig, loadGgufWeights } from './formats/gguf-llama.ts';
 import { readGgufHeader, type GgufFile } from './formats/gguf.ts';
 import { loadHfWeights, readHfModelHeader, type HfModelHeader } from './formats/hf.ts';
 import { loadLlama2c, readLlama2cHeader, type Llama2cHeader } from './formats/llama2c.ts';
-import { isNBitsType, nbitsBytes } from './graph/nbits.ts';
+import { isNBitsType, nbitsBytes, nbitsWidth } from './graph/nbits.ts';
 import {
   FLOAT_WEIGHT_FORMS,
   layerWeight,
@@ -387,6 +387,37 @@ function checkVocab(path: string, tokenizer: Tokenizer, config: ModelConfig): vo
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new ModelFileError(path, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's embedding only ${config.vocabSize} rows`);
   }
+}
+
+/**
+ * How a loaded model's weights are held, for provenance and the CLI: the
+ * stored types (elements per type) and the form float-stored matrices take,
+ * e.g. "Q4_K 3.2G + Q6_K 0.8G + F32 0.3M as stored; float matrices as f32".
+ */
+export function describeWeights(model: LoadedModel): string {
+  const byType = new Map<string, number>();
+  for (const w of model.weights.values()) {
+    const type = w.stored?.type ?? 'F32';
+    byType.set(type, (byType.get(type) ?? 0) + w.dims.reduce((a, b) => a * b, 1));
+  }
+  const count = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : `${(n / 1e3).toFixed(1)}K`);
+  const types = [...byType.entries()].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${count(n)}`);
+  return `${types.join(' + ')} as stored; float matrices as ${model.floatWeights ?? 'f32'}`;
+}
+
+/**
+ * Whether the graph of `model` holds 8-bit weight blocks, which by default
+ * multiply activations quantised to int8 (EngineOptions.exactMatmul).
+ */
+export function hasEightBitBlocks(model: LoadedModel): boolean {
+  for (const w of model.weights.values()) {
+    if (w.dims.length !== 2) continue;
+    const t = w.stored?.type;
+    if (t !== undefined && isNBitsType(t)) {
+      if (nbitsWidth(t) === 8) return true;
+    } else if (model.floatWeights === 'q8' && (w.dims[1] ?? 0) % 32 === 0) return true;
+  }
+  return false;
 }
 
 /** loadModel without the Promise. */

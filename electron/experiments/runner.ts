@@ -22,7 +22,7 @@ import { argmax, compressPrefill, generate, prefillForMethods, sampler } from '.
 import type { Method } from '../engine/generate.ts';
 import type { CacheSize } from '../engine/kv-cache.ts';
 import { KvCache } from '../engine/kv-cache.ts';
-import { loadModel } from '../engine/load.ts';
+import { describeWeights, hasEightBitBlocks, loadModel } from '../engine/load.ts';
 import type { LoadedModel } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { fidelityFromLogits } from './fidelity.ts';
@@ -112,7 +112,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
     let g = 0;
     for (const [mi, rel] of def.models.entries()) {
       const modelPath = resolve(opts.baseDir, rel);
-      const model = await loadModel(modelPath);
+      const model = await loadModel(modelPath, { floatWeights: def.engine.floatWeights ?? 'auto' });
       const ctx = await sampleContext(def, model, opts);
       const groups: Group[] = [];
       // Cells are keyed by sample id: two workloads that produce the same id would share (and on a rerun skip) each other's rows.
@@ -155,6 +155,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         executionProvider: def.engine.executionProvider as ExecutionProvider,
         ...(def.engine.threads ? { threads: def.engine.threads } : {}),
         ...(def.engine.prefillChunk ? { prefillChunk: def.engine.prefillChunk } : {}),
+        ...(def.engine.exactMatmul ? { exactMatmul: true } : {}),
         ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
       });
       if (engine.info.fallbackReason) emit({ type: 'log', level: 'warn', message: engine.info.fallbackReason });
@@ -166,7 +167,14 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         kvHeads: model.config.numKvHeads,
         headDim: model.config.headDim,
       };
-      const stamp = { ...prov, executionProvider: engine.info.executionProvider, threads: def.engine.threads ?? 0, seed: def.seed };
+      const stamp = {
+        ...prov,
+        executionProvider: engine.info.executionProvider,
+        threads: def.engine.threads ?? 0,
+        seed: def.seed,
+        weights: describeWeights(model),
+        matmul: def.engine.exactMatmul || !hasEightBitBlocks(model) ? ('exact' as const) : ('int8' as const),
+      };
       let firstFull: { group: Group; cell: Cell; prediction: string } | undefined;
       try {
         for (const group of pending) {

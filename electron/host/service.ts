@@ -165,7 +165,7 @@ class Mutex {
   }
 }
 
-const DEFAULT_SETTINGS: Settings = { theme: 'system', executionProvider: 'cpu', threads: 0 };
+const DEFAULT_SETTINGS: Settings = { theme: 'system', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' };
 
 function readVersion(): string {
   try {
@@ -328,6 +328,7 @@ class LabHost {
       kvBytesPerToken: { ...i.kvBytesPerToken },
       fileBytes: i.fileBytes,
       estimatedLoadBytes: i.estimatedLoadBytes,
+      ...(i.floatWeightEstimates ? { floatWeightEstimates: { ...i.floatWeightEstimates } } : {}),
       storedTypes: { ...i.storedTypes },
       metadata: { ...m.metadata },
     };
@@ -340,7 +341,7 @@ class LabHost {
       if (this.closed) throw new ApiError('E_CANCELLED', 'the engine is shutting down');
       if (this.loaded?.modelId !== modelId) {
         await this.release();
-        const model = await loadModel(m.path);
+        const model = await loadModel(m.path, { floatWeights: this.settings.floatWeights ?? 'auto' });
         const engine = await Engine.create(model, {
           executionProvider: this.settings.executionProvider as ExecutionProvider,
           ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}),
@@ -665,8 +666,12 @@ class LabHost {
       theme: input.theme ?? this.settings.theme,
       executionProvider: input.executionProvider ?? this.settings.executionProvider,
       threads: input.threads ?? this.settings.threads,
+      floatWeights: input.floatWeights ?? this.settings.floatWeights ?? 'auto',
     };
-    const engineChanged = next.executionProvider !== this.settings.executionProvider || next.threads !== this.settings.threads;
+    const engineChanged =
+      next.executionProvider !== this.settings.executionProvider ||
+      next.threads !== this.settings.threads ||
+      next.floatWeights !== (this.settings.floatWeights ?? 'auto');
     this.settings = next;
     if (this.opts.settingsFile) {
       mkdirSync(dirname(this.opts.settingsFile), { recursive: true });

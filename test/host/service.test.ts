@@ -303,8 +303,8 @@ describe('engine host service on stories260K', () => {
     const settingsFile = join(results, '..', `settings-${Date.now()}`, 'settings.json');
     const a = createInProcessLab({ resultsDir: results, defaultModel: MODEL(), cacheDir: testCacheDir(), settingsFile });
     try {
-      assert.deepEqual(await call(a, 'getSettings', {}), { theme: 'system', executionProvider: 'cpu', threads: 0 });
-      assert.deepEqual(await call(a, 'updateSettings', { theme: 'dark' }), { theme: 'dark', executionProvider: 'cpu', threads: 0 });
+      assert.deepEqual(await call(a, 'getSettings', {}), { theme: 'system', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' });
+      assert.deepEqual(await call(a, 'updateSettings', { theme: 'dark' }), { theme: 'dark', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' });
       await call(a, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 1, configs: [] });
       assert.equal((await call(a, 'listModels', {}))[0]?.loaded, true);
       await call(a, 'updateSettings', { threads: 1 });
@@ -314,7 +314,7 @@ describe('engine host service on stories260K', () => {
     }
     const b = createInProcessLab({ resultsDir: results, defaultModel: null, settingsFile });
     try {
-      assert.deepEqual(await call(b, 'getSettings', {}), { theme: 'dark', executionProvider: 'cpu', threads: 1 });
+      assert.deepEqual(await call(b, 'getSettings', {}), { theme: 'dark', executionProvider: 'cpu', threads: 1, floatWeights: 'auto' });
     } finally {
       await b.close();
     }

@@ -155,6 +155,12 @@ export interface Settings {
   readonly executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
   /** Intra-op threads (0 = the runtime's default). */
   readonly threads: number;
+  /**
+   * How matrices stored as floats (F16/BF16/F32) are held when a model is
+   * loaded: float32, requantised to 8-bit or 4-bit blocks, or 'auto' (float32 if
+   * it fits in memory, else the first that does). Absent in settings saved before it existed: 'auto'.
+   */
+  readonly floatWeights?: 'auto' | 'f32' | 'q8' | 'q4';
 }
 
 export interface ExportedFile {
@@ -279,6 +285,7 @@ export const settingsInput = z.strictObject({
   theme: z.enum(['system', 'light', 'dark']).optional(),
   executionProvider: z.enum(['cpu', 'cuda', 'dml', 'coreml']).optional(),
   threads: z.number().int().min(0).max(256).optional(),
+  floatWeights: z.enum(['auto', 'f32', 'q8', 'q4']).optional(),
 });
 
 /** A Hugging Face repo id: "owner/name", each part as the Hub allows (letters, digits, '.', '_', '-'; no '..' or '--'). */

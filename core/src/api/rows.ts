@@ -102,7 +102,16 @@ export interface ResultRow {
   readonly kept?: number[][][];
   readonly timings: { readonly prefillMs: number; readonly compressMs: number; readonly decodeMs: number; readonly decodeTokens: number };
   readonly flags: SanityFlag[];
-  readonly provenance: Provenance & { readonly executionProvider: string; readonly threads: number; readonly seed: number; readonly date: string };
+  readonly provenance: Provenance & {
+    readonly executionProvider: string;
+    readonly threads: number;
+    readonly seed: number;
+    readonly date: string;
+    /** How the weights were held: stored types and the form of float-stored matrices (rows before this field: float32). */
+    readonly weights?: string;
+    /** 'exact' when 8-bit weight blocks multiplied float32 activations, 'int8' when activations were quantised per block. */
+    readonly matmul?: 'exact' | 'int8';
+  };
 }
 
 export interface ProfileRow {

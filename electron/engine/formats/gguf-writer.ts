@@ -38,7 +38,8 @@ export type GgufWriteTensor =
       readonly dims: readonly number[];
       /** Any ggml type name ('Q4_K', 'IQ2_XXS'): the bytes are written as given. */
       readonly type: string;
-      readonly raw: Uint8Array;
+      /** The stored bytes, or a function producing them when the tensor is written. */
+      readonly raw: Uint8Array | (() => Uint8Array);
     };
 
 export interface GgufWriteSpec {
@@ -220,8 +221,12 @@ class Bytes {
 
 const pad = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-function tensorBytes(t: GgufWriteTensor, count: number): Uint8Array {
-  if ('raw' in t) return t.raw;
+function tensorBytes(t: GgufWriteTensor, count: number, size: number): Uint8Array {
+  if ('raw' in t) {
+    const raw = typeof t.raw === 'function' ? t.raw() : t.raw;
+    if (raw.length !== size) throw new RangeError(`GGUF tensor '${t.name}': ${raw.length} raw bytes, ${t.type} [${t.dims.join(', ')}] needs ${size}`);
+    return raw;
+  }
   const data = typeof t.data === 'function' ? t.data() : t.data;
   if (data.length !== count) throw new RangeError(`GGUF tensor '${t.name}': ${data.length} values for dims [${t.dims.join(', ')}] (${count})`);
   switch (t.type) {
@@ -301,6 +306,7 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
 
   const names = new Set<string>();
   const sizes: number[] = [];
+  const byteSizes: number[] = [];
   let offset = 0;
   for (const t of spec.tensors) {
     if (names.has(t.name)) throw new RangeError(`GGUF tensor '${t.name}' given twice`);
@@ -313,7 +319,7 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
     if ((t.dims[0] ?? 1) % type.blockSize !== 0)
       throw new RangeError(`GGUF tensor '${t.name}': ${t.dims[0] ?? 1} values per row is not a multiple of the ${type.name} block size ${type.blockSize}`);
     const size = (count / type.blockSize) * type.typeSize;
-    if ('raw' in t && t.raw.length !== size)
+    if ('raw' in t && typeof t.raw !== 'function' && t.raw.length !== size)
       throw new RangeError(`GGUF tensor '${t.name}': ${t.raw.length} raw bytes, ${type.name} [${t.dims.join(', ')}] needs ${size}`);
     h.string(t.name);
     h.u32(t.dims.length);
@@ -321,6 +327,7 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
     h.u32(type.id);
     h.u64(offset);
     sizes.push(count);
+    byteSizes.push(size);
     offset += pad(size, alignment);
   }
   h.zeros(pad(h.length, alignment) - h.length);
@@ -331,7 +338,7 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
     writeAll(fd, header);
     const zeros = new Uint8Array(alignment);
     spec.tensors.forEach((t, i) => {
-      const bytes = tensorBytes(t, sizes[i] ?? 0);
+      const bytes = tensorBytes(t, sizes[i] ?? 0, byteSizes[i] ?? 0);
       writeAll(fd, bytes);
       const p = pad(bytes.length, alignment) - bytes.length;
       if (p) writeAll(fd, zeros.subarray(0, p));

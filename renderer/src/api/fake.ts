@@ -119,8 +119,17 @@ function card(x: {
     loaded: false,
     architecture: 'llama',
     kvBytesPerToken: { f32, f16: f32 / 2 },
-    // Weights are dequantised to f32 on load; 1.15 covers the graph's activations and the tokenizer.
+    // A sketch of the engine's estimate for a float-stored model: the weights in the graph's form plus runtime.
     estimatedLoadBytes: Math.round(x.parameters * 4 * 1.15),
+    ...(Object.keys(x.storedTypes).some((t) => /^(F32|F16|BF16)$/.test(t))
+      ? {
+          floatWeightEstimates: {
+            f32: Math.round(x.parameters * 4 * 1.15),
+            q8: Math.round(x.parameters * 1.125 * 1.15),
+            q4: Math.round(x.parameters * 0.625 * 1.15),
+          },
+        }
+      : {}),
   };
 }
 
@@ -369,7 +378,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
   const calls: FakeCall[] = [];
   const models = new Map<string, ModelCard>((options.models ?? [FAKE_DEMO_MODEL, FAKE_STORIES_MODEL]).map((c) => [c.id, c]));
   const runs = new Map<string, FakeRun>();
-  let settings: Settings = { theme: 'system', executionProvider: 'cpu', threads: 0 };
+  let settings: Settings = { theme: 'system', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' };
   let runCounter = 0;
   let timer: ReturnType<typeof setInterval> | null = null;
 
@@ -566,6 +575,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
         theme: patch.theme ?? settings.theme,
         executionProvider: patch.executionProvider ?? settings.executionProvider,
         threads: patch.threads ?? settings.threads,
+        floatWeights: patch.floatWeights ?? settings.floatWeights ?? 'auto',
       };
       return settings;
     },

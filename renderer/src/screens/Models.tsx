@@ -14,10 +14,10 @@
  * model.download events, then opens it like a path.
  */
 import { useState, type DragEvent } from 'react';
-import type { ModelCard } from '@kvlab/core';
+import type { ModelCard, Settings } from '@kvlab/core';
 import { shellExtras } from '../api/index.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
-import { useLab } from '../store/index.ts';
+import { useLab, useLabApi } from '../store/index.ts';
 import { formatBytes, formatCount, formatInt } from '../util/format.ts';
 import { GpuSetupPanel } from './GpuSetup.tsx';
 
@@ -68,7 +68,10 @@ export function ModelsScreen() {
         </div>
         <div className="col">
           {card ? (
-            <ModelCardView card={card} />
+            <>
+              <ModelCardView card={card} />
+              {card.floatWeightEstimates ? <FloatWeightsPicker card={card} /> : null}
+            </>
           ) : selectedModelId ? (
             <p className="muted">Reading the model card…</p>
           ) : (
@@ -259,6 +262,53 @@ function DownloadModel() {
   );
 }
 
+const FORM_LABELS: Readonly<Record<FloatWeights, string>> = {
+  auto: 'Automatic (float32 if it fits, else 8-bit, else 4-bit)',
+  f32: 'float32 (exact)',
+  q8: '8-bit blocks (requantised at load)',
+  q4: '4-bit blocks (requantised at load)',
+};
+type FloatWeights = NonNullable<Settings['floatWeights']>;
+const isFloatWeights = (v: string): v is FloatWeights => v in FORM_LABELS;
+
+/**
+ * How matrices stored as floats (F16/BF16/F32) are held when a model loads:
+ * the saved setting, with this model's RAM estimate for each choice. Quantised
+ * GGUF weights always stay as stored, so the picker shows only for models with float matrices.
+ */
+export function FloatWeightsPicker({ card }: { card: ModelCard }) {
+  const api = useLabApi();
+  const settings = useLab((s) => s.settings);
+  const loadSettings = useLab((s) => s.loadSettings);
+  const reportError = useLab((s) => s.reportError);
+  const est = card.floatWeightEstimates;
+  if (!settings || !est) return null;
+  const value = settings.floatWeights ?? 'auto';
+  const change = async (floatWeights: FloatWeights) => {
+    try {
+      await api.updateSettings({ floatWeights });
+      await loadSettings();
+    } catch (e) {
+      reportError(e, 'changing how float weights are held');
+    }
+  };
+  const need = (f: FloatWeights): string => (f === 'auto' ? '' : ` — ${formatBytes(est[f])}`);
+  return (
+    <label className="row gap small" data-testid="float-weights">
+      Hold float weights as{' '}
+      <select value={value} data-testid="float-weights-select" onChange={(e) => isFloatWeights(e.target.value) && void change(e.target.value)}>
+        {(Object.keys(FORM_LABELS) as FloatWeights[]).map((f) => (
+          <option key={f} value={f}>
+            {FORM_LABELS[f]}
+            {need(f)}
+          </option>
+        ))}
+      </select>
+      <span className="muted">applies when the model is next loaded; every result row records the form used</span>
+    </label>
+  );
+}
+
 /** What loading the model and filling its whole context with an uncompressed f32 cache takes. */
 export function ramEstimate(card: ModelCard): { kvAtContext: number; total: number } {
   const kvAtContext = card.kvBytesPerToken.f32 * card.contextLength;
@@ -281,6 +331,15 @@ export function ModelCardView({ card }: { card: ModelCard }) {
     ['KV bytes / token', `${formatBytes(card.kvBytesPerToken.f32)} (f32) · ${formatBytes(card.kvBytesPerToken.f16)} (f16)`, 'card-kv-bytes'],
     ['File size', formatBytes(card.fileBytes), 'card-file'],
     ['RAM to load', formatBytes(card.estimatedLoadBytes), 'card-ram-load'],
+    ...(card.floatWeightEstimates
+      ? ([
+          [
+            'RAM by weight form',
+            `float32 ${formatBytes(card.floatWeightEstimates.f32)} · 8-bit ${formatBytes(card.floatWeightEstimates.q8)} · 4-bit ${formatBytes(card.floatWeightEstimates.q4)}`,
+            'card-ram-forms',
+          ],
+        ] as [string, string, string][])
+      : []),
     ['RAM at full context', `${formatBytes(ram.total)} (KV ${formatBytes(ram.kvAtContext)} for ${formatInt(card.contextLength)} tokens)`, 'card-ram'],
   ];
   const types = Object.entries(card.storedTypes);
