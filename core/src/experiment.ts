@@ -15,6 +15,7 @@ import type { BudgetSpec } from './budget.ts';
 import { parseBudget } from './budget.ts';
 import type { CompressionConfig } from './pipeline.ts';
 import { formatMethodSpec, parseMethodSpec } from './method-spec.ts';
+import { LabError } from './errors.ts';
 import { validateMethod } from './registry.ts';
 import { workloadDef } from './workloads/types.ts';
 
@@ -106,14 +107,19 @@ export const experimentDef = z
 export type ExperimentDef = z.output<typeof experimentDef>;
 export type ExperimentInput = z.input<typeof experimentDef>;
 
-export class ExperimentError extends Error {
+export class ExperimentError extends LabError {
   readonly code = 'E_EXPERIMENT' as const;
+  readonly apiCode = 'E_INVALID' as const;
   constructor(
     readonly file: string,
     readonly issues: readonly string[],
   ) {
     super(`${file}: ${issues.length === 1 ? issues[0] : `\n  ${issues.join('\n  ')}`}`);
     this.name = 'ExperimentError';
+  }
+  /** Every problem on its own, for a UI that lists them. */
+  override get apiDetails(): { issues: readonly string[] } {
+    return { issues: this.issues };
   }
 }
 
