@@ -33,6 +33,21 @@ export abstract class LabError extends Error {
   }
 }
 
+/**
+ * A user's text as an error message quotes it: in double quotes, control
+ * characters escaped (a NUL shows as \u0000), and cut to `max` characters, so
+ * a pasted novel in a budget field does not come back as a 70 kB message.
+ */
+export function quoteInput(text: string, max = 60): string {
+  return `"${clipInput(text, max)}"`;
+}
+
+/** `text` cut to `max` characters (… marks a cut) with control characters and quotes escaped, for quoting inside a message. */
+export function clipInput(text: string, max = 60): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return JSON.stringify(cut).slice(1, -1);
+}
+
 export type KvErrorCode = 'E_PARAM' | 'E_SHAPE' | 'E_BUDGET' | 'E_UNKNOWN_METHOD' | 'E_MISSING_INPUT';
 
 /** A method parameter is out of range or of the wrong type. */
@@ -62,7 +77,11 @@ export class ShapeError extends LabError {
   }
 }
 
-/** A budget cannot be met (below the protected minimum) or is malformed. */
+/**
+ * A budget cannot be met (below the protected minimum) or is malformed.
+ * `method` is '' for a budget not yet tied to a method (parseBudget): the
+ * message is then `detail` alone, a whole sentence about the user's text.
+ */
 export class BudgetError extends LabError {
   readonly apiCode = 'E_INVALID' as const;
   readonly code = 'E_BUDGET' as const;
@@ -70,7 +89,7 @@ export class BudgetError extends LabError {
     readonly method: string,
     readonly detail: string,
   ) {
-    super(`budget for '${method}': ${detail}`);
+    super(method ? `budget for '${method}': ${detail}` : detail);
     this.name = 'BudgetError';
   }
 }
@@ -84,20 +103,30 @@ export class UnknownMethodError extends LabError {
     readonly id: string,
     readonly known: readonly string[],
   ) {
-    super(`unknown ${kind} '${id}'; known: ${known.join(', ')}`);
+    super(`unknown ${kind} '${clipInput(id)}'; known: ${known.join(', ')}`);
     this.name = 'UnknownMethodError';
   }
 }
 
-/** A method needs an input (attention statistics, keys, …) the caller did not provide. */
+/** What to do about a missing input when the site has nothing more specific to say. */
+const MISSING_INPUT_REMEDY =
+  'Experiments and the playground collect what each method needs; code that calls the method directly must pass it in the observation.';
+
+/**
+ * A method needs an input (attention statistics, keys, …) the caller did not
+ * provide. The message names the method, the input in words (with the field
+ * in parentheses for those writing code) and what the user can do: `remedy`,
+ * or by default where the input normally comes from.
+ */
 export class MissingInputError extends LabError {
   readonly apiCode = 'E_INVALID' as const;
   readonly code = 'E_MISSING_INPUT' as const;
   constructor(
     readonly method: string,
     readonly input: string,
+    readonly remedy: string = MISSING_INPUT_REMEDY,
   ) {
-    super(`'${method}' needs ${input}, which the observation does not contain`);
+    super(`'${method}' needs ${input}, which it was not given. ${remedy}`);
     this.name = 'MissingInputError';
   }
 }

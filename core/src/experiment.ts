@@ -16,6 +16,7 @@ import { parseBudget } from './budget.ts';
 import type { CompressionConfig } from './pipeline.ts';
 import { formatMethodSpec, parseMethodSpec } from './method-spec.ts';
 import { LabError } from './errors.ts';
+import { describeIssues } from './issues.ts';
 import { validateMethod } from './registry.ts';
 import { workloadDef } from './workloads/types.ts';
 
@@ -127,10 +128,7 @@ export class ExperimentError extends LabError {
 export function parseExperiment(raw: unknown, file = 'experiment'): ExperimentDef {
   const r = experimentDef.safeParse(raw);
   if (r.success) return r.data;
-  throw new ExperimentError(
-    file,
-    r.error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`),
-  );
+  throw new ExperimentError(file, describeIssues(r.error.issues));
 }
 
 export interface ResolvedMethod {

@@ -746,12 +746,13 @@ class LabHost {
       try {
         method = parseMethodSpec(c.method);
       } catch (e) {
-        throw new ApiError('E_INVALID', `configs.${i}.method: ${(e as Error).message}`);
+        // The message is the user's sentence (it quotes the text, which tells the configurations apart); the field is in details.
+        throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}.method` });
       }
       try {
         budget = method === 'full' ? undefined : parseBudget(c.budget);
       } catch (e) {
-        throw new ApiError('E_INVALID', `configs.${i}.budget: ${(e as Error).message}`);
+        throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}.budget` });
       }
       return { label: c.method.trim(), method, budget, budgetText: method === 'full' ? 'full' : c.budget };
     });

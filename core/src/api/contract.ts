@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { experimentDef } from '../experiment.ts';
+import { describeIssues, joinIssues } from '../issues.ts';
 import type { MethodInfo } from '../registry.ts';
 import type { AnyRow } from './rows.ts';
 
@@ -365,7 +366,8 @@ export function isLabMethod(name: string): name is LabMethod {
 /** Validates a payload for `method`; throws ApiError E_INVALID naming the method and every problem. */
 export function parseInput<M extends LabMethod>(name: M, payload: unknown): LabParsedInput<M> {
   const r = LAB_API[name].input.safeParse(payload ?? {});
-  if (!r.success) throw new ApiError('E_INVALID', `${name}: ${z.prettifyError(r.error).replace(/\n/g, '; ')}`, r.error.issues);
+  // "getResults: limit: must be at most 100000; extra: …": the method, then each field and what is wrong with it.
+  if (!r.success) throw new ApiError('E_INVALID', `${name}: ${joinIssues(describeIssues(r.error.issues, 'the input'))}`, r.error.issues);
   return r.data as LabParsedInput<M>;
 }
 

@@ -18,6 +18,7 @@
  *   fidelity   prompt + teacher-forced continuation cut from texts (fidelity.ts)
  */
 import { z } from 'zod';
+import { describeIssues, joinIssues } from '../issues.ts';
 import { WorkloadError } from './errors.ts';
 
 /** Counts the tokens of a text with the model's tokenizer (no BOS, no chat template). */
@@ -153,11 +154,11 @@ export type FidelityWorkload = z.output<typeof fidelityWorkload>;
 
 /**
  * Parses with `schema` (defaults filled in); throws a WorkloadError naming the
- * workload and every problem (zod's readable summary) instead of a ZodError.
+ * workload and every problem (in the user's terms, issues.ts) instead of a ZodError.
  */
 export function parseWorkload<S extends z.ZodType>(schema: S, def: unknown, workload = 'definition'): z.output<S> {
   const r = schema.safeParse(def);
-  if (!r.success) throw new WorkloadError(workload, z.prettifyError(r.error).replace(/\n/g, '; '));
+  if (!r.success) throw new WorkloadError(workload, joinIssues(describeIssues(r.error.issues)));
   return r.data;
 }
 
