@@ -17,6 +17,7 @@ import type { CompressionConfig } from './pipeline.ts';
 import { formatMethodSpec, parseMethodSpec } from './method-spec.ts';
 import { LabError } from './errors.ts';
 import { describeIssues } from './issues.ts';
+import { pathText } from './path-text.ts';
 import { validateMethod } from './registry.ts';
 import { workloadDef } from './workloads/types.ts';
 
@@ -37,10 +38,7 @@ export const experimentDef = z
   .strictObject({
     name: z.string().min(1),
     description: z.string().optional(),
-    models: z
-      .array(z.string().min(1))
-      .min(1)
-      .describe('Model paths: GGUF files, Hugging Face folders or llama2.c .bin files (relative to the experiment file).'),
+    models: z.array(pathText()).min(1).describe('Model paths: GGUF files, Hugging Face folders or llama2.c .bin files (relative to the experiment file).'),
     methods: z.array(methodEntry).min(1),
     budgets: z.array(z.string().min(1)).min(1),
     workloads: z.array(workloadDef).min(1),
@@ -66,7 +64,7 @@ export const experimentDef = z
         prefillChunk: z.number().int().min(1).max(8192).optional(),
       })
       .default({ executionProvider: 'cpu' }),
-    texts: z.string().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),
+    texts: pathText().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),
     record: z
       .strictObject({ kept: z.boolean().default(false).describe('Store the kept positions per layer and head (retention overlays; large).') })
       .default({ kept: false }),

@@ -5,6 +5,7 @@
  */
 export * from './errors.ts';
 export * from './issues.ts';
+export * from './path-text.ts';
 export * from './tensor.ts';
 export * from './budget.ts';
 export * from './rng.ts';

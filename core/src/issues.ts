@@ -18,7 +18,7 @@ const NOUNS: Readonly<Record<string, string>> = {
   int: 'a whole number',
   boolean: 'true or false',
   array: 'a list',
-  object: 'an object ({…})',
+  object: 'an object {…}',
   null: 'null',
   undefined: 'nothing',
   NaN: 'NaN',
@@ -56,8 +56,11 @@ export function describeIssue(issue: Issue): string {
       return issue.values.length === 1
         ? `must be ${JSON.stringify(issue.values[0])}`
         : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'unrecognized_keys':
-      return `has ${issue.keys.length === 1 ? 'an unknown field' : 'unknown fields'} ${issue.keys.map((k) => `"${clipInput(k, 40)}"`).join(', ')} (check the spelling)`;
+    case 'unrecognized_keys': {
+      const shown = issue.keys.slice(0, 5).map((k) => `"${clipInput(k, 40)}"`);
+      const more = issue.keys.length > shown.length ? ` and ${issue.keys.length - shown.length} more` : '';
+      return `has ${issue.keys.length === 1 ? 'an unknown field' : 'unknown fields'} ${shown.join(', ')}${more} (check the spelling)`;
+    }
     case 'invalid_format':
       // A schema's own regex message names the form ('a branch, tag or commit'); zod's default does not.
       return issue.message.startsWith('Invalid') ? 'is not in the expected form' : `should be ${issue.message}`;

@@ -633,6 +633,8 @@ class LabHost {
       const known = this.models.get(m);
       const path = known ? known.path : resolve(this.baseDir, m);
       if (!existsSync(path)) throw new ApiError('E_NOT_FOUND', `experiment.models.${i}: ${path}: no such model file or folder`, { file: path });
+      // A file that is not a model is refused now (E_MODEL, naming it), not by the run's first cell after it was queued.
+      if (!known) inspectModel(path);
       return path;
     });
     return { def: { ...def, models }, modelIds: models.map(modelIdFor) };

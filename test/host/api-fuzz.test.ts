@@ -144,6 +144,40 @@ describe('every API call with invalid payloads answers a typed error', () => {
     });
   });
 
+  describe('what the fuzzer found, kept as plain cases', () => {
+    const call = async (method: string, payload: unknown): Promise<{ code: string; message: string }> => {
+      const { status, json } = await post(method, JSON.stringify(payload));
+      assert.ok(status >= 400 && status < 500, `HTTP ${status}`);
+      const error = (json as { error: { code: string; message: string } }).error;
+      checkError(method, error);
+      return error;
+    };
+
+    it('a 70,000-character budget is quoted cut short, not echoed back whole', async () => {
+      const e = await call('startRun', { experiment: { ...(tmpl.startRun['experiment'] as object), budgets: ['x'.repeat(70_000)] } });
+      assert.equal(e.code, 'E_INVALID');
+      assert.match(e.message, /Budget "x{60}…" is not understood/);
+      assert.ok(e.message.length < 1000, `${e.message.length} characters`);
+    });
+
+    it('a NUL character in any path field is E_INVALID, not a file that is not there', async () => {
+      assert.equal((await call('openModel', { path: 'model\u0000.gguf' })).code, 'E_INVALID');
+      const exp = tmpl.startRun['experiment'] as Record<string, unknown>;
+      const withModel = await call('startRun', { experiment: { ...exp, models: ['../\u0000/etc/passwd'] } });
+      assert.equal(withModel.code, 'E_INVALID');
+      assert.match(withModel.message, /experiment\.models\.0: a path cannot contain a NUL character/);
+    });
+
+    it('an experiment whose model is not a model file is refused when started (E_MODEL), not queued to fail', async () => {
+      const exp = tmpl.startRun['experiment'] as Record<string, unknown>;
+      const e = await call('startRun', { experiment: { ...exp, models: ['/etc/passwd'] } });
+      assert.equal(e.code, 'E_MODEL');
+      assert.match(e.message, /^\/etc\/passwd: not a model KV Lab can read/);
+      const runs = (await (await post('listRuns', '{}')).json) as unknown[];
+      assert.deepEqual(runs, [], 'nothing was queued');
+    });
+  });
+
   describe('Electron IPC', () => {
     for (const method of FUZZ_METHODS) {
       it(method, async () => {

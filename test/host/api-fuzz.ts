@@ -76,6 +76,8 @@ const NASTY: readonly unknown[] = [
   {},
   { __proto__: null, constructor: 1 },
   { toString: 'x' },
+  // One problem per key: thousands of unknown fields must still make a short message.
+  Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`field${i}`, i])),
 ];
 
 export const nastyValue: fc.Arbitrary<unknown> = fc.oneof(

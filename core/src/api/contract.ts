@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { experimentDef } from '../experiment.ts';
 import { describeIssues, joinIssues } from '../issues.ts';
+import { pathText } from '../path-text.ts';
 import type { MethodInfo } from '../registry.ts';
 import type { AnyRow } from './rows.ts';
 
@@ -248,7 +249,7 @@ const method =
 
 const none = z.strictObject({});
 const id = z.string().min(1).max(200);
-const path = z.string().min(1).max(4096);
+const path = pathText();
 const budget = z.string().min(1).max(64);
 
 export const playgroundInput = z.strictObject({
