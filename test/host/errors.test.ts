@@ -28,6 +28,7 @@ import { WorkloadFileError } from '../../electron/experiments/samples.ts';
 import { StoreError } from '../../electron/experiments/store.ts';
 import { toApiError } from '../../electron/host/errors.ts';
 import { ChromiumMissingError, PdfError } from '../../electron/reports/pdf.ts';
+import { TlsFileError } from '../../electron/server/serve.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -55,6 +56,7 @@ const EXPECTED: Record<string, { make: () => LabError; code: ApiErrorCode; detai
     code: 'E_NOT_FOUND',
     details: { reason: 'chromium-missing', tried: ['chromium'] },
   },
+  TlsFileError: { make: () => new TlsFileError('/k.pem', '--tls-key no such file'), code: 'E_INVALID' },
   PdfError: { make: () => new PdfError('/o.pdf', 'exited with code 3'), code: 'E_INTERNAL', details: { file: '/o.pdf' } },
 };
 
