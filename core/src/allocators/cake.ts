@@ -67,7 +67,7 @@ function requireStat(stats: LayerStats, key: 'entropy' | 'variance'): Float64Arr
     throw new MissingInputError(
       'cake',
       `each layer's attention ${key} (stats.${key})`,
-      'The engine measures it during prefill; code that calls the allocator must pass the stats from cake.collect(observations).',
+      'Experiments and the playground measure it during prefill; a layer profile does not, so run CAKE there to see its budgets. Code that calls the allocator must pass the stats from cake.collect(observations).',
     );
   if (v.length !== stats.numLayers) throw new ShapeError(`cake stats.${key}`, `need ${stats.numLayers} layers, got ${v.length}`);
   return v;
