@@ -1,8 +1,10 @@
 /**
  * Every API method, fuzzed with invalid payloads (api-fuzz.ts) through both
  * transports in front of the real engine host on stories260K: serve mode's
- * HTTP server (electron/server/serve.ts) and the Electron IPC handlers
- * (electron/shell/ipc.ts, with the fake ipcMain). Whatever comes in, the
+ * HTTP server (electron/server/serve.ts, over the host in this process) and
+ * the Electron IPC handlers (electron/shell/ipc.ts with the fake ipcMain) over
+ * the engine client and its child process, as the desktop app wires them
+ * (electron/host/engine-client.ts, engine-process.ts). Whatever comes in, the
  * answer is a typed error in the user's words — E_INVALID, E_NOT_FOUND,
  * E_MODEL, … — never E_INTERNAL, an HTTP 5xx, a stack or JS internals; or a
  * success where the broken payload happens to be valid. fast-check runs with
@@ -21,6 +23,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { LabMethod } from '@kvlab/core';
+import type { EngineClient } from '../../electron/host/engine-client.ts';
+import { createEngineClient } from '../../electron/host/engine-client.ts';
 import { modelIdFor } from '../../electron/host/service.ts';
 import { createInProcessLab } from '../../electron/host/service.ts';
 import type { RunningServer } from '../../electron/server/serve.ts';
@@ -65,6 +69,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
   let server: RunningServer;
   let hub: Server;
   const ipc = new FakeIpcMain();
+  let engine: EngineClient;
   let tmpl: ReturnType<typeof templates>;
 
   before(async () => {
@@ -85,9 +90,20 @@ describe('every API call with invalid payloads answers a typed error', () => {
       settings: { threads: 1 },
     });
     server = await startServer({ port: 0, staticDir: join(dir, 'www'), handlers: lab, maxBodyBytes: 1024 * 1024 });
+    // The child inherits HF_ENDPOINT (set above) with the rest of the environment.
+    engine = createEngineClient({
+      init: {
+        resultsDir: join(dir, 'runs-ipc'),
+        modelsDir: join(dir, 'models-ipc'),
+        defaultModel: MODEL(),
+        cacheDir: testCacheDir(),
+        baseDir: dir,
+        settings: { threads: 1 },
+      },
+    });
     registerLabHandlers(
       ipc,
-      lab,
+      engine,
       createSenderCheck((id) => id === OUR_WEBCONTENTS_ID, isAppUrl),
     );
     tmpl = templates({ modelId: modelIdFor(MODEL()) });
@@ -95,6 +111,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
   after(async () => {
     await server.close();
     await lab.close();
+    await engine.close();
     await new Promise<void>((done) => hub.close(() => done()));
   });
 
