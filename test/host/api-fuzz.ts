@@ -1,7 +1,7 @@
 /**
  * Invalid payloads for every API method, shared by the HTTP and the IPC fuzz
- * tests (api-fuzz.test.ts). Each case starts from a payload that is valid (or
- * nearly: its ids are unknown) and breaks it: a field replaced by a value of
+ * tests (api-fuzz.test.ts). Each case starts from a valid payload (whose run
+ * ids and files do not exist) and breaks it: a field replaced by a value of
  * the wrong kind, removed, joined by an extra one, or the whole payload
  * replaced. The values are what users and scripts actually send by mistake,
  * and what an attacker would try in a path field.
@@ -88,7 +88,7 @@ export const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
 );
 
-/** Valid payloads (with unknown ids) for every method: the starting points the fuzzer breaks. */
+/** Valid payloads for every method, the starting points the fuzzer breaks: the model is the real default one (a payload left valid really runs it); runs, files and repos do not exist. */
 export function templates(ids: { modelId: string }): Record<LabMethod, Record<string, unknown>> {
   const runId = 'fuzz-run-that-does-not-exist';
   return {
