@@ -18,7 +18,7 @@
  *   bytes           KV bytes held for the prompt: totalTokens · 2 (K and V) ·
  *                   kvHeads · headDim · bytes(dtype).
  */
-import { BudgetError } from './errors.ts';
+import { BudgetError, quoteInput } from './errors.ts';
 import { DTYPE_BYTES } from './tensor.ts';
 
 /** The shape facts a budget needs; read from the model file, never hard-coded. */
@@ -145,6 +145,22 @@ const UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e
  *   "64MiB", "2.5 GB" bytes
  */
 export function parseBudget(text: string): BudgetSpec {
+  const spec = parseBudgetText(text);
+  // The ranges that hold whatever the model and prompt, checked here so an experiment
+  // file or the playground says so at once rather than a run failing later (resolveBudget checks again).
+  const q = quoteInput(text.trim());
+  const v = spec.value;
+  if (!Number.isFinite(v)) throw new BudgetError('', `Budget ${q} is too large a number`);
+  if (spec.kind === 'keepRatio' && !(v > 0 && v <= 1))
+    throw new BudgetError('', `Budget ${q} is not a share of the cache: keep more than 0% and at most 100% (e.g. 20%)`);
+  if (spec.kind === 'compressionRatio' && !(v >= 0 && v < 1))
+    throw new BudgetError('', `Budget ${q} is not a compression ratio: cr: takes the share removed, from 0 up to but not including 1 (e.g. cr:0.8)`);
+  if (spec.kind !== 'keepRatio' && spec.kind !== 'compressionRatio' && !(v > 0))
+    throw new BudgetError('', `Budget ${q} keeps nothing: give more than 0 ${spec.kind === 'bytes' ? 'bytes' : 'tokens'}`);
+  return spec;
+}
+
+function parseBudgetText(text: string): BudgetSpec {
   const s = text.trim().toLowerCase();
   let m: RegExpMatchArray | null;
   const num = (x: string | undefined): number => Number(x);
@@ -154,7 +170,10 @@ export function parseBudget(text: string): BudgetSpec {
   if ((m = /^(\d+(?:\.\d+)?)\s*(?:\/\s*layer|tok(?:ens)?\/layer)?$/.exec(s))) return { kind: 'tokensPerLayer', value: num(m[1]) };
   if ((m = /^(\d+)\s*total$/.exec(s))) return { kind: 'totalTokens', value: num(m[1]) };
   if ((m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)$/.exec(s))) return { kind: 'bytes', value: num(m[1]) * (UNITS[m[2] ?? 'b'] ?? 1) };
-  throw new BudgetError('budget', `cannot parse "${text}"; use e.g. "20%", "128", "128/layer", "4096 total", "cr:0.8" or "64MiB"`);
+  throw new BudgetError(
+    '',
+    `Budget ${quoteInput(text.trim())} is not understood: write a share of the cache (20%), tokens per layer (128), a compression ratio (cr:0.8), a total (4096 total) or a size (64MiB)`,
+  );
 }
 
 /** The canonical string for a spec; `parseBudget(formatBudget(s))` round-trips. */

@@ -15,6 +15,9 @@ import type { BudgetSpec } from './budget.ts';
 import { parseBudget } from './budget.ts';
 import type { CompressionConfig } from './pipeline.ts';
 import { formatMethodSpec, parseMethodSpec } from './method-spec.ts';
+import { LabError } from './errors.ts';
+import { describeIssues } from './issues.ts';
+import { pathText } from './path-text.ts';
 import { validateMethod } from './registry.ts';
 import { workloadDef } from './workloads/types.ts';
 
@@ -35,10 +38,7 @@ export const experimentDef = z
   .strictObject({
     name: z.string().min(1),
     description: z.string().optional(),
-    models: z
-      .array(z.string().min(1))
-      .min(1)
-      .describe('Model paths: GGUF files, Hugging Face folders or llama2.c .bin files (relative to the experiment file).'),
+    models: z.array(pathText()).min(1).describe('Model paths: GGUF files, Hugging Face folders or llama2.c .bin files (relative to the experiment file).'),
     methods: z.array(methodEntry).min(1),
     budgets: z.array(z.string().min(1)).min(1),
     workloads: z.array(workloadDef).min(1),
@@ -74,7 +74,7 @@ export const experimentDef = z
           .describe('Multiply 8-bit weight blocks with float32 activations (exact, much slower) instead of int8 ones (as llama.cpp does).'),
       })
       .default({ executionProvider: 'cpu' }),
-    texts: z.string().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),
+    texts: pathText().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),
     record: z
       .strictObject({ kept: z.boolean().default(false).describe('Store the kept positions per layer and head (retention overlays; large).') })
       .default({ kept: false }),
@@ -116,8 +116,9 @@ export const experimentDef = z
 export type ExperimentDef = z.output<typeof experimentDef>;
 export type ExperimentInput = z.input<typeof experimentDef>;
 
-export class ExperimentError extends Error {
+export class ExperimentError extends LabError {
   readonly code = 'E_EXPERIMENT' as const;
+  readonly apiCode = 'E_INVALID' as const;
   constructor(
     readonly file: string,
     readonly issues: readonly string[],
@@ -125,16 +126,17 @@ export class ExperimentError extends Error {
     super(`${file}: ${issues.length === 1 ? issues[0] : `\n  ${issues.join('\n  ')}`}`);
     this.name = 'ExperimentError';
   }
+  /** Every problem on its own, for a UI that lists them. */
+  override get apiDetails(): { issues: readonly string[] } {
+    return { issues: this.issues };
+  }
 }
 
 /** Parses and validates an experiment (already JSON-decoded); every problem is listed with its path. */
 export function parseExperiment(raw: unknown, file = 'experiment'): ExperimentDef {
   const r = experimentDef.safeParse(raw);
   if (r.success) return r.data;
-  throw new ExperimentError(
-    file,
-    r.error.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`),
-  );
+  throw new ExperimentError(file, describeIssues(r.error.issues));
 }
 
 export interface ResolvedMethod {

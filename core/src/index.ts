@@ -4,6 +4,8 @@
  * libs and by eslint's import rules).
  */
 export * from './errors.ts';
+export * from './issues.ts';
+export * from './path-text.ts';
 export * from './tensor.ts';
 export * from './budget.ts';
 export * from './rng.ts';

@@ -56,7 +56,13 @@ export function windowOf(obs: LayerObservation, size: number, method: string): W
   const w = obs.windows.find((x) => x.size === size);
   if (!w) {
     const have = obs.windows.map((x) => x.size).join(', ') || 'none';
-    throw new MissingInputError(method, `window attention with α = ${size} (observation has α ∈ {${have}})`);
+    throw new MissingInputError(
+      method,
+      `the attention of the last ${size} prompt tokens (its observation window, α = ${size})`,
+      have === 'none'
+        ? undefined
+        : `Only windows of ${have} tokens were collected: set its windowSize to one of those, or run it from an experiment or the playground, which collect the window each method asks for.`,
+    );
   }
   expectDims(`layer ${obs.layer} window α=${size} sum`, w.sum, [obs.numQueryHeads, obs.seqLen]);
   return w;
@@ -72,7 +78,7 @@ export function requireQueryRows(obs: LayerObservation, t: Tensor<'float32'> | u
 /** Returns keys or values checked to be [Hkv, n, d], or throws MissingInputError. */
 export function requireKv(obs: LayerObservation, which: 'keys' | 'values', method: string): Tensor<'float32'> {
   const t = obs[which];
-  if (!t) throw new MissingInputError(method, which);
+  if (!t) throw new MissingInputError(method, `the prompt's ${which}`);
   expectDims(`layer ${obs.layer} ${which}`, t, [obs.numKvHeads, obs.seqLen, obs.headDim]);
   return t;
 }

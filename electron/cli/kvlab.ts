@@ -36,7 +36,7 @@ import { findDefaultModel } from '../host/default-model.ts';
 import { createEngineClient } from '../host/engine-client.ts';
 import { defaultResultsDir, defaultSettingsFile, RENDERER_DIST } from '../host/paths.ts';
 import { ensureRendererBuilt } from '../server/build-renderer.ts';
-import { startServer } from '../server/serve.ts';
+import { exposureWarning, readTlsFiles, startServer } from '../server/serve.ts';
 
 const USAGE = `usage: kvlab <command> …
   run <experiment.json> [--out <dir>] [--shard i/n]
@@ -46,7 +46,8 @@ const USAGE = `usage: kvlab <command> …
   export <results-dir> --kvpress <dir>
   models
   methods
-  serve [--port 0|N] [--host 127.0.0.1] [--model <file>] [--results <dir>] [--token <t>] [--no-build]`;
+  serve [--port 0|N] [--host 127.0.0.1] [--model <file>] [--results <dir>] [--token <t>] [--no-build]
+        [--tls-cert <cert.pem> --tls-key <key.pem>]   (HTTPS; see docs/app.md before using --host 0.0.0.0)`;
 
 class UsageError extends Error {}
 
@@ -318,6 +319,8 @@ async function cmdServe(args: string[]): Promise<number> {
       // Accepted for scripts written against the plan; serve never opens a browser (it prints the URL).
       'no-open': { type: 'boolean' },
       'no-build': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
   });
   const portText = flag(values, 'port') ?? '0';
@@ -326,6 +329,11 @@ async function cmdServe(args: string[]): Promise<number> {
   const host = flag(values, 'host') ?? '127.0.0.1';
   const token = flag(values, 'token');
   if (token !== undefined && token.length < 8) throw new UsageError('--token must be at least 8 characters');
+  const certFile = flag(values, 'tls-cert');
+  const keyFile = flag(values, 'tls-key');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both PEM files');
+  // Read before the engine starts, so a wrong file is one line at once (TlsFileError names it).
+  const tls = certFile !== undefined && keyFile !== undefined ? readTlsFiles(resolve(certFile), resolve(keyFile)) : undefined;
   const modelFlag = flag(values, 'model');
   const defaultModel = modelFlag !== undefined ? resolve(modelFlag) : findDefaultModel();
   if (modelFlag !== undefined && !existsSync(defaultModel ?? '')) throw new UsageError(`--model ${modelFlag}: no such file or folder`);
@@ -336,13 +344,13 @@ async function cmdServe(args: string[]): Promise<number> {
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     await client.listModels({}); // starts the engine: the printed URL works at once
-    server = await startServer({ port, host, staticDir: RENDERER_DIST, handlers: client, ...(token !== undefined ? { token } : {}) });
+    server = await startServer({ port, host, staticDir: RENDERER_DIST, handlers: client, ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) });
   } catch (e) {
     await client.close();
     throw e;
   }
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1')
-    process.stderr.write(`kvlab serve: listening on ${host}: anyone who can reach this machine and has the token can use the lab\n`);
+  const warning = exposureWarning(host, server.port, tls !== undefined);
+  if (warning) process.stderr.write(`${warning}\n`);
   console.log(server.url);
   const running = server;
   await new Promise<void>((done) => {

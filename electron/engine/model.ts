@@ -26,6 +26,7 @@
  * the HF→GGUF converter permuted); 'halves' = rotate-half (x[i], x[i+d/2]),
  * as Hugging Face checkpoints and Qwen2 GGUFs (NEOX mode).
  */
+import { LabError } from '@kvlab/core';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2';
 export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2'];
@@ -146,7 +147,8 @@ export type ModelErrorCode = 'E_MODEL_FILE' | 'E_MODEL_UNSUPPORTED' | 'E_MODEL_T
  * A model file that cannot be used: names the file and the problem, e.g.
  *   "stories.gguf: tensor 'blk.0.attn_q.weight' data [14176, 30560) lies outside the file (20000 bytes)".
  */
-export class ModelFileError extends Error {
+export class ModelFileError extends LabError {
+  readonly apiCode = 'E_MODEL' as const;
   constructor(
     readonly file: string,
     readonly problem: string,
@@ -154,6 +156,10 @@ export class ModelFileError extends Error {
   ) {
     super(`${file}: ${problem}`);
     this.name = 'ModelFileError';
+  }
+  /** The file, and the finer code as `reason` (the UI words "unsupported" and "too large" differently). */
+  override get apiDetails(): { file: string; reason: ModelErrorCode } {
+    return { file: this.file, reason: this.code };
   }
 }
 

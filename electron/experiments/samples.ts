@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Sample, TokenCounter, WorkloadDef } from '@kvlab/core';
-import { generateWorkload } from '@kvlab/core';
+import { generateWorkload, LabError } from '@kvlab/core';
 import type { Tokenizer } from '../engine/model.ts';
 
 export interface SampleContext {
@@ -34,14 +34,19 @@ export function tokenCounter(tokenizer: Pick<Tokenizer, 'encode'>): TokenCounter
 
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
 
-export class WorkloadFileError extends Error {
+/** A text or LongBench file a workload names is not there. */
+export class WorkloadFileError extends LabError {
   readonly code = 'E_WORKLOAD_FILE' as const;
+  readonly apiCode = 'E_NOT_FOUND' as const;
   constructor(
     readonly file: string,
     readonly problem: string,
   ) {
     super(`${file}: ${problem}`);
     this.name = 'WorkloadFileError';
+  }
+  override get apiDetails(): { file: string } {
+    return { file: this.file };
   }
 }
 

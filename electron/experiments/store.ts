@@ -14,18 +14,24 @@
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { LabError } from '@kvlab/core';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const EXPERIMENT_FILE = 'experiment.json';
 
-export class StoreError extends Error {
+/** The results folder cannot be read or written: the machine's problem, not the request's (E_INTERNAL, naming the file). */
+export class StoreError extends LabError {
   readonly code = 'E_STORE' as const;
+  readonly apiCode = 'E_INTERNAL' as const;
   constructor(
     readonly path: string,
     readonly problem: string,
   ) {
     super(`${path}: ${problem}`);
     this.name = 'StoreError';
+  }
+  override get apiDetails(): { file: string } {
+    return { file: this.path };
   }
 }
 

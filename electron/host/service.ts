@@ -634,6 +634,8 @@ class LabHost {
       const known = this.models.get(m);
       const path = known ? known.path : resolve(this.baseDir, m);
       if (!existsSync(path)) throw new ApiError('E_NOT_FOUND', `experiment.models.${i}: ${path}: no such model file or folder`, { file: path });
+      // A file that is not a model is refused now (E_MODEL, naming it), not by the run's first cell after it was queued.
+      if (!known) inspectModel(path);
       return path;
     });
     return { def: { ...def, models }, modelIds: models.map(modelIdFor) };
@@ -751,12 +753,13 @@ class LabHost {
       try {
         method = parseMethodSpec(c.method);
       } catch (e) {
-        throw new ApiError('E_INVALID', `configs.${i}.method: ${(e as Error).message}`);
+        // The message is the user's sentence (it quotes the text, which tells the configurations apart); the field is in details.
+        throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}.method` });
       }
       try {
         budget = method === 'full' ? undefined : parseBudget(c.budget);
       } catch (e) {
-        throw new ApiError('E_INVALID', `configs.${i}.budget: ${(e as Error).message}`);
+        throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}.budget` });
       }
       return { label: c.method.trim(), method, budget, budgetText: method === 'full' ? 'full' : c.budget };
     });

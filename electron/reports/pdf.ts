@@ -28,25 +28,36 @@ import {
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { LabError } from '@kvlab/core';
 
-export class ChromiumMissingError extends Error {
+/** No Chromium is a missing program, not a bug: E_NOT_FOUND, and details.reason lets the UI say how to install it. */
+export class ChromiumMissingError extends LabError {
   readonly code = 'E_CHROMIUM_MISSING' as const;
+  readonly apiCode = 'E_NOT_FOUND' as const;
   constructor(readonly tried: readonly string[]) {
     super(
       `Chromium was not found (tried ${tried.join(', ')}): install Debian's chromium (apt-get install chromium) or set KVLAB_CHROMIUM to a Chromium or Chrome executable`,
     );
     this.name = 'ChromiumMissingError';
   }
+  override get apiDetails(): { reason: 'chromium-missing'; tried: readonly string[] } {
+    return { reason: 'chromium-missing', tried: this.tried };
+  }
 }
 
-export class PdfError extends Error {
+/** Chromium ran but made no PDF. */
+export class PdfError extends LabError {
   readonly code = 'E_PDF' as const;
+  readonly apiCode = 'E_INTERNAL' as const;
   constructor(
     readonly outPath: string,
     readonly problem: string,
   ) {
     super(`${outPath}: ${problem}`);
     this.name = 'PdfError';
+  }
+  override get apiDetails(): { file: string } {
+    return { file: this.outPath };
   }
 }
 

@@ -14,20 +14,26 @@
  *     the URL. Missing or wrong → 401 E_FORBIDDEN; comparison is constant-time;
  *   - no CORS headers, so another origin's page cannot read a response; API
  *     calls must be `application/json`, which a plain cross-site form cannot send;
- *   - it binds 127.0.0.1 unless told otherwise (--host);
+ *   - it binds 127.0.0.1 unless told otherwise (--host). On any other address
+ *     without TLS the token and every result cross the network in cleartext:
+ *     `kvlab serve` warns (exposureWarning) and recommends SSH port forwarding;
+ *     with `tls` (--tls-cert/--tls-key, the user's PEM files) it serves HTTPS;
  *   - static paths are decoded, resolved and must stay inside the static root
  *     (also after resolving symlinks): anything else is 403, never the file;
  *   - request bodies are capped (413).
  * Inputs are validated by core's dispatch/parseInput (400 E_INVALID).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
+import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { ApiErrorCode, LabEvent, LabHandlers } from '@kvlab/core';
-import { ApiError, dispatch, isLabMethod } from '@kvlab/core';
+import { ApiError, dispatch, isLabMethod, LabError } from '@kvlab/core';
 
 /** What the server calls: the handlers plus an event subscription (an EngineClient is one). */
 export interface ServerHandlers extends LabHandlers {
@@ -48,12 +54,97 @@ export interface ServeOptions {
   readonly maxBodyBytes?: number;
   /** Interval of the SSE keep-alive comment (ms). Default 15 s. */
   readonly heartbeatMs?: number;
+  /** Serve HTTPS with the user's certificate and key (PEM, as readTlsFiles returns them); default plain HTTP. */
+  readonly tls?: TlsCredentials;
+}
+
+export interface TlsCredentials {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** A --tls-cert or --tls-key file that cannot be used: names the file, the flag and what is wrong. */
+export class TlsFileError extends LabError {
+  readonly apiCode = 'E_INVALID' as const;
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'TlsFileError';
+  }
+}
+
+/**
+ * Reads the user's certificate and private key for HTTPS and checks that they
+ * are PEM and belong together, so a mistake is one clear line at start-up
+ * rather than a TLS handshake error in the browser.
+ */
+export function readTlsFiles(certFile: string, keyFile: string): TlsCredentials {
+  const read = (file: string, flag: string, what: string): Buffer => {
+    let data: Buffer;
+    try {
+      data = readFileSync(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EISDIR'
+            ? 'is a folder, not a file'
+            : code === 'EACCES' || code === 'EPERM'
+              ? 'cannot be read (permission denied)'
+              : `cannot be read (${(e as Error).message})`;
+      throw new TlsFileError(file, `${flag} ${why}; give the ${what} as a PEM file`);
+    }
+    if (!data.includes('-----BEGIN ')) throw new TlsFileError(file, `${flag} is not a PEM file (no "-----BEGIN" line); give the ${what} as a PEM file`);
+    return data;
+  };
+  const cert = read(certFile, '--tls-cert', 'certificate');
+  const key = read(keyFile, '--tls-key', 'private key');
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/key values mismatch/i.test(msg)) throw new TlsFileError(keyFile, `--tls-key is not the private key of the certificate ${certFile}`);
+    // OpenSSL names which of the two it could not decode.
+    const bad = /key/i.test(msg) && !/cert/i.test(msg) ? keyFile : certFile;
+    throw new TlsFileError(bad, `not a usable ${bad === keyFile ? 'private key' : 'certificate'} (${msg})`);
+  }
+  return { cert, key };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return /^::ffff:127\./.test(h);
+}
+
+/**
+ * What `kvlab serve` prints before the URL when other machines can reach it,
+ * or null on a loopback address. Without TLS the bearer token (in the URL and
+ * every request) and every result travel in cleartext, so the warning says so
+ * and gives the safer route first: SSH port forwarding to a loopback bind.
+ */
+export function exposureWarning(host: string, port: number, tls: boolean): string | null {
+  if (isLoopbackHost(host)) return null;
+  if (tls) return `kvlab serve: listening on ${host} over HTTPS: anyone who can reach this machine and has the token can use the lab`;
+  const p = port || 8787;
+  return [
+    `kvlab serve: WARNING: listening on ${host} without TLS. The token and every result cross the network in cleartext;`,
+    '  anyone on the way can read them and use the lab. Safer: keep the default --host 127.0.0.1 and forward the port over SSH:',
+    `    here:           kvlab serve --port ${p}`,
+    `    your computer:  ssh -L ${p}:127.0.0.1:${p} <this-machine>`,
+    '  then open the printed URL on your computer. Or serve HTTPS with your certificate: --tls-cert <cert.pem> --tls-key <key.pem>.',
+  ].join('\n');
 }
 
 export interface RunningServer {
-  /** http://host:port/?token=… — the one line `kvlab serve` prints. */
+  /** http(s)://host:port/?token=… — the one line `kvlab serve` prints. */
   readonly url: string;
-  /** http://host:port */
+  /** http(s)://host:port */
   readonly origin: string;
   readonly token: string;
   readonly host: string;
@@ -265,7 +356,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     else createReadStream(real).pipe(res);
   };
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const raw = req.url ?? '/';
     // Only origin-form targets ("/path?query"): no absolute URLs, no "*".
     if (!raw.startsWith('/')) return sendError(res, 400, new ApiError('E_INVALID', 'bad request target'));
@@ -280,7 +371,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       const err = e instanceof ApiError ? e : new ApiError('E_INTERNAL', e instanceof Error ? e.message : String(e));
       sendError(res, STATUS[err.code] ?? 500, err);
     });
-  });
+  };
+  const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -292,7 +384,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const addr = server.address() as AddressInfo;
   // A wildcard bind is reachable at localhost here; remote users substitute the machine's name.
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const origin = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
+  const origin = `${opts.tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
   return {
     url: `${origin}/?token=${encodeURIComponent(token)}`,
     origin,

@@ -22,6 +22,15 @@ describe('kvlab CLI', () => {
     assert.match(b.stderr, /^kvlab: \/nonexistent\/exp.json: no such file/);
   });
 
+  it('serve: --tls-cert and --tls-key go together, and a missing PEM file is one line naming it, before anything starts', () => {
+    const a = kvlab('serve', '--tls-cert', '/nonexistent/cert.pem');
+    assert.equal(a.status, 2);
+    assert.match(a.stderr, /^kvlab: --tls-cert and --tls-key go together: give both PEM files\n/);
+    const b = kvlab('serve', '--no-build', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem');
+    assert.equal(b.status, 1);
+    assert.equal(b.stderr, 'kvlab: /nonexistent/cert.pem: --tls-cert no such file; give the certificate as a PEM file\n');
+  });
+
   it('reports every problem of an invalid experiment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kvlab-cli-'));
     const file = join(dir, 'bad.json');

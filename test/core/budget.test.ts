@@ -78,12 +78,33 @@ describe('budget language', () => {
   it('rejects malformed budgets with a BudgetError saying what is accepted', () => {
     assert.throws(
       () => parseBudget('lots'),
-      (e: unknown) => e instanceof BudgetError && /cannot parse "lots"/.test(e.message),
+      (e: unknown) =>
+        e instanceof BudgetError &&
+        e.message ===
+          'Budget "lots" is not understood: write a share of the cache (20%), tokens per layer (128), a compression ratio (cr:0.8), a total (4096 total) or a size (64MiB)',
     );
     assert.throws(() => resolveBudget({ kind: 'keepRatio', value: 1.5 }, llama3, 10), /keepRatio must be in \(0, 1\], got 1.5/);
     assert.throws(() => resolveBudget({ kind: 'compressionRatio', value: 1 }, llama3, 10), /compressionRatio must be in \[0, 1\)/);
     assert.throws(() => resolveBudget({ kind: 'totalTokens', value: 2.5 }, llama3, 10), BudgetError);
     assert.throws(() => resolveBudget({ kind: 'bytes', value: 100 }, llama3, 10), /less than one token/);
     assert.throws(() => resolveBudget({ kind: 'tokensPerLayer', value: 8 }, { ...llama3, numKvHeads: 0 }, 10), /numKvHeads must be a positive integer/);
+  });
+
+  it("refuses out-of-range budgets when parsing, in the user's terms, and quotes long or odd text cut short", () => {
+    const refuses = (text: string, message: RegExp): void =>
+      assert.throws(
+        () => parseBudget(text),
+        (e: unknown) => e instanceof BudgetError && e.apiCode === 'E_INVALID' && message.test(e.message),
+      );
+    refuses('150%', /^Budget "150%" is not a share of the cache: keep more than 0% and at most 100%/);
+    refuses('0%', /is not a share of the cache/);
+    refuses('cr:1', /^Budget "cr:1" is not a compression ratio/);
+    refuses('0', /^Budget "0" keeps nothing: give more than 0 tokens/);
+    refuses('0 MiB', /keeps nothing: give more than 0 bytes/);
+    refuses('9'.repeat(400), /is too large a number|not understood/);
+    refuses('x'.repeat(70_000), /^Budget "x{60}…" is not understood/);
+    refuses('a\u0000b', /^Budget "a\\u0000b" is not understood/);
+    assert.deepEqual(parseBudget('100%'), { kind: 'keepRatio', value: 1 });
+    assert.deepEqual(parseBudget('cr:0'), { kind: 'compressionRatio', value: 0 });
   });
 });

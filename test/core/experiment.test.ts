@@ -37,7 +37,7 @@ describe('experiment definitions', () => {
       (e: unknown) =>
         e instanceof ExperimentError &&
         e.message.startsWith('exp.json:') &&
-        /budgets\.0: .*cannot parse "2x"/.test(e.message) &&
+        /budgets\.0: .*Budget "2x" is not understood/.test(e.message) &&
         /share the label 'snapkv\/uniform'/.test(e.message) &&
         /workloads\.0\.contextLengths/.test(e.message) &&
         /extra/.test(e.message),

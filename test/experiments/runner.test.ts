@@ -267,7 +267,7 @@ describe('experiment runner on stories260K', () => {
         e instanceof ExperimentError &&
         /methods\.1: unknown scorer 'snap'/.test(e.message) &&
         /methods\.2: tau for 'zigzagkv'/.test(e.message) &&
-        /budgets\.1: .*cannot parse "lots"/.test(e.message),
+        /budgets\.1: .*Budget "lots" is not understood/.test(e.message),
     );
   });
 });

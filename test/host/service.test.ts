@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ApiErrorCode, ExperimentInput, LabEvent, LabInput, LabMethod, RunStatus } from '@kvlab/core';
 import { ApiError, parseInput } from '@kvlab/core';
@@ -157,15 +158,22 @@ describe('engine host service on stories260K', () => {
       assert.ok(x.tokensPerSecond > 0 && x.prefillMs > 0);
     }
     assert.equal((await call(lab, 'listModels', {})).find((m) => m.id === modelId)?.loaded, true);
-    await rejectsWith(
+    // The message is the user's sentence; the field it is about is in details.
+    await assert.rejects(
       call(lab, 'runPlayground', { modelId, prompt: PROMPT, configs: [{ method: 'snap/zag', budget: '12' }] }),
-      'E_INVALID',
-      /configs\.0\.method/,
+      (e: unknown) =>
+        e instanceof ApiError &&
+        e.code === 'E_INVALID' &&
+        /^unknown scorer 'snap'/.test(e.message) &&
+        isDeepStrictEqual(e.details, { field: 'configs.0.method' }),
     );
-    await rejectsWith(
+    await assert.rejects(
       call(lab, 'runPlayground', { modelId, prompt: PROMPT, configs: [{ method: 'snapkv', budget: 'lots' }] }),
-      'E_INVALID',
-      /configs\.0\.budget/,
+      (e: unknown) =>
+        e instanceof ApiError &&
+        e.code === 'E_INVALID' &&
+        /^Budget "lots" is not understood: /.test(e.message) &&
+        isDeepStrictEqual(e.details, { field: 'configs.0.budget' }),
     );
   });
 

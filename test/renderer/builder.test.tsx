@@ -57,14 +57,14 @@ test('a bad budget shows the validation message and disables Start', async () =>
   fireEvent.change(screen.getByTestId('builder-budgets'), { target: { value: '10%, lots' } });
   const issues = screen.getAllByTestId('builder-issue').map((li) => li.textContent ?? '');
   assert.ok(
-    issues.some((m) => /^budgets\.1: .*cannot parse "lots"/.test(m)),
+    issues.some((m) => /^budgets\.1: .*Budget "lots" is not understood/.test(m)),
     issues.join('\n'),
   );
   assert.equal((screen.getByTestId('builder-start') as HTMLButtonElement).disabled, true);
   assert.equal((screen.getByTestId('builder-preset') as HTMLSelectElement).value, '', 'an edit leaves the preset');
 
   fireEvent.change(screen.getByTestId('builder-budgets'), { target: { value: '10%, 150%' } });
-  assert.ok(screen.getAllByTestId('builder-issue').some((li) => /^budgets\.1: .*keepRatio must be in \(0, 1\]/.test(li.textContent ?? '')));
+  assert.ok(screen.getAllByTestId('builder-issue').some((li) => /^budgets\.1: Budget "150%" is not a share of the cache/.test(li.textContent ?? '')));
   fireEvent.change(screen.getByTestId('builder-budgets'), { target: { value: '10%, 128' } });
   assert.ok(screen.getByTestId('builder-valid'));
 });

@@ -71,6 +71,6 @@ test('a bad budget shows the engine error', async () => {
   fireEvent.change(screen.getByTestId('playground-budget-0'), { target: { value: 'much' } });
   fireEvent.click(screen.getByTestId('playground-run'));
   await settle();
-  assert.match(screen.getByTestId('playground-error').textContent ?? '', /configs\.0: .*cannot parse "much"/);
+  assert.match(screen.getByTestId('playground-error').textContent ?? '', /Budget "much" is not understood: write a share of the cache \(20%\)/);
   assert.equal(h.store.getState().playgroundRunning, false);
 });

@@ -183,8 +183,8 @@ test('builder helpers: number lists, methods with Ada-KV and presets, validation
   );
 
   const bad = validateExperiment({ ...exp, budgets: ['20%', 'abc', '0%'] });
-  assert.ok(bad.some((m) => m.startsWith('budgets.1:') && /cannot parse "abc"/.test(m)));
-  assert.ok(bad.some((m) => m.startsWith('budgets.2:') && /keepRatio/.test(m)));
+  assert.ok(bad.some((m) => m.startsWith('budgets.1:') && /Budget "abc" is not understood/.test(m)));
+  assert.ok(bad.some((m) => m.startsWith('budgets.2:') && /Budget "0%" is not a share of the cache/.test(m)));
   assert.deepEqual(validateExperiment({ ...exp, models: [] })[0], 'Pick at least one model.');
   const w = workloadInput({ ...DEFAULT_WORKLOADS.niah, variant: 'single', contextLengths: '256, x', depths: '50', samplesPerCell: '' });
   assert.ok(validateExperiment({ ...exp, workloads: [w] }).some((m) => /^workloads\.0\.contextLengths\.1: .*NaN/.test(m)));

@@ -63,7 +63,12 @@ export interface CakeAllocation {
 
 function requireStat(stats: LayerStats, key: 'entropy' | 'variance'): Float64Array {
   const v = stats[key];
-  if (!v) throw new MissingInputError('cake', `per-layer attention ${key} (stats.${key}, from cake.collect)`);
+  if (!v)
+    throw new MissingInputError(
+      'cake',
+      `each layer's attention ${key} (stats.${key})`,
+      'Experiments and the playground measure it during prefill; a layer profile does not, so run CAKE there to see its budgets. Code that calls the allocator must pass the stats from cake.collect(observations).',
+    );
   if (v.length !== stats.numLayers) throw new ShapeError(`cake stats.${key}`, `need ${stats.numLayers} layers, got ${v.length}`);
   return v;
 }

@@ -79,7 +79,12 @@ export function zigzagAllocation(stats: LayerStats, total: number, p: ZigZagKvPa
     if (p.staticLmba.length !== L) throw new ParamError('zigzagkv', 'staticLmba', `must have one entry per layer (${L}), got ${p.staticLmba.length}`);
     lmba = Float64Array.from(p.staticLmba);
   } else {
-    if (!stats.lmba) throw new MissingInputError('zigzagkv', 'per-layer LMBA (stats.lmba)');
+    if (!stats.lmba)
+      throw new MissingInputError(
+        'zigzagkv',
+        "each layer's attention profile (LMBA, stats.lmba)",
+        "The engine measures it during prefill; code that calls the allocator must pass stats.lmba, or set allocation to 'staticProfile' with staticLmba from kvlab profile.",
+      );
     if (stats.lmba.length !== L) throw new BudgetError('zigzagkv', `stats.lmba has ${stats.lmba.length} layers, expected ${L}`);
     lmba = stats.lmba;
   }

@@ -39,8 +39,8 @@ export function cakeLayerStats(obs: LayerObservation, windowSize: number, method
   const Hq = obs.numQueryHeads;
   const n = obs.seqLen;
   const alpha = w.size;
-  if (!w.sqSum) throw new MissingInputError(method, `the squared window attention (windows[α=${alpha}].sqSum)`);
-  if (!w.entropy) throw new MissingInputError(method, `the window attention entropy (windows[α=${alpha}].entropy)`);
+  if (!w.sqSum) throw new MissingInputError(method, `the squared attention of the last ${alpha} prompt tokens (windows[α=${alpha}].sqSum)`);
+  if (!w.entropy) throw new MissingInputError(method, `the attention entropy of the last ${alpha} prompt tokens (windows[α=${alpha}].entropy)`);
   expectDims(`layer ${obs.layer} window α=${alpha} sqSum`, w.sqSum, [Hq, n]);
   if (w.entropy.length !== Hq) throw new ShapeError(`layer ${obs.layer} window α=${alpha} entropy`, `expected ${Hq} entries, got ${w.entropy.length}`);
 

@@ -115,7 +115,7 @@ export function lmbaPerHead(obs: LayerObservation, opts: LmbaOptions): Float64Ar
       H = obs.numQueryHeads;
       break;
     case 'lastToken':
-      rows = requireQueryRows(obs, obs.lastQuery, 'lastQuery', 'zigzagkv').data;
+      rows = requireQueryRows(obs, obs.lastQuery, 'the attention of the last prompt token (lastQuery)', 'zigzagkv').data;
       H = obs.numQueryHeads;
       break;
     case 'pooledScores': {

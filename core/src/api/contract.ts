@@ -17,6 +17,8 @@
  */
 import { z } from 'zod';
 import { experimentDef } from '../experiment.ts';
+import { describeIssues, joinIssues } from '../issues.ts';
+import { pathText } from '../path-text.ts';
 import type { MethodInfo } from '../registry.ts';
 import type { AnyRow } from './rows.ts';
 
@@ -259,7 +261,7 @@ const method =
 
 const none = z.strictObject({});
 const id = z.string().min(1).max(200);
-const path = z.string().min(1).max(4096);
+const path = pathText();
 const budget = z.string().min(1).max(64);
 
 export const playgroundInput = z.strictObject({
@@ -378,7 +380,8 @@ export function isLabMethod(name: string): name is LabMethod {
 /** Validates a payload for `method`; throws ApiError E_INVALID naming the method and every problem. */
 export function parseInput<M extends LabMethod>(name: M, payload: unknown): LabParsedInput<M> {
   const r = LAB_API[name].input.safeParse(payload ?? {});
-  if (!r.success) throw new ApiError('E_INVALID', `${name}: ${z.prettifyError(r.error).replace(/\n/g, '; ')}`, r.error.issues);
+  // "getResults: limit: must be at most 100000; extra: …": the method, then each field and what is wrong with it.
+  if (!r.success) throw new ApiError('E_INVALID', `${name}: ${joinIssues(describeIssues(r.error.issues, 'the input'))}`, r.error.issues);
   return r.data as LabParsedInput<M>;
 }
 

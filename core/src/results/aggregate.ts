@@ -23,6 +23,7 @@
  * process passes its stored experiment and raw rows and the renderer passes
  * what `getResults` returned, without either importing the other's types.
  */
+import { LabError } from '../errors.ts';
 import { parseMethodSpec } from '../method-spec.ts';
 import type { CheckRow, ProfileRow, ResultRow, SanityFlag } from '../api/rows.ts';
 
@@ -39,8 +40,10 @@ export interface RowRecord {
   readonly cellId: string;
 }
 
-export class ReportError extends Error {
+/** Results that cannot be reported as asked (no rows, a metric the rows lack, …): the request is invalid, not the program. */
+export class ReportError extends LabError {
   readonly code = 'E_REPORT' as const;
+  readonly apiCode = 'E_INVALID' as const;
   constructor(readonly problem: string) {
     super(problem);
     this.name = 'ReportError';

@@ -106,7 +106,7 @@ export const h2o = {
   needs: () => [{ input: 'accumulated' }],
   protect: (p) => ({ sinks: 0, window: p.recentSize }),
   score(obs, p) {
-    const acc = requireQueryRows(obs, obs.accumulated, 'accumulated attention', 'h2o');
+    const acc = requireQueryRows(obs, obs.accumulated, 'the attention each prompt token has accumulated (accumulated)', 'h2o');
     const n = obs.seqLen;
     const hkv = obs.numKvHeads;
     groupSize(obs);

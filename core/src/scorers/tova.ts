@@ -50,7 +50,7 @@ export const tova = {
   needs: () => [{ input: 'lastQuery' }],
   protect: () => ({ sinks: 0, window: 1 }),
   score(obs, p) {
-    const last = requireQueryRows(obs, obs.lastQuery, 'the last query attention row', 'tova');
+    const last = requireQueryRows(obs, obs.lastQuery, 'the attention of the last prompt token (lastQuery)', 'tova');
     const n = obs.seqLen;
     const hq = obs.numQueryHeads;
     const hkv = obs.numKvHeads;

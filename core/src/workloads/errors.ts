@@ -1,10 +1,13 @@
 /**
  * Typed errors of the workload generators, in the style of core/src/errors.ts:
  * one clear sentence naming the workload and the setting, and a stable `code`.
+ * Both are a bad setting or a bad input file, so the API answers E_INVALID.
  */
+import { LabError } from '../errors.ts';
 
 /** A workload cannot be generated as asked (a length below the template, missing texts, …). */
-export class WorkloadError extends RangeError {
+export class WorkloadError extends LabError {
+  readonly apiCode = 'E_INVALID' as const;
   readonly code = 'E_WORKLOAD' as const;
   constructor(
     readonly workload: string,
@@ -16,7 +19,8 @@ export class WorkloadError extends RangeError {
 }
 
 /** A line of a LongBench JSONL file is not a valid record. `line` is 1-based. */
-export class LongBenchParseError extends TypeError {
+export class LongBenchParseError extends LabError {
+  readonly apiCode = 'E_INVALID' as const;
   readonly code = 'E_LONGBENCH_PARSE' as const;
   constructor(
     readonly line: number,

@@ -18,6 +18,8 @@
  *   fidelity   prompt + teacher-forced continuation cut from texts (fidelity.ts)
  */
 import { z } from 'zod';
+import { describeIssues, joinIssues } from '../issues.ts';
+import { pathText } from '../path-text.ts';
 import { WorkloadError } from './errors.ts';
 
 /** Counts the tokens of a text with the model's tokenizer (no BOS, no chat template). */
@@ -81,7 +83,7 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const contextLengths = z.array(int(16, 4_194_304)).min(1).describe('Prompt lengths in tokens of the model under test (before the chat template).');
 
 /** A text haystack: files the runner reads (by name, e.g. 'austen-emma.txt' from ../shared/texts) and passes in as strings. */
-const textsHaystack = z.strictObject({ kind: z.literal('texts'), names: z.array(z.string().min(1)).min(1) });
+const textsHaystack = z.strictObject({ kind: z.literal('texts'), names: z.array(pathText()).min(1) });
 const fillerHaystack = z.strictObject({ kind: z.literal('filler') });
 
 export const niahWorkload = z.strictObject({
@@ -123,7 +125,7 @@ export const rulerWorkload = z.strictObject({
 
 export const longbenchWorkload = z.strictObject({
   kind: z.literal('longbench'),
-  path: z.string().min(1).describe('A LongBench-format JSONL file (or a folder of them; the runner resolves it).'),
+  path: pathText().describe('A LongBench-format JSONL file (or a folder of them; the runner resolves it).'),
   datasets: z.array(z.string().min(1)).min(1).optional().describe("Keep only these datasets (the records' `dataset` field)."),
   limit: int(1, 1_000_000).optional().describe('At most this many samples per dataset, in file order.'),
 });
@@ -153,11 +155,11 @@ export type FidelityWorkload = z.output<typeof fidelityWorkload>;
 
 /**
  * Parses with `schema` (defaults filled in); throws a WorkloadError naming the
- * workload and every problem (zod's readable summary) instead of a ZodError.
+ * workload and every problem (in the user's terms, issues.ts) instead of a ZodError.
  */
 export function parseWorkload<S extends z.ZodType>(schema: S, def: unknown, workload = 'definition'): z.output<S> {
   const r = schema.safeParse(def);
-  if (!r.success) throw new WorkloadError(workload, z.prettifyError(r.error).replace(/\n/g, '; '));
+  if (!r.success) throw new WorkloadError(workload, joinIssues(describeIssues(r.error.issues)));
   return r.data;
 }
 

@@ -664,7 +664,8 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
           resolved = resolveBudget(parseBudget(cfg.budget), shapeOf(m), n);
           resolveMethods([cfg.method]);
         } catch (e) {
-          throw new ApiError('E_INVALID', `configs.${i}: ${(e as Error).message}`);
+          // As the engine host answers: the user's sentence, the field in details.
+          throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}` });
         }
         const budgets = layerBudgets(cfg.method, m.layers, resolved.totalTokens, n, 7 + i);
         const kept = budgets.map((b, l) => Array.from({ length: m.kvHeads }, (_, h) => keptPositions(n, Math.min(n, b), mixSeed(i, l, h))));

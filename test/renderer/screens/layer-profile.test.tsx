@@ -125,7 +125,7 @@ describe('LayerProfileScreen', () => {
     assert.ok(total2 > total);
     assert.equal(r.getByTestId('profile-allocations-total').getAttribute('data-total'), String(total2));
     fireEvent.change(r.getByTestId('profile-budget'), { target: { value: 'lots' } });
-    assert.match(r.getByTestId('profile-total').textContent ?? '', /cannot parse "lots"/);
+    assert.match(r.getByTestId('profile-total').textContent ?? '', /Budget "lots" is not understood/);
   });
 
   it('shows the API error when profiling fails', async () => {
