@@ -4,6 +4,7 @@
  * libs and by eslint's import rules).
  */
 export * from './errors.ts';
+export * from './execution-providers.ts';
 export * from './tensor.ts';
 export * from './budget.ts';
 export * from './rng.ts';

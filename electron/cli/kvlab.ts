@@ -25,7 +25,7 @@ import { KvCache } from '../engine/kv-cache.ts';
 import { formatBytes, inspectModel, loadModel } from '../engine/load.ts';
 import { mergeResults } from '../experiments/merge.ts';
 import { profilePrompt } from '../experiments/profile.ts';
-import { fileSha256, provenance } from '../experiments/provenance.ts';
+import { fileSha256, provenance, providerStamp } from '../experiments/provenance.ts';
 import type { ProfileRow } from '../experiments/rows.ts';
 import type { RunEvent } from '../experiments/runner.ts';
 import { runExperiment } from '../experiments/runner.ts';
@@ -200,7 +200,7 @@ async function cmdProfile(args: string[]): Promise<number> {
       workload: textFile ? basename(textFile) : 'sampled',
       sampleId: id,
       ...p,
-      provenance: { ...provenance(), executionProvider: engine.info.executionProvider, threads: 0, seed, date: new Date().toISOString() },
+      provenance: { ...provenance(), ...providerStamp(engine.info), threads: 0, seed, date: new Date().toISOString() },
     };
     if (!store.has(id)) store.append(row);
     rows.push(row);
