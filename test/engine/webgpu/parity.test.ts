@@ -9,12 +9,14 @@
  * (tiled GPU matmuls and workgroup reductions vs the CPU's kernels), and
  * WGSL's exp/log are not correctly rounded (WGSL allows 3 + 2·|x| ULP for
  * exp). On these models, whose logits are O(1), that is ~1e-6–1e-5 per
- * logit; the bound is the one the CPU engine meets against the float64
- * reference (1e-4, engine.test.ts), so WebGPU is held to the CPU's bar.
- * Attention sums are probabilities (≤ 1 per query): 1e-5, as for the CPU.
+ * logit (measured on SwiftShader: max |Δlogit| 2.2e-6–3.8e-6 for logits up
+ * to 3.7; window sums 0.6e-6–1.3e-6). The bound is the one the CPU engine
+ * meets against the float64 reference (1e-4, engine.test.ts), so WebGPU is
+ * held to the CPU's bar with ~25× headroom. Attention sums are probabilities
+ * (≤ 1 per query): 1e-5, as for the CPU.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { CompressionConfig } from '@kvlab/core';
 import { parseMethodSpec, planCompression } from '@kvlab/core';
 import type { Engine } from '../../../electron/engine/engine.ts';
@@ -38,6 +40,12 @@ const base: Omit<RandomModelOptions, 'heads' | 'kvHeads' | 'headDim' | 'seed'> =
   ropeTheta: 10000,
 };
 const prompt = [5, 17, 3, 88, 42, 42, 9, 60, 13, 71, 2, 33, 64];
+/**
+ * The statistics, ragged-cache and eviction tests share one shape (GQA 2, d=16): SwiftShader compiles a
+ * pipeline for every new tensor shape, which dominates this group's time, and the pipelines are cached
+ * per process across sessions of the same shape.
+ */
+const GQA2: Pick<RandomModelOptions, 'heads' | 'kvHeads' | 'headDim'> = { heads: 4, kvHeads: 2, headDim: 16 };
 
 async function both<T>(model: ReturnType<typeof inMemoryModel>, chunk: number, f: (e: Engine) => Promise<T>): Promise<[T, T]> {
   const cpu = await createEngine(model, chunk);
@@ -50,25 +58,41 @@ async function both<T>(model: ReturnType<typeof inMemoryModel>, chunk: number, f
   }
 }
 
+/** One CPU + WebGPU engine pair on the shared GQA 2 model, reused by the tests after the first (one session: its compiled pipelines are reused). */
+let shared: Promise<[Engine, Engine]> | undefined;
+const sharedModel = () => inMemoryModel(randomModel({ ...base, ...GQA2, qkvBias: true, tied: false, seed: 201 }));
+function sharedPair(): Promise<[Engine, Engine]> {
+  shared ??= (async () => [await createEngine(sharedModel(), 5), await webgpuEngine(sharedModel(), 5)] as [Engine, Engine])();
+  return shared;
+}
+async function onShared<T>(f: (e: Engine) => Promise<T>): Promise<[T, T]> {
+  const [cpu, gpu] = await sharedPair();
+  return [await f(cpu), await f(gpu)];
+}
+
 describe('WebGPU vs CPU provider (SwiftShader)', () => {
   before(useSwiftShader);
+  after(async () => {
+    for (const e of shared ? await shared : []) await e.dispose();
+  });
 
   const shapes: (Partial<RandomModelOptions> & { label: string })[] = [
     { label: 'GQA 1, d=8', heads: 4, kvHeads: 4, headDim: 8 },
-    { label: 'GQA 2, d=16, qkv bias, untied', heads: 4, kvHeads: 2, headDim: 16, qkvBias: true, tied: false },
+    { label: 'GQA 2, d=16, qkv bias, untied (the shared model)', ...GQA2, qkvBias: true, tied: false },
     { label: 'GQA 4, d=64, interleaved RoPE', heads: 8, kvHeads: 2, headDim: 64, hidden: 64, ropeLayout: 'interleaved' },
   ];
   shapes.forEach((s, i) => {
     it(`${s.label}: prefill in chunks of 5 (every position's logits), then 3 decode steps, within ${LOGIT_TOL}`, async () => {
-      const m = inMemoryModel(randomModel({ ...base, heads: 4, kvHeads: 4, headDim: 8, ...s, seed: 200 + i }));
+      const m = i === 1 ? sharedModel() : inMemoryModel(randomModel({ ...base, heads: 4, kvHeads: 4, headDim: 8, ...s, seed: 200 + i }));
       const V = m.config.vocabSize;
-      const [cpu, gpu] = await both(m, 5, async (e) => {
+      const run = async (e: Engine) => {
         const pre = await e.prefill(prompt, { allLogits: true });
         const cache = KvCache.full(e.shape, pre.keys, pre.values, prompt.length);
         const steps: Float32Array[] = [];
         for (const tok of [7, 50, 96]) steps.push((await e.step(cache, [tok])).logits);
         return { logits: pre.logits, keys: pre.keys, steps };
-      });
+      };
+      const [cpu, gpu] = i === 1 ? await onShared(run) : await both(m, 5, run);
       prompt.forEach((_, t) => {
         const d = maxAbsDiff(gpu.logits.subarray(t * V, (t + 1) * V), cpu.logits.subarray(t * V, (t + 1) * V));
         assert.ok(d < LOGIT_TOL, `position ${t}: max |Δlogit| ${d}`);
@@ -79,8 +103,7 @@ describe('WebGPU vs CPU provider (SwiftShader)', () => {
   });
 
   it('returns the same attention statistics (window sums, squares, entropy, last row, accumulated)', async () => {
-    const m = inMemoryModel(randomModel({ ...base, heads: 4, kvHeads: 2, headDim: 8, seed: 3 }));
-    const [cpu, gpu] = await both(m, 4, (e) => e.prefill(prompt, { windows: [3, 8], accumulate: true, queries: 2 }));
+    const [cpu, gpu] = await onShared((e) => e.prefill(prompt, { windows: [3, 8], accumulate: true, queries: 2 }));
     cpu.observations.forEach((want, l) => {
       const got = gpu.observations[l];
       assert.ok(got);
@@ -98,14 +121,13 @@ describe('WebGPU vs CPU provider (SwiftShader)', () => {
   });
 
   it('decodes from a ragged cache (ZigZagKV layer budgets × Ada-KV head budgets) like the CPU', async () => {
-    const m = inMemoryModel(randomModel({ ...base, heads: 8, kvHeads: 4, headDim: 8, layers: 3, seed: 7 }));
     const long = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % 97);
     const method = { scorer: { id: 'snapkv' }, allocator: { id: 'zigzagkv' }, headwise: { id: 'adakv' } } as const;
     // One plan (the CPU's) for both, so both caches hold the same positions.
     let kept: ReturnType<typeof planCompression>['kept'] | undefined;
-    const [cpu, gpu] = await both(m, 16, async (e) => {
+    const [cpu, gpu] = await onShared(async (e) => {
       const pre = await e.prefill(long, { windows: [8] });
-      kept ??= planCompression(pre.observations, method, 3 * 16).kept;
+      kept ??= planCompression(pre.observations, method, 2 * 16).kept;
       const cache = KvCache.fromKept(e.shape, pre.keys, pre.values, long.length, kept);
       const out: Float32Array[] = [];
       for (const tok of [3, 14, 92]) out.push((await e.step(cache, [tok])).logits);
@@ -117,11 +139,10 @@ describe('WebGPU vs CPU provider (SwiftShader)', () => {
   });
 
   it('evicts while decoding (H2O, driven by the decode-time attention) exactly as the CPU does', async () => {
-    const m = inMemoryModel(randomModel({ ...base, vocab: 89, hidden: 32, inter: 48, heads: 4, kvHeads: 2, headDim: 8, seed: 5 }));
-    const long = Array.from({ length: 30 }, (_, i) => (i * 13 + 5) % 89);
+    const long = Array.from({ length: 30 }, (_, i) => (i * 13 + 5) % 97);
     for (const spec of ['h2o/zigzagkv']) {
       const method = parseMethodSpec(spec) as CompressionConfig;
-      const [cpu, gpu] = await both(m, 8, (e) =>
+      const [cpu, gpu] = await onShared((e) =>
         generate(e, long, { method, budget: { kind: 'tokensPerLayer', value: 12 }, maxTokens: 5, stopAtEos: false, evictDuringDecode: true }),
       );
       assert.ok((cpu.decodeEvictions ?? 0) > 0, `${spec}: the CPU run evicted while decoding`);
