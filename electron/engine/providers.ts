@@ -44,7 +44,7 @@ export function decideProvider(requested: ExecutionProviderChoice, facts: Provid
   if (requested !== 'auto') {
     if (requested !== 'webgpu') return { provider: requested, reason: `${requested}: asked for by name` };
     if (wg?.ok !== true) return { provider: 'webgpu', reason: 'webgpu: asked for by name' };
-    const software = wg.adapter.software === true ? ' — a software adapter: correct results, no GPU speed' : '';
+    const software = wg.adapter.software === true ? '; correct results, no GPU speed' : '';
     return { provider: 'webgpu', reason: `webgpu: asked for by name, on ${describeAdapter(wg.adapter)}${software}`, adapter: wg.adapter };
   }
   if (facts.cuda.installed) return { provider: 'cuda', reason: 'auto: the CUDA provider is installed' };
