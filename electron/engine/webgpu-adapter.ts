@@ -17,10 +17,20 @@
  * A software adapter (SwiftShader, llvmpipe, WARP) is recognised by its
  * device name: it computes correct results on the CPU, slowly, and must never
  * be taken for a GPU.
+ *
+ * Inside Electron (the app's engine process) there is no plain Node to start:
+ * the packaged app's RunAsNode fuse is off, so process.execPath would launch
+ * the app itself. There the probe runs in-process and, on Linux, reads which
+ * Vulkan drivers the loader mapped into the process (/proc/self/maps against
+ * the drivers' manifests): software only when every mapped driver is
+ * SwiftShader or lavapipe. It learns no device name.
  */
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { basename, join } from 'node:path';
 import type { GpuAdapterInfo } from '@kvlab/core';
+import ort from 'onnxruntime-node';
 import { OnnxGraph } from './graph/onnx-builder.ts';
 
 export type { GpuAdapterInfo };
@@ -123,8 +133,58 @@ let cached: Promise<WebGpuProbe> | undefined;
  * probe takes about a second). `timeoutMs` bounds a driver that hangs.
  */
 export function probeWebGpu(timeoutMs = 60_000): Promise<WebGpuProbe> {
-  cached ??= runProbe(timeoutMs);
+  cached ??= process.versions['electron'] ? probeInProcess() : runProbe(timeoutMs);
   return cached;
+}
+
+/** Vulkan driver (ICD) libraries named by the manifests the loader reads: VK_ICD_FILENAMES / VK_DRIVER_FILES, else the standard folders. */
+function vulkanDriverLibraries(): string[] {
+  const listed = (process.env['VK_DRIVER_FILES'] ?? process.env['VK_ICD_FILENAMES'])?.split(':').filter(Boolean);
+  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+  const manifests = listed ?? dirs.filter(existsSync).flatMap((d) => readdirSync(d).map((f) => join(d, f)));
+  return manifests.flatMap((m) => {
+    try {
+      const lib = (JSON.parse(readFileSync(m, 'utf8')) as { ICD?: { library_path?: string } }).ICD?.library_path;
+      return lib ? [basename(lib)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * The adapter from the Vulkan drivers mapped into this process after a WebGPU session started:
+ * software when every mapped driver is a software one, hardware when any other is mapped, unknown when
+ * none is recognised.
+ */
+export function adapterFromMappedDrivers(maps: string, drivers: readonly string[]): GpuAdapterInfo {
+  const mapped = [...new Set(drivers)].filter((lib) => maps.includes(`/${lib}`));
+  const soft = (lib: string) => /swiftshader|lvp|lavapipe/i.test(lib);
+  return {
+    name: null,
+    backend: 'vulkan',
+    software: mapped.length === 0 ? null : mapped.every(soft),
+    source: `Vulkan drivers mapped into the process (${mapped.join(', ') || 'none recognised'})`,
+  };
+}
+
+/** The in-process probe (the Electron path; exported for its test). */
+export async function probeInProcess(): Promise<WebGpuProbe> {
+  try {
+    const s = await ort.InferenceSession.create(Buffer.from(addModel(), 'base64'), { executionProviders: ['webgpu'], logSeverityLevel: 3 });
+    await s.run({ x: new ort.Tensor('float32', Float32Array.of(1), [1]) });
+    await s.release();
+  } catch (e) {
+    return { ok: false, reason: (e instanceof Error ? e.message : String(e)).split('\n')[0]?.replace(/^.*? was false\. /, '') ?? '' };
+  }
+  if (process.platform !== 'linux') return { ok: true, adapter: adapterFromDevices([]) };
+  let maps = '';
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    // keep '': unknown
+  }
+  return { ok: true, adapter: adapterFromMappedDrivers(maps, vulkanDriverLibraries()) };
 }
 
 function runProbe(timeoutMs: number): Promise<WebGpuProbe> {

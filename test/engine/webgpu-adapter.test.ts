@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { adapterFromDevices, isSoftwareAdapterName, parseVulkanDevices } from '../../electron/engine/webgpu-adapter.ts';
+import { adapterFromDevices, adapterFromMappedDrivers, isSoftwareAdapterName, parseVulkanDevices } from '../../electron/engine/webgpu-adapter.ts';
 
 // Verbatim (trimmed) from chromium's libvulkan.so.1 with VK_LOADER_DEBUG=driver and SwiftShader's ICD.
 const SWIFTSHADER_LOG = `[Vulkan Loader] DRIVER:         Found ICD manifest file /usr/lib/chromium/vk_swiftshader_icd.json, version 1.0.0
@@ -57,5 +57,14 @@ describe('webgpu adapter', () => {
       assert.ok(isSoftwareAdapterName(n), n);
     for (const n of ['NVIDIA GeForce RTX 4090', 'Intel(R) Arc(tm) A770 Graphics (DG2)', 'Apple M2 Max', 'AMD Radeon RX 7900 XTX (RADV NAVI31)'])
       assert.ok(!isSoftwareAdapterName(n), n);
+  });
+
+  it('in-process (Electron): software only when every mapped Vulkan driver is a software one', () => {
+    const drivers = ['libvk_swiftshader.so', 'libvulkan_lvp.so', 'libvulkan_radeon.so', 'libGLX_nvidia.so.0'];
+    const maps = (...libs: string[]) => libs.map((l) => `7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/x/${l}`).join('\n');
+    assert.equal(adapterFromMappedDrivers(maps('libvk_swiftshader.so'), drivers).software, true);
+    assert.equal(adapterFromMappedDrivers(maps('libvulkan_lvp.so', 'libvk_swiftshader.so'), drivers).software, true);
+    assert.equal(adapterFromMappedDrivers(maps('libvk_swiftshader.so', 'libGLX_nvidia.so.0'), drivers).software, false);
+    assert.equal(adapterFromMappedDrivers(maps('libc.so.6'), drivers).software, null);
   });
 });

@@ -9,6 +9,7 @@ import { before, describe, it } from 'node:test';
 import { Engine } from '../../../electron/engine/engine.ts';
 import { argmax, generate } from '../../../electron/engine/generate.ts';
 import { loadModel } from '../../../electron/engine/load.ts';
+import { probeInProcess } from '../../../electron/engine/webgpu-adapter.ts';
 import { testCacheDir } from '../engine-helpers.ts';
 import { sharedPath } from '../shared-data.ts';
 import { assertSwiftShaderAdapter, useSwiftShader, webgpuEngine } from './swiftshader.ts';
@@ -74,5 +75,12 @@ describe('stories260K on WebGPU (SwiftShader)', () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  it('the in-process probe (the Electron path) finds SwiftShader mapped and calls it a software adapter', async () => {
+    const p = await probeInProcess();
+    assert.ok(p.ok, p.ok ? '' : p.reason);
+    assert.equal(p.adapter.software, true, p.adapter.source);
+    assert.match(p.adapter.source, /libvk_swiftshader\.so/);
   });
 });
