@@ -19,6 +19,7 @@ import { LabError } from './errors.ts';
 import { describeIssues } from './issues.ts';
 import { pathText } from './path-text.ts';
 import { validateMethod } from './registry.ts';
+import { EXECUTION_PROVIDER_CHOICES } from './execution-providers.ts';
 import { workloadDef } from './workloads/types.ts';
 
 const params = z.record(z.string(), z.unknown());
@@ -60,7 +61,10 @@ export const experimentDef = z
     engine: z
       .strictObject({
         threads: z.number().int().min(1).max(256).optional(),
-        executionProvider: z.enum(['cpu', 'cuda', 'dml', 'coreml']).default('cpu'),
+        executionProvider: z
+          .enum(EXECUTION_PROVIDER_CHOICES)
+          .default('cpu')
+          .describe("A provider by name, or 'auto' (CUDA if installed, else a hardware WebGPU adapter, else the CPU). Default 'cpu': reproducible."),
         prefillChunk: z.number().int().min(1).max(8192).optional(),
         floatWeights: z
           .enum(['auto', 'f32', 'q8', 'q4'])

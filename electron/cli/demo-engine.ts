@@ -9,15 +9,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatMethodSpec, parseBudget, parseMethodSpec } from '@kvlab/core';
+import { EXECUTION_PROVIDER_CHOICES, formatMethodSpec, isExecutionProviderChoice, parseBudget, parseMethodSpec } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
-import type { ExecutionProvider } from '../engine/engine.ts';
+import { describeAdapter } from '../engine/providers.ts';
 import { generate } from '../engine/generate.ts';
 import { describeWeights, hasEightBitBlocks, loadModel } from '../engine/load.ts';
 import { FLOAT_WEIGHT_FORMS, type FloatWeightForm } from '../engine/model.ts';
 
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
-       [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep cpu|cuda|dml|coreml]
+       [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
        [--scorer-params JSON] [--allocator-params JSON] [--headwise-params JSON] [--decode-eviction]
        [--float-weights auto|f32|q8|q4] [--exact-matmul]`;
 
@@ -72,6 +72,8 @@ async function main(): Promise<void> {
     allocator: json('allocator-params', values['allocator-params']),
     headwise: json('headwise-params', values['headwise-params']),
   });
+  const ep = values.ep;
+  if (!isExecutionProviderChoice(ep)) fail(`--ep must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got ${ep}`);
   const budget = parseBudget(values.budget);
   const floatWeights = values['float-weights'];
   if (floatWeights !== 'auto' && !(FLOAT_WEIGHT_FORMS as readonly string[]).includes(floatWeights))
@@ -81,11 +83,13 @@ async function main(): Promise<void> {
   const tok = model.tokenizer;
   const prompt = text.length > 0 ? tok.encode(text) : tok.bosId !== undefined ? [tok.bosId] : fail('the model has no BOS token; give a --prompt');
   const engine = await Engine.create(model, {
-    executionProvider: values.ep as ExecutionProvider,
+    executionProvider: ep,
     ...(values.threads ? { threads: Number(values.threads) } : {}),
     ...(values['exact-matmul'] ? { exactMatmul: true } : {}),
   });
-  if (engine.info.fallbackReason) console.error(`note: ${engine.info.fallbackReason}`);
+  // Which provider (and adapter) runs, and why: on stderr, so stdout stays the generated text.
+  console.error(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
+  if (engine.info.adapter) console.error(`adapter: ${describeAdapter(engine.info.adapter)}`);
 
   const r = await generate(engine, prompt, {
     method,

@@ -3,7 +3,7 @@
  *
  *   kvlab run <experiment.json> [--out <dir>] [--shard i/n]    run or resume a sweep (Ctrl-C safe)
  *   kvlab merge <out> <shard-dir>…                              combine shard results of one experiment
- *   kvlab profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--out <dir>]
+ *   kvlab profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--out <dir>] [--ep auto|cpu|webgpu|…]
  *   kvlab report <results> --format html|pdf|csv|json [--out <file>]
  *   kvlab export <results> --kvpress <dir>
  *   kvlab models                                                models found locally
@@ -18,14 +18,14 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canonicalJson, createRng, describeMethods } from '@kvlab/core';
+import { canonicalJson, createRng, describeMethods, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { sampler } from '../engine/generate.ts';
 import { KvCache } from '../engine/kv-cache.ts';
 import { formatBytes, inspectModel, loadModel } from '../engine/load.ts';
 import { mergeResults } from '../experiments/merge.ts';
 import { profilePrompt } from '../experiments/profile.ts';
-import { fileSha256, provenance } from '../experiments/provenance.ts';
+import { fileSha256, provenance, providerStamp } from '../experiments/provenance.ts';
 import type { ProfileRow } from '../experiments/rows.ts';
 import type { RunEvent } from '../experiments/runner.ts';
 import { runExperiment } from '../experiments/runner.ts';
@@ -41,7 +41,7 @@ import { exposureWarning, readTlsFiles, startServer } from '../server/serve.ts';
 const USAGE = `usage: kvlab <command> …
   run <experiment.json> [--out <dir>] [--shard i/n]
   merge <out-dir> <shard-dir> [<shard-dir>…]
-  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>]
+  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>] [--ep auto|cpu|webgpu|cuda|dml|coreml]
   report <results-dir> --format html|pdf|csv|json [--out <file>]
   export <results-dir> --kvpress <dir>
   models
@@ -147,17 +147,21 @@ async function cmdProfile(args: string[]): Promise<number> {
       'no-lmbo': { type: 'boolean' },
       out: { type: 'string' },
       seed: { type: 'string' },
+      ep: { type: 'string' },
     },
   });
   const modelPath = positionals[0];
   if (!modelPath) throw new UsageError('profile needs a model');
+  const ep = flag(values, 'ep') ?? 'cpu';
+  if (!isExecutionProviderChoice(ep)) throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got ${ep}`);
   const model = await loadModel(resolve(modelPath));
   const tokens = int(flag(values, 'tokens'), 'tokens', Math.min(512, model.config.contextLength));
   const samples = int(flag(values, 'samples'), 'samples', 4);
   const seed = Number(flag(values, 'seed') ?? 0);
   const tau = Number(flag(values, 'tau') ?? 0.9);
   const tauO = Number(flag(values, 'tau-o') ?? 0.95);
-  const engine = await Engine.create(model);
+  const engine = await Engine.create(model, { executionProvider: ep });
+  console.error(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
   const prompts: number[][] = [];
   const textFile = flag(values, 'text');
   if (textFile) {
@@ -201,7 +205,7 @@ async function cmdProfile(args: string[]): Promise<number> {
       workload: textFile ? basename(textFile) : 'sampled',
       sampleId: id,
       ...p,
-      provenance: { ...provenance(), executionProvider: engine.info.executionProvider, threads: 0, seed, date: new Date().toISOString() },
+      provenance: { ...provenance(), ...providerStamp(engine.info), threads: 0, seed, date: new Date().toISOString() },
     };
     if (!store.has(id)) store.append(row);
     rows.push(row);

@@ -11,22 +11,26 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import type { KvModelShape, LayerObservation, WindowAttention } from '@kvlab/core';
+import type { ExecutionProvider, ExecutionProviderChoice, KvModelShape, LayerObservation, WindowAttention } from '@kvlab/core';
 import { f32 } from '@kvlab/core';
 import { buildDecoderGraph, MASK_NEG } from './graph/decoder.ts';
 import type { KvCache } from './kv-cache.ts';
 import type { LoadedModel, ModelConfig } from './model.ts';
+import type { ProviderInfo } from './providers.ts';
+import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
 export const GRAPH_VERSION = 3;
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+/** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
+export type { ExecutionProvider, ExecutionProviderChoice };
 
 export interface EngineOptions {
   /** Intra-op threads (default: onnxruntime's choice). */
   readonly threads?: number;
-  readonly executionProvider?: ExecutionProvider;
+  /** A provider by name, or 'auto' (providers.ts); default 'cpu'. */
+  readonly executionProvider?: ExecutionProviderChoice;
   /** Where built graphs are cached (default ~/.cache/kvlab/graphs, or $KVLAB_CACHE/graphs). */
   readonly cacheDir?: string;
   /** Prefill chunk length (tokens per run); bounds the transient [Hq, S, T] attention. */
@@ -66,9 +70,8 @@ export interface PrefillResult {
   readonly timings: { readonly prefillMs: number };
 }
 
-export interface EngineInfo {
-  readonly executionProvider: ExecutionProvider;
-  readonly fallbackReason?: string;
+/** The provider in use, why, and (on WebGPU) the adapter: see ProviderInfo. */
+export interface EngineInfo extends ProviderInfo {
   readonly graphPath: string;
   readonly graphCached: boolean;
 }
@@ -96,29 +99,13 @@ export class Engine {
 
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     const { path: graphPath, cached } = ensureGraph(model, opts.cacheDir, opts.exactMatmul ?? false);
-    const requested = opts.executionProvider ?? 'cpu';
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     };
-    let session: ort.InferenceSession;
-    let used: ExecutionProvider = requested;
-    let fallbackReason: string | undefined;
-    try {
-      session = await ort.InferenceSession.create(graphPath, { ...base, executionProviders: requested === 'cpu' ? ['cpu'] : [requested, 'cpu'] });
-    } catch (e) {
-      if (requested === 'cpu') throw e;
-      fallbackReason = `${requested} execution provider unavailable (${(e as Error).message.split('\n')[0]}); using CPU`;
-      used = 'cpu';
-      session = await ort.InferenceSession.create(graphPath, { ...base, executionProviders: ['cpu'] });
-    }
-    return new Engine(
-      model,
-      session,
-      { executionProvider: used, ...(fallbackReason ? { fallbackReason } : {}), graphPath, graphCached: cached },
-      opts.prefillChunk ?? 128,
-    );
+    const { session, info } = await openSession(graphPath, opts.executionProvider ?? 'cpu', base);
+    return new Engine(model, session, { ...info, graphPath, graphCached: cached }, opts.prefillChunk ?? 128);
   }
 
   async dispose(): Promise<void> {

@@ -8,7 +8,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-import type { Provenance } from '@kvlab/core';
+import type { GpuAdapterInfo, Provenance } from '@kvlab/core';
 export type { Provenance };
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -54,6 +54,23 @@ export function provenance(): Provenance {
     },
   };
   return cached;
+}
+
+/**
+ * The per-engine part of a row's provenance: the provider, why it was used
+ * and, on WebGPU, the adapter — so a row computed on a software adapter
+ * (SwiftShader) says so wherever it travels.
+ */
+export function providerStamp(info: { readonly executionProvider: string; readonly providerReason?: string; readonly adapter?: GpuAdapterInfo }): {
+  executionProvider: string;
+  executionProviderReason?: string;
+  adapter?: GpuAdapterInfo;
+} {
+  return {
+    executionProvider: info.executionProvider,
+    ...(info.providerReason ? { executionProviderReason: info.providerReason } : {}),
+    ...(info.adapter ? { adapter: info.adapter } : {}),
+  };
 }
 
 const hashes = new Map<string, string>();

@@ -17,7 +17,7 @@ import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample } from '@kvlab
 import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
-import type { ExecutionProvider, PrefillResult } from '../engine/engine.ts';
+import type { PrefillResult } from '../engine/engine.ts';
 import { argmax, compressPrefill, generate, prefillForMethods, sampler } from '../engine/generate.ts';
 import type { Method } from '../engine/generate.ts';
 import type { CacheSize } from '../engine/kv-cache.ts';
@@ -26,7 +26,7 @@ import { describeWeights, hasEightBitBlocks, loadModel } from '../engine/load.ts
 import type { LoadedModel } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { fidelityFromLogits } from './fidelity.ts';
-import { fileSha256, provenance } from './provenance.ts';
+import { fileSha256, provenance, providerStamp } from './provenance.ts';
 import type { CheckRow, ResultRow, SanityFlag } from './rows.ts';
 import type { SampleContext } from './samples.ts';
 import { samplesForWorkload, tokenCounter } from './samples.ts';
@@ -152,7 +152,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
       const { model } = plan;
       const sha = fileSha256(plan.modelPath);
       const engine = await Engine.create(model, {
-        executionProvider: def.engine.executionProvider as ExecutionProvider,
+        executionProvider: def.engine.executionProvider,
         ...(def.engine.threads ? { threads: def.engine.threads } : {}),
         ...(def.engine.prefillChunk ? { prefillChunk: def.engine.prefillChunk } : {}),
         ...(def.engine.exactMatmul ? { exactMatmul: true } : {}),
@@ -167,9 +167,10 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         kvHeads: model.config.numKvHeads,
         headDim: model.config.headDim,
       };
+      emit({ type: 'log', level: 'info', message: `provider: ${engine.info.executionProvider} — ${engine.info.providerReason}` });
       const stamp = {
         ...prov,
-        executionProvider: engine.info.executionProvider,
+        ...providerStamp(engine.info),
         threads: def.engine.threads ?? 0,
         seed: def.seed,
         weights: describeWeights(model),

@@ -7,15 +7,20 @@
  * (listSupportedBackends) and which provider libraries are on disk: the npm
  * package bundles CPU (and DirectML on Windows, CoreML on macOS) but not the
  * CUDA provider, which its install script downloads and this project skips
- * (docs/engine.md, "Execution providers").
+ * (docs/engine.md, "Execution providers"). WebGPU is in the package for
+ * Windows, macOS and Linux x64: "available" here means the build has it; which
+ * adapter it would run on (and whether that is a software one) is the
+ * engine's probe's answer (engine/webgpu-adapter.ts), reported once a model
+ * is loaded.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { ExecutionProvider } from '@kvlab/core';
 import ort from 'onnxruntime-node';
 
 export interface ProviderStatus {
-  readonly id: 'cpu' | 'cuda' | 'dml' | 'coreml';
+  readonly id: ExecutionProvider;
   readonly available: boolean;
   readonly reason?: string;
 }
@@ -82,5 +87,13 @@ export function executionProviders(platform: NodeJS.Platform = process.platform)
   if (platform !== 'darwin') out.push({ id: 'coreml', available: false, reason: 'Core ML is macOS only' });
   else if (!names.has('coreml')) out.push({ id: 'coreml', available: false, reason: 'this onnxruntime-node build has no Core ML provider' });
   else out.push({ id: 'coreml', available: true });
+
+  if (!names.has('webgpu'))
+    out.push({
+      id: 'webgpu',
+      available: false,
+      reason: `this onnxruntime-node build has no WebGPU provider for ${platform}/${process.arch} (it ships for Windows, macOS and Linux x64)`,
+    });
+  else out.push({ id: 'webgpu', available: true });
   return out;
 }

@@ -48,7 +48,6 @@ import type {
 } from '@kvlab/core';
 import { ApiError, describeMethods, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, settingsInput } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
-import type { ExecutionProvider } from '../engine/engine.ts';
 import { readGgufHeader } from '../engine/formats/gguf.ts';
 import { readHfModelHeader } from '../engine/formats/hf.ts';
 import type { Method } from '../engine/generate.ts';
@@ -165,7 +164,8 @@ class Mutex {
   }
 }
 
-const DEFAULT_SETTINGS: Settings = { theme: 'system', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' };
+// 'auto': CUDA if installed, else a hardware WebGPU adapter, else the CPU (engine/providers.ts).
+const DEFAULT_SETTINGS: Settings = { theme: 'system', executionProvider: 'auto', threads: 0, floatWeights: 'auto' };
 
 function readVersion(): string {
   try {
@@ -343,7 +343,7 @@ class LabHost {
         await this.release();
         const model = await loadModel(m.path, { floatWeights: this.settings.floatWeights ?? 'auto' });
         const engine = await Engine.create(model, {
-          executionProvider: this.settings.executionProvider as ExecutionProvider,
+          executionProvider: this.settings.executionProvider,
           ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}),
           ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}),
         });
@@ -646,7 +646,9 @@ class LabHost {
   getAppInfo(): Promise<AppInfo> {
     const eps = executionProviders();
     const requested = this.settings.executionProvider;
-    const inUse = this.loaded?.engine.info.executionProvider ?? (eps.find((e) => e.id === requested)?.available ? requested : 'cpu');
+    const info = this.loaded?.engine.info;
+    // Before a model is loaded, 'auto' is not resolved yet (that needs the WebGPU probe): say so.
+    const inUse = info?.executionProvider ?? (requested === 'auto' ? 'auto' : eps.find((e) => e.id === requested)?.available ? requested : 'cpu');
     return Promise.resolve({
       version: this.version,
       mode: this.opts.mode ?? 'serve',
@@ -654,6 +656,8 @@ class LabHost {
       executionProviders: eps.map((e) =>
         e.id === requested && this.fallbackReason && !e.reason ? { ...e, available: false, reason: this.fallbackReason } : e,
       ),
+      ...(info ? { executionProviderReason: info.providerReason } : {}),
+      ...(info?.adapter ? { adapter: info.adapter } : {}),
       defaultModelId: this.defaultModelId,
       resultsDir: this.resultsDir,
     });

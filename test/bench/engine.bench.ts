@@ -6,6 +6,12 @@
  *
  *   npm run bench:engine -- [--models stories,100m,1b,1b-q4_0,1b-q4_k,8b] [--contexts 512,2048,4096,8192]
  *                           [--threads 2] [--steps 32] [--quick] [--no-llama] [--type Q8_0|Q4_0|Q4_K|F16] [--chunk N]
+ *                           [--ep cpu|webgpu|cuda|auto|…]
+ *
+ * --ep runs our engine on another execution provider (default cpu) and prints
+ * the provider, why, and on WebGPU the adapter. On a software adapter
+ * (SwiftShader) it says the numbers are not speed claims: a CPU rasteriser
+ * stands in for the GPU.
  *
  * Models: stories260K (../shared/models/stories260K/stories260K.gguf, trained
  * at 512 tokens, so only contexts ≤ 512 run on it) and random-weight
@@ -49,14 +55,15 @@ import { availableParallelism, cpus, homedir, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { CompressionConfig } from '@kvlab/core';
-import { createRng, mixSeed, planCompression, resolveBudget } from '@kvlab/core';
+import type { CompressionConfig, ExecutionProviderChoice, GpuAdapterInfo } from '@kvlab/core';
+import { createRng, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice, mixSeed, planCompression, resolveBudget } from '@kvlab/core';
 import { Engine, GRAPH_VERSION } from '../../electron/engine/engine.ts';
 import { syntheticVocab } from '../../electron/engine/formats/gguf-model-writer.ts';
 import type { GgufMetadataEntry, GgufWriteTensor } from '../../electron/engine/formats/gguf-writer.ts';
 import { writeGguf } from '../../electron/engine/formats/gguf-writer.ts';
 import { argmax, prefillFor } from '../../electron/engine/generate.ts';
 import { KvCache } from '../../electron/engine/kv-cache.ts';
+import { describeAdapter } from '../../electron/engine/providers.ts';
 import { formatBytes, inspectModel, loadModel } from '../../electron/engine/load.ts';
 import { randomBlocks } from '../engine/reference/random-blocks.ts';
 
@@ -305,6 +312,7 @@ interface WorkerInit {
   readonly threads: number;
   readonly steps: number;
   readonly chunk?: number;
+  readonly ep?: ExecutionProviderChoice;
 }
 
 interface Loaded {
@@ -315,6 +323,8 @@ interface Loaded {
   readonly createMs: number;
   readonly graphCached: boolean;
   readonly graphPath: string;
+  /** Ours: the provider the engine runs on, why, and its WebGPU adapter. */
+  readonly provider?: { readonly id: string; readonly reason: string; readonly adapter?: GpuAdapterInfo };
   /** RSS after loading and warming up: weights, runtime, no long context yet. */
   readonly rssLoaded: number;
 }
@@ -425,7 +435,11 @@ async function oursRunner(init: WorkerInit): Promise<Runner> {
   const model = await loadModel(init.model);
   const loadMs = performance.now() - t;
   t = performance.now();
-  const engine = await Engine.create(model, { threads: init.threads, ...(init.chunk ? { prefillChunk: init.chunk } : {}) });
+  const engine = await Engine.create(model, {
+    threads: init.threads,
+    ...(init.chunk ? { prefillChunk: init.chunk } : {}),
+    ...(init.ep ? { executionProvider: init.ep } : {}),
+  });
   const createMs = performance.now() - t;
   // Time spent inside session.run (a diagnostic: the rest of a step is the engine's JS).
   let ortMs = 0;
@@ -463,6 +477,11 @@ async function oursRunner(init: WorkerInit): Promise<Runner> {
     loadMs,
     createMs,
     graphCached: engine.info.graphCached,
+    provider: {
+      id: engine.info.executionProvider,
+      reason: engine.info.providerReason,
+      ...(engine.info.adapter ? { adapter: engine.info.adapter } : {}),
+    },
     graphPath: engine.info.graphPath,
     rssLoaded: process.memoryUsage().rss,
   };
@@ -1028,7 +1047,7 @@ function report(rows: readonly Row[], llamaNote: string | undefined): void {
 // Main
 
 const USAGE = `usage: npm run bench:engine -- [--models stories,100m,1b,1b-q4_0,1b-q4_k,8b] [--contexts 512,2048,4096,8192] [--threads N] [--steps N] [--quick]
-                            [--no-llama] [--type Q8_0|Q4_0|Q4_K|F16] [--chunk N]`;
+                            [--no-llama] [--type Q8_0|Q4_0|Q4_K|F16] [--chunk N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]`;
 const DEFAULT_CONTEXTS = [512, 2048, 4096, 8192];
 
 function fail(message: string): never {
@@ -1062,6 +1081,7 @@ async function main(): Promise<void> {
       'no-llama': { type: 'boolean', default: false },
       type: { type: 'string', default: 'Q8_0' },
       chunk: { type: 'string' },
+      ep: { type: 'string', default: 'cpu' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -1079,6 +1099,8 @@ async function main(): Promise<void> {
   const threads = int('threads', values.threads);
   const steps = values.steps !== undefined ? int('steps', values.steps) : quick ? 8 : 32;
   const chunk = values.chunk !== undefined ? int('chunk', values.chunk) : undefined;
+  const ep = values.ep;
+  if (!isExecutionProviderChoice(ep)) fail(`--ep must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got '${ep}'`);
   const type = values.type.toUpperCase() as StorageType;
   if (!STORAGE_TYPES.includes(type)) fail(`--type must be one of ${STORAGE_TYPES.join(', ')}, got '${values.type}'`);
 
@@ -1090,7 +1112,7 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`KV Lab engine benchmark — ours (onnxruntime-node, CPU, weights as stored) vs llama.cpp (node-llama-cpp, CPU)`);
+  console.log(`KV Lab engine benchmark — ours (onnxruntime-node, --ep ${ep}, weights as stored) vs llama.cpp (node-llama-cpp, CPU)`);
   console.log(
     `${new Date().toISOString()}  node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs (${cpu.trim()}), load average ${loadavg()[0]?.toFixed(1)}`,
   );
@@ -1150,13 +1172,22 @@ async function main(): Promise<void> {
       markGraphReady(path, r.result.graphPath);
       if (!r.result.graphCached) console.log(`  ${s.label}: graph built in ${(r.result.createMs / 1000).toFixed(1)} s (cached for later runs) ${since()}`);
     }
-    const ours = new Worker({ engine: 'ours', model: path, threads, steps, ...(chunk ? { chunk } : {}) });
+    const ours = new Worker({ engine: 'ours', model: path, threads, steps, ep, ...(chunk ? { chunk } : {}) });
     const oursLoaded = await ours.loaded;
     if (!oursLoaded.ok || oursLoaded.result.kind !== 'loaded') {
       console.log(`  ${s.label}: cannot create the engine (${oursLoaded.ok ? 'unexpected reply' : oursLoaded.error}); skipped`);
       fail(oursLoaded.ok ? 'unexpected reply' : oursLoaded.error);
       await ours.close();
       continue;
+    }
+    const prov = oursLoaded.result.provider;
+    if (prov) {
+      console.log(`  ${s.label}: ours on ${prov.id} — ${prov.reason}`);
+      if (prov.adapter) console.log(`  ${s.label}: WebGPU adapter ${describeAdapter(prov.adapter)}`);
+      if (prov.adapter?.software === true)
+        console.log(
+          `  NOTE: ${prov.adapter.name ?? 'this adapter'} is a software adapter (a CPU rasteriser posing as a GPU): its numbers check that the provider runs, they are not speed claims.`,
+        );
     }
     const llama = llamaOk ? new Worker({ engine: 'llama', model: path, threads, steps }) : undefined;
     const llamaLoaded = llama ? await llama.loaded : undefined;

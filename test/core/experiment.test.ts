@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { canonicalJson, ExperimentError, parseExperiment, resolveBudgets, resolveMethods } from '@kvlab/core';
+import { canonicalJson, EXECUTION_PROVIDER_CHOICES, ExperimentError, parseExperiment, resolveBudgets, resolveMethods } from '@kvlab/core';
 
 const base = { name: 'x', models: ['m.gguf'], methods: ['full'], budgets: ['20%'], workloads: [{ kind: 'ruler', task: 'kv', contextLengths: [256] }] };
 
@@ -25,6 +25,13 @@ describe('experiment definitions', () => {
       { text: '20%', spec: { kind: 'keepRatio', value: 0.2 } },
       { text: '128', spec: { kind: 'tokensPerLayer', value: 128 } },
     ]);
+  });
+
+  it("takes every provider of core's one list, and 'auto'; refuses others", () => {
+    for (const executionProvider of EXECUTION_PROVIDER_CHOICES)
+      assert.equal(parseExperiment({ ...base, engine: { executionProvider } }).engine.executionProvider, executionProvider);
+    assert.ok(EXECUTION_PROVIDER_CHOICES.includes('webgpu') && EXECUTION_PROVIDER_CHOICES.includes('auto'));
+    assert.throws(() => parseExperiment({ ...base, engine: { executionProvider: 'gpu' } }), ExperimentError);
   });
 
   it('lists every problem with its path', () => {

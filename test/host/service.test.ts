@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ApiErrorCode, ExperimentInput, LabEvent, LabInput, LabMethod, RunStatus } from '@kvlab/core';
-import { ApiError, parseInput } from '@kvlab/core';
+import { ApiError, EXECUTION_PROVIDERS, parseInput } from '@kvlab/core';
 import { modelIdFor, RUN_FILE } from '../../electron/host/service.ts';
 import type { LabService } from '../../electron/host/service.ts';
 import { createInProcessLab } from '../../electron/host/service.ts';
@@ -84,7 +84,7 @@ describe('engine host service on stories260K', () => {
     assert.equal(info.mode, 'serve');
     assert.deepEqual(
       info.executionProviders.map((p) => p.id),
-      ['cpu', 'cuda', 'dml', 'coreml'],
+      [...EXECUTION_PROVIDERS],
     );
     assert.ok(
       info.executionProviders.every((p) => p.available || (p.reason ?? '').length > 0),
@@ -311,10 +311,14 @@ describe('engine host service on stories260K', () => {
     const settingsFile = join(results, '..', `settings-${Date.now()}`, 'settings.json');
     const a = createInProcessLab({ resultsDir: results, defaultModel: MODEL(), cacheDir: testCacheDir(), settingsFile });
     try {
-      assert.deepEqual(await call(a, 'getSettings', {}), { theme: 'system', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' });
-      assert.deepEqual(await call(a, 'updateSettings', { theme: 'dark' }), { theme: 'dark', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' });
+      assert.deepEqual(await call(a, 'getSettings', {}), { theme: 'system', executionProvider: 'auto', threads: 0, floatWeights: 'auto' });
+      assert.deepEqual(await call(a, 'updateSettings', { theme: 'dark' }), { theme: 'dark', executionProvider: 'auto', threads: 0, floatWeights: 'auto' });
       await call(a, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 1, configs: [] });
       assert.equal((await call(a, 'listModels', {}))[0]?.loaded, true);
+      // 'auto' resolved at load, and the app says what it picked and why (no GPU here: the CPU).
+      const info = await call(a, 'getAppInfo', {});
+      assert.ok(EXECUTION_PROVIDERS.includes(info.executionProvider as never), info.executionProvider);
+      assert.match(info.executionProviderReason ?? '', /^auto: /);
       await call(a, 'updateSettings', { threads: 1 });
       assert.equal((await call(a, 'listModels', {}))[0]?.loaded, false, 'a new thread count takes effect at the next load');
     } finally {
@@ -322,7 +326,7 @@ describe('engine host service on stories260K', () => {
     }
     const b = createInProcessLab({ resultsDir: results, defaultModel: null, settingsFile });
     try {
-      assert.deepEqual(await call(b, 'getSettings', {}), { theme: 'dark', executionProvider: 'cpu', threads: 1, floatWeights: 'auto' });
+      assert.deepEqual(await call(b, 'getSettings', {}), { theme: 'dark', executionProvider: 'auto', threads: 1, floatWeights: 'auto' });
     } finally {
       await b.close();
     }

@@ -252,6 +252,12 @@ describe('fidelity curves, profiles, sanity, summary, provenance', () => {
       i === 0 ? ({ ...r, provenance: { ...(r['provenance'] as object), executionProvider: 'cuda' } } as unknown as StoredRow) : r,
     );
     assert.equal(aggregate(EXPERIMENT, other).provenance.length, 2);
+    // A row on a WebGPU adapter names it, and says when it is a software one.
+    const adapter = { name: 'SwiftShader Device (Subzero)', backend: 'vulkan', software: true, source: 'test' };
+    const gpu = rows().map((r, i) =>
+      i === 0 ? ({ ...r, provenance: { ...(r['provenance'] as object), executionProvider: 'webgpu', adapter } } as unknown as StoredRow) : r,
+    );
+    assert.ok(aggregate(EXPERIMENT, gpu).provenance.some((e) => e.executionProvider === 'webgpu · SwiftShader Device (Subzero), vulkan, software adapter'));
   });
 });
 

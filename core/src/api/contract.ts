@@ -19,6 +19,8 @@ import { z } from 'zod';
 import { experimentDef } from '../experiment.ts';
 import { describeIssues, joinIssues } from '../issues.ts';
 import { pathText } from '../path-text.ts';
+import { EXECUTION_PROVIDER_CHOICES } from '../execution-providers.ts';
+import type { ExecutionProviderChoice, GpuAdapterInfo } from '../execution-providers.ts';
 import type { MethodInfo } from '../registry.ts';
 import type { AnyRow } from './rows.ts';
 
@@ -148,13 +150,17 @@ export interface AppInfo {
   /** Execution provider in use, those this build could use, and why a requested one is unavailable. */
   readonly executionProvider: string;
   readonly executionProviders: readonly { readonly id: string; readonly available: boolean; readonly reason?: string }[];
+  /** Why the loaded engine runs on its provider (e.g. what `auto` picked); absent before a model is loaded. */
+  readonly executionProviderReason?: string;
+  /** The WebGPU adapter of the loaded engine, when it runs on WebGPU. */
+  readonly adapter?: GpuAdapterInfo;
   readonly defaultModelId: string | null;
   readonly resultsDir: string;
 }
 
 export interface Settings {
   readonly theme: 'system' | 'light' | 'dark';
-  readonly executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
+  readonly executionProvider: ExecutionProviderChoice;
   /** Intra-op threads (0 = the runtime's default). */
   readonly threads: number;
   /**
@@ -285,7 +291,7 @@ export const profileInput = z.strictObject({
 
 export const settingsInput = z.strictObject({
   theme: z.enum(['system', 'light', 'dark']).optional(),
-  executionProvider: z.enum(['cpu', 'cuda', 'dml', 'coreml']).optional(),
+  executionProvider: z.enum(EXECUTION_PROVIDER_CHOICES).optional(),
   threads: z.number().int().min(0).max(256).optional(),
   floatWeights: z.enum(['auto', 'f32', 'q8', 'q4']).optional(),
 });

@@ -6,6 +6,8 @@
  * A cell is (model, sample, method, budget). `kind: 'profile'` rows carry a
  * layer profile (LMBA/LMBO per layer and head) instead of a score.
  */
+import type { GpuAdapterInfo } from '../execution-providers.ts';
+
 /** Static facts about the process that produced a row (electron/experiments/provenance.ts fills it). */
 export interface Provenance {
   readonly appVersion: string;
@@ -104,6 +106,10 @@ export interface ResultRow {
   readonly flags: SanityFlag[];
   readonly provenance: Provenance & {
     readonly executionProvider: string;
+    /** The WebGPU adapter the row ran on (name, backend, whether it is a software rasteriser); rows on other providers have none. */
+    readonly adapter?: GpuAdapterInfo;
+    /** Why the engine ran on that provider (what `auto` picked, or why a requested one fell back). */
+    readonly executionProviderReason?: string;
     readonly threads: number;
     readonly seed: number;
     readonly date: string;

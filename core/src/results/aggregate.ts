@@ -744,6 +744,15 @@ export interface ProvenanceEntry {
 
 const GiB = 1024 ** 3;
 
+/** "webgpu · SwiftShader Device (Subzero), vulkan, software adapter": a row's provider with its GPU adapter, when it has one. */
+function providerLabel(p: ResultRow['provenance']): string {
+  const ep = String(p.executionProvider ?? '');
+  const a = isObj(p.adapter) ? p.adapter : undefined;
+  if (!a) return ep;
+  const kind = a.software === true ? 'software adapter' : a.software === false ? 'hardware adapter' : 'adapter kind unknown';
+  return `${ep} · ${a.name ?? 'unnamed adapter'}, ${a.backend}, ${kind}`;
+}
+
 /** Distinct provenances (everything but the date), each with the date range and row count. */
 export function provenanceTable(rows: ReportRows): ProvenanceEntry[] {
   const all: { model: ResultRow['model']; provenance: ResultRow['provenance'] }[] = [...rows.cells, ...rows.profiles];
@@ -757,7 +766,7 @@ export function provenanceTable(rows: ReportRows): ProvenanceEntry[] {
       commit: String(p.commit ?? ''),
       model: r.model.name,
       modelSha256: String(r.model.sha256 ?? ''),
-      executionProvider: String(p.executionProvider ?? ''),
+      executionProvider: providerLabel(p),
       threads: Number(p.threads),
       seed: Number(p.seed),
       node: String(p.node ?? ''),

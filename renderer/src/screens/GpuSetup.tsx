@@ -12,19 +12,19 @@
  * model, falling back to CPU with a reason if the provider cannot start.
  */
 import { useState } from 'react';
-import type { Settings } from '@kvlab/core';
+import type { ExecutionProviderChoice } from '@kvlab/core';
+import { isExecutionProviderChoice } from '@kvlab/core';
 import { useLab, useLabApi } from '../store/index.ts';
 
-type ProviderId = Settings['executionProvider'];
-
 const LABELS: Readonly<Record<string, string>> = {
+  auto: 'Automatic (CUDA, else a hardware WebGPU adapter, else CPU)',
   cpu: 'CPU',
+  webgpu: 'WebGPU (any GPU: Vulkan, D3D12, Metal)',
   cuda: 'CUDA (NVIDIA, Linux)',
   dml: 'DirectML (Windows GPUs)',
   coreml: 'Core ML (Apple)',
 };
 const label = (id: string): string => LABELS[id] ?? id;
-const isProviderId = (id: string): id is ProviderId => id === 'cpu' || id === 'cuda' || id === 'dml' || id === 'coreml';
 
 export function GpuSetupPanel() {
   const api = useLabApi();
@@ -39,7 +39,7 @@ export function GpuSetupPanel() {
   const active = appInfo.executionProvider;
   const requestedInfo = appInfo.executionProviders.find((p) => p.id === requested);
 
-  const request = async (executionProvider: ProviderId) => {
+  const request = async (executionProvider: ExecutionProviderChoice) => {
     setBusy(true);
     try {
       await api.updateSettings({ executionProvider });
@@ -61,7 +61,20 @@ export function GpuSetupPanel() {
       <h2 id="gpu-setup-title">GPU setup</h2>
       <p>
         Running on <strong data-testid="gpu-active">{label(active)}</strong>
-        {requested !== active ? (
+        {appInfo.adapter ? (
+          <span data-testid="gpu-adapter">
+            {' '}
+            on {appInfo.adapter.name ?? 'an unnamed adapter'} ({appInfo.adapter.backend}
+            {appInfo.adapter.software === true ? ', a software adapter: not a GPU, timings are no speed claim' : ''})
+          </span>
+        ) : null}
+        {appInfo.executionProviderReason ? (
+          <span className="hint" data-testid="gpu-reason">
+            {' '}
+            — {appInfo.executionProviderReason}
+          </span>
+        ) : null}
+        {requested !== active && requested !== 'auto' ? (
           <span className="hint" data-testid="gpu-fallback">
             {' '}
             — {label(requested)} was requested but is unavailable{requestedInfo?.reason ? `: ${requestedInfo.reason}` : ''}
@@ -94,11 +107,12 @@ export function GpuSetupPanel() {
             disabled={busy}
             data-testid="gpu-select"
             onChange={(e) => {
-              if (isProviderId(e.target.value)) void request(e.target.value);
+              if (isExecutionProviderChoice(e.target.value)) void request(e.target.value);
             }}
           >
+            <option value="auto">{label('auto')}</option>
             {appInfo.executionProviders
-              .filter((p) => isProviderId(p.id))
+              .filter((p) => isExecutionProviderChoice(p.id))
               .map((p) => (
                 <option key={p.id} value={p.id} disabled={!p.available && p.id !== requested}>
                   {label(p.id)}
@@ -118,6 +132,10 @@ export function GpuSetupPanel() {
             <strong>Linux with an NVIDIA GPU</strong>: install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9, then in a KV Lab checkout run{' '}
             <code>npm run setup:gpu</code> (it downloads onnxruntime&apos;s CUDA provider and checks that a CUDA session starts). For an installed app, add{' '}
             <code>-- --app &lt;the app&apos;s folder&gt;</code> to copy the provider into it. Restart KV Lab, press <em>Check again</em> and choose CUDA.
+          </li>
+          <li>
+            <strong>Any GPU with a current driver</strong>: WebGPU is bundled (Vulkan on Linux x64, D3D12 on Windows, Metal on macOS); nothing to install.
+            Automatic uses it when the adapter is a real GPU, never a software one (SwiftShader).
           </li>
           <li>
             <strong>Windows</strong>: onnxruntime&apos;s Windows build has no CUDA provider; DirectML is bundled and uses any DirectX 12 GPU (NVIDIA, AMD,

@@ -89,3 +89,28 @@ test('a requested provider that fell back to the CPU is named with the engine’
   await settle();
   assert.ok(h.fake.calls.filter((c) => c.method === 'getAppInfo').length > before);
 });
+
+test('on WebGPU it names the adapter and flags a software one; Automatic is a choice and shows what it picked and why', async () => {
+  const h = await setup();
+  await h.fake.updateSettings({ executionProvider: 'webgpu' });
+  engineReports(h, () => ({
+    executionProvider: 'webgpu',
+    executionProviders: [
+      { id: 'cpu', available: true },
+      { id: 'webgpu', available: true },
+    ],
+    executionProviderReason: 'webgpu: asked for by name, on SwiftShader Device (Subzero) (vulkan, a software adapter); correct results, no GPU speed',
+    adapter: { name: 'SwiftShader Device (Subzero)', backend: 'vulkan', software: true, source: 'test' },
+  }));
+  await h.store.getState().loadSettings();
+  h.render(<GpuSetupPanel />);
+  assert.match(screen.getByTestId('gpu-active').textContent ?? '', /^WebGPU/);
+  assert.match(screen.getByTestId('gpu-adapter').textContent ?? '', /SwiftShader Device \(Subzero\) \(vulkan, a software adapter: not a GPU/);
+  assert.match(screen.getByTestId('gpu-reason').textContent ?? '', /asked for by name/);
+  const select = screen.getByTestId('gpu-select') as HTMLSelectElement;
+  assert.equal(select.value, 'webgpu');
+  fireEvent.change(select, { target: { value: 'auto' } });
+  await settle();
+  assert.equal(h.store.getState().settings?.executionProvider, 'auto');
+  assert.equal(screen.queryByTestId('gpu-fallback'), null, "'auto' resolving to another provider is no fallback");
+});
