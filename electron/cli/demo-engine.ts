@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     `\n--- ${c.name} (${c.architecture}, ${c.numLayers} layers, ${c.numHeads}/${c.numKvHeads} heads, d=${c.headDim}) on ${engine.info.executionProvider}`,
   );
   console.log(`method ${formatMethodSpec(method)}, budget ${values.budget}, prompt ${prompt.length} tokens, generated ${r.tokens.length}`);
+  // A budget too small for this prompt was raised to the smallest that works; the numbers below are the raised budget's.
+  for (const notice of r.notices) console.log(`note: ${notice}`);
   if (r.plan && r.budget) {
     console.log(`nominal: ${r.budget.totalTokens} tokens over ${c.numLayers} layers (${(r.budget.keepRatio * 100).toFixed(1)} % of the prompt cache)`);
     console.log('layer  budget  held per KV head');
