@@ -53,6 +53,19 @@ export interface ResolvedBudget {
   readonly bytes: number;
   /** Bytes of the uncompressed prompt cache. */
   readonly fullBytes: number;
+  /**
+   * Set when the stated budget was below what the method can keep on this
+   * prompt and was raised (fitBudget in pipeline.ts): every other field
+   * describes the raised budget, i.e. what is really kept.
+   */
+  readonly adjusted?: BudgetAdjustment;
+}
+
+export interface BudgetAdjustment {
+  /** The total the spec resolved to before it was raised. */
+  readonly requestedTokens: number;
+  /** One line for people: what was asked, why it could not be kept, what was kept instead. */
+  readonly notice: string;
 }
 
 /** Bytes of K+V for ONE token in ONE layer (all KV heads). */
@@ -129,6 +142,33 @@ export function resolveBudget(spec: BudgetSpec, shape: KvModelShape, seqLen: num
     compressionRatio: 1 - total / full,
     bytes: total * perTok,
     fullBytes: full * perTok,
+  };
+}
+
+/**
+ * The same budget with a different total (every unit recomputed), recording
+ * why. Used to raise a budget the method cannot keep; the spec stays the one
+ * the user stated, so results still group under it.
+ */
+export function withTotalTokens(resolved: ResolvedBudget, totalTokens: number, adjusted: BudgetAdjustment): ResolvedBudget {
+  const L = resolved.numLayers;
+  const full = L * resolved.seqLen;
+  if (!Number.isInteger(totalTokens) || totalTokens < 1 || totalTokens > full) {
+    throw new BudgetError('budget', `totalTokens must be an integer in [1, ${full}], got ${totalTokens}`);
+  }
+  const perTok = resolved.fullBytes / full;
+  return {
+    spec: resolved.spec,
+    seqLen: resolved.seqLen,
+    numLayers: L,
+    compress: totalTokens < full,
+    totalTokens,
+    tokensPerLayer: totalTokens / L,
+    keepRatio: totalTokens / full,
+    compressionRatio: 1 - totalTokens / full,
+    bytes: totalTokens * perTok,
+    fullBytes: resolved.fullBytes,
+    adjusted,
   };
 }
 

@@ -83,6 +83,13 @@ export interface AllocatorDef<Id extends string = string, P = unknown> extends M
    * [max(floor, minPerLayer), seqLen]; otherwise every layer gets seqLen.
    */
   allocate(stats: LayerStats, total: number, params: P): Int32Array;
+  /**
+   * The smallest total this allocator can split on a prompt, when it needs
+   * more than the pipeline's own floor of numLayers · minPerLayer (PyramidKV
+   * and CAKE share out B_avg − α, so B_avg must exceed α). `why` completes
+   * "the minimum is …" in the notice shown when a budget is raised to it.
+   */
+  minTotal?(stats: Pick<LayerStats, 'numLayers' | 'seqLen' | 'minPerLayer'>, params: P): { readonly tokens: number; readonly why: string };
 }
 
 export interface HeadwiseDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {

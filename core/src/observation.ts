@@ -51,20 +51,36 @@ export function groupSize(obs: Pick<LayerObservation, 'numQueryHeads' | 'numKvHe
   return g;
 }
 
-/** The window statistics for window size `size`, or a MissingInputError naming the method. */
+/**
+ * The observation window a method asking for α really gets on an n-token
+ * prompt: min(α, n). A prompt shorter than the window is all window (every
+ * prompt query observes it), so a method configured with α = 8 still runs on a
+ * 1-token prompt. The engine aggregates this size and every lookup
+ * (windowOf) asks for it, so requests and lookups cannot disagree (issue #15).
+ */
+export function observedWindow(size: number, seqLen: number): number {
+  return Math.max(1, Math.min(size, seqLen));
+}
+
+/**
+ * The window statistics for window size `size` (clamped to the prompt,
+ * observedWindow), or a MissingInputError naming the method.
+ */
 export function windowOf(obs: LayerObservation, size: number, method: string): WindowAttention {
-  const w = obs.windows.find((x) => x.size === size);
+  const a = observedWindow(size, obs.seqLen);
+  const w = obs.windows.find((x) => x.size === a);
   if (!w) {
     const have = obs.windows.map((x) => x.size).join(', ') || 'none';
+    const asked = a === size ? `${a} prompt tokens` : `${a} prompt tokens (its ${size}-token window, clamped to the ${obs.seqLen}-token prompt)`;
     throw new MissingInputError(
       method,
-      `the attention of the last ${size} prompt tokens (its observation window, α = ${size})`,
+      `the attention of the last ${asked} (its observation window, α = ${a})`,
       have === 'none'
         ? undefined
         : `Only windows of ${have} tokens were collected: set its windowSize to one of those, or run it from an experiment or the playground, which collect the window each method asks for.`,
     );
   }
-  expectDims(`layer ${obs.layer} window α=${size} sum`, w.sum, [obs.numQueryHeads, obs.seqLen]);
+  expectDims(`layer ${obs.layer} window α=${a} sum`, w.sum, [obs.numQueryHeads, obs.seqLen]);
   return w;
 }
 

@@ -12,10 +12,14 @@
  *   plan.headBudgets  Int32Array[L][Hkv]
  *   plan.kept         [L][Hkv] ascending original positions
  */
+import type { ResolvedBudget } from './budget.ts';
+import { formatBudget, withTotalTokens } from './budget.ts';
 import { ShapeError } from './errors.ts';
 import type { LayerStats, Protected } from './method.ts';
 import { parseParams } from './method.ts';
+import { formatMethodSpec } from './method-spec.ts';
 import type { LayerObservation } from './observation.ts';
+import { observedWindow } from './observation.ts';
 import { getAllocator, getHeadwise, getScorer } from './registry.ts';
 import type { KeptIndices } from './select.ts';
 import { selectTokens } from './select.ts';
@@ -45,6 +49,12 @@ export interface CompressionPlan {
   readonly layerBudgets: Int32Array;
   readonly headBudgets: readonly Int32Array[];
   readonly kept: readonly KeptIndices[];
+  /**
+   * One line per adjustment the plan made, for people (CLI, result rows, UI):
+   * today only a total below minimumTotal being raised to it. Empty when the
+   * plan kept exactly what was asked.
+   */
+  readonly notices: readonly string[];
 }
 
 /** Checks that every observation describes the same prompt and model. */
@@ -75,25 +85,96 @@ export function inheritWindow(schema: unknown, raw: unknown, window: number): un
   return 'windowSize' in given ? raw : { ...given, windowSize: window };
 }
 
-/** The observation-window sizes a config needs the engine to aggregate. */
-export function windowsNeeded(config: CompressionConfig): number[] {
+/**
+ * The observation-window sizes a config needs the engine to aggregate. With
+ * `seqLen`, each is clamped to the prompt (observedWindow), exactly as the
+ * scorers and allocators look them up, so a prompt shorter than a window gets
+ * the whole-prompt window instead of none.
+ */
+export function windowsNeeded(config: CompressionConfig, seqLen?: number): number[] {
   const scorer = getScorer(config.scorer.id);
   const sp = parseParams(scorer, config.scorer.params);
   const sizes = new Set<number>();
-  for (const need of scorer.needs(sp)) if (need.windowSize) sizes.add(need.windowSize);
+  const add = (a: number): void => void sizes.add(seqLen === undefined ? a : observedWindow(a, seqLen));
+  for (const need of scorer.needs(sp)) if (need.windowSize) add(need.windowSize);
   const allocator = getAllocator(config.allocator.id);
   const ap = parseParams(allocator, inheritWindow(allocator.params, config.allocator.params, scorer.protect(sp).window)) as { windowSize?: unknown };
-  if (typeof ap.windowSize === 'number') sizes.add(ap.windowSize);
+  if (typeof ap.windowSize === 'number') add(ap.windowSize);
   return [...sizes].sort((a, b) => a - b);
 }
 
+/** The smallest total (Σ_l tokens per KV head) a config can keep of a prompt, and why. */
+export interface BudgetFloor {
+  readonly tokens: number;
+  /** Completes "the minimum is …", e.g. "45 (5 layers × 9: 8-token window + 1)". */
+  readonly why: string;
+}
+
+/** "8-token window", "4 sinks + 1-token window": what the selector always keeps. */
+function protectedText(p: Protected): string {
+  const parts = [...(p.sinks > 0 ? [`${p.sinks} sink${p.sinks === 1 ? '' : 's'}`] : []), ...(p.window > 0 ? [`${p.window}-token window`] : [])];
+  return parts.join(' + ') || 'nothing protected';
+}
+
 /**
- * Plans the compression of one prompt. `totalTokens` is Σ over layers of
- * tokens kept per KV head (resolveBudget(...).totalTokens).
+ * The smallest total a config can compress an n-token prompt to: every layer
+ * needs its protected tokens + 1 (minPerLayer), and an allocator may need more
+ * (minTotal). Capped at L·n, the full cache: a prompt no longer than the
+ * window is all protected, so the only budget that works keeps all of it.
  */
-export function planCompression(observations: readonly LayerObservation[], config: CompressionConfig, totalTokens: number): CompressionPlan {
+export function minimumTotal(config: CompressionConfig, numLayers: number, seqLen: number): BudgetFloor {
+  const L = numLayers;
+  const n = seqLen;
+  const scorer = getScorer(config.scorer.id);
+  const sp = parseParams(scorer, config.scorer.params);
+  const protect = scorer.protect(sp);
+  const allocator = getAllocator(config.allocator.id);
+  const ap = parseParams(allocator, inheritWindow(allocator.params, config.allocator.params, protect.window));
+  const need = protect.sinks + protect.window + 1;
+  let floor: BudgetFloor = { tokens: L * need, why: `${L * need} (${L} layers × ${need}: ${protectedText(protect)} + 1)` };
+  const own = allocator.minTotal?.({ numLayers: L, seqLen: n, minPerLayer: Math.min(n, need) }, ap);
+  if (own && own.tokens > floor.tokens) floor = own;
+  if (floor.tokens >= L * n) return { tokens: L * n, why: `the whole prompt, ${L * n} tokens (compressing it would need ${floor.why})` };
+  return floor;
+}
+
+/** The one-line notice for a total raised from `requested` to `floor`. */
+function raiseNotice(what: string, requested: number, config: CompressionConfig, L: number, n: number, floor: BudgetFloor): string {
+  const to = floor.tokens >= L * n ? `kept the full cache (${floor.tokens} tokens)` : `raised to ${floor.tokens}`;
+  return `budget ${what}= ${requested} token${requested === 1 ? '' : 's'} over ${L} layers is below what ${formatMethodSpec(config)} can keep of this ${n}-token prompt; the minimum is ${floor.why}: ${to}`;
+}
+
+/**
+ * Raises a resolved budget that is below minimumTotal to it, recording the
+ * notice in `adjusted`, so a too-small budget on a short prompt runs at the
+ * smallest budget that works instead of failing (issue #17). Every number in
+ * the result is the raised budget, i.e. what is really kept. A budget that
+ * already works is returned unchanged.
+ */
+export function fitBudget(resolved: ResolvedBudget, config: CompressionConfig): ResolvedBudget {
+  if (!resolved.compress) return resolved;
+  const L = resolved.numLayers;
+  const n = resolved.seqLen;
+  const floor = minimumTotal(config, L, n);
+  if (resolved.totalTokens >= floor.tokens) return resolved;
+  const notice = raiseNotice(`${formatBudget(resolved.spec)} `, resolved.totalTokens, config, L, n, floor);
+  return withTotalTokens(resolved, floor.tokens, { requestedTokens: resolved.totalTokens, notice });
+}
+
+/**
+ * Plans the compression of one prompt. `requestedTotal` is Σ over layers of
+ * tokens kept per KV head (resolveBudget(...).totalTokens, best through
+ * fitBudget); a total below minimumTotal is raised to it, with a line in
+ * `plan.notices`, and `plan.totalTokens` is what the plan really keeps.
+ */
+export function planCompression(observations: readonly LayerObservation[], config: CompressionConfig, requestedTotal: number): CompressionPlan {
   const { n, Hkv } = checkObservations(observations);
   const L = observations.length;
+  // Below the smallest total that works, keep that instead and say so (fitBudget does the same on a ResolvedBudget).
+  const floor = minimumTotal(config, L, n);
+  const raise = requestedTotal < L * n && requestedTotal < floor.tokens;
+  const totalTokens = raise ? floor.tokens : requestedTotal;
+  const notices = raise ? [raiseNotice('', requestedTotal, config, L, n, floor)] : [];
   const scorer = getScorer(config.scorer.id);
   const allocator = getAllocator(config.allocator.id);
   const headwise = config.headwise ? getHeadwise(config.headwise.id) : undefined;
@@ -122,6 +203,7 @@ export function planCompression(observations: readonly LayerObservation[], confi
       layerBudgets: new Int32Array(L).fill(n),
       headBudgets: Array.from({ length: L }, () => new Int32Array(Hkv).fill(n)),
       kept: Array.from({ length: L }, () => Array.from({ length: Hkv }, () => all)),
+      notices,
     };
   }
   const stats: LayerStats = { ...(allocator.collect?.(observations, ap) ?? {}), numLayers: L, seqLen: n, minPerLayer };
@@ -135,5 +217,5 @@ export function planCompression(observations: readonly LayerObservation[], confi
     headBudgets.push(hb);
     kept.push(selectTokens(scores, hb, protect, scorer.id));
   });
-  return { config: resolved, seqLen: n, numLayers: L, numKvHeads: Hkv, totalTokens, compress, protect, stats, layerBudgets, headBudgets, kept };
+  return { config: resolved, seqLen: n, numLayers: L, numKvHeads: Hkv, totalTokens, compress, protect, stats, layerBudgets, headBudgets, kept, notices };
 }

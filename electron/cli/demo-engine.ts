@@ -107,6 +107,8 @@ async function main(): Promise<void> {
   );
   console.log(`weights: ${describeWeights(model)}${hasEightBitBlocks(model) && !values['exact-matmul'] ? ' (8-bit blocks with int8 activations)' : ''}`);
   console.log(`method ${formatMethodSpec(method)}, budget ${values.budget}, prompt ${prompt.length} tokens, generated ${r.tokens.length}`);
+  // A budget too small for this prompt was raised to the smallest that works; the numbers below are the raised budget's.
+  for (const notice of r.notices) console.log(`note: ${notice}`);
   if (r.plan && r.budget) {
     console.log(`nominal: ${r.budget.totalTokens} tokens over ${c.numLayers} layers (${(r.budget.keepRatio * 100).toFixed(1)} % of the prompt cache)`);
     console.log('layer  budget  held per KV head');

@@ -45,7 +45,7 @@ export interface EngineOptions {
 }
 
 export interface PrefillOptions {
-  /** Observation windows α to aggregate (each ≤ n); the last query's row is always returned. */
+  /** Observation windows α to aggregate (one longer than the prompt is clamped to it: core's observedWindow); the last query's row is always returned. */
   readonly windows?: readonly number[];
   /** Also accumulate H2O's attention over every prompt query. */
   readonly accumulate?: boolean;
@@ -171,9 +171,10 @@ export class Engine {
     if (n < 1) throw new RangeError('prefill needs at least one token');
     const { numLayers: L, numKvHeads: Hkv, headDim: d, numHeads: Hq } = c;
     const row = Hkv * d;
-    const windows = [...new Set([1, ...(opts.windows ?? [])])].sort((a, b) => a - b);
+    // A window longer than the prompt observes every prompt query: α is clamped to n, as core's windowOf looks it up.
+    const windows = [...new Set([1, ...(opts.windows ?? []).map((a) => Math.min(a, n))])].sort((a, b) => a - b);
     const maxWindow = Math.max(...windows, opts.queries ?? 0);
-    if (maxWindow > n) throw new RangeError(`observation window ${maxWindow} exceeds the prompt (${n} tokens)`);
+    if (maxWindow > n) throw new RangeError(`${opts.queries ?? 0} window queries exceed the prompt (${n} tokens)`);
     // Chunk boundaries: fixed size, with the last chunk holding every window query.
     const bounds: number[] = [];
     for (let s = 0; s < n; s += this.chunk) bounds.push(s);

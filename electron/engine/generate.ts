@@ -7,7 +7,7 @@
  * later token from the compressed cache, at positions n + t.
  */
 import type { BudgetSpec, CompressionConfig, CompressionPlan, ResolvedBudget } from '@kvlab/core';
-import { createRng, planCompression, resolveBudget, windowsNeeded, getScorer, parseParams } from '@kvlab/core';
+import { createRng, fitBudget, planCompression, resolveBudget, windowsNeeded, getScorer, parseParams } from '@kvlab/core';
 import { DecodeEvictor } from './decode-eviction.ts';
 import type { Engine, PrefillResult } from './engine.ts';
 import type { CacheSize } from './kv-cache.ts';
@@ -45,8 +45,11 @@ export interface GenerateOptions {
 
 export interface GenerateResult {
   readonly tokens: number[];
+  /** The budget really kept: raised above the stated one when `budget.adjusted` is set. */
   readonly budget?: ResolvedBudget;
   readonly plan?: CompressionPlan;
+  /** One line per adjustment made to the request (a budget raised to what the method can keep). */
+  readonly notices: readonly string[];
   /** What the cache actually held after compression (before decoding). */
   readonly heldAfterCompression: CacheSize;
   /** What it held at the end. */
@@ -98,14 +101,20 @@ export async function prefillForMethods(engine: Engine, prompt: readonly number[
   let accumulate = false;
   for (const method of methods) {
     if (method === 'full') continue;
-    for (const a of windowsNeeded(method)) if (a <= prompt.length) windows.add(a);
+    // Clamped to the prompt as the methods look them up: a 3-token prompt gets α = 3 for an α = 8 method.
+    for (const a of windowsNeeded(method, prompt.length)) windows.add(a);
     const scorer = getScorer(method.scorer.id);
     accumulate ||= scorer.needs(parseParams(scorer, method.scorer.params)).some((x) => x.input === 'accumulated');
   }
   return engine.prefill(prompt, { windows: [...windows].sort((a, b) => a - b), accumulate, ...(signal ? { signal } : {}) });
 }
 
-/** Builds the (possibly compressed) cache from a prefill; the prefill can be reused for many methods. */
+/**
+ * Builds the (possibly compressed) cache from a prefill; the prefill can be
+ * reused for many methods. A budget below what the method can keep of this
+ * prompt is raised to the smallest that works (fitBudget; `budget.adjusted`
+ * says so), so the returned budget is the one the cache really holds.
+ */
 export function compressPrefill(
   engine: Engine,
   pre: PrefillResult,
@@ -113,7 +122,7 @@ export function compressPrefill(
   budget?: BudgetSpec,
 ): { cache: KvCache; plan?: CompressionPlan; budget?: ResolvedBudget } {
   if (method === 'full' || !budget) return { cache: KvCache.full(engine.shape, pre.keys, pre.values, pre.n) };
-  const resolved = resolveBudget(budget, engine.shape, pre.n);
+  const resolved = fitBudget(resolveBudget(budget, engine.shape, pre.n), method);
   const plan = planCompression(pre.observations, method, resolved.totalTokens);
   return { cache: KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept), plan, budget: resolved };
 }
@@ -147,6 +156,7 @@ export async function generate(engine: Engine, prompt: readonly number[], opts: 
     tokens,
     ...(budget ? { budget } : {}),
     ...(plan ? { plan } : {}),
+    notices: [...(budget?.adjusted ? [budget.adjusted.notice] : []), ...(plan?.notices ?? [])],
     heldAfterCompression,
     heldAtEnd: cache.size(),
     timings: { prefillMs: pre.timings.prefillMs, compressMs, decodeMs: performance.now() - t2, decodeTokens },

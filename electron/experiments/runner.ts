@@ -469,6 +469,7 @@ async function runCell(
     if (method === 'full' && score < (EXPECTED_BASELINE[sample.metric] ?? -1)) flags.push('low-baseline');
   }
   if (method !== 'full' && budget) {
+    if (budget.adjusted) flags.push('budget-raised');
     if (!budget.compress) flags.push('budget-covers-prompt');
     else if (held.bytes >= held.fullBytes) flags.push('not-compressed');
   }

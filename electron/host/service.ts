@@ -797,6 +797,7 @@ class LabHost {
           fullBytes: held.fullBytes,
           kept: plan?.compress ? plan.kept.map((heads) => heads.map((k) => Array.from(k))) : [],
           layerBudgets: plan ? Array.from(plan.layerBudgets) : new Array<number>(L).fill(ids.length),
+          notices: r.notices,
         });
       }
       return { tokens: ids.map((id) => tok.piece(id)), results };

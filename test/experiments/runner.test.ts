@@ -27,6 +27,33 @@ const cells = (d: string) => readRows(d).filter((r) => r['kind'] === 'cell') as 
 const essence = (r: ResultRow) => ({ cellId: r.cellId, prediction: r.prediction, score: r.score, kv: r.kv, fidelity: r.fidelity, flags: r.flags });
 
 describe('experiment runner on stories260K', () => {
+  it('a budget too small for a short prompt is raised, flagged budget-raised, and the kv numbers are what was kept', async () => {
+    const out = dir();
+    const def = {
+      name: 'short',
+      models: [model()],
+      methods: ['full', 'snapkv/zigzagkv', 'snapkv/pyramidkv+adakv', 'h2o/cake'],
+      budgets: ['20%', '100%'],
+      workloads: [{ kind: 'fidelity', texts: 'sampled', promptTokens: [12], continuationTokens: 4, samples: 1 }],
+      seed: 1,
+      engine: { threads: 1 },
+    };
+    await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir() });
+    const rows = cells(out);
+    assert.equal(rows.length, 1 + 3 * 2);
+    for (const r of rows.filter((x) => x.method !== 'full')) {
+      const n = r.promptTokens;
+      assert.ok(n > 9 && n < 45, `a prompt of ${n} tokens: 20 % is below SnapKV's 9 per layer, the window fits`);
+      assert.equal(r.flags.includes('budget-raised'), r.budget === '20%', `${r.cellId}: ${r.flags.join(',')}`);
+      assert.equal(r.kv.heldBytes / r.kv.fullBytes, r.kv.nominalRatio, `${r.cellId}: the nominal budget is the raised one`);
+      if (r.budget === '20%') {
+        // 5 layers × (8-token window + 1) for SnapKV (H2O: 8 recent + 1); CAKE's B_avg > α = 8 needs no more.
+        assert.equal(r.kv.nominalTokens, 45, r.cellId);
+        assert.ok(!r.flags.includes('budget-covers-prompt'));
+      }
+    }
+  });
+
   it('runs 4 scorers × 3 allocators × 3 budgets + full over NIAH and fidelity, one prefill per sample', async () => {
     const out = dir();
     const scorers = ['snapkv', 'h2o', 'streamingllm', 'tova'];

@@ -121,10 +121,24 @@ describe('engine host service on stories260K', () => {
     await rejectsWith(call(lab, 'getModelCard', { modelId: 'feedbeef0000' }), 'E_NOT_FOUND');
   });
 
-  it('playground: full vs snapkv at 12 tokens per head — smaller KV, 12 kept positions per head', async () => {
-    const r = await call(lab, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 8, configs: [{ method: 'snapkv', budget: '12' }] });
-    const [full, snap] = r.results;
-    assert.ok(full && snap);
+  it('playground: full vs snapkv at 12 tokens per head — smaller KV, 12 kept positions per head; at 3, raised to 9 with a notice', async () => {
+    const r = await call(lab, 'runPlayground', {
+      modelId,
+      prompt: PROMPT,
+      maxNewTokens: 8,
+      configs: [
+        { method: 'snapkv', budget: '12' },
+        { method: 'snapkv', budget: '3' },
+      ],
+    });
+    const [full, snap, tiny] = r.results;
+    assert.ok(full && snap && tiny);
+    assert.deepEqual(snap.notices, []);
+    // SnapKV keeps its 8-token window + 1 per layer: 3 tokens per head is raised to 9, and the bytes say 9.
+    assert.equal(tiny.notices?.length, 1);
+    assert.match(tiny.notices?.[0] ?? '', /^budget 3\/layer = 15 tokens over 5 layers is below what snapkv\/uniform can keep .*: raised to 45$/);
+    assert.deepEqual(tiny.layerBudgets, [9, 9, 9, 9, 9]);
+    assert.equal(tiny.kvBytes, 5 * 4 * 9 * 8 * 4 * 2);
     assert.equal(r.tokens.length, full.promptTokens);
     assert.equal(
       r.tokens

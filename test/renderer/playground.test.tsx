@@ -74,3 +74,22 @@ test('a bad budget shows the engine error', async () => {
   assert.match(screen.getByTestId('playground-error').textContent ?? '', /Budget "much" is not understood: write a share of the cache \(20%\)/);
   assert.equal(h.store.getState().playgroundRunning, false);
 });
+
+test('a budget too small for a short prompt is raised, and its column says so in one line', async () => {
+  const h = await setup();
+  h.render(<PlaygroundScreen />);
+  fireEvent.change(screen.getByTestId('playground-prompt'), { target: { value: 'Once upon a time' } });
+  fireEvent.change(screen.getByTestId('playground-budget-0'), { target: { value: '1%' } });
+  fireEvent.change(screen.getByTestId('playground-budget-1'), { target: { value: '100%' } });
+  fireEvent.click(screen.getByTestId('playground-run'));
+  await settle();
+  const cols = screen.getAllByTestId('playground-column');
+  const notes = (i: number) => [...(cols[i]?.querySelectorAll('[data-testid="pg-notice"]') ?? [])].map((p) => p.textContent ?? '');
+  assert.deepEqual(notes(0), [], 'the full cache');
+  assert.equal(notes(1).length, 1);
+  assert.match(
+    notes(1)[0] ?? '',
+    /^note: budget 1% = \d+ tokens? over \d+ layers is below what snapkv\/uniform can keep of this 5-token prompt.*kept the full cache/,
+  );
+  assert.deepEqual(notes(2), [], 'a budget that covers the prompt needs no notice');
+});

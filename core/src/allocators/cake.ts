@@ -81,9 +81,11 @@ export function cakePreference(entropy: ArrayLike<number>, variance: ArrayLike<n
   });
 }
 
-export function cakeAllocation(stats: LayerStats, total: number, p: CakeParams): CakeAllocation {
+export function cakeAllocation(stats: LayerStats, total: number, params: CakeParams): CakeAllocation {
   const L = stats.numLayers;
   const n = stats.seqLen;
+  // A window longer than the prompt observes the whole prompt (observedWindow).
+  const p = { ...params, windowSize: Math.min(params.windowSize, n) };
   const preference = cakePreference(requireStat(stats, 'entropy'), requireStat(stats, 'variance'), p.tau1, p.tau2);
   let sum = 0;
   for (const v of preference) sum += v;
@@ -123,4 +125,9 @@ export const cake = {
     return { entropy, variance };
   },
   allocate: (stats, total, p) => cakeAllocation(stats, total, p).budgets,
+  minTotal(stats, p) {
+    const alpha = Math.min(p.windowSize, stats.seqLen);
+    const tokens = stats.numLayers * alpha + 1;
+    return { tokens, why: `${tokens} (CAKE shares out B_avg − α, so B_avg must exceed its window α = ${alpha})` };
+  },
 } as const satisfies AllocatorDef<'cake', CakeParams>;

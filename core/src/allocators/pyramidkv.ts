@@ -112,9 +112,19 @@ export function pyramidKvcacheFactory(L: number, n: number, total: number, lo: n
   return out;
 }
 
-function allocate(stats: LayerStats, total: number, p: PyramidKvParams): Int32Array {
+/** B_avg must exceed α (α clamped to the prompt, as its window is): Σ > L·α, or ⌊Σ/L⌋ > α upstream. */
+function minTotal(stats: Pick<LayerStats, 'numLayers' | 'seqLen'>, p: PyramidKvParams): { tokens: number; why: string } {
+  const L = stats.numLayers;
+  const alpha = Math.min(p.windowSize, stats.seqLen);
+  const tokens = p.schedule === 'kvcacheFactory' ? L * (alpha + 1) : L * alpha + 1;
+  return { tokens, why: `${tokens} (PyramidKV shares out B_avg − α, so B_avg must exceed its window α = ${alpha})` };
+}
+
+function allocate(stats: LayerStats, total: number, params: PyramidKvParams): Int32Array {
   const L = stats.numLayers;
   const n = stats.seqLen;
+  // A window longer than the prompt observes the whole prompt (observedWindow).
+  const p = { ...params, windowSize: Math.min(params.windowSize, n) };
   if (!Number.isInteger(total) || total < 0) throw new BudgetError('pyramidkv', `total must be a non-negative integer, got ${total}`);
   if (total >= L * n) return new Int32Array(L).fill(n);
   const avg = p.schedule === 'kvcacheFactory' ? Math.floor(total / L) : total / L;
@@ -136,4 +146,5 @@ export const pyramidkv = {
   paperUrl: 'https://arxiv.org/abs/2406.02069',
   params,
   allocate,
+  minTotal,
 } as const satisfies AllocatorDef<'pyramidkv', PyramidKvParams>;

@@ -119,8 +119,8 @@ export function lmbaPerHead(obs: LayerObservation, opts: LmbaOptions): Float64Ar
       H = obs.numQueryHeads;
       break;
     case 'pooledScores': {
-      const a = opts.windowSize;
-      const w = windowOf(obs, a, 'zigzagkv');
+      const w = windowOf(obs, opts.windowSize, 'zigzagkv');
+      const a = w.size; // clamped to the prompt (observedWindow)
       rows = snapScores(w.sum.data, obs.numQueryHeads, obs.numKvHeads, n, a, opts.kernelSize ?? 7, opts.pooling ?? 'max');
       H = obs.numKvHeads;
       for (let h = 0; h < H; h++) {

@@ -123,6 +123,8 @@ export interface PlaygroundResult {
   readonly kept: readonly (readonly (readonly number[])[])[];
   /** Per layer: tokens per head the allocator gave. */
   readonly layerBudgets: readonly number[];
+  /** One line per adjustment to the request, e.g. a budget raised to the smallest this method can keep of the prompt. */
+  readonly notices?: readonly string[];
 }
 
 export interface PlaygroundResponse {

@@ -32,6 +32,8 @@ export type SanityFlag =
   | 'not-compressed'
   /** The budget covers the whole prompt, so nothing was compressed (informational). */
   | 'budget-covers-prompt'
+  /** The budget was below what the method can keep of this prompt and was raised to the smallest that works (the kv numbers are the raised budget's). */
+  | 'budget-raised'
   /** Re-running a sample's full-KV cell at the end gave a different output: state leaks between samples. */
   | 'state-leak';
 

@@ -629,6 +629,10 @@ export const FLAG_INFO: Readonly<Record<SanityFlag, { readonly severity: 'warnin
     severity: 'info',
     text: 'The budget covers the whole prompt, so nothing was compressed.',
   },
+  'budget-raised': {
+    severity: 'info',
+    text: "The budget was below what the method can keep of this prompt (its protected tokens + 1 per layer, or its allocator's minimum) and was raised to the smallest budget that works; the KV numbers are what was kept.",
+  },
 };
 
 export interface SanityEntry {

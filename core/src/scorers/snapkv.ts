@@ -58,6 +58,6 @@ export const snapkv = {
   score(obs, p) {
     const w = windowOf(obs, p.windowSize, 'snapkv');
     const n = obs.seqLen;
-    return f32([obs.numKvHeads, n], snapScores(w.sum.data, obs.numQueryHeads, obs.numKvHeads, n, p.windowSize, p.kernelSize, p.pooling));
+    return f32([obs.numKvHeads, n], snapScores(w.sum.data, obs.numQueryHeads, obs.numKvHeads, n, w.size, p.kernelSize, p.pooling));
   },
 } as const satisfies ScorerDef<'snapkv', SnapKvParams>;

@@ -45,9 +45,11 @@ import {
   describeMethods,
   isAllocatorId,
   mixSeed,
+  fitBudget,
   parseBudget,
   parseExperiment,
   parseInput,
+  parseMethodSpec,
   resolveBudget,
   resolveMethods,
 } from '@kvlab/core';
@@ -661,8 +663,11 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
       const results = input.configs.map((cfg, i): PlaygroundResult => {
         let resolved;
         try {
-          resolved = resolveBudget(parseBudget(cfg.budget), shapeOf(m), n);
           resolveMethods([cfg.method]);
+          const spec = parseMethodSpec(cfg.method);
+          // As the engine does: a budget below what the method can keep of this prompt is raised, with a notice.
+          resolved = resolveBudget(parseBudget(cfg.budget), shapeOf(m), n);
+          if (spec !== 'full') resolved = fitBudget(resolved, spec);
         } catch (e) {
           // As the engine host answers: the user's sentence, the field in details.
           throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}` });
@@ -680,6 +685,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
           kvBytes: entries * m.headDim * 2 * 4,
           kept,
           layerBudgets: budgets,
+          notices: resolved.adjusted ? [resolved.adjusted.notice] : [],
         };
       });
       return { tokens, results: [full, ...results] };

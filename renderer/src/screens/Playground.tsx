@@ -205,6 +205,11 @@ function ResultColumn({
             budgets/layer: {result.layerBudgets.join(' · ')}
           </p>
         ) : null}
+        {(result.notices ?? []).map((notice) => (
+          <p key={notice} className="muted small" data-testid="pg-notice">
+            note: {notice}
+          </p>
+        ))}
       </header>
       <p className="pg-text" data-testid="pg-text">
         {result.text}

@@ -91,8 +91,8 @@ describe('cakeLayerStats', () => {
     const { window } = windowStatsFromProbs(f32([1, 2, 4], [0.5, 0.25, 0.25, 0, 0.25, 0.25, 0.25, 0.25]));
     const obs = observation(window, 1, 1, 4);
     assert.throws(
-      () => cakeLayerStats(obs, 8),
-      (e: unknown) => e instanceof MissingInputError && /'cake'/.test(e.message) && /α = 8/.test(e.message),
+      () => cakeLayerStats(obs, 3),
+      (e: unknown) => e instanceof MissingInputError && /'cake'/.test(e.message) && /α = 3/.test(e.message),
     );
     assert.throws(
       () => cakeLayerStats(observation({ size: 2, sum: window.sum }, 1, 1, 4), 2),
