@@ -14,8 +14,10 @@
  *     llama.cpp's CPU path does. The error is relative to each block's largest
  *     activation (≈ 2.3× the rms for 32 Gaussian values), ~0.5 % of a dot
  *     product, and it compounds over the 4 quantised matmuls on each layer's
- *     path: measured 2–3.5 % of max |logit| on this 2-layer random model, so
- *     the bound is 6 % of max |logit|. 4-bit blocks stay exact in this mode.
+ *     path. Measured on these 2-layer random models: relative rms logit error
+ *     0.75–2.1 %, max |Δlogit| ≤ 3.3 % of max |logit|; bounds 5 % rms and 10 %
+ *     of max |logit|. (Before the block-minimum types' codes were centred,
+ *     Q5_K measured 11.9 % rms: the bound catches that.) 4-bit blocks stay exact.
  * Greedy tokens must equal the reference's wherever the reference's top two
  * logits differ by more than twice the tolerance.
  */
@@ -78,14 +80,22 @@ async function open(path: string, exactMatmul: boolean): Promise<{ model: Loaded
 }
 
 /** Largest |Δlogit| over every prompt position and 3 decode steps, and whether greedy choices agree where they are clear. */
-async function compare(model: LoadedModel, engine: Engine, tol: (ref: Float64Array) => number): Promise<{ worst: number; ratio: number }> {
+async function compare(model: LoadedModel, engine: Engine, tol: (ref: Float64Array) => number): Promise<{ worst: number; ratio: number; rms: number }> {
   const ref = createReference(model.config, model.weights);
   const want = ref.prefill(prompt).logits;
   const pre = await engine.prefill(prompt, { allLogits: true });
   const V = model.config.vocabSize;
   let worst = 0;
   let ratio = 0;
+  let rms = 0;
   const check = (got: Float32Array, w: Float64Array, where: string) => {
+    let se = 0;
+    let sw = 0;
+    for (let i = 0; i < w.length; i++) {
+      se += ((got[i] ?? 0) - (w[i] ?? 0)) ** 2;
+      sw += (w[i] ?? 0) ** 2;
+    }
+    rms = Math.max(rms, Math.sqrt(se / sw));
     const d = maxAbsDiff(got, w);
     const t = tol(w);
     worst = Math.max(worst, d);
@@ -100,7 +110,7 @@ async function compare(model: LoadedModel, engine: Engine, tol: (ref: Float64Arr
     const w = ref.step(tok, prompt.length + k);
     check((await engine.step(cache, [tok])).logits, w, `decode step ${k}`);
   }
-  return { worst, ratio };
+  return { worst, ratio, rms };
 }
 
 describe('quantised GGUF weights in the graph, against the reference on ggml-dequantised weights', () => {
@@ -134,13 +144,16 @@ describe('quantised GGUF weights in the graph, against the reference on ggml-deq
   });
 
   for (const type of ['Q8_0', 'Q6_K', 'Q5_K', 'Q4_K']) {
-    it(`${type}, default mode (8-bit blocks with int8 activations): |Δlogit| ≤ 6 % of max |logit|`, async (t) => {
+    it(`${type}, default mode (8-bit blocks with int8 activations): rms logit error ≤ 5 %, |Δlogit| ≤ 10 % of max |logit|`, async (t) => {
       const path = writeModel(`${type}-fast`, () => type, { seed: 90 });
       const { model, engine } = await open(path, false);
       try {
-        const rel = (w: Float64Array) => 0.06 * Math.max(...w.map(Math.abs));
-        const { worst, ratio } = await compare(model, engine, type === 'Q4_K' ? () => EXACT_TOL : rel);
-        t.diagnostic(`${type}: max |Δlogit| ${worst.toExponential(2)} (${(ratio * 100).toFixed(0)} % of the bound)`);
+        const rel = (w: Float64Array) => 0.1 * Math.max(...w.map(Math.abs));
+        const { worst, ratio, rms } = await compare(model, engine, type === 'Q4_K' ? () => EXACT_TOL : rel);
+        t.diagnostic(
+          `${type}: max |Δlogit| ${worst.toExponential(2)} (${(ratio * 100).toFixed(0)} % of the bound), relative rms error ${(rms * 100).toFixed(2)} %`,
+        );
+        assert.ok(rms <= 0.05, `${type}: relative rms logit error ${rms}`);
       } finally {
         await engine.dispose();
       }
