@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly onEvent?: (e: RunEvent) => void;
   /** Graph cache folder (default: the engine's). */
   readonly cacheDir?: string;
+  /** Who writes, as a second writer of the folder is told (default: this process's command line). */
+  readonly writer?: string;
 }
 
 export type RunEvent =
@@ -94,11 +96,12 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
   const t0 = performance.now();
   const def = parseExperiment(raw);
   const hash = experimentHash(def);
-  const store = ResultsStore.open(opts.outDir, def, hash);
   const emit = opts.onEvent ?? (() => undefined);
   const methods = resolveMethods(def.methods);
   const budgets = resolveBudgets(def.budgets);
   const prov = provenance();
+  // Takes the folder's single-writer lock; the finally below releases it on success, error and cancel alike.
+  const store = ResultsStore.open(opts.outDir, def, hash, opts.writer !== undefined ? { command: opts.writer } : {});
   let prefills = 0;
   let cellsRun = 0;
   let cancelled = false;
