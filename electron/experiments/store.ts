@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { LockOptions } from './lock.ts';
 import { WriterLock } from './lock.ts';
 
-export { LockError, LOCK_FILE } from './lock.ts';
+export { LockError, LOCK_FILE, lockHolderOf } from './lock.ts';
 export type { LockHolder } from './lock.ts';
 
 export const RESULTS_FILE = 'results.jsonl';
