@@ -14,11 +14,17 @@
  *
  * A holder that died without releasing (SIGKILL, power loss) leaves the file
  * behind; such a lock is STALE and the next writer takes it over:
- *   - same host and same boot: stale iff the holder's pid no longer exists
- *     (a live pid is trusted however long it has been silent: a single
- *     onnxruntime call can block its JS thread for minutes);
+ *   - same host, same boot and same pid namespace: stale iff the holder's
+ *     pid no longer exists, or now names a process that started at another
+ *     time (pid reuse; Linux /proc/<pid>/stat). A live holder is trusted
+ *     however long it has been silent: a single onnxruntime call can block
+ *     its JS thread for minutes;
  *   - same host, another boot (Linux boot id differs): stale — every process
  *     of that boot is gone, and its pid may now belong to someone else;
+ *   - same host and boot, another pid namespace (containers sharing the
+ *     host's name, a restarted pod): its pids mean nothing here, so the
+ *     heartbeat decides as below, but on one clock: stale after 3 of the
+ *     holder's heartbeat periods (90 s by default);
  *   - another host (a shared network folder): we cannot see its processes, so
  *     the holder HEARTBEATS — a worker thread touches the file's mtime every
  *     HEARTBEAT_MS, on its own event loop so that a main thread blocked in
@@ -51,7 +57,7 @@
  * a folder someone else now writes.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -71,6 +77,12 @@ export interface LockHolder {
   readonly host: string;
   /** Linux's boot id (empty elsewhere): a pid means nothing across reboots. */
   readonly bootId: string;
+  /** Linux's pid namespace (`pid:[…]`, empty elsewhere): a pid means nothing in another container. */
+  readonly pidNamespace: string;
+  /** The holder's start time in clock ticks since boot (Linux, empty elsewhere): tells a reused pid apart. */
+  readonly startTime: string;
+  /** The holder's heartbeat period in ms. */
+  readonly heartbeatMs: number;
   /** ISO date the lock was taken. */
   readonly since: string;
   /** What is writing: `kvlab run x.json`, `KV Lab app (run …)`. */
@@ -128,6 +140,9 @@ export class WriterLock {
       pid: process.pid,
       host: hostname(),
       bootId: bootId(),
+      pidNamespace: pidNamespace(),
+      startTime: startTimeOf(process.pid),
+      heartbeatMs: opts.heartbeatMs ?? HEARTBEAT_MS,
       since: new Date().toISOString(),
       command: opts.command ?? defaultCommand(),
       token: randomBytes(12).toString('hex'),
@@ -253,6 +268,9 @@ function readLock(path: string): LockRead {
       pid: p.pid,
       host: String(p.host ?? ''),
       bootId: String(p.bootId ?? ''),
+      pidNamespace: String(p.pidNamespace ?? ''),
+      startTime: String(p.startTime ?? ''),
+      heartbeatMs: typeof p.heartbeatMs === 'number' && p.heartbeatMs > 0 ? p.heartbeatMs : HEARTBEAT_MS,
       since: String(p.since ?? ''),
       command: String(p.command ?? ''),
       token: p.token,
@@ -278,20 +296,45 @@ function isStale(current: LockRead, path: string, staleMs: number): boolean {
   }
   if (current.host === hostname()) {
     if (current.bootId && bootId() && current.bootId !== bootId()) return true;
-    return !pidAlive(current.pid);
+    if (current.pidNamespace === pidNamespace()) return !holderAlive(current);
+    return Date.now() - current.mtimeMs > 3 * current.heartbeatMs;
   }
   return Date.now() - current.mtimeMs > staleMs;
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+function holderAlive(h: LockHolder): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(h.pid, 0);
   } catch (e) {
     // EPERM: it exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // The pid exists; is it still the holder? (Also a lock naming our own pid from an earlier life of this pid.)
+  const now = startTimeOf(h.pid);
+  return !h.startTime || !now || now === h.startTime;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time, ticks since boot); '' where there is no /proc. */
+function startTimeOf(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+let cachedPidNamespace: string | undefined;
+function pidNamespace(): string {
+  if (cachedPidNamespace === undefined) {
+    try {
+      cachedPidNamespace = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      cachedPidNamespace = '';
+    }
+  }
+  return cachedPidNamespace;
 }
 
 /** Replaces the stale lock `judged` by ours, under the takeover file (see the header for the race this closes). */
@@ -346,7 +389,8 @@ function startHeartbeat(path: string, token: string, ms: number): Worker | undef
     }, workerData.ms);
   `;
   try {
-    const w = new Worker(code, { eval: true, workerData: { path, token, ms } });
+    // execArgv [] : the worker needs no loader (tsx under tests), only node:fs.
+    const w = new Worker(code, { eval: true, execArgv: [], workerData: { path, token, ms } });
     // Never keeps the process alive, and a failing heartbeat is not a failing run: the pid check still covers this host.
     w.unref();
     w.on('error', () => undefined);

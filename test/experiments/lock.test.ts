@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -24,8 +24,29 @@ function deadPid(): number {
   return Number(r.stdout);
 }
 
+/** This process's pid namespace, as lock.ts reads it ('' without /proc). */
+const PID_NS = (() => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+})();
+const LINUX = PID_NS !== '';
+
 function writeLock(dir: string, h: Partial<LockHolder>): void {
-  const full: LockHolder = { pid: 1, host: hostname(), bootId: '', since: new Date().toISOString(), command: 'kvlab run old.json', token: 'old', ...h };
+  const full: LockHolder = {
+    pid: 1,
+    host: hostname(),
+    bootId: '',
+    pidNamespace: PID_NS,
+    startTime: '',
+    heartbeatMs: 30_000,
+    since: new Date().toISOString(),
+    command: 'kvlab run old.json',
+    token: 'old',
+    ...h,
+  };
   writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify(full)}\n`);
 }
 
@@ -76,6 +97,25 @@ describe('results folder lock', () => {
       // Without a boot id (not Linux) a live pid is trusted: the lock stays.
       assert.throws(() => WriterLock.acquire(dir), LockError);
     }
+  });
+
+  it('takes over a lock whose pid now names another process (pid reuse, also our own pid from an earlier life)', { skip: !LINUX && 'needs /proc' }, () => {
+    for (const pid of [process.ppid, process.pid]) {
+      const dir = fresh();
+      writeLock(dir, { pid, startTime: '1' });
+      WriterLock.acquire(dir).release();
+    }
+  });
+
+  it('another pid namespace on this host (a container): the heartbeat decides, stale after 3 periods', { skip: !LINUX && 'needs /proc' }, () => {
+    const dir = fresh();
+    // pid 1 exists in every namespace; in another one it is not the holder's pid 1, so only the heartbeat counts.
+    writeLock(dir, { pid: 1, pidNamespace: 'pid:[1]' });
+    assert.throws(() => WriterLock.acquire(dir), LockError);
+    backdate(join(dir, LOCK_FILE), 80_000);
+    assert.throws(() => WriterLock.acquire(dir), LockError, '80 s < 3 × 30 s');
+    backdate(join(dir, LOCK_FILE), 100_000);
+    WriterLock.acquire(dir).release();
   });
 
   it('keeps a live holder on this host however old its heartbeat (a long native call may block it)', () => {
