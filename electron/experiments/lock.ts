@@ -9,8 +9,9 @@
  *
  * The lock file is created with O_EXCL ('wx'), which is atomic on local file
  * systems and on NFSv3+: of two processes creating it at once exactly one
- * succeeds. It holds who took it (pid, host, boot id, since when, the command)
- * and a random token that tells this holding apart from any later one.
+ * succeeds. It holds who took it (pid, host, boot id, pid namespace, process
+ * start time, since when, the command, its heartbeat period) and a random
+ * token that tells this holding apart from any later one.
  *
  * A holder that died without releasing (SIGKILL, power loss) leaves the file
  * behind; such a lock is STALE and the next writer takes it over:
@@ -57,7 +58,7 @@
  * a folder someone else now writes.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -359,7 +360,8 @@ function takeOver(dir: string, path: string, judged: LockRead, me: LockHolder): 
     if (now !== 'gone') {
       // Still the lock we judged stale? Then nobody else can have replaced it: only takers remove locks, and we are the only taker.
       if (!same && !sameUnreadable) throw new LockError(dir, lockHolder(now));
-      unlinkSync(path);
+      // force: should it vanish meanwhile (its holder was alive after all and released it), the O_EXCL create decides.
+      rmSync(path, { force: true });
     }
     if (!tryCreate(path, me)) throw new LockError(dir, lockHolder(readLock(path)));
   } finally {
