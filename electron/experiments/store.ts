@@ -2,16 +2,15 @@
  * The results store: one folder per experiment with
  *   experiment.json   the resolved definition and its hash (written once)
  *   results.jsonl     one JSON row per finished cell, appended and fsync'ed
- *
  *   writer.lock       while a writer has the folder open (lock.ts): one writer
  *                     at a time; readers never look at it
  *
  * Why an append-only JSON-lines log rather than SQLite: a row is written with
  * one append + fsync, so a SIGKILL loses at most the cell in flight; a torn
  * last line (killed mid-write) is ignored by readers and cut off by the next
- * writer when it opens the store (never by a reader: a reader may be looking
- * at a row the live writer is still writing); the file stays readable by any tool (jq, pandas, a text editor)
- * and merges by concatenation. Our access pattern — append a row, read all
+ * writer when it opens the store — never by a reader, which may be looking at
+ * the row a live writer is still writing; the file stays readable by any tool
+ * (jq, pandas, a text editor) and merges by concatenation. Our access pattern — append a row, read all
  * rows for a report, test membership of cell ids on resume — needs no index
  * beyond an in-memory Set. better-sqlite3 would add a native module to build
  * on every platform for no gain here.
