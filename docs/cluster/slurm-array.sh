@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs one KV Lab experiment as a Slurm job array: task i of n takes the i-th
 # of n deterministic slices of the cells (`kvlab run --shard i/n`), writing to
-# its own results folder; a dependent job merges the shards.
+# its own results folder (results/<experiment>.shard<i>of<n>/ under the
+# checkout); a dependent job merges the shards.
 #
 #   sbatch --array=0-7 docs/cluster/slurm-array.sh experiment.json
 #   # when all tasks are done:
-#   npm run kvlab -- merge results experiment.results.shard*of8
+#   npm run kvlab -- merge results/experiment results/experiment.shard*of8
 #
 #SBATCH --job-name=kvlab
 #SBATCH --cpus-per-task=8

@@ -1,7 +1,7 @@
 /**
  * `kvlab` — the lab from the command line.
  *
- *   kvlab run <experiment.json> [--out <dir>] [--shard i/n]    run or resume a sweep (Ctrl-C safe)
+ *   kvlab run <experiment.json> [--out <dir>] [--shard i/n]    run or resume a sweep (Ctrl-C safe) into results/<name>/
  *   kvlab merge <out> <shard-dir>…                              combine shard results of one experiment
  *   kvlab profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--out <dir>] [--ep auto|cpu|webgpu|…]
  *   kvlab report <results> --format html|pdf|csv|json [--out <file>]
@@ -83,9 +83,9 @@ async function cmdRun(args: string[]): Promise<number> {
     if (!m || count < 1 || index >= count) throw new UsageError(`--shard must be i/n with 0 ≤ i < n, got ${s}`);
     shard = { index, count };
   }
-  const outDir = resolve(
-    flag(values, 'out') ?? join(dirname(path), `${basename(path, '.json')}.results${shard ? `.shard${shard.index}of${shard.count}` : ''}`),
-  );
+  // Default: results/<name>/ under the working directory — not beside the experiment file, which may sit in a checkout
+  // (docs/examples/) where git would see every results folder; /results/ is git-ignored.
+  const outDir = resolve(flag(values, 'out') ?? defaultRunOut(path, shard));
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -126,6 +126,11 @@ async function cmdRun(args: string[]): Promise<number> {
     return 130;
   }
   return 0;
+}
+
+/** `results/<experiment file name without .json>[.shard<i>of<n>]` under the working directory. */
+function defaultRunOut(experimentFile: string, shard?: { readonly index: number; readonly count: number }): string {
+  return join('results', `${basename(experimentFile, '.json')}${shard ? `.shard${shard.index}of${shard.count}` : ''}`);
 }
 
 function formatSeconds(s: number): string {
@@ -177,7 +182,7 @@ async function cmdProfile(args: string[]): Promise<number> {
     for (let i = 0; i < samples; i++) prompts.push(await sampleFromModel(engine, tokens, seed + i));
   }
   const def = { profile: { model: resolve(modelPath), text: textFile ?? 'sampled', tokens, samples, tau, tauO, seed } };
-  const outDir = resolve(flag(values, 'out') ?? `${basename(modelPath)}.profile`);
+  const outDir = resolve(flag(values, 'out') ?? join('results', `${basename(modelPath)}.profile`));
   const modelSha = fileSha256(resolve(modelPath));
   // Any change of model or setting is another definition: a results folder never mixes two.
   const hash = createHash('sha256')

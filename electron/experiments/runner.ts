@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly onEvent?: (e: RunEvent) => void;
   /** Graph cache folder (default: the engine's). */
   readonly cacheDir?: string;
+  /** Who writes, as a second writer of the folder is told (default: this process's command line). */
+  readonly writer?: string;
 }
 
 export type RunEvent =
@@ -94,11 +96,12 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
   const t0 = performance.now();
   const def = parseExperiment(raw);
   const hash = experimentHash(def);
-  const store = ResultsStore.open(opts.outDir, def, hash);
   const emit = opts.onEvent ?? (() => undefined);
   const methods = resolveMethods(def.methods);
   const budgets = resolveBudgets(def.budgets);
   const prov = provenance();
+  // Takes the folder's single-writer lock; the finally below releases it on success, error and cancel alike.
+  const store = ResultsStore.open(opts.outDir, def, hash, opts.writer !== undefined ? { command: opts.writer } : {});
   let prefills = 0;
   let cellsRun = 0;
   let cancelled = false;
@@ -148,7 +151,11 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
 
     for (const plan of plans) {
       const pending = plan.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id)));
-      if (pending.length === 0) continue;
+      // The state-leak check re-runs this slice's FIRST full-KV cell in plan order — not the first one this process
+      // happened to run — so a run resumed after a kill writes the same check row as an uninterrupted one, and a run
+      // killed between its last cell and the check still owes (and writes) it.
+      const leak = firstFullCell(plan.groups);
+      if (pending.length === 0 && (!leak || store.has(leak.checkId))) continue;
       const { model } = plan;
       const sha = fileSha256(plan.modelPath);
       const engine = await Engine.create(model, {
@@ -176,7 +183,6 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         weights: describeWeights(model),
         matmul: def.engine.exactMatmul || !hasEightBitBlocks(model) ? ('exact' as const) : ('int8' as const),
       };
-      let firstFull: { group: Group; cell: Cell; prediction: string } | undefined;
       try {
         for (const group of pending) {
           if (opts.signal?.aborted) {
@@ -211,7 +217,6 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
             busyMs += performance.now() - tc;
             store.append(row);
             cellsRun++;
-            if (cell.method.config === 'full' && !firstFull) firstFull = { group, cell, prediction: row.prediction };
             emit({ type: 'cell', row });
             const done = skipped + cellsRun;
             emit({
@@ -226,29 +231,29 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
           if (cancelled) break;
         }
         // State-leak guard: the first full-KV cell, re-run after every other sample, must give the same output.
-        if (!cancelled && firstFull) {
-          const checkId = `${cellId(plan.groups[0]?.modelIndex ?? 0, firstFull.group.sample.id, firstFull.cell.method.label, 'full')}#leak-check`;
-          if (!store.has(checkId)) {
-            const ids = promptIds(model, firstFull.group.sample, def);
-            const r = await generate(engine, ids, { maxTokens: maxNew(firstFull.group.sample, def) });
-            const again = model.tokenizer.decode(r.tokens);
-            const passed = again === firstFull.prediction;
-            const check: CheckRow = {
-              kind: 'check',
-              cellId: checkId,
-              experimentHash: hash,
-              experiment: def.name,
-              model: modelInfo,
-              check: 'state-leak',
-              passed,
-              detail: passed
-                ? 'the first full-KV cell re-run after all samples gave the same output'
-                : `re-run gave ${JSON.stringify(again.slice(0, 80))}, first run ${JSON.stringify(firstFull.prediction.slice(0, 80))}`,
-              flags: passed ? [] : ['state-leak'],
-            };
-            store.append(check);
-            if (!passed) emit({ type: 'log', level: 'warn', message: `state leak on ${model.config.name}: ${check.detail}` });
-          }
+        // Not cancelled: every cell of the slice is stored now, by this process or an earlier one.
+        const firstRow = !cancelled && leak && !store.has(leak.checkId) ? store.rows().find((x) => x.cellId === leak.cell.id) : undefined;
+        if (leak && firstRow) {
+          const prediction = String(firstRow['prediction']);
+          const ids = promptIds(model, leak.group.sample, def);
+          const r = await generate(engine, ids, { maxTokens: maxNew(leak.group.sample, def) });
+          const again = model.tokenizer.decode(r.tokens);
+          const passed = again === prediction;
+          const check: CheckRow = {
+            kind: 'check',
+            cellId: leak.checkId,
+            experimentHash: hash,
+            experiment: def.name,
+            model: modelInfo,
+            check: 'state-leak',
+            passed,
+            detail: passed
+              ? 'the first full-KV cell re-run after all samples gave the same output'
+              : `re-run gave ${JSON.stringify(again.slice(0, 80))}, first run ${JSON.stringify(prediction.slice(0, 80))}`,
+            flags: passed ? [] : ['state-leak'],
+          };
+          store.append(check);
+          if (!passed) emit({ type: 'log', level: 'warn', message: `state leak on ${model.config.name}: ${check.detail}` });
         }
       } finally {
         await engine.dispose();
@@ -349,6 +354,15 @@ async function sampledTextFor(def: ExperimentDef, model: LoadedModel, opts: Pick
   } finally {
     await engine.dispose();
   }
+}
+
+/** The first full-KV cell of a model's groups in plan order (the state-leak check's subject), if the methods include full. */
+function firstFullCell(groups: readonly Group[]): { group: Group; cell: Cell; checkId: string } | undefined {
+  for (const group of groups) {
+    const cell = group.cells.find((c) => c.method.config === 'full');
+    if (cell) return { group, cell, checkId: `${cell.id}#leak-check` };
+  }
+  return undefined;
 }
 
 function cellId(modelIndex: number, sampleId: string, methodLabel: string, budget: string): string {

@@ -2,12 +2,15 @@
  * The results store: one folder per experiment with
  *   experiment.json   the resolved definition and its hash (written once)
  *   results.jsonl     one JSON row per finished cell, appended and fsync'ed
+ *   writer.lock       while a writer has the folder open (lock.ts): one writer
+ *                     at a time; readers never look at it
  *
  * Why an append-only JSON-lines log rather than SQLite: a row is written with
  * one append + fsync, so a SIGKILL loses at most the cell in flight; a torn
- * last line (killed mid-write) is detected and cut off when the store is
- * reopened; the file stays readable by any tool (jq, pandas, a text editor)
- * and merges by concatenation. Our access pattern — append a row, read all
+ * last line (killed mid-write) is ignored by readers and cut off by the next
+ * writer when it opens the store — never by a reader, which may be looking at
+ * the row a live writer is still writing; the file stays readable by any tool
+ * (jq, pandas, a text editor) and merges by concatenation. Our access pattern — append a row, read all
  * rows for a report, test membership of cell ids on resume — needs no index
  * beyond an in-memory Set. better-sqlite3 would add a native module to build
  * on every platform for no gain here.
@@ -15,6 +18,11 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '@kvlab/core';
+import type { LockOptions } from './lock.ts';
+import { WriterLock } from './lock.ts';
+
+export { LockError, LOCK_FILE, lockHolderOf } from './lock.ts';
+export type { LockHolder } from './lock.ts';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const EXPERIMENT_FILE = 'experiment.json';
@@ -52,6 +60,7 @@ export interface StoredExperiment {
 
 export class ResultsStore {
   private readonly done = new Set<string>();
+  private closed = false;
   private readonly fd: number;
   private rowsCache: RawRow[];
   /** Where the next row goes: the end of the last complete line. */
@@ -62,6 +71,7 @@ export class ResultsStore {
     readonly experiment: StoredExperiment,
     rows: RawRow[],
     validBytes: number,
+    private readonly lock: WriterLock,
   ) {
     for (const r of rows) this.done.add(r.cellId);
     this.rowsCache = rows;
@@ -73,11 +83,23 @@ export class ResultsStore {
   }
 
   /**
-   * Opens (or creates) the store for an experiment. Refuses a folder that
+   * Opens (or creates) the store for an experiment, as its one writer: takes
+   * the folder's lock first (LockError, naming the holder, when another live
+   * process writes it) and holds it until close(). Refuses a folder that
    * holds a different experiment (another definition hash).
    */
-  static open(dir: string, definition: unknown, hash: string): ResultsStore {
+  static open(dir: string, definition: unknown, hash: string, lock: LockOptions = {}): ResultsStore {
     mkdirSync(dir, { recursive: true });
+    const held = WriterLock.acquire(dir, lock);
+    try {
+      return ResultsStore.openLocked(dir, definition, hash, held);
+    } catch (e) {
+      held.release();
+      throw e;
+    }
+  }
+
+  private static openLocked(dir: string, definition: unknown, hash: string, lock: WriterLock): ResultsStore {
     const expPath = join(dir, EXPERIMENT_FILE);
     let experiment: StoredExperiment;
     if (existsSync(expPath)) {
@@ -99,7 +121,7 @@ export class ResultsStore {
       renameSync(tmp, expPath);
     }
     const { rows, validBytes } = readRowsWithLength(join(dir, RESULTS_FILE), hash);
-    return new ResultsStore(dir, experiment, rows, validBytes);
+    return new ResultsStore(dir, experiment, rows, validBytes, lock);
   }
 
   has(cellId: string): boolean {
@@ -119,8 +141,18 @@ export class ResultsStore {
     if (row.experimentHash !== this.experiment.hash)
       throw new StoreError(this.dir, `row for experiment ${row.experimentHash} appended to ${this.experiment.hash}`);
     if (this.done.has(row.cellId)) throw new StoreError(this.dir, `cell ${row.cellId} is already stored`);
+    // A writer whose lock was taken over (judged stale from another host) must not write on top of the new one.
+    this.lock.assertHeld();
     const line = Buffer.from(`${JSON.stringify(row)}\n`, 'utf8');
     let written = 0;
+    const pause = rowWritePauseMs();
+    if (pause > 0) {
+      // Test-only (test/experiments/fault-injection.test.ts): half the row on disk, then a pause, so a SIGKILL can land mid-row.
+      const half = line.length >> 1;
+      while (written < half) written += writeSync(this.fd, line, written, half - written, this.offset + written);
+      fsyncSync(this.fd);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    }
     while (written < line.length) written += writeSync(this.fd, line, written, line.length - written, this.offset + written);
     fsyncSync(this.fd);
     this.offset += line.length;
@@ -128,9 +160,26 @@ export class ResultsStore {
     this.rowsCache.push(row as unknown as RawRow);
   }
 
+  /** Closes the log and releases the folder's lock (also when closing the file fails). Idempotent. */
   close(): void {
-    closeSync(this.fd);
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      closeSync(this.fd);
+    } finally {
+      this.lock.release();
+    }
   }
+}
+
+/**
+ * KVLAB_TEST_ROW_WRITE_PAUSE_MS: a fault-injection hook for tests only. A row
+ * is one small write, so a kill almost never lands inside it; with this set,
+ * append() writes half a row, syncs it and sleeps this long before the rest.
+ */
+function rowWritePauseMs(): number {
+  const v = Number(process.env['KVLAB_TEST_ROW_WRITE_PAUSE_MS'] ?? 0);
+  return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
 export function readExperiment(dir: string): StoredExperiment {
@@ -146,7 +195,12 @@ export function readExperiment(dir: string): StoredExperiment {
   return { hash: p.hash, definition: p.definition, createdAt: String(p.createdAt ?? '') };
 }
 
-/** Reads every complete row; a torn LAST line is ignored, a bad line elsewhere is an error naming it. */
+/**
+ * Reads every complete row; a torn LAST line is ignored, a bad line elsewhere
+ * is an error naming it. Never modifies the folder and ignores its lock:
+ * reading while a writer appends is safe (its row in flight is a torn last
+ * line until its newline is written).
+ */
 export function readRows(dir: string): RawRow[] {
   const exp = readExperiment(dir);
   return readRowsWithLength(join(dir, RESULTS_FILE), exp.hash).rows;
@@ -167,6 +221,9 @@ function readRowsWithLength(path: string, hash: string): { rows: RawRow[]; valid
     try {
       row = JSON.parse(text) as RawRow;
     } catch {
+      // The last line unparseable although it ends in a newline: still the row in flight when the machine lost power
+      // (its newline's block reached the disk, an earlier block did not and reads as zeros). Torn, like one without a newline.
+      if (nl + 1 === buf.length) break;
       throw new StoreError(path, `line ${line} is not valid JSON`);
     }
     if (typeof row.cellId !== 'string') throw new StoreError(path, `line ${line} has no cellId`);

@@ -603,6 +603,7 @@ class LabHost {
     try {
       const s = await runExperiment(r.experiment, {
         outDir: r.outDir,
+        writer: `${this.opts.mode === 'electron' ? 'the KV Lab app' : 'kvlab serve'}, run ${r.id}`,
         baseDir: this.baseDir,
         signal: controller.signal,
         onEvent,

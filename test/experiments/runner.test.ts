@@ -213,6 +213,28 @@ describe('experiment runner on stories260K', () => {
     assert.deepEqual(b, a);
   });
 
+  it('a resumed run writes the same state-leak check as an uninterrupted one, also when killed just before it', async () => {
+    const clean = dir();
+    const def = small({ methods: ['full', 'h2o'] });
+    await runExperiment(def, { outDir: clean, baseDir: clean, cacheDir: testCacheDir() });
+    const lines = readFileSync(join(clean, RESULTS_FILE), 'utf8').split('\n').filter(Boolean);
+    const check = readRows(clean).filter((r) => r['kind'] === 'check');
+    assert.equal(check.length, 1);
+    // Resumed after the first sample's full cell (so this process never runs it), and after every cell but the check.
+    for (const kept of [lines.slice(0, 1), lines.filter((l) => !l.includes('#leak-check'))]) {
+      const out = dir();
+      writeFileSync(join(out, 'experiment.json'), readFileSync(join(clean, 'experiment.json')));
+      writeFileSync(join(out, RESULTS_FILE), kept.map((l) => `${l}\n`).join(''));
+      const r = await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir() });
+      assert.equal(r.cellsSkipped, kept.length);
+      const again = readRows(out).filter((x) => x['kind'] === 'check');
+      assert.deepEqual(
+        again.map((x) => [x.cellId, x['passed']]),
+        check.map((x) => [x.cellId, x['passed']]),
+      );
+    }
+  });
+
   it('shards split the cells without repeating a prefill, and merge back to the full run; foreign shards are refused', async () => {
     const full = dir();
     await runExperiment(small(), { outDir: full, baseDir: full, cacheDir: testCacheDir() });

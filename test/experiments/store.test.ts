@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readRows, RESULTS_FILE, ResultsStore, StoreError } from '../../electron/experiments/store.ts';
+import { LOCK_FILE, LockError, readRows, RESULTS_FILE, ResultsStore, StoreError } from '../../electron/experiments/store.ts';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'kvlab-store-'));
 
@@ -56,6 +56,73 @@ describe('results store', () => {
     ResultsStore.open(dir, {}, 'h').close();
     writeFileSync(join(dir, RESULTS_FILE), '{"cellId":"a","experimentHash":"h"}\nnot json\n{"cellId":"c","experimentHash":"h"}\n');
     assert.throws(() => readRows(dir), /line 2 is not valid JSON/);
+  });
+
+  it('has one writer at a time: a second open is refused with LockError, close (also after a failed open) lets the next in', () => {
+    const dir = fresh();
+    const s = ResultsStore.open(dir, {}, 'h', { command: 'kvlab run a.json' });
+    assert.throws(
+      () => ResultsStore.open(dir, {}, 'h'),
+      (e: unknown) => e instanceof LockError && /is being written by pid \d+ on host .+ \(kvlab run a\.json\); wait for it or stop it$/.test(e.message),
+    );
+    s.close();
+    s.close(); // idempotent
+    assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+    assert.throws(() => ResultsStore.open(dir, {}, 'other'), /different experiment/);
+    assert.equal(existsSync(join(dir, LOCK_FILE)), false, 'a refused open releases the lock it took');
+    ResultsStore.open(dir, {}, 'h').close();
+  });
+
+  it('readers are never blocked by a writer and never cut its row in flight', () => {
+    const dir = fresh();
+    const s = ResultsStore.open(dir, {}, 'h');
+    s.append({ cellId: 'a', experimentHash: 'h' });
+    // The writer's next row, half on disk.
+    appendFileSync(join(dir, RESULTS_FILE), '{"cellId":"b","exp');
+    const size = statSync(join(dir, RESULTS_FILE)).size;
+    assert.deepEqual(
+      readRows(dir).map((r) => r.cellId),
+      ['a'],
+    );
+    assert.equal(statSync(join(dir, RESULTS_FILE)).size, size, 'the reader left the torn row alone');
+    s.close();
+  });
+
+  it('a complete but unparseable LAST line (blocks lost in a power cut) is torn too: readers skip it, the next writer cuts it', () => {
+    const dir = fresh();
+    const s = ResultsStore.open(dir, {}, 'h');
+    s.append({ cellId: 'a', experimentHash: 'h' });
+    s.close();
+    appendFileSync(join(dir, RESULTS_FILE), Buffer.concat([Buffer.alloc(40), Buffer.from('e"}\n')]));
+    assert.deepEqual(
+      readRows(dir).map((r) => r.cellId),
+      ['a'],
+    );
+    const t = ResultsStore.open(dir, {}, 'h');
+    t.append({ cellId: 'b', experimentHash: 'h' });
+    t.close();
+    assert.equal(readFileSync(join(dir, RESULTS_FILE), 'utf8'), '{"cellId":"a","experimentHash":"h"}\n{"cellId":"b","experimentHash":"h"}\n');
+  });
+
+  it('a writer whose lock was taken over stops before writing a row', () => {
+    const dir = fresh();
+    const s = ResultsStore.open(dir, {}, 'h');
+    s.append({ cellId: 'a', experimentHash: 'h' });
+    // What a taker on another host writes once it judged this writer stale.
+    writeFileSync(
+      join(dir, LOCK_FILE),
+      JSON.stringify({ pid: 7, host: 'elsewhere', bootId: '', since: new Date().toISOString(), command: 'kvlab run', token: 't' }),
+    );
+    assert.throws(
+      () => s.append({ cellId: 'b', experimentHash: 'h' }),
+      (e: unknown) => e instanceof LockError && /taken over/.test(e.message),
+    );
+    s.close();
+    assert.deepEqual(
+      readRows(dir).map((r) => r.cellId),
+      ['a'],
+    );
+    assert.ok(existsSync(join(dir, LOCK_FILE)), "closing leaves the new holder's lock alone");
   });
 
   it('loses at most the row in flight when the writer is killed with SIGKILL', async () => {

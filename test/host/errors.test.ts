@@ -25,7 +25,7 @@ import {
 } from '@kvlab/core';
 import { ModelFileError } from '../../electron/engine/model.ts';
 import { WorkloadFileError } from '../../electron/experiments/samples.ts';
-import { StoreError } from '../../electron/experiments/store.ts';
+import { LockError, StoreError } from '../../electron/experiments/store.ts';
 import { toApiError } from '../../electron/host/errors.ts';
 import { ChromiumMissingError, PdfError } from '../../electron/reports/pdf.ts';
 import { TlsFileError } from '../../electron/server/serve.ts';
@@ -51,6 +51,7 @@ const EXPECTED: Record<string, { make: () => LabError; code: ApiErrorCode; detai
   },
   WorkloadFileError: { make: () => new WorkloadFileError('t.txt', 'text not found'), code: 'E_NOT_FOUND', details: { file: 't.txt' } },
   StoreError: { make: () => new StoreError('/r/results.jsonl', 'disk full'), code: 'E_INTERNAL', details: { file: '/r/results.jsonl' } },
+  LockError: { make: () => new LockError('/r', undefined, 'held'), code: 'E_BUSY', details: { file: '/r', holder: undefined } },
   ChromiumMissingError: {
     make: () => new ChromiumMissingError(['chromium']),
     code: 'E_NOT_FOUND',

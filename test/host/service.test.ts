@@ -8,13 +8,14 @@
  * transport does.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ApiErrorCode, ExperimentInput, LabEvent, LabInput, LabMethod, RunStatus } from '@kvlab/core';
 import { ApiError, EXECUTION_PROVIDERS, parseInput } from '@kvlab/core';
+import { LOCK_FILE, WriterLock } from '../../electron/experiments/lock.ts';
 import { modelIdFor, RUN_FILE } from '../../electron/host/service.ts';
 import type { LabService } from '../../electron/host/service.ts';
 import { createInProcessLab } from '../../electron/host/service.ts';
@@ -296,6 +297,38 @@ describe('engine host service on stories260K', () => {
     assert.equal(all.total, 15 + 1);
     assert.equal(new Set(all.rows.map((r) => r.cellId)).size, all.total, 'no cell ran twice');
     assert.ok((await call(lab, 'getRun', { runId })).logs.some((l) => /already done/.test(l.message)));
+  });
+
+  it("obeys a results folder's writer lock: a resume into a folder another process writes fails naming it; reading is never blocked", async () => {
+    let runId: string | undefined = undefined;
+    let cancelled: Promise<unknown> | undefined;
+    const off = lab.onEvent((e) => {
+      if (e.type === 'run.row' && e.runId === runId && !cancelled) cancelled = call(lab, 'cancelRun', { runId });
+    });
+    const stopped = statusOf(lab, () => runId);
+    runId = (await call(lab, 'startRun', { experiment: tiny([MODEL()], { name: 'locked', methods: ['full', 'snapkv', 'h2o'] }) })).id;
+    assert.equal(await stopped, 'cancelled');
+    await cancelled;
+    off();
+    const { outDir } = await call(lab, 'getRun', { runId });
+    assert.equal(existsSync(join(outDir, LOCK_FILE)), false, 'a cancelled run released its lock');
+    // Another writer (as `kvlab run --out` on this folder would) holds it; this process's pid is alive, so it is not stale.
+    const other = WriterLock.acquire(outDir, { command: 'kvlab run other.json' });
+    try {
+      const failed = statusOf(lab, () => runId);
+      await call(lab, 'resumeRun', { runId });
+      assert.equal(await failed, 'failed');
+      const run = await call(lab, 'getRun', { runId });
+      assert.match(run.error ?? '', new RegExp(`is being written by pid ${process.pid} on host .+ \\(kvlab run other\\.json\\); wait for it or stop it`));
+      assert.ok((await call(lab, 'getResults', { runId })).total >= 1, 'the results are readable while another process holds the folder');
+    } finally {
+      other.release();
+    }
+    const done = statusOf(lab, () => runId);
+    await call(lab, 'resumeRun', { runId });
+    assert.equal(await done, 'done');
+    assert.equal((await call(lab, 'getResults', { runId })).total, 3 + 1);
+    assert.equal(existsSync(join(outDir, LOCK_FILE)), false, 'a finished run released its lock');
   });
 
   it('a restarted host lists the runs from disk; one left running is cancelled; bad ids are E_NOT_FOUND', async () => {
