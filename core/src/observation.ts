@@ -71,10 +71,13 @@ export function windowOf(obs: LayerObservation, size: number, method: string): W
   const w = obs.windows.find((x) => x.size === a);
   if (!w) {
     const have = obs.windows.map((x) => x.size).join(', ') || 'none';
-    const asked = a === size ? `${a} prompt tokens` : `${a} prompt tokens (its ${size}-token window, clamped to the ${obs.seqLen}-token prompt)`;
+    const asked =
+      a === size
+        ? `the attention of the last ${a} prompt tokens (its observation window, α = ${a})`
+        : `the attention of the last ${a} prompt tokens (its ${size}-token observation window, clamped to the ${obs.seqLen}-token prompt)`;
     throw new MissingInputError(
       method,
-      `the attention of the last ${asked} (its observation window, α = ${a})`,
+      asked,
       have === 'none'
         ? undefined
         : `Only windows of ${have} tokens were collected: set its windowSize to one of those, or run it from an experiment or the playground, which collect the window each method asks for.`,

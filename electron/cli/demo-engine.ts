@@ -87,9 +87,6 @@ async function main(): Promise<void> {
     ...(values.threads ? { threads: Number(values.threads) } : {}),
     ...(values['exact-matmul'] ? { exactMatmul: true } : {}),
   });
-  // Which provider (and adapter) runs, and why: on stderr, so stdout stays the generated text.
-  console.error(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
-  if (engine.info.adapter) console.error(`adapter: ${describeAdapter(engine.info.adapter)}`);
 
   const r = await generate(engine, prompt, {
     method,
@@ -105,6 +102,9 @@ async function main(): Promise<void> {
   console.log(
     `\n--- ${c.name} (${c.architecture}, ${c.numLayers} layers, ${c.numHeads}/${c.numKvHeads} heads, d=${c.headDim}) on ${engine.info.executionProvider}`,
   );
+  // Which provider (and adapter) ran, and why, in the summary after the text (stderr is for warnings).
+  console.log(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
+  if (engine.info.adapter) console.log(`adapter: ${describeAdapter(engine.info.adapter)}`);
   console.log(`weights: ${describeWeights(model)}${hasEightBitBlocks(model) && !values['exact-matmul'] ? ' (8-bit blocks with int8 activations)' : ''}`);
   console.log(`method ${formatMethodSpec(method)}, budget ${values.budget}, prompt ${prompt.length} tokens, generated ${r.tokens.length}`);
   // A budget too small for this prompt was raised to the smallest that works; the numbers below are the raised budget's.

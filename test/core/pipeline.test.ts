@@ -80,7 +80,8 @@ describe('observation windows on short prompts', () => {
     const bare = { ...obs, windows: [] };
     assert.throws(
       () => windowOf(bare, 8, 'snapkv'),
-      (e: unknown) => e instanceof MissingInputError && /α = 3 \(8 clamped to the 3-token prompt\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof MissingInputError && /last 3 prompt tokens \(its 8-token observation window, clamped to the 3-token prompt\)/.test(e.message),
     );
   });
 });
