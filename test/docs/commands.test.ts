@@ -122,6 +122,10 @@ const NOT_RUN: readonly { readonly match: RegExp; readonly why: string }[] = [
       ]),
   { match: /--ep cuda/, why: 'needs an NVIDIA GPU and the CUDA provider (npm run setup:gpu downloads it); <model> is a placeholder' },
   {
+    match: /--ep webgpu/,
+    why: 'needs a GPU (or SwiftShader set up for the process); <file.gguf> is a placeholder; test/engine/webgpu runs the engine on the WebGPU provider',
+  },
+  {
     match: /^npm run kvlab -- serve\b/,
     why: 'a server that runs until stopped, on a fixed port, with a placeholder model (covered by test/server and test/e2e)',
   },
