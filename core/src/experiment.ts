@@ -75,7 +75,7 @@ export const experimentDef = z
         exactMatmul: z
           .boolean()
           .optional()
-          .describe('Multiply 8-bit weight blocks with float32 activations (exact, much slower) instead of int8 ones (as llama.cpp does).'),
+          .describe('Multiply weight blocks with float32 activations (exact, slower) instead of int8 ones (as llama.cpp does).'),
       })
       .default({ executionProvider: 'cpu' }),
     texts: pathText().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),

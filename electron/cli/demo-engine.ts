@@ -13,7 +13,7 @@ import { EXECUTION_PROVIDER_CHOICES, formatMethodSpec, isExecutionProviderChoice
 import { Engine } from '../engine/engine.ts';
 import { describeAdapter } from '../engine/providers.ts';
 import { generate } from '../engine/generate.ts';
-import { describeWeights, hasEightBitBlocks, loadModel } from '../engine/load.ts';
+import { describeWeights, hasBlockWeights, loadModel } from '../engine/load.ts';
 import { FLOAT_WEIGHT_FORMS, type FloatWeightForm } from '../engine/model.ts';
 
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   // Which provider (and adapter) ran, and why, in the summary after the text (stderr is for warnings).
   console.log(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
   if (engine.info.adapter) console.log(`adapter: ${describeAdapter(engine.info.adapter)}`);
-  console.log(`weights: ${describeWeights(model)}${hasEightBitBlocks(model) && !values['exact-matmul'] ? ' (8-bit blocks with int8 activations)' : ''}`);
+  console.log(`weights: ${describeWeights(model)}${hasBlockWeights(model) && !values['exact-matmul'] ? ' (weight blocks × int8 activations)' : ''}`);
   console.log(`method ${formatMethodSpec(method)}, budget ${values.budget}, prompt ${prompt.length} tokens, generated ${r.tokens.length}`);
   // A budget too small for this prompt was raised to the smallest that works; the numbers below are the raised budget's.
   for (const notice of r.notices) console.log(`note: ${notice}`);

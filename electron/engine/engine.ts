@@ -7,7 +7,7 @@
  * serve mode and the tests all use it.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -21,7 +21,7 @@ import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 3;
+export const GRAPH_VERSION = 4;
 
 /** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
 export type { ExecutionProvider, ExecutionProviderChoice };
@@ -36,10 +36,11 @@ export interface EngineOptions {
   /** Prefill chunk length (tokens per run); bounds the transient [Hq, S, T] attention. */
   readonly prefillChunk?: number;
   /**
-   * Multiply 8-bit weight blocks (Q8_0, Q5_x, Q6_K, IQ4_*) with float32
-   * activations: exact against the dequantised weights, but onnxruntime's
-   * kernel for it is ~100× slower than the default, which quantises the
-   * activations to int8 per block as llama.cpp's CPU path does. For tests.
+   * Multiply weight blocks (every quantised matrix) with float32 activations:
+   * exact against the dequantised weights, but onnxruntime's kernels for it are
+   * 2.4× slower per decode matmul for 4-bit blocks and ~100× for 8-bit ones
+   * than the default, which quantises the activations to int8 per block as
+   * llama.cpp's CPU path does. For tests, and for users who want exactness.
    */
   readonly exactMatmul?: boolean;
 }
@@ -78,6 +79,14 @@ export interface EngineInfo extends ProviderInfo {
 
 export class Engine {
   private readonly inv: Float64Array;
+  /**
+   * Bytes the last graph run moved between JS and the session: every input
+   * uploaded and every fetched output downloaded. onnxruntime-node has no I/O
+   * binding, so on a GPU provider each run copies all of it across the bus;
+   * the past K/V dominate a decode step, which is where a compressed cache
+   * pays twice (less to attend over, less to upload).
+   */
+  lastRunBytes: { readonly uploaded: number; readonly downloaded: number } = { uploaded: 0, downloaded: 0 };
 
   private constructor(
     readonly model: LoadedModel,
@@ -156,7 +165,13 @@ export class Engine {
       if (fetchStats) fetches.push(`wsum_${l}`, `wsq_${l}`, `went_${l}`);
       if (fetchQueries) fetches.push(`query_${l}`);
     }
-    return this.session.run(feeds, fetches);
+    const out = await this.session.run(feeds, fetches);
+    let uploaded = 0;
+    for (const t of Object.values(feeds)) uploaded += (t.data as ArrayBufferView).byteLength;
+    let downloaded = 0;
+    for (const name of fetches) downloaded += (out[name]?.data as ArrayBufferView | undefined)?.byteLength ?? 0;
+    this.lastRunBytes = { uploaded, downloaded };
+    return out;
   }
 
   /**
@@ -394,9 +409,13 @@ function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir(), exact = f
         writeSync(fd, ch.bytes, 0, ch.bytes.byteLength, ch.offset);
       },
     });
-  } finally {
+  } catch (e) {
+    // A weight the builder refuses (a corrupt tensor): leave nothing half-written in the cache.
     closeSync(fd);
+    rmSync(tmpData, { force: true });
+    throw e;
   }
+  closeSync(fd);
   renameSync(tmpData, join(dir, 'decoder.onnx.data'));
   const tmp = join(dir, `decoder.onnx.${process.pid}.tmp`);
   writeFileSync(tmp, g.model);

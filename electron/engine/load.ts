@@ -44,7 +44,7 @@ import { ggufModelConfig, loadGgufWeights } from './formats/gguf-llama.ts';
 import { readGgufHeader, type GgufFile } from './formats/gguf.ts';
 import { loadHfWeights, readHfModelHeader, type HfModelHeader } from './formats/hf.ts';
 import { loadLlama2c, readLlama2cHeader, type Llama2cHeader } from './formats/llama2c.ts';
-import { isNBitsType, nbitsBytes, nbitsWidth } from './graph/nbits.ts';
+import { isNBitsType, nbitsBytes } from './graph/nbits.ts';
 import {
   FLOAT_WEIGHT_FORMS,
   layerWeight,
@@ -406,16 +406,16 @@ export function describeWeights(model: LoadedModel): string {
 }
 
 /**
- * Whether the graph of `model` holds 8-bit weight blocks, which by default
- * multiply activations quantised to int8 (EngineOptions.exactMatmul).
+ * Whether the graph of `model` holds weight blocks (quantised GGUF matrices,
+ * or float matrices requantised at load), which by default multiply
+ * activations quantised to int8 (EngineOptions.exactMatmul).
  */
-export function hasEightBitBlocks(model: LoadedModel): boolean {
+export function hasBlockWeights(model: LoadedModel): boolean {
   for (const w of model.weights.values()) {
     if (w.dims.length !== 2) continue;
     const t = w.stored?.type;
-    if (t !== undefined && isNBitsType(t)) {
-      if (nbitsWidth(t) === 8) return true;
-    } else if (model.floatWeights === 'q8' && (w.dims[1] ?? 0) % 32 === 0) return true;
+    if (t !== undefined && isNBitsType(t)) return true;
+    if (model.floatWeights !== undefined && model.floatWeights !== 'f32' && (w.dims[1] ?? 0) % 32 === 0) return true;
   }
   return false;
 }

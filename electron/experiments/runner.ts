@@ -22,7 +22,7 @@ import { argmax, compressPrefill, generate, prefillForMethods, sampler } from '.
 import type { Method } from '../engine/generate.ts';
 import type { CacheSize } from '../engine/kv-cache.ts';
 import { KvCache } from '../engine/kv-cache.ts';
-import { describeWeights, hasEightBitBlocks, loadModel } from '../engine/load.ts';
+import { describeWeights, hasBlockWeights, loadModel } from '../engine/load.ts';
 import type { LoadedModel } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { fidelityFromLogits } from './fidelity.ts';
@@ -181,7 +181,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         threads: def.engine.threads ?? 0,
         seed: def.seed,
         weights: describeWeights(model),
-        matmul: def.engine.exactMatmul || !hasEightBitBlocks(model) ? ('exact' as const) : ('int8' as const),
+        matmul: def.engine.exactMatmul || !hasBlockWeights(model) ? ('exact' as const) : ('int8' as const),
       };
       try {
         for (const group of pending) {

@@ -351,6 +351,9 @@ interface OursRun extends RunMemory {
   readonly ortKeepMs: number[];
   /** Decode steps with a 64-token cache, every other iteration: the weight-bound floor of a step. */
   readonly stepFloorMs: number[];
+  /** Bytes each decode step moved between JS and the session (uploaded feeds + downloaded fetches), full and 20 %. */
+  readonly bytesFull: number[];
+  readonly bytesKeep: number[];
   readonly heldBytes: number;
   readonly fullBytes: number;
 }
@@ -374,6 +377,8 @@ interface OursStep {
   readonly kind: 'oursStep';
   readonly full: number;
   readonly keep: number;
+  readonly bytesFull: number;
+  readonly bytesKeep: number;
   readonly ortFull: number;
   readonly ortKeep: number;
   readonly floor?: number;
@@ -457,11 +462,12 @@ async function oursRunner(init: WorkerInit): Promise<Runner> {
   }
   const V = engine.config.vocabSize;
   const budgetFor = (n: number) => resolveBudget({ kind: 'keepRatio', value: KEEP }, engine.shape, n).totalTokens;
-  const step = async (cache: KvCache, token: number): Promise<{ ms: number; ort: number; next: number }> => {
+  const step = async (cache: KvCache, token: number): Promise<{ ms: number; ort: number; next: number; bytes: number }> => {
     ortMs = 0;
     const t0 = performance.now();
     const next = argmax((await engine.step(cache, [token])).logits);
-    return { ms: performance.now() - t0, ort: ortMs, next };
+    const ms = performance.now() - t0;
+    return { ms, ort: ortMs, next, bytes: engine.lastRunBytes.uploaded + engine.lastRunBytes.downloaded };
   };
 
   // Warm-up (the first runs allocate ORT's arenas; the first planCompression compiles core's code).
@@ -517,7 +523,16 @@ async function oursRunner(init: WorkerInit): Promise<Runner> {
       const k = await step(caches.keep, caches.tokens[1]);
       const s = i % 2 === 1 ? await step(caches.floor, caches.tokens[2]) : undefined;
       caches.tokens = [f.next, k.next, s?.next ?? caches.tokens[2]];
-      return { kind: 'oursStep', full: f.ms, keep: k.ms, ortFull: f.ort, ortKeep: k.ort, ...(s ? { floor: s.ms } : {}) };
+      return {
+        kind: 'oursStep',
+        full: f.ms,
+        keep: k.ms,
+        bytesFull: f.bytes,
+        bytesKeep: k.bytes,
+        ortFull: f.ort,
+        ortKeep: k.ort,
+        ...(s ? { floor: s.ms } : {}),
+      };
     },
     async end() {
       caches = undefined;
@@ -702,7 +717,15 @@ async function runContext(row: Row, n: number, steps: number, ours: Worker, llam
   const lp = llama ? await llama.request({ op: 'prefill', n }) : undefined;
   let llamaOk = lp?.ok === true && lp.result.kind === 'llamaPrefill';
   if (lp && !llamaOk) row.llamaError = fail(lp);
-  const o = { stepFullMs: [] as number[], stepKeepMs: [] as number[], ortFullMs: [] as number[], ortKeepMs: [] as number[], stepFloorMs: [] as number[] };
+  const o = {
+    stepFullMs: [] as number[],
+    stepKeepMs: [] as number[],
+    ortFullMs: [] as number[],
+    ortKeepMs: [] as number[],
+    stepFloorMs: [] as number[],
+    bytesFull: [] as number[],
+    bytesKeep: [] as number[],
+  };
   const lsteps: number[] = [];
   for (let i = 0; i < steps; i++) {
     if (oursOk) {
@@ -712,6 +735,8 @@ async function runContext(row: Row, n: number, steps: number, ours: Worker, llam
         o.stepKeepMs.push(r.result.keep);
         o.ortFullMs.push(r.result.ortFull);
         o.ortKeepMs.push(r.result.ortKeep);
+        o.bytesFull.push(r.result.bytesFull);
+        o.bytesKeep.push(r.result.bytesKeep);
         if (r.result.floor !== undefined) o.stepFloorMs.push(r.result.floor);
       } else {
         row.oursError = fail(r);
@@ -915,6 +940,7 @@ function report(rows: readonly Row[], llamaNote: string | undefined): void {
 
   console.log(
     "\nDiagnostics (ours): ORT = share of a decode step spent inside session.run (the rest is the engine's JS); floor = ms/step with a 64-token cache;\n" +
+      'MiB moved/step = feeds uploaded + fetches downloaded per decode step (no I/O binding in onnxruntime-node: on a GPU provider all of it crosses the bus);\n' +
       'best 20%/full = (floor + 0.2·(full − floor)) / full, the ratio if everything above the floor shrank with the cache',
   );
   console.log(
@@ -930,6 +956,8 @@ function report(rows: readonly Row[], llamaNote: string | undefined): void {
         'floor ms',
         'best 20%/full',
         'RSS loaded',
+        'MiB moved/step full',
+        'MiB moved/step 20%',
         'load avg ours/llama',
         'llama ctx/batch/FA/thr',
       ],
@@ -950,6 +978,8 @@ function report(rows: readonly Row[], llamaNote: string | undefined): void {
           fmt(floor),
           o ? ratio((floor + KEEP * Math.max(0, full - floor)) / full) : '—',
           `${mib(lo?.rssLoaded)}/${mib(r.llamaLoaded?.rssLoaded)}`,
+          o ? fmt(median(o.bytesFull) / 2 ** 20) : '—',
+          o ? fmt(median(o.bytesKeep) / 2 ** 20) : '—',
           `${o ? o.load1.toFixed(1) : '—'}/${l ? l.load1.toFixed(1) : '—'}`,
           l ? `${l.contextSize}/${l.batchSize}/${l.flashAttention}/${l.threads}` : '—',
         ];

@@ -399,6 +399,19 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
     assert.ok(!everything.some((f) => /\.(dll|dylib)$/.test(f)), 'no Windows or macOS libraries');
   });
 
+  it('carries the WebGPU provider inside its libonnxruntime (nothing extra to ship) and no CUDA files', () => {
+    // onnxruntime-node's prebuilt Linux x64 library contains Dawn and the WebGPU provider; the provider's
+    // registered name is in the binary. CUDA's provider is a separate library setup:gpu downloads: never shipped.
+    const lib = readFileSync(join(resources, 'app.asar.unpacked', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1'));
+    assert.ok(lib.includes('WebGpuExecutionProvider'), 'the packaged libonnxruntime.so.1 has the WebGPU provider');
+    const everything = [...listing, ...filesUnder(join(resources, 'app.asar.unpacked')).map((f) => `/${f}`)];
+    assert.deepEqual(
+      everything.filter((f) => /cuda|cudnn|cublas|tensorrt/i.test(f)),
+      [],
+      'no CUDA, cuDNN or TensorRT files in the package',
+    );
+  });
+
   it('ships the bundled model as resources/models/kvlab-demo.gguf, where the installed app looks for it', (t) => {
     if (model !== realModel) t.diagnostic(`build/demo-model/kvlab-demo.gguf does not exist yet: packaged a stand-in file (${model}) in its place`);
     const packaged = join(resources, PACKAGED_DEMO_MODEL_RELATIVE);

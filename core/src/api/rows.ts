@@ -117,7 +117,7 @@ export interface ResultRow {
     readonly date: string;
     /** How the weights were held: stored types and the form of float-stored matrices (rows before this field: float32). */
     readonly weights?: string;
-    /** 'exact' when 8-bit weight blocks multiplied float32 activations, 'int8' when activations were quantised per block. */
+    /** 'exact' when weight blocks multiplied float32 activations (or there were none), 'int8' when activations were quantised per block. */
     readonly matmul?: 'exact' | 'int8';
   };
 }

@@ -40,11 +40,12 @@
  * becomes com.microsoft.MatMulNBits (plus a small float MatMul of the input's
  * block sums for types with a block minimum), a quantised token embedding
  * com.microsoft.GatherBlockQuantized; float-stored matrices are float32 MatMuls
- * or, with `floatWeights` 'q8'/'q4', requantised to Q8_0/Q4_0 blocks. 4-bit
- * blocks multiply with float32 activations (exact); 8-bit blocks with
- * activations quantised to int8 per block (accuracy_level 4), as llama.cpp's
- * CPU path does, because onnxruntime's float32 path for 8-bit blocks is
- * ~100× slower — `exact` selects it anyway (tests on tiny models).
+ * or, with `floatWeights` 'q8'/'q4', requantised to Q8_0/Q4_0 blocks. Blocks
+ * multiply activations quantised to int8 per block (accuracy_level 4), as
+ * llama.cpp's CPU path does for every quantised type: onnxruntime's float32
+ * path is 2.4× slower per decode matmul for 4-bit blocks and ~100× for 8-bit
+ * ones. `exact` selects float32 activations (accuracy_level 1) anyway: exact
+ * against the dequantised weights, for tests and for users who ask.
  * Initializers go to the external data file through `sink` one tensor at a
  * time, so building never holds more than one converted tensor.
  */
@@ -111,7 +112,7 @@ export interface DecoderGraphOptions {
   readonly stats?: boolean;
   /** How float-stored matrices are held (default 'f32'). */
   readonly floatWeights?: FloatWeightForm;
-  /** Multiply 8-bit blocks with float32 activations (exact, ~100× slower on the CPU) instead of int8 ones. */
+  /** Multiply weight blocks with float32 activations (exact; 2.4× slower for 4-bit, ~100× for 8-bit on the CPU) instead of int8 ones. */
   readonly exact?: boolean;
   /** Where external data goes as it is produced; without one it is returned in `external`. */
   readonly sink?: ExternalSink;
@@ -274,7 +275,7 @@ export function buildDecoderGraph(
         G.tensor(`${name}.q`, 'uint8', [N, kb, (q.blockSize * q.bits) / 8], q.codes, share && `${share}.codes`),
         G.tensor(`${name}.scales`, 'float', [N * kb], bytesOf(q.scales), share && `${share}.scales`),
       ],
-      { K, N, bits: q.bits, block_size: q.blockSize, accuracy_level: q.bits === 8 && !opts.exact ? 4 : 1 },
+      { K, N, bits: q.bits, block_size: q.blockSize, accuracy_level: opts.exact ? 1 : 4 },
       { domain: 'com.microsoft' },
     );
     if (q.mins) y = G.op('Add', [y, G.op('MatMul', [sumsOf(inp, K, q.blockSize, rank), G.float(`${name}.mins`, [kb, N], transpose(q.mins, N, kb))])]);

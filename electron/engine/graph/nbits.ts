@@ -377,9 +377,6 @@ const LAYOUTS: Readonly<Record<string, Layout>> = {
 /** ggml type names the graph keeps in block form (the rest are dequantised or held as float). */
 export const NBITS_TYPES: readonly string[] = Object.keys(LAYOUTS);
 
-/** Code width of a ggml type's block form (4 or 8), or undefined for a type without one. */
-export const nbitsWidth = (typeName: string): 4 | 8 | undefined => LAYOUTS[typeName]?.bits;
-
 /** Whether a ggml type maps onto the quantised kernels. */
 export const isNBitsType = (typeName: string): boolean => typeName in LAYOUTS;
 
