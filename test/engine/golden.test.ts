@@ -10,11 +10,9 @@ import { generate } from '../../electron/engine/generate.ts';
 import { loadModel } from '../../electron/engine/load.ts';
 import { createEngine } from './engine-helpers.ts';
 import { sharedPath } from './shared-data.ts';
+import { STORIES_GOLDEN_TEXT } from './stories-golden.ts';
 
-const GOLDEN = `Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.
-Lily's mom said, "Lily, let's go to the park." Lily was sad and didn't know what to do. She said, "I want to play with your ball, but I can't find it."
-Lily was sad and didn't know what to do. She said, "I'm sorry, Lily. I didn't know what to do."
-Lily didn't want to help her mom, so she said, "I'm sorry, mom. I didn't know what to do." Her mom said, "Don't worry, Lily. We can help you.`;
+const GOLDEN = STORIES_GOLDEN_TEXT;
 const FIRST_20 = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337];
 
 describe('stories260K golden output through the engine', () => {

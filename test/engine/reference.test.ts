@@ -16,6 +16,7 @@ import type { KvCache, KvEntry } from './reference/forward.ts';
 import { parseLlama2c } from './reference/llama2c-raw.ts';
 import { convertRopeLayout, permuteForHalves, permuteForInterleaved, randomModel } from './reference/random-model.ts';
 import type { RandomModel, RandomModelOptions } from './reference/random-model.ts';
+import { STORIES_GOLDEN_IDS } from './stories-golden.ts';
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   assert.equal(a.length, b.length, 'length mismatch');
@@ -41,17 +42,7 @@ const GOLDEN_FIRST_20 = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 
  * exactly the golden text of data.md §1.2 — checked once when this list was written; the text check itself
  * lives with the tokenizer tests. The first 20 alone miss some bugs (e.g. a wrong attention scale diverges at id 21).
  */
-const GOLDEN_256 = [
-  403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426,
-  385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267, 337, 335, 312, 432, 398, 312, 286, 267, 414, 270, 333, 415, 426, 13, 438,
-  310, 439, 419, 357, 336, 432, 313, 438, 310, 432, 278, 316, 439, 419, 298, 414, 267, 265, 282, 295, 433, 426, 436, 317, 286, 296, 418, 269, 279, 292, 416,
-  439, 413, 409, 416, 327, 263, 415, 294, 267, 400, 426, 338, 336, 432, 313, 442, 391, 267, 337, 335, 364, 420, 268, 388, 432, 398, 359, 280, 303, 439, 413,
-  272, 417, 264, 312, 426, 436, 13, 438, 310, 286, 296, 418, 269, 279, 292, 416, 439, 413, 409, 416, 327, 263, 415, 294, 267, 400, 426, 338, 336, 432, 313, 442,
-  439, 423, 262, 304, 420, 422, 432, 317, 426, 359, 279, 292, 416, 439, 413, 409, 416, 327, 263, 415, 294, 267, 400, 426, 436, 13, 438, 310, 279, 292, 416, 439,
-  413, 391, 267, 281, 421, 427, 311, 357, 432, 384, 358, 336, 432, 313, 442, 439, 423, 262, 304, 420, 422, 432, 357, 426, 359, 279, 292, 416, 439, 413, 409,
-  416, 327, 263, 415, 294, 267, 400, 426, 436, 320, 285, 357, 336, 432, 313, 455, 289, 439, 413, 263, 304, 420, 422, 432, 317, 426, 410, 448, 411, 280, 303,
-  281, 421, 427, 364, 426,
-];
+const GOLDEN_256 = STORIES_GOLDEN_IDS;
 const BOS = 1;
 
 let storiesCache: ReturnType<typeof parseLlama2c> | undefined;

@@ -103,6 +103,13 @@ function scaleMinK4(j: number, s: Uint8Array, b: number): [number, number] {
   return [((s[b + j + 4] ?? 0) & 0x0f) | (((s[b + j - 4] ?? 0) >>> 6) << 4), ((s[b + j + 4] ?? 0) >>> 4) | (((s[b + j] ?? 0) >>> 6) << 4)];
 }
 
+/** Q4_K/Q5_K: sub-block j's scale fr(d·sc_j) and minimum −fr(dmin·m_j), as ggml rounds them. */
+function kScaleMin(j: number, s: Uint8Array, o: number, d: number, dmin: number, sc: Float32Array, mn: Float32Array): void {
+  const [a, m] = scaleMinK4(j, s, o + 4);
+  sc[j] = fr(d * a);
+  mn[j] = -fr(dmin * m);
+}
+
 // Each unpacker mirrors the dequantiser of the same name in formats/dequant.ts; values v are
 // ggml's integer factor of the (sub-)block scale, so that ggml's weight is scale·v + min.
 const LAYOUTS: Readonly<Record<string, Layout>> = {
@@ -250,12 +257,8 @@ const LAYOUTS: Readonly<Record<string, Layout>> = {
       let q = o + 16;
       let y = 0;
       for (let j = 0; j < 8; j += 2) {
-        const [s1, m1] = scaleMinK4(j, s, o + 4);
-        const [s2, m2] = scaleMinK4(j + 1, s, o + 4);
-        sc[j] = fr(d * s1);
-        mn[j] = -fr(dmin * m1);
-        sc[j + 1] = fr(d * s2);
-        mn[j + 1] = -fr(dmin * m2);
+        kScaleMin(j, s, o, d, dmin, sc, mn);
+        kScaleMin(j + 1, s, o, d, dmin, sc, mn);
         for (let l = 0; l < 32; l++) v[y + l] = (s[q + l] ?? 0) & 0x0f;
         for (let l = 0; l < 32; l++) v[y + 32 + l] = (s[q + l] ?? 0) >>> 4;
         y += 64;
@@ -279,12 +282,8 @@ const LAYOUTS: Readonly<Record<string, Layout>> = {
       let u2 = 2;
       let y = 0;
       for (let j = 0; j < 8; j += 2) {
-        const [s1, m1] = scaleMinK4(j, s, o + 4);
-        const [s2, m2] = scaleMinK4(j + 1, s, o + 4);
-        sc[j] = fr(d * s1);
-        mn[j] = -fr(dmin * m1);
-        sc[j + 1] = fr(d * s2);
-        mn[j + 1] = -fr(dmin * m2);
+        kScaleMin(j, s, o, d, dmin, sc, mn);
+        kScaleMin(j + 1, s, o, d, dmin, sc, mn);
         for (let l = 0; l < 32; l++) v[y + l] = ((s[ql + l] ?? 0) & 0x0f) + ((s[qh + l] ?? 0) & u1 ? 16 : 0);
         for (let l = 0; l < 32; l++) v[y + 32 + l] = ((s[ql + l] ?? 0) >>> 4) + ((s[qh + l] ?? 0) & u2 ? 16 : 0);
         y += 64;
