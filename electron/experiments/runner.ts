@@ -89,6 +89,8 @@ interface Group {
   readonly modelIndex: number;
   readonly sample: Sample;
   readonly cells: Cell[];
+  /** The prompt was longer than the model's context and its middle was cut to fit (set when the group runs). */
+  truncated?: boolean;
 }
 
 /** Runs (or resumes) an experiment. `raw` is the decoded experiment file. */
@@ -147,6 +149,21 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
     skipped = plans.reduce((a, p) => a + p.groups.reduce((x, gr) => x + gr.cells.filter((c) => store.has(c.id)).length, 0), 0);
     const pendingGroups = plans.reduce((a, p) => a + p.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id))).length, 0);
     const pendingCells = cellsTotal - skipped;
+    // Samples longer than a model's context are cut to fit (fitPrompt): say so before the run, not only in the rows.
+    for (const p of plans) {
+      const limit = p.model.config.contextLength;
+      const long = p.groups.filter((gr) => {
+        const m = gr.sample.meta;
+        const n = typeof m['tokens'] === 'number' ? m['tokens'] : typeof m['contextLength'] === 'number' ? m['contextLength'] : 0;
+        return n > limit;
+      });
+      if (long.length > 0)
+        emit({
+          type: 'log',
+          level: 'warn',
+          message: `${long.length} of ${p.groups.length} samples are longer than ${p.model.config.name}'s context (${limit.toLocaleString('en-US')} tokens): their middles are cut to fit and their rows are flagged 'truncated-to-context' — use lengths within the model's context`,
+        });
+    }
     emit({ type: 'start', cellsTotal, cellsDone: skipped, prefills: pendingGroups, prefillsSaved: pendingCells - pendingGroups });
 
     for (const plan of plans) {
@@ -189,7 +206,9 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
             cancelled = true;
             break;
           }
-          const ids = promptIds(model, group.sample, def);
+          const fit = fitPrompt(model, group.sample, def);
+          const ids = fit.ids;
+          group.truncated = fit.truncated;
           const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
           const needed = group.cells.filter((c) => !store.has(c.id));
           // One full-attention prefill for the whole group, with every statistic any of its methods needs.
@@ -380,19 +399,30 @@ function maxNew(sample: Sample, def: ExperimentDef): number {
  * LongBench's pred.py does.
  */
 function promptIds(model: LoadedModel, sample: Sample, def: ExperimentDef): number[] {
+  return fitPrompt(model, sample, def).ids;
+}
+
+/**
+ * The prompt's token ids, and whether it had to be cut: a prompt longer than
+ * the model's context (minus the generation cap) loses its middle, as LongBench
+ * does. Fidelity samples are never cut (their NLL needs the whole text).
+ */
+function fitPrompt(model: LoadedModel, sample: Sample, def: ExperimentDef): { ids: number[]; truncated: boolean } {
   const tok = model.tokenizer as Partial<HfTokenizer> & LoadedModel['tokenizer'];
   let text = sample.prompt;
+  let truncated = false;
   const room = model.config.contextLength - maxNew(sample, def) - 32;
   if (sample.metric !== 'fidelity' && room > 0) {
     const raw = tok.encode(text, { addBos: false });
     if (raw.length > room) {
       const half = Math.floor(room / 2);
       text = tok.decode(raw.slice(0, half)) + tok.decode(raw.slice(raw.length - half));
+      truncated = true;
     }
   }
   const wantsTemplate = def.generation.chatTemplate === 'auto' && sample.meta['chatTemplate'] !== false && sample.metric !== 'fidelity';
-  if (wantsTemplate && tok.chatTemplate && tok.encodeChat) return tok.encodeChat([{ role: 'user', content: text }]);
-  return tok.encode(text);
+  const ids = wantsTemplate && tok.chatTemplate && tok.encodeChat ? tok.encodeChat([{ role: 'user', content: text }]) : tok.encode(text);
+  return { ids, truncated };
 }
 
 /** Extra stop ids: LongBench's samsum stops at a newline (meta.stopAtNewline). */
@@ -482,6 +512,10 @@ async function runCell(
     score = scoreText(sample, prediction);
     if (method === 'full' && score < (EXPECTED_BASELINE[sample.metric] ?? -1)) flags.push('low-baseline');
   }
+  // A prompt cut to fit says nothing about the length its cell is labelled with; one that (with its
+  // output) runs past the context the model file declares is outside what the model was trained for.
+  if (group.truncated) flags.push('truncated-to-context');
+  else if (ids.length + decodeTokens > model.config.contextLength) flags.push('beyond-context');
   if (method !== 'full' && budget) {
     if (budget.adjusted) flags.push('budget-raised');
     if (!budget.compress) flags.push('budget-covers-prompt');

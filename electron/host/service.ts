@@ -801,7 +801,16 @@ class LabHost {
           notices: r.notices,
         });
       }
-      return { tokens: ids.map((id) => tok.piece(id)), results };
+      // The run goes on (a user may want to see it), but says so: positions past the context the model declares
+      // are ones it was not trained for, and its outputs there say little about compression.
+      const limit = model.config.contextLength;
+      const warnings =
+        ids.length + input.maxNewTokens > limit
+          ? [
+              `The prompt has ${ids.length.toLocaleString('en-US')} tokens${ids.length > limit ? '' : ` and up to ${input.maxNewTokens} more are generated`}, longer than ${model.config.name}'s context (${limit.toLocaleString('en-US')} tokens): the model was not trained for those positions, so its answers there say little about compression.`,
+            ]
+          : [];
+      return { tokens: ids.map((id) => tok.piece(id)), results, ...(warnings.length ? { warnings } : {}) };
     });
   }
 

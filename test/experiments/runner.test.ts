@@ -54,6 +54,46 @@ describe('experiment runner on stories260K', () => {
     }
   });
 
+  it("samples longer than the model's context: warned at the plan, cut prompts flagged truncated-to-context, uncut ones beyond-context", async () => {
+    // stories260K.bin declares a 512-token context (llama2.c seq_len); these samples are longer.
+    const out = dir();
+    const def = {
+      name: 'too-long',
+      models: [sharedPath('models/stories260K/stories260K.bin')],
+      methods: ['full', 'snapkv/uniform'],
+      budgets: ['50%'],
+      workloads: [
+        { kind: 'niah', variant: 'passkey', contextLengths: [256, 700], depths: [50] },
+        { kind: 'fidelity', texts: 'sampled', promptTokens: [520], continuationTokens: 8, samples: 1 },
+      ],
+      seed: 4,
+      engine: { threads: 1 },
+    };
+    const warnings: string[] = [];
+    await runExperiment(def, {
+      outDir: out,
+      baseDir: out,
+      cacheDir: testCacheDir(),
+      onEvent: (e) => {
+        if (e.type === 'log' && e.level === 'warn') warnings.push(e.message);
+      },
+    });
+    assert.ok(
+      warnings.some((w) => /2 of 3 samples are longer than .*context \(512 tokens\).*truncated-to-context/.test(w)),
+      warnings.join('\n'),
+    );
+    const rows = cells(out);
+    assert.equal(rows.length, 3 * 2);
+    for (const r of rows) {
+      const long = /c700|fidelity/.test(r.cellId);
+      const isFidelity = r.fidelity !== undefined;
+      // The 700-token NIAH prompt was cut to fit (so it fits); the fidelity prompt is never cut and runs past 512.
+      assert.equal(r.flags.includes('truncated-to-context'), long && !isFidelity, `${r.cellId}: ${r.flags.join(',')}`);
+      assert.equal(r.flags.includes('beyond-context'), long && isFidelity, `${r.cellId}: ${r.flags.join(',')}`);
+      if (long && !isFidelity) assert.ok(r.promptTokens <= 512, `${r.cellId}: cut to ${r.promptTokens} tokens`);
+    }
+  });
+
   it('runs 4 scorers × 3 allocators × 3 budgets + full over NIAH and fidelity, one prefill per sample', async () => {
     const out = dir();
     const scorers = ['snapkv', 'h2o', 'streamingllm', 'tova'];

@@ -122,6 +122,18 @@ describe('engine host service on stories260K', () => {
     await rejectsWith(call(lab, 'getModelCard', { modelId: 'feedbeef0000' }), 'E_NOT_FOUND');
   });
 
+  it("playground: a prompt longer than the model's context runs, with a warning that gives the token counts", async () => {
+    // stories260K.gguf declares 2,048 tokens of context; this prompt is longer.
+    const long = Array.from({ length: 120 }, () => PROMPT).join(' ');
+    const r = await call(lab, 'runPlayground', { modelId, prompt: long, maxNewTokens: 1, configs: [] });
+    const n = r.results[0]?.promptTokens ?? 0;
+    assert.ok(n > 2048, `${n} tokens`);
+    assert.equal(r.warnings?.length, 1);
+    assert.match(r.warnings?.[0] ?? '', new RegExp(`^The prompt has ${n.toLocaleString('en-US')} tokens, longer than .*context \\(2,048 tokens\\)`));
+    const short = await call(lab, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 1, configs: [] });
+    assert.equal(short.warnings, undefined);
+  });
+
   it('playground: full vs snapkv at 12 tokens per head — smaller KV, 12 kept positions per head; at 3, raised to 9 with a notice', async () => {
     const r = await call(lab, 'runPlayground', {
       modelId,

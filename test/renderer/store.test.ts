@@ -12,6 +12,7 @@ import { createFakeLab, FAKE_DEMO_MODEL, FAKE_SMALL_EXPERIMENT } from '../../ren
 import {
   builderExperiment,
   builderMethods,
+  contextIssues,
   DEFAULT_WORKLOADS,
   INITIAL_BUILDER_FORM,
   parseNumberList,
@@ -202,4 +203,21 @@ test('submitBuilder starts the run and opens Runs; an invalid form only notifies
   assert.ok(run);
   assert.equal(store.getState().screen, 'runs');
   assert.equal(run.cellsTotal, 50);
+});
+
+test("builder checks: workloads longer than a selected model's context are named, with both lengths", () => {
+  const exp = {
+    ...FAKE_SMALL_EXPERIMENT,
+    models: [FAKE_DEMO_MODEL.path],
+    workloads: [
+      { kind: 'niah' as const, variant: 'passkey' as const, contextLengths: [1024, 4096], depths: [50] },
+      { kind: 'fidelity' as const, texts: 'sampled' as const, promptTokens: [512], continuationTokens: 16, samples: 1 },
+    ],
+  };
+  assert.equal(FAKE_DEMO_MODEL.contextLength, 2048);
+  const issues = contextIssues(exp, [FAKE_DEMO_MODEL]);
+  assert.equal(issues.length, 1);
+  assert.match(issues[0] ?? '', /^workloads\.0: 4,096 tokens is longer than .*context \(2,048 tokens\).*Use lengths up to 2,048/);
+  // A card of a model the experiment does not use says nothing.
+  assert.deepEqual(contextIssues({ ...exp, models: ['other.gguf'] }, [FAKE_DEMO_MODEL]), []);
 });

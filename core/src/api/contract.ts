@@ -131,6 +131,8 @@ export interface PlaygroundResponse {
   /** The prompt's tokens as text pieces (for the retention overlay). */
   readonly tokens: readonly string[];
   readonly results: readonly PlaygroundResult[];
+  /** About the request as a whole, e.g. a prompt longer than the model's context (with the token counts). */
+  readonly warnings?: readonly string[];
 }
 
 export interface LayerProfile {

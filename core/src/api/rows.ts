@@ -35,7 +35,11 @@ export type SanityFlag =
   /** The budget was below what the method can keep of this prompt and was raised to the smallest that works (the kv numbers are the raised budget's). */
   | 'budget-raised'
   /** Re-running a sample's full-KV cell at the end gave a different output: state leaks between samples. */
-  | 'state-leak';
+  | 'state-leak'
+  /** The prompt was longer than the model's context and its middle was cut to fit: the cell did not test its labelled length. */
+  | 'truncated-to-context'
+  /** Prompt plus output ran past the context length the model file declares (fidelity prompts are never cut). */
+  | 'beyond-context';
 
 export interface FidelityMetrics {
   /** Mean teacher-forced NLL (nats/token) of the continuation. */

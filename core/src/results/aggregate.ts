@@ -629,6 +629,14 @@ export const FLAG_INFO: Readonly<Record<SanityFlag, { readonly severity: 'warnin
     severity: 'info',
     text: 'The budget covers the whole prompt, so nothing was compressed.',
   },
+  'truncated-to-context': {
+    severity: 'warning',
+    text: "The prompt was longer than the model's context length and its middle was cut to fit (LongBench's convention): these cells did not test the context length they are labelled with. Use lengths within the model's context.",
+  },
+  'beyond-context': {
+    severity: 'warning',
+    text: 'Prompt plus output ran past the context length the model file declares: the model was not trained for these positions, so the results say little about compression.',
+  },
   'budget-raised': {
     severity: 'info',
     text: "The budget was below what the method can keep of this prompt (its protected tokens + 1 per layer, or its allocator's minimum) and was raised to the smallest budget that works; the KV numbers are what was kept.",

@@ -6,11 +6,11 @@
  * and prefills, counted the way the runner expands the grid — is shown before
  * anything starts. Start queues the run and opens the Runs screen.
  */
-import { useMemo, type ReactNode } from 'react';
+import { useEffect, useMemo, type ReactNode } from 'react';
 import type { MethodInfo } from '@kvlab/core';
 import { niahNaming } from '@kvlab/core';
 import { useLab } from '../store/index.ts';
-import { BUILDER_PRESETS, builderExperiment, validateExperiment, type AdaMode, type WorkloadForm, type WorkloadKind } from '../store/builder.ts';
+import { BUILDER_PRESETS, builderExperiment, contextIssues, validateExperiment, type AdaMode, type WorkloadForm, type WorkloadKind } from '../store/builder.ts';
 import { estimateCost } from '../util/cost.ts';
 import { formatInt } from '../util/format.ts';
 
@@ -26,7 +26,13 @@ export function BuilderScreen() {
   const submit = useLab((s) => s.submitBuilder);
 
   const experiment = useMemo(() => builderExperiment(form, models, methodInfo), [form, models, methodInfo]);
-  const issues = useMemo(() => validateExperiment(experiment), [experiment]);
+  const cards = useLab((s) => s.cards);
+  const loadCard = useLab((s) => s.loadCard);
+  // The checks compare workload lengths with each selected model's context, from its card.
+  useEffect(() => {
+    for (const id of form.modelIds) void loadCard(id);
+  }, [form.modelIds, loadCard]);
+  const issues = useMemo(() => [...validateExperiment(experiment), ...contextIssues(experiment, Object.values(cards))], [experiment, cards]);
   const cost = useMemo(() => estimateCost(experiment), [experiment]);
   const scorers = methodInfo.filter((m) => m.kind === 'scorer');
   const allocators = methodInfo.filter((m) => m.kind === 'allocator');

@@ -162,6 +162,11 @@ export function PlaygroundScreen() {
             </label>
             <span className="muted small">{response.tokens.length} prompt tokens</span>
           </div>
+          {(response.warnings ?? []).map((w) => (
+            <p key={w} className="warning" role="alert" data-testid="playground-warning">
+              {w}
+            </p>
+          ))}
           <div className="pg-results" data-testid="playground-results" style={{ gridTemplateColumns: `repeat(${response.results.length}, minmax(0, 1fr))` }}>
             {response.results.map((r, i) => (
               <ResultColumn key={`${r.label}-${i}`} index={i} result={r} tokens={response.tokens} layer={layer} head={head} />

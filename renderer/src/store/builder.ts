@@ -305,6 +305,31 @@ export function validateExperiment(exp: ExperimentInput): string[] {
   return issues;
 }
 
+/**
+ * Workloads longer than a selected model's context: the runner cuts such
+ * prompts to fit (flagging the rows 'truncated-to-context') or runs past what
+ * the model was trained for, so the cells would not test their labelled
+ * length. One issue per model and workload, naming both lengths.
+ */
+export function contextIssues(
+  exp: ExperimentInput,
+  cards: readonly { readonly path: string; readonly name: string; readonly contextLength: number }[],
+): string[] {
+  const issues: string[] = [];
+  for (const card of cards) {
+    if (!exp.models.includes(card.path)) continue;
+    exp.workloads.forEach((w, i) => {
+      const lengths = 'contextLengths' in w ? w.contextLengths : 'promptTokens' in w ? w.promptTokens : undefined;
+      const longest = Array.isArray(lengths) ? Math.max(0, ...lengths.filter((x): x is number => typeof x === 'number')) : 0;
+      if (longest > card.contextLength)
+        issues.push(
+          `workloads.${i}: ${longest.toLocaleString('en-US')} tokens is longer than ${card.name}'s context (${card.contextLength.toLocaleString('en-US')} tokens): such prompts are cut to fit and say nothing about that length. Use lengths up to ${card.contextLength.toLocaleString('en-US')}.`,
+        );
+    });
+  }
+  return issues;
+}
+
 // -- The slice ------------------------------------------------------------------
 
 export interface BuilderSlice {

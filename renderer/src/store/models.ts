@@ -22,6 +22,8 @@ export interface ModelsSlice {
   readonly download: DownloadState | null;
   loadModels(): Promise<void>;
   selectModel(modelId: string): Promise<void>;
+  /** Fetches a model's card into `cards` without selecting it (the builder's checks read contexts from it). */
+  loadCard(modelId: string): Promise<void>;
   openModel(path: string): Promise<ModelCard | null>;
   /** Downloads `repo` ("owner/name") — one .gguf `file`, or the safetensors folder — then adds and selects it. */
   downloadModel(repo: string, file?: string): Promise<ModelCard | null>;
@@ -55,6 +57,15 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
     } catch (e) {
       set({ modelsLoaded: true });
       get().reportError(e, 'listing models');
+    }
+  },
+  loadCard: async (modelId) => {
+    if (get().cards[modelId]) return;
+    try {
+      const card = await api.getModelCard({ modelId });
+      set((s) => ({ cards: { ...s.cards, [modelId]: card } }));
+    } catch (e) {
+      get().reportError(e, 'reading the model card');
     }
   },
   selectModel: async (modelId) => {
