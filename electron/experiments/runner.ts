@@ -149,19 +149,28 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
     skipped = plans.reduce((a, p) => a + p.groups.reduce((x, gr) => x + gr.cells.filter((c) => store.has(c.id)).length, 0), 0);
     const pendingGroups = plans.reduce((a, p) => a + p.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id))).length, 0);
     const pendingCells = cellsTotal - skipped;
-    // Samples longer than a model's context are cut to fit (fitPrompt): say so before the run, not only in the rows.
+    // Samples that will not fit are cut (fitPrompt) or run past the context: say so before the run, not only in the rows.
     for (const p of plans) {
       const limit = p.model.config.contextLength;
-      const long = p.groups.filter((gr) => {
+      const length = (gr: Group): number => {
         const m = gr.sample.meta;
-        const n = typeof m['tokens'] === 'number' ? m['tokens'] : typeof m['contextLength'] === 'number' ? m['contextLength'] : 0;
-        return n > limit;
-      });
-      if (long.length > 0)
+        return typeof m['tokens'] === 'number' ? m['tokens'] : typeof m['contextLength'] === 'number' ? m['contextLength'] : 0;
+      };
+      const fidelity = (gr: Group): boolean => gr.sample.metric === 'fidelity';
+      const cut = p.groups.filter((gr) => !fidelity(gr) && length(gr) > promptRoom(p.model, gr.sample, def));
+      const over = p.groups.filter((gr) => fidelity(gr) && length(gr) > limit);
+      const name = `${p.model.config.name}'s context (${limit.toLocaleString('en-US')} tokens)`;
+      if (cut.length > 0)
         emit({
           type: 'log',
           level: 'warn',
-          message: `${long.length} of ${p.groups.length} samples are longer than ${p.model.config.name}'s context (${limit.toLocaleString('en-US')} tokens): their middles are cut to fit and their rows are flagged 'truncated-to-context' — use lengths within the model's context`,
+          message: `${cut.length} of ${p.groups.length} samples do not fit in ${name} with room for the answer: their middles are cut to fit and their rows are flagged 'truncated-to-context' — use shorter lengths`,
+        });
+      if (over.length > 0)
+        emit({
+          type: 'log',
+          level: 'warn',
+          message: `${over.length} of ${p.groups.length} fidelity samples are longer than ${name}: they are not cut, and their rows are flagged 'beyond-context'`,
         });
     }
     emit({ type: 'start', cellsTotal, cellsDone: skipped, prefills: pendingGroups, prefillsSaved: pendingCells - pendingGroups });
@@ -402,6 +411,11 @@ function promptIds(model: LoadedModel, sample: Sample, def: ExperimentDef): numb
   return fitPrompt(model, sample, def).ids;
 }
 
+/** Prompt tokens that fit in the model's context with room for the answer (its generation cap) and a margin of 32. */
+function promptRoom(model: LoadedModel, sample: Sample, def: ExperimentDef): number {
+  return model.config.contextLength - maxNew(sample, def) - 32;
+}
+
 /**
  * The prompt's token ids, and whether it had to be cut: a prompt longer than
  * the model's context (minus the generation cap) loses its middle, as LongBench
@@ -411,7 +425,7 @@ function fitPrompt(model: LoadedModel, sample: Sample, def: ExperimentDef): { id
   const tok = model.tokenizer as Partial<HfTokenizer> & LoadedModel['tokenizer'];
   let text = sample.prompt;
   let truncated = false;
-  const room = model.config.contextLength - maxNew(sample, def) - 32;
+  const room = promptRoom(model, sample, def);
   if (sample.metric !== 'fidelity' && room > 0) {
     const raw = tok.encode(text, { addBos: false });
     if (raw.length > room) {

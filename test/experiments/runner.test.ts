@@ -79,7 +79,11 @@ describe('experiment runner on stories260K', () => {
       },
     });
     assert.ok(
-      warnings.some((w) => /2 of 3 samples are longer than .*context \(512 tokens\).*truncated-to-context/.test(w)),
+      warnings.some((w) => /^1 of 3 samples do not fit in .*context \(512 tokens\) with room for the answer: .*'truncated-to-context'/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => /^1 of 3 fidelity samples are longer than .*context \(512 tokens\): they are not cut, .*'beyond-context'/.test(w)),
       warnings.join('\n'),
     );
     const rows = cells(out);

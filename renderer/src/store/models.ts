@@ -70,13 +70,7 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
   },
   selectModel: async (modelId) => {
     set({ selectedModelId: modelId });
-    if (get().cards[modelId]) return;
-    try {
-      const card = await api.getModelCard({ modelId });
-      set((s) => ({ cards: { ...s.cards, [modelId]: card } }));
-    } catch (e) {
-      get().reportError(e, 'reading the model card');
-    }
+    await get().loadCard(modelId);
   },
   openModel: async (path) => {
     const p = path.trim();
