@@ -21,7 +21,7 @@ import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 4;
+export const GRAPH_VERSION = 5;
 
 /** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
 export type { ExecutionProvider, ExecutionProviderChoice };
@@ -61,7 +61,7 @@ export interface PrefillResult {
   readonly n: number;
   /** [K, V] logits: K = n with allLogits, else 1 (the last position). */
   readonly logits: Float32Array;
-  /** Per layer [n, Hkv, d], sequence-major (the cache's layout). */
+  /** Per layer [Hkv, n, d], head-major (the cache's layout; the observations share these buffers). */
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
   /** Per layer statistics for core's scorers and allocators (keys/values in core's [Hkv, n, d]). */
@@ -154,12 +154,13 @@ export class Engine {
         BigInt64Array.from(logitsIndex, (i) => BigInt(i)),
         [logitsIndex.length],
       ),
+      new_from: new ort.Tensor('int64', BigInt64Array.of(BigInt(-S)), [1]),
     };
     const fetches = ['logits'];
     for (let l = 0; l < c.numLayers; l++) {
       const p = past(l);
-      feeds[`past_key_${l}`] = new ort.Tensor('float32', p.keys, [1, p.slots, c.numKvHeads, c.headDim]);
-      feeds[`past_value_${l}`] = new ort.Tensor('float32', p.values, [1, p.slots, c.numKvHeads, c.headDim]);
+      feeds[`past_key_${l}`] = new ort.Tensor('float32', p.keys, [1, c.numKvHeads, 1, p.slots, c.headDim]);
+      feeds[`past_value_${l}`] = new ort.Tensor('float32', p.values, [1, c.numKvHeads, 1, p.slots, c.headDim]);
       feeds[`past_mask_${l}`] = new ort.Tensor('float32', p.mask, [1, c.numKvHeads, 1, 1, p.slots]);
       fetches.push(`key_${l}`, `value_${l}`);
       if (fetchStats) fetches.push(`wsum_${l}`, `wsq_${l}`, `went_${l}`);
@@ -218,15 +219,20 @@ export class Engine {
       const A = rows.length;
       const statRows = new Float32Array(A * S);
       rows.forEach((r, i) => statRows.set(r, i * S));
-      const zeroMask = new Float32Array(Hkv * start);
+      // keys[l]/values[l] hold the first `start` tokens head-major [Hkv, start, d] at their front:
+      // exactly the past this chunk attends to, fed without a copy. The first chunk has no past; it is
+      // fed one masked slot instead (the graph's reshapes need C ≥ 1), which takes no attention.
+      const fedPast = Math.max(start, 1);
+      const pastMask = start > 0 ? new Float32Array(Hkv * start) : new Float32Array(Hkv).fill(MASK_NEG);
+      const emptyPast = new Float32Array(row);
       const out = await this.run(
         tokens.slice(start, end),
         Array.from({ length: S }, (_, i) => start + i),
         (l) => ({
-          keys: (keys[l] ?? new Float32Array(0)).subarray(0, start * row),
-          values: (values[l] ?? new Float32Array(0)).subarray(0, start * row),
-          mask: zeroMask,
-          slots: start,
+          keys: start > 0 ? (keys[l] ?? new Float32Array(0)).subarray(0, start * row) : emptyPast,
+          values: start > 0 ? (values[l] ?? new Float32Array(0)).subarray(0, start * row) : emptyPast,
+          mask: pastMask,
+          slots: fedPast,
         }),
         statRows,
         A,
@@ -238,14 +244,15 @@ export class Engine {
       if (logitsAll) logitsAll.set(lg, start * c.vocabSize);
       else lastLogits = lg.slice(-c.vocabSize);
       for (let l = 0; l < L; l++) {
-        (keys[l] ?? new Float32Array(0)).set(out[`key_${l}`]?.data as Float32Array, start * row);
-        (values[l] ?? new Float32Array(0)).set(out[`value_${l}`]?.data as Float32Array, start * row);
+        appendHeadMajor(keys[l] ?? new Float32Array(0), out[`key_${l}`]?.data as Float32Array, start, S, Hkv, d);
+        appendHeadMajor(values[l] ?? new Float32Array(0), out[`value_${l}`]?.data as Float32Array, start, S, Hkv, d);
         const wsum = out[`wsum_${l}`]?.data as Float32Array | undefined;
-        const T = end; // keys seen by this chunk
+        const T = fedPast + S; // slots of this chunk's statistics: the fed past, then the new tokens
+        const skip = fedPast - start; // the masked slot of an empty past comes first; it is skipped
         if (accumulated && wsum) {
           // Row 0 is the ones row: Σ over this chunk's queries, [Hq, A, T] with head-major Hq = Hkv·g.
           const acc = accumulated[l] ?? new Float32Array(0);
-          for (let h = 0; h < Hq; h++) for (let t = 0; t < T; t++) acc[h * n + t] = (acc[h * n + t] ?? 0) + (wsum[(h * A + 0) * T + t] ?? 0);
+          for (let h = 0; h < Hq; h++) for (let t = 0; t < end; t++) acc[h * n + t] = (acc[h * n + t] ?? 0) + (wsum[(h * A + 0) * T + skip + t] ?? 0);
         }
         if (last) {
           const wsq = out[`wsq_${l}`]?.data as Float32Array;
@@ -257,8 +264,8 @@ export class Engine {
             const sq = new Float32Array(Hq * n);
             const ent = new Float32Array(Hq);
             for (let h = 0; h < Hq; h++) {
-              sum.set((wsum ?? new Float32Array(0)).subarray((h * A + r) * T, (h * A + r + 1) * T), h * n);
-              sq.set(wsq.subarray((h * A + r) * T, (h * A + r + 1) * T), h * n);
+              sum.set((wsum ?? new Float32Array(0)).subarray((h * A + r) * T + skip, (h * A + r + 1) * T), h * n);
+              sq.set(wsq.subarray((h * A + r) * T + skip, (h * A + r + 1) * T), h * n);
               ent[h] = (went[h * A + r] ?? 0) / a;
             }
             return { size: a, sum: f32([Hq, n], sum), sqSum: f32([Hq, n], sq), entropy: ent };
@@ -273,8 +280,8 @@ export class Engine {
             windows: ws,
             lastQuery,
             ...(accumulated ? { accumulated: f32([Hq, n], accumulated[l]) } : {}),
-            keys: f32([Hkv, n, d], headMajor(keys[l] ?? new Float32Array(0), n, Hkv, d)),
-            values: f32([Hkv, n, d], headMajor(values[l] ?? new Float32Array(0), n, Hkv, d)),
+            keys: f32([Hkv, n, d], keys[l] ?? new Float32Array(0)),
+            values: f32([Hkv, n, d], values[l] ?? new Float32Array(0)),
           });
           if ((opts.queries ?? 0) > 0) {
             const q = out[`query_${l}`]?.data as Float32Array; // [S, Hq, d]
@@ -310,6 +317,8 @@ export class Engine {
   ): Promise<{ logits: Float32Array; attention?: Float32Array[] }> {
     const S = tokens.length;
     const start = cache.nextPosition;
+    const L = this.config.numLayers;
+    const fed = Array.from({ length: L }, (_, l) => ({ slots: cache.slots(l), cap: cache.feeds(l).slots }));
     const out = await this.run(
       tokens,
       Array.from({ length: S }, (_, i) => start + i),
@@ -321,9 +330,19 @@ export class Engine {
       false,
     );
     const attention: Float32Array[] = [];
-    for (let l = 0; l < this.config.numLayers; l++) {
+    for (let l = 0; l < L; l++) {
       cache.append(l, out[`key_${l}`]?.data as Float32Array, out[`value_${l}`]?.data as Float32Array, S);
-      if (opts.attention) attention.push((out[`wsum_${l}`]?.data as Float32Array).slice());
+      if (opts.attention) {
+        // The graph's rows span the fed capacity then the new tokens; the caller's span the slots in use.
+        const { slots: P, cap } = fed[l] ?? { slots: 0, cap: 0 };
+        const wsum = out[`wsum_${l}`]?.data as Float32Array;
+        const rows = new Float32Array(this.config.numHeads * (P + S));
+        for (let h = 0; h < this.config.numHeads; h++) {
+          rows.set(wsum.subarray(h * (cap + S), h * (cap + S) + P), h * (P + S));
+          rows.set(wsum.subarray(h * (cap + S) + cap, (h + 1) * (cap + S)), h * (P + S) + P);
+        }
+        attention.push(rows);
+      }
     }
     cache.advance(S);
     return { logits: (out['logits']?.data as Float32Array).slice(), ...(opts.attention ? { attention } : {}) };
@@ -354,6 +373,20 @@ function windowRowFeeds(statRows: Float32Array, A: number, S: number): Record<st
   const w = new Float32Array(A * W);
   for (let a = 0; a < A; a++) for (let i = 0; i < W; i++) w[a * W + i] = statRows[a * S + windowStart + i] ?? 0;
   return { stat_rows: new ort.Tensor('int64', rows, [W]), stat_weights_rows: new ort.Tensor('float32', w, [1, 1, 1, A, W]) };
+}
+
+/**
+ * Appends S tokens, sequence-major [S, H, d] as the graph returns them, to a
+ * head-major buffer that holds `start` tokens as [H, start, d] at its front,
+ * leaving [H, start + S, d] there. The heads move up in place, last first
+ * (each head's new place lies at or after its old one), so the buffer needs
+ * no second copy; prefill pays one memmove of the past per chunk, instead of
+ * the graph transposing and concatenating it on every run.
+ */
+export function appendHeadMajor(buf: Float32Array, src: Float32Array, start: number, S: number, H: number, d: number): void {
+  const end = start + S;
+  for (let h = H - 1; h > 0; h--) buf.copyWithin(h * end * d, h * start * d, (h * start + start) * d);
+  for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) buf.set(src.subarray((s * H + h) * d, (s * H + h + 1) * d), (h * end + start + s) * d);
 }
 
 /** [n, H, d] sequence-major → [H, n, d] head-major. */

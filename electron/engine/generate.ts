@@ -110,8 +110,9 @@ export async function prefillForMethods(engine: Engine, prompt: readonly number[
 }
 
 /**
- * Builds the (possibly compressed) cache from a prefill; the prefill can be
- * reused for many methods. A budget below what the method can keep of this
+ * Builds the (possibly compressed) cache from a prefill, with capacity for
+ * `reserve` generated tokens (kv-cache.ts); the prefill can be reused for many
+ * methods. A budget below what the method can keep of this
  * prompt is raised to the smallest that works (fitBudget; `budget.adjusted`
  * says so), so the returned budget is the one the cache really holds.
  */
@@ -120,18 +121,20 @@ export function compressPrefill(
   pre: PrefillResult,
   method: Method,
   budget?: BudgetSpec,
+  reserve?: number,
 ): { cache: KvCache; plan?: CompressionPlan; budget?: ResolvedBudget } {
-  if (method === 'full' || !budget) return { cache: KvCache.full(engine.shape, pre.keys, pre.values, pre.n) };
+  if (method === 'full' || !budget) return { cache: KvCache.full(engine.shape, pre.keys, pre.values, pre.n, reserve) };
   const resolved = fitBudget(resolveBudget(budget, engine.shape, pre.n), method);
   const plan = planCompression(pre.observations, method, resolved.totalTokens);
-  return { cache: KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept), plan, budget: resolved };
+  return { cache: KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept, reserve), plan, budget: resolved };
 }
 
 export async function generate(engine: Engine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
   const method = opts.method ?? 'full';
   const pre = opts.prefill ?? (await prefillFor(engine, prompt, method, opts.signal));
   const t1 = performance.now();
-  const { cache, plan, budget } = compressPrefill(engine, pre, method, opts.budget);
+  // Capacity for every token the run may generate: the cache never grows mid-run.
+  const { cache, plan, budget } = compressPrefill(engine, pre, method, opts.budget, opts.maxTokens);
   const compressMs = performance.now() - t1;
   const heldAfterCompression = cache.size();
   const evictor = opts.evictDuringDecode && plan?.compress ? new DecodeEvictor(cache, plan, pre, engine.config.numHeads) : undefined;

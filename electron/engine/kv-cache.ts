@@ -1,27 +1,38 @@
 /**
- * The engine's KV cache: per layer, sequence-major buffers [slots, Hkv, d]
- * that grow by appending (decoding never copies the cache), with per-head
- * bookkeeping of which original position each slot holds and whether it is
- * live.
+ * The engine's KV cache: per layer, head-major keys and values [Hkv, cap, d]
+ * with capacity, fed to the graph as they lie (the graph never transposes or
+ * concatenates the past: graph/decoder.ts), with per-head bookkeeping of which
+ * original position each slot holds and whether it is live.
  *
  * Layers may hold different numbers of slots (ZigZagKV, PyramidKV). KV heads
  * of one layer may hold different numbers of tokens (Ada-KV, decode-time
- * eviction): a head's dead or unused slots get an additive mask of −1e30 —
- * never zero keys, which would take real softmax mass (spec §6). `compact()`
- * squeezes dead slots out so memory follows what is held.
+ * eviction). Every slot that holds nothing — a dead slot of a ragged head, or
+ * capacity not yet used — carries an additive mask of −1e30 in the layer's
+ * mask, kept up to date as tokens are appended and evicted; never zero keys,
+ * which would take real softmax mass. `compact()` squeezes dead slots out.
+ *
+ * Capacity: the graph attends over all `cap` slots (the unused ones are
+ * masked), so capacity is reserved for the tokens a run will generate (the
+ * `reserve` of `full`/`fromKept`) and otherwise grows by 1/16 at a time:
+ * at most ~6 % of a step is spent on masked slots, and a growth copies the
+ * layer once per cap/16 steps.
  *
  * Reported sizes: `entries`/`bytes` count live (layer, head, token) entries;
- * `slotBytes` is what the buffers fed to the graph occupy, padding included —
- * the honest figure when heads are ragged.
+ * `slotBytes` counts the slots in use, padding of ragged heads included — the
+ * honest figure when heads are ragged (reserved capacity is not counted: it
+ * is how the buffer grows, not what the cache holds).
  */
 import type { KeptIndices, KvModelShape } from '@kvlab/core';
 import { kvBytesForEntries } from '@kvlab/core';
 import { MASK_NEG } from './graph/decoder.ts';
 
 interface LayerCache {
+  /** [Hkv, cap, d] */
   keys: Float32Array;
   values: Float32Array;
-  /** Slots in use (the past length fed to the graph). */
+  /** [Hkv, cap]: 0 where head h holds a token in slot s, −1e30 elsewhere (the graph's past mask). */
+  mask: Float32Array;
+  /** Slots in use: every head's live tokens lie below it. */
   slots: number;
   /** [Hkv · cap]: 1 where head h holds a token in slot s. */
   valid: Uint8Array;
@@ -32,6 +43,9 @@ interface LayerCache {
   /** Capacity in slots. */
   cap: number;
 }
+
+/** Slots a layer reserves beyond what it holds when no reserve is given. */
+const DEFAULT_RESERVE = 64;
 
 export interface CacheSize {
   /** Live tokens per layer and KV head: perHead[l][h]. */
@@ -47,7 +61,6 @@ export interface CacheSize {
 
 export class KvCache {
   private readonly layers: LayerCache[];
-  private readonly zeros: Float32Array[];
   generated = 0;
 
   private constructor(
@@ -56,50 +69,58 @@ export class KvCache {
     layers: LayerCache[],
   ) {
     this.layers = layers;
-    this.zeros = layers.map(() => new Float32Array(0));
-  }
-
-  private get row(): number {
-    return this.shape.numKvHeads * this.shape.headDim;
   }
 
   get numLayers(): number {
     return this.layers.length;
   }
 
-  /** A full cache from prefill K/V, given per layer as [n, Hkv, d] (sequence-major). */
-  static full(shape: KvModelShape, keys: readonly Float32Array[], values: readonly Float32Array[], n: number): KvCache {
+  /** A full cache from prefill K/V, per layer head-major [Hkv, n, d]; `reserve` slots for generated tokens. */
+  static full(shape: KvModelShape, keys: readonly Float32Array[], values: readonly Float32Array[], n: number, reserve = DEFAULT_RESERVE): KvCache {
     const all = Int32Array.from({ length: n }, (_, i) => i);
     const kept: KeptIndices[] = keys.map(() => Array.from({ length: shape.numKvHeads }, () => all));
-    return KvCache.fromKept(shape, keys, values, n, kept);
+    return KvCache.fromKept(shape, keys, values, n, kept, reserve);
   }
 
-  /** A cache holding, for layer l and KV head h, the prompt positions kept[l][h] (ascending). */
-  static fromKept(shape: KvModelShape, keys: readonly Float32Array[], values: readonly Float32Array[], n: number, kept: readonly KeptIndices[]): KvCache {
+  /**
+   * A cache holding, for layer l and KV head h, the prompt positions kept[l][h]
+   * (ascending), from prefill K/V given per layer head-major as [Hkv, n, d];
+   * `reserve` slots of capacity for the tokens to be generated.
+   */
+  static fromKept(
+    shape: KvModelShape,
+    keys: readonly Float32Array[],
+    values: readonly Float32Array[],
+    n: number,
+    kept: readonly KeptIndices[],
+    reserve = DEFAULT_RESERVE,
+  ): KvCache {
     const { numKvHeads: H, headDim: d } = shape;
-    const row = H * d;
     const layers = kept.map((heads, l): LayerCache => {
       const srcK = keys[l] ?? new Float32Array(0);
       const srcV = values[l] ?? new Float32Array(0);
       const live = Int32Array.from(heads, (p) => p.length);
       const slots = Math.max(0, ...live);
-      const cap = slots + 64;
-      const c: LayerCache = {
-        keys: new Float32Array(cap * row),
-        values: new Float32Array(cap * row),
-        slots,
-        valid: new Uint8Array(H * cap),
-        positions: new Int32Array(H * cap),
-        live,
-        cap,
-      };
+      const c = emptyLayer(H, d, slots + Math.max(1, reserve));
+      c.slots = slots;
+      c.live = live;
       heads.forEach((pos, h) => {
+        const base = h * c.cap;
+        const all = pos.length === n;
+        if (all) {
+          // Everything kept (a full cache): one copy per head.
+          c.keys.set(srcK.subarray(h * n * d, (h + 1) * n * d), base * d);
+          c.values.set(srcV.subarray(h * n * d, (h + 1) * n * d), base * d);
+        }
         for (let i = 0; i < pos.length; i++) {
           const p = pos[i] ?? 0;
-          c.keys.set(srcK.subarray(p * row + h * d, p * row + h * d + d), i * row + h * d);
-          c.values.set(srcV.subarray(p * row + h * d, p * row + h * d + d), i * row + h * d);
-          c.valid[h * cap + i] = 1;
-          c.positions[h * cap + i] = p;
+          if (!all) {
+            c.keys.set(srcK.subarray((h * n + p) * d, (h * n + p + 1) * d), (base + i) * d);
+            c.values.set(srcV.subarray((h * n + p) * d, (h * n + p + 1) * d), (base + i) * d);
+          }
+          c.valid[base + i] = 1;
+          c.mask[base + i] = 0;
+          c.positions[base + i] = p;
         }
       });
       return c;
@@ -107,7 +128,7 @@ export class KvCache {
     return new KvCache(shape, n, layers);
   }
 
-  /** Position of the next token: continues from the ORIGINAL prompt length (spec §6). */
+  /** Position of the next token: continues from the ORIGINAL prompt length, so RoPE positions stay those of the uncompressed sequence. */
   get nextPosition(): number {
     return this.promptLength + this.generated;
   }
@@ -118,7 +139,7 @@ export class KvCache {
     return c;
   }
 
-  /** Slots layer l feeds to the graph. */
+  /** Slots in use in layer l (its live tokens lie below). */
   slots(l: number): number {
     return this.layer(l).slots;
   }
@@ -129,53 +150,42 @@ export class KvCache {
     return { valid: c.valid[h * c.cap + s] === 1, position: c.positions[h * c.cap + s] ?? -1 };
   }
 
-  /** Feeds for layer l: past K/V [1, P, Hkv, d] and the additive mask [1, Hkv, 1, 1, P]. */
+  /**
+   * Feeds for layer l, as they lie: K/V [1, Hkv, 1, cap, d] and the additive
+   * mask [1, Hkv, 1, 1, cap]; `slots` is the capacity fed (the graph's P_l).
+   */
   feeds(l: number): { keys: Float32Array; values: Float32Array; mask: Float32Array; slots: number } {
     const c = this.layer(l);
-    const P = c.slots;
-    const H = this.shape.numKvHeads;
-    let ragged = false;
-    for (let h = 0; h < H && !ragged; h++) ragged = (c.live[h] ?? 0) !== P;
-    let mask: Float32Array;
-    if (!ragged) {
-      let z = this.zeros[l] ?? new Float32Array(0);
-      if (z.length < H * P) z = this.zeros[l] = new Float32Array(Math.max(H * P, 2 * z.length));
-      mask = z.subarray(0, H * P);
-    } else {
-      mask = new Float32Array(H * P);
-      for (let h = 0; h < H; h++) for (let s = 0; s < P; s++) if (c.valid[h * c.cap + s] !== 1) mask[h * P + s] = MASK_NEG;
-    }
-    return { keys: c.keys.subarray(0, P * this.row), values: c.values.subarray(0, P * this.row), mask, slots: P };
+    return { keys: c.keys, values: c.values, mask: c.mask, slots: c.cap };
   }
 
   private grow(c: LayerCache, need: number): void {
     if (need <= c.cap) return;
-    const cap = Math.max(need, 2 * c.cap);
-    const H = this.shape.numKvHeads;
-    const k = new Float32Array(cap * this.row);
-    const v = new Float32Array(cap * this.row);
-    k.set(c.keys.subarray(0, c.slots * this.row));
-    v.set(c.values.subarray(0, c.slots * this.row));
-    const valid = new Uint8Array(H * cap);
-    const positions = new Int32Array(H * cap);
+    const { numKvHeads: H, headDim: d } = this.shape;
+    const n = emptyLayer(H, d, need + Math.max(DEFAULT_RESERVE, need >> 4));
     for (let h = 0; h < H; h++) {
-      valid.set(c.valid.subarray(h * c.cap, h * c.cap + c.slots), h * cap);
-      positions.set(c.positions.subarray(h * c.cap, h * c.cap + c.slots), h * cap);
+      n.keys.set(c.keys.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
+      n.values.set(c.values.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
+      n.mask.set(c.mask.subarray(h * c.cap, h * c.cap + c.slots), h * n.cap);
+      n.valid.set(c.valid.subarray(h * c.cap, h * c.cap + c.slots), h * n.cap);
+      n.positions.set(c.positions.subarray(h * c.cap, h * c.cap + c.slots), h * n.cap);
     }
-    Object.assign(c, { keys: k, values: v, valid, positions, cap });
+    Object.assign(c, { keys: n.keys, values: n.values, mask: n.mask, valid: n.valid, positions: n.positions, cap: n.cap });
   }
 
-  /** Appends S new tokens' K/V ([S, Hkv, d]) to every head of layer l; call for every layer, then `advance(S)`. */
+  /** Appends S new tokens' K/V (as the graph returns them, sequence-major [S, Hkv, d]) to every head of layer l; call for every layer, then `advance(S)`. */
   append(l: number, k: Float32Array, v: Float32Array, S: number): void {
     const c = this.layer(l);
-    const row = this.row;
+    const { numKvHeads: H, headDim: d } = this.shape;
     this.grow(c, c.slots + S);
-    c.keys.set(k.subarray(0, S * row), c.slots * row);
-    c.values.set(v.subarray(0, S * row), c.slots * row);
-    for (let h = 0; h < this.shape.numKvHeads; h++) {
+    for (let h = 0; h < H; h++) {
       for (let s = 0; s < S; s++) {
-        c.valid[h * c.cap + c.slots + s] = 1;
-        c.positions[h * c.cap + c.slots + s] = this.nextPosition + s;
+        const slot = h * c.cap + c.slots + s;
+        c.keys.set(k.subarray((s * H + h) * d, (s * H + h + 1) * d), slot * d);
+        c.values.set(v.subarray((s * H + h) * d, (s * H + h + 1) * d), slot * d);
+        c.valid[slot] = 1;
+        c.mask[slot] = 0;
+        c.positions[slot] = this.nextPosition + s;
       }
       c.live[h] = (c.live[h] ?? 0) + S;
     }
@@ -193,34 +203,37 @@ export class KvCache {
     const i = h * c.cap + s;
     if (s >= c.slots || c.valid[i] !== 1) throw new RangeError(`layer ${l} head ${h} slot ${s} holds no token`);
     c.valid[i] = 0;
+    c.mask[i] = MASK_NEG;
     c.live[h] = (c.live[h] ?? 0) - 1;
   }
 
   /**
    * Moves every head's live tokens to the front (keeping their order) so the
-   * layer feeds max_h live_h slots. Returns, per head, the old slot of each new
+   * layer uses max_h live_h slots. Returns, per head, the old slot of each new
    * slot (so callers can move per-slot statistics along).
    */
   compact(l: number): Int32Array[] {
     const c = this.layer(l);
     const { numKvHeads: H, headDim: d } = this.shape;
-    const row = this.row;
     const moves: Int32Array[] = [];
     for (let h = 0; h < H; h++) {
+      const base = h * c.cap;
       const from = new Int32Array(c.live[h] ?? 0);
       let w = 0;
       for (let s = 0; s < c.slots; s++) {
-        if (c.valid[h * c.cap + s] !== 1) continue;
+        if (c.valid[base + s] !== 1) continue;
         from[w] = s;
         if (w !== s) {
-          c.keys.copyWithin(w * row + h * d, s * row + h * d, s * row + h * d + d);
-          c.values.copyWithin(w * row + h * d, s * row + h * d, s * row + h * d + d);
-          c.positions[h * c.cap + w] = c.positions[h * c.cap + s] ?? 0;
+          c.keys.copyWithin((base + w) * d, (base + s) * d, (base + s + 1) * d);
+          c.values.copyWithin((base + w) * d, (base + s) * d, (base + s + 1) * d);
+          c.positions[base + w] = c.positions[base + s] ?? 0;
         }
-        c.valid[h * c.cap + w] = 1;
+        c.valid[base + w] = 1;
+        c.mask[base + w] = 0;
         w++;
       }
-      for (let s = w; s < c.slots; s++) c.valid[h * c.cap + s] = 0;
+      c.valid.fill(0, base + w, base + c.slots);
+      c.mask.fill(MASK_NEG, base + w, base + c.slots);
       moves.push(from);
     }
     c.slots = Math.max(0, ...c.live);
@@ -255,8 +268,21 @@ export class KvCache {
     const c = this.layer(l);
     const { numKvHeads: H, headDim: d } = this.shape;
     const out = new Float32Array(H * c.slots * d);
-    for (let s = 0; s < c.slots; s++)
-      for (let h = 0; h < H; h++) out.set(c.keys.subarray(s * this.row + h * d, s * this.row + h * d + d), (h * c.slots + s) * d);
+    for (let h = 0; h < H; h++) out.set(c.keys.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * c.slots * d);
     return out;
   }
+}
+
+/** A layer with `cap` empty slots: every slot masked. */
+function emptyLayer(H: number, d: number, cap: number): LayerCache {
+  return {
+    keys: new Float32Array(H * cap * d),
+    values: new Float32Array(H * cap * d),
+    mask: new Float32Array(H * cap).fill(MASK_NEG),
+    slots: 0,
+    valid: new Uint8Array(H * cap),
+    positions: new Int32Array(H * cap),
+    live: new Int32Array(H),
+    cap,
+  };
 }

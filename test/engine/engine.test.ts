@@ -56,11 +56,15 @@ describe('engine vs reference forward pass', () => {
           assert.ok(d < TOL, `chunk ${chunk}, position ${t}: max |Δlogit| ${d}`);
         });
         if (chunk === 5) {
+          // Reserve 1: the cache's capacity grows (its heads move to a new stride) during the steps.
+          const grown = KvCache.full(engine.shape, pre.keys, pre.values, prompt.length, 1);
           const cache = KvCache.full(engine.shape, pre.keys, pre.values, prompt.length);
           for (const [k, tok] of [7, 50, 1, 96].entries()) {
             const got = (await engine.step(cache, [tok])).logits;
             const want = ref.step(tok, prompt.length + k);
             assert.ok(maxAbsDiff(got, want) < TOL, `decode step ${k}: ${maxAbsDiff(got, want)}`);
+            const afterGrowth = (await engine.step(grown, [tok])).logits;
+            assert.ok(maxAbsDiff(afterGrowth, want) < TOL, `decode step ${k}, growing cache: ${maxAbsDiff(afterGrowth, want)}`);
           }
         }
         await engine.dispose();

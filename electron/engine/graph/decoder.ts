@@ -3,7 +3,7 @@
  * Mistral, Qwen2) from its weights: one graph serves chunked prefill and
  * decoding, with per-layer caches of independent lengths.
  *
- * Per run (S new tokens; P_l cached tokens in layer l; T_l = P_l + S):
+ * Per run (S new tokens; P_l cache slots fed for layer l; T_l = P_l + S):
  *   inputs   input_ids      int64 [1, S]
  *            rope_cos/sin   f32 [1, S, 1, d/2]   cos/sin of position·θ_i, computed in float64 by the
  *                                                caller (exact at large positions; carries RoPE scaling)
@@ -13,14 +13,17 @@
  *            stat_weights   f32 [1, 1, 1, A, S]  rows of query weights for the attention statistics:
  *                                                e.g. 1s on the last α queries (a window), all 1s (H2O)
  *            logits_index   int64 [K]            which of the S positions to return logits for
- *            past_key_l     f32 [1, P_l, Hkv, d] cached keys, post-RoPE, sequence-major so the
- *            past_value_l   f32 [1, P_l, Hkv, d] caller appends without copying
- *            past_mask_l    f32 [1, Hkv, 1, 1, P_l]  0 for a held entry, −1e30 for padding (a KV head
- *                                                that holds fewer tokens than the longest head: Ada-KV)
+ *            new_from       int64 [1]            −S: the new tokens' slots, counted from the end of T_l
+ *            past_key_l     f32 [1, Hkv, 1, P_l, d]  cached keys, post-RoPE, head-major: the cache's own
+ *            past_value_l   f32 [1, Hkv, 1, P_l, d]  buffers, fed as they lie (P_l ≥ 1 is its capacity)
+ *            past_mask_l    f32 [1, Hkv, 1, 1, P_l]  0 for a held entry, −1e30 for any other slot (unused
+ *                                                capacity, or a KV head that holds fewer tokens than
+ *                                                the longest head: Ada-KV, decode-time eviction)
  *   outputs  logits         f32 [1, K, V]
  *            key_l, value_l f32 [1, S, Hkv, d]   the new tokens' K (post-RoPE) and V, to append
  *            query_l        f32 [1, S, Hq, d]    post-RoPE queries (LMBO analysis)
- *            wsum_l         f32 [1, Hkv, g, A, T_l]  Σ_s w[a,s]·p[s,t]   (window attention sums)
+ *            wsum_l         f32 [1, Hkv, g, A, T_l]  Σ_s w[a,s]·p[s,t]   (window attention sums; t < P_l
+ *                                                are the past slots, then the S new tokens)
  *            wsq_l          f32 [1, Hkv, g, A, T_l]  Σ_{s ∈ stat_rows} w[a,s]·p[s,t]²
  *            went_l         f32 [1, Hkv, g, A, 1]    Σ_{s ∈ stat_rows} w[a,s]·H(p[s,·])  (row entropies)
  * The statistics are aggregated in the graph: only [Hq, A, T] crosses into
@@ -33,8 +36,10 @@
  * permutation to q and k, so logits are unchanged; cached keys are stored in
  * the 'halves' order.
  *
- * GQA without repeating K/V: queries are reshaped to [1, Hkv, g, S, d] and
- * multiplied by keys [1, Hkv, 1, d, T] with MatMul broadcasting.
+ * GQA without repeating K/V: queries are [1, Hkv, g, S, d] against a KV
+ * head's keys and values [1, Hkv, 1, P, d] by MatMul broadcasting. The past is
+ * read where it lies and the S new tokens are attended separately and added
+ * (split past/new attention): a step never copies the past.
  *
  * Weights stay in their stored form (graph/nbits.ts): a matrix in ggml blocks
  * becomes com.microsoft.MatMulNBits (plus a small float MatMul of the input's
@@ -206,6 +211,7 @@ export function buildDecoderGraph(
   const statRows = stats ? G.input('stat_rows', 'int64', ['W']) : '';
   const statWW = stats ? G.input('stat_weights_rows', 'float', [1, 1, 1, 'A', 'W']) : '';
   const logitsIndex = G.input('logits_index', 'int64', ['K']);
+  const newFrom = G.input('new_from', 'int64', [1]); // [−S]: where the new tokens' slots start, from the end
 
   // Token embedding: a float32 Gather, or GatherBlockQuantized on the stored blocks (plus the block
   // minimum, gathered and broadcast over its block). Its codes and scales are shared with a tied LM head.
@@ -240,6 +246,8 @@ export function buildDecoderGraph(
   const sHalf = G.int64([half]);
   const sEnd = G.int64([d]);
   const axesLast = G.int64([-1]);
+  const axes4 = G.int64([4]);
+  const sMax = G.int64([Number.MAX_SAFE_INTEGER]);
   const eps = G.scalar(1e-30);
   const scale = G.scalar(1 / Math.sqrt(d));
 
@@ -287,10 +295,9 @@ export function buildDecoderGraph(
   };
 
   for (let l = 0; l < L; l++) {
-    const pk = G.input(`past_key_${l}`, 'float', [1, `P_${l}`, Hkv, d]);
-    const pv = G.input(`past_value_${l}`, 'float', [1, `P_${l}`, Hkv, d]);
+    const pk = G.input(`past_key_${l}`, 'float', [1, Hkv, 1, `P_${l}`, d]);
+    const pv = G.input(`past_value_${l}`, 'float', [1, Hkv, 1, `P_${l}`, d]);
     const pm = G.input(`past_mask_${l}`, 'float', [1, Hkv, 1, 1, `P_${l}`]);
-
     const h = G.op('SimplifiedLayerNormalization', [x, G.float(`l${l}.attn_norm`, [D], w(layerWeight(l, 'attnNorm')))], {
       axis: -1,
       epsilon: { float: config.rmsNormEps },
@@ -307,18 +314,26 @@ export function buildDecoderGraph(
 
     // Queries [1, Hkv, g, S, d], pre-scaled by 1/√d.
     const q5 = G.op('Reshape', [G.op('Transpose', [G.op('Mul', [qRot, scale])], { perm: [0, 2, 1, 3] }), shapeQ5]);
-    const keysT = (t: string) => G.op('Unsqueeze', [G.op('Transpose', [t], { perm: [0, 2, 3, 1] }), G.int64([2])]); // [1,Hkv,1,d,·]
-    const vals = (t: string) => G.op('Unsqueeze', [G.op('Transpose', [t], { perm: [0, 2, 1, 3] }), G.int64([2])]); // [1,Hkv,1,·,d]
-    const scorePast = G.op('Add', [G.op('MatMul', [q5, keysT(pk)]), pm]); // [1,Hkv,g,S,P]
-    const scoreNew = G.op('Add', [G.op('MatMul', [q5, keysT(kNew)]), causal]); // [1,Hkv,g,S,S]
-    const probs = G.op('Softmax', [G.op('Concat', [scorePast, scoreNew], { axis: 4 })], { axis: -1 }); // [1,Hkv,g,S,T]
-    const vAll = G.op('Concat', [vals(pv), vals(vNew)], { axis: 3 }); // [1,Hkv,1,T,d]
-    const attn = G.op('MatMul', [probs, vAll]); // [1,Hkv,g,S,d]
+    // The past is read where it lies, head-major [Hkv, C, d], never concatenated with the new tokens.
+    // Q·Kᵀ is written as a MatMul of the transposed keys: onnxruntime's CPU optimiser fuses the two into
+    // one FusedMatMul that reads the keys in place (a transposed operand, no copy); a GPU transposes
+    // in its own memory.
+    const scorePast = G.op('Add', [G.op('MatMul', [q5, G.op('Transpose', [pk], { perm: [0, 1, 2, 4, 3] })]), pm]); // [1,Hkv,g,S,C]
+    const kNewT = G.op('Unsqueeze', [G.op('Transpose', [kNew], { perm: [0, 2, 3, 1] }), G.int64([2])]); // [1,Hkv,1,d,S]
+    const scoreNew = G.op('Add', [G.op('MatMul', [q5, kNewT]), causal]); // [1,Hkv,g,S,S]
+    const probs = G.op('Softmax', [G.op('Concat', [scorePast, scoreNew], { axis: 4 })], { axis: -1 }); // [1,Hkv,g,S,C+S]
+    // Split at −S (a graph input: slicing by a length computed in the graph would put that arithmetic
+    // on the CPU provider): Σ_t p·v over the past slots where they lie, plus over the new tokens.
+    const probsPast = G.op('Slice', [probs, s0, newFrom, axes4]); // [1,Hkv,g,S,C]
+    const probsNew = G.op('Slice', [probs, newFrom, sMax, axes4]); // [1,Hkv,g,S,S]
+    const attnPast = G.op('MatMul', [probsPast, pv]); // [1,Hkv,g,S,d]
+    const vNewH = G.op('Unsqueeze', [G.op('Transpose', [vNew], { perm: [0, 2, 1, 3] }), G.int64([2])]); // [1,Hkv,1,S,d]
+    const attn = G.op('Add', [attnPast, G.op('MatMul', [probsNew, vNewH])]); // [1,Hkv,g,S,d]
     const merged = G.op('Reshape', [G.op('Transpose', [G.op('Reshape', [attn, G.int64([1, Hq, -1, d])])], { perm: [0, 2, 1, 3] }), shapeMerge]); // [1,S,Hq·d]
     x = G.op('Add', [x, linear(merged, `l${l}.wo`, D, Hq * d, layerWeight(l, 'wo'))]);
 
     if (stats) {
-      // Attention statistics for the token scorers and LMBA (see header).
+      // Attention statistics for the token scorers and LMBA (see header), over past then new slots.
       G.op('MatMul', [statW, probs], {}, { name: `wsum_${l}` });
       const probsW = G.op('Gather', [probs, statRows], { axis: 3 }); // [1,Hkv,g,W,T]
       G.op('MatMul', [statWW, G.op('Mul', [probsW, probsW])], {}, { name: `wsq_${l}` });

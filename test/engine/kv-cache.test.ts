@@ -1,0 +1,144 @@
+/**
+ * The cache's layout against a plain model of it: per layer and KV head, the
+ * list of (position, key, value) it holds. Random appends, evictions,
+ * compactions and capacity growth; after each, the buffers fed to the graph
+ * must hold exactly those entries in slot order, with a zero mask on them and
+ * −1e30 on every other slot (unused capacity included).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { appendHeadMajor } from '../../electron/engine/engine.ts';
+import { MASK_NEG } from '../../electron/engine/graph/decoder.ts';
+import { KvCache } from '../../electron/engine/kv-cache.ts';
+
+/** A seeded generator (mulberry32), so a failure reproduces. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Entry {
+  position: number;
+  k: number[];
+  v: number[];
+}
+
+describe('appendHeadMajor', () => {
+  it('turns chunks of sequence-major rows [S, H, d] into one head-major [H, n, d] buffer, in place', () => {
+    const H = 3;
+    const d = 4;
+    const n = 11;
+    const rand = rng(1);
+    const seq = Float32Array.from({ length: n * H * d }, () => rand()); // [n, H, d]
+    const buf = new Float32Array(n * H * d);
+    let start = 0;
+    for (const S of [1, 4, 2, 4]) {
+      appendHeadMajor(buf, seq.subarray(start * H * d, (start + S) * H * d), start, S, H, d);
+      start += S;
+      // After each chunk the front of the buffer is [H, start, d].
+      for (let h = 0; h < H; h++)
+        for (let t = 0; t < start; t++)
+          for (let j = 0; j < d; j++) assert.equal(buf[(h * start + t) * d + j], seq[(t * H + h) * d + j], `h${h} t${t} j${j} after ${start}`);
+    }
+  });
+});
+
+describe('KvCache', () => {
+  const shape = { numLayers: 2, numKvHeads: 3, headDim: 4, dtype: 'float32' as const };
+  const { numKvHeads: H, headDim: d } = shape;
+
+  function check(cache: KvCache, model: Entry[][][]): void {
+    model.forEach((heads, l) => {
+      const f = cache.feeds(l);
+      const cap = f.slots;
+      assert.equal(f.keys.length, H * cap * d);
+      assert.equal(f.mask.length, H * cap);
+      heads.forEach((entries, h) => {
+        assert.deepEqual(
+          [...cache.positionsOf(l, h)],
+          entries.map((e) => e.position),
+          `layer ${l} head ${h} positions`,
+        );
+        let i = 0;
+        for (let s = 0; s < cap; s++) {
+          const info = cache.slotInfo(l, h, s);
+          if (s < cache.slots(l) && info.valid) {
+            const e = entries[i++];
+            assert.ok(e, `layer ${l} head ${h}: more slots than entries`);
+            assert.equal(f.mask[h * cap + s], 0);
+            assert.deepEqual([...f.keys.subarray((h * cap + s) * d, (h * cap + s + 1) * d)], e.k);
+            assert.deepEqual([...f.values.subarray((h * cap + s) * d, (h * cap + s + 1) * d)], e.v);
+          } else assert.equal(f.mask[h * cap + s], Math.fround(MASK_NEG), `layer ${l} head ${h} slot ${s} must be masked`);
+        }
+        assert.equal(i, entries.length, `layer ${l} head ${h}: every entry is in a slot`);
+      });
+    });
+  }
+
+  it('keeps its buffers, mask and bookkeeping equal to a list model through appends, evictions, compactions and growth', () => {
+    const rand = rng(7);
+    const n = 9;
+    const val = () => Math.round(rand() * 1000) / 8; // exact in float32
+    // Prefill K/V head-major [H, n, d] per layer.
+    const keys = [0, 1].map(() => Float32Array.from({ length: H * n * d }, val));
+    const values = [0, 1].map(() => Float32Array.from({ length: H * n * d }, val));
+    const kept = [0, 1].map(() => Array.from({ length: H }, () => Int32Array.from([...Array(n).keys()].filter(() => rand() < 0.6))));
+    const cache = KvCache.fromKept(shape, keys, values, n, kept, 2);
+    const model: Entry[][][] = kept.map((heads, l) =>
+      heads.map((pos, h) =>
+        [...pos].map((p) => ({
+          position: p,
+          k: [...(keys[l] ?? new Float32Array(0)).subarray((h * n + p) * d, (h * n + p + 1) * d)],
+          v: [...(values[l] ?? new Float32Array(0)).subarray((h * n + p) * d, (h * n + p + 1) * d)],
+        })),
+      ),
+    );
+    check(cache, model);
+    const caps = new Set<number>();
+    for (let step = 0; step < 90; step++) {
+      const S = 1 + Math.floor(rand() * 3);
+      for (let l = 0; l < 2; l++) {
+        const k = Float32Array.from({ length: S * H * d }, val); // [S, H, d] as the graph returns it
+        const v = Float32Array.from({ length: S * H * d }, val);
+        cache.append(l, k, v, S);
+        for (let h = 0; h < H; h++)
+          for (let s = 0; s < S; s++)
+            model[l]?.[h]?.push({
+              position: cache.nextPosition + s,
+              k: [...k.subarray((s * H + h) * d, (s * H + h + 1) * d)],
+              v: [...v.subarray((s * H + h) * d, (s * H + h + 1) * d)],
+            });
+        // Evict a random live token of a random head, by its slot.
+        const h = Math.floor(rand() * H);
+        const live: number[] = [];
+        for (let s = 0; s < cache.slots(l); s++) if (cache.slotInfo(l, h, s).valid) live.push(s);
+        if (live.length > 1) {
+          const slot = live[Math.floor(rand() * live.length)] ?? 0;
+          const pos = cache.slotInfo(l, h, slot).position;
+          cache.evict(l, h, slot);
+          const list = model[l]?.[h] ?? [];
+          list.splice(
+            list.findIndex((e) => e.position === pos),
+            1,
+          );
+        }
+        if (rand() < 0.2) cache.compact(l);
+        caps.add(cache.feeds(l).slots);
+      }
+      cache.advance(S);
+      check(cache, model);
+    }
+    assert.ok(caps.size > 2, `the capacity grew (capacities seen: ${[...caps].join(', ')})`);
+    const size = cache.size();
+    assert.equal(
+      size.entries,
+      model.flat().reduce((a, e) => a + e.length, 0),
+    );
+  });
+});
