@@ -10,7 +10,16 @@ import { useEffect, useMemo, type ReactNode } from 'react';
 import type { MethodInfo } from '@kvlab/core';
 import { niahNaming } from '@kvlab/core';
 import { useLab } from '../store/index.ts';
-import { BUILDER_PRESETS, builderExperiment, contextIssues, validateExperiment, type AdaMode, type WorkloadForm, type WorkloadKind } from '../store/builder.ts';
+import {
+  BUILDER_PRESETS,
+  builderExperiment,
+  contextIssues,
+  validateExperiment,
+  type AdaMode,
+  type CustomMethodEntry,
+  type WorkloadForm,
+  type WorkloadKind,
+} from '../store/builder.ts';
 import { estimateCost } from '../util/cost.ts';
 import { formatInt } from '../util/format.ts';
 
@@ -24,6 +33,7 @@ export function BuilderScreen() {
   const applyPreset = useLab((s) => s.applyBuilderPreset);
   const addWorkload = useLab((s) => s.addWorkload);
   const submit = useLab((s) => s.submitBuilder);
+  const removeCustom = useLab((s) => s.removeCustomMethod);
 
   const experiment = useMemo(() => builderExperiment(form, models, methodInfo), [form, models, methodInfo]);
   const cards = useLab((s) => s.cards);
@@ -101,6 +111,23 @@ export function BuilderScreen() {
                 <PresetSelect info={h} />
               </div>
             ))}
+            {form.customMethods.length ? (
+              <>
+                <h3>Custom allocations</h3>
+                <p className="muted small">Saved on the Layer profile; each runs as ZigZagKV over the saved per-layer budgets, scaled to every budget above.</p>
+                <ul className="custom-methods" data-testid="builder-custom-methods">
+                  {form.customMethods.map((m, i) => (
+                    <li key={m.label} className="row gap" data-testid={`builder-custom-${i}`} data-label={m.label}>
+                      <span className="mono">{m.label}</span>
+                      <span className="muted small mono">{describeCustom(m)}</span>
+                      <button type="button" className="link" onClick={() => removeCustom(i)} data-testid={`builder-custom-${i}-remove`}>
+                        Remove
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            ) : null}
           </Group>
 
           <Group title="Budgets">
@@ -215,6 +242,12 @@ export function BuilderScreen() {
       </div>
     </section>
   );
+}
+
+/** "snapkv/zigzagkv, layer budgets 12 · 30 · 30 …": the saved per-layer budgets of a custom allocation, when it has them. */
+function describeCustom(m: CustomMethodEntry): string {
+  const lmba: unknown = m.allocator?.['staticLmba'];
+  return Array.isArray(lmba) ? `${m.method}, layer budgets ${lmba.join(' · ')}` : m.method;
 }
 
 function Group({ title, children }: { title: string; children: ReactNode }) {
