@@ -12,6 +12,7 @@
  */
 import type { ExampleKind, PlaygroundExample, PlaygroundResponse } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
+import { speedFromPlayground, type MeasuredSpeed } from '../util/cost.ts';
 import { errorMessage } from '../util/format.ts';
 
 export interface PlaygroundConfig {
@@ -75,6 +76,8 @@ export interface PlaygroundSlice {
   readonly exampleError: string | null;
   /** The example whose needle is in the prompt the shown response ran on: the answer check and the needle jump use it. */
   readonly responseExample: PlaygroundExample | null;
+  /** Per model id: the speed its last Playground run measured (the builder's time estimate falls back on it). */
+  readonly playgroundSpeeds: Readonly<Record<string, MeasuredSpeed>>;
   setExampleOptions(patch: Partial<ExampleOptions>): void;
   /**
    * Asks the engine for the example the options describe (its length fitted to `contextLength`, the
@@ -109,6 +112,7 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
   exampleLoading: false,
   exampleError: null,
   responseExample: null,
+  playgroundSpeeds: {},
   setExampleOptions: (patch) => set((s) => ({ exampleOptions: { ...s.exampleOptions, ...patch } })),
   insertExample: async (modelId, opts = {}) => {
     const o = get().exampleOptions;
@@ -145,7 +149,14 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
       const layers = response.results.find((r) => r.kept.length)?.kept.length ?? 0;
       // An example still counts while its needle is in the prompt (the user may have edited around it).
       const responseExample = example && example.needle && prompt.includes(example.needle) ? example : null;
-      set((s) => ({ response, responseExample, playgroundRunning: false, overlayLayer: Math.min(s.overlayLayer, Math.max(0, layers - 1)) }));
+      const speed = speedFromPlayground(response.results[0]);
+      set((s) => ({
+        response,
+        responseExample,
+        playgroundRunning: false,
+        overlayLayer: Math.min(s.overlayLayer, Math.max(0, layers - 1)),
+        ...(speed ? { playgroundSpeeds: { ...s.playgroundSpeeds, [modelId]: speed } } : {}),
+      }));
     } catch (e) {
       set({ playgroundRunning: false, playgroundError: errorMessage(e) });
     }
