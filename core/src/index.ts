@@ -39,6 +39,7 @@ export * from './experiment.ts';
 export * from './workloads/types.ts';
 export * from './workloads/errors.ts';
 export * from './workloads/niah.ts';
+export * from './workloads/example.ts';
 export * from './workloads/ruler.ts';
 export * from './workloads/longbench.ts';
 export * from './workloads/fidelity.ts';

@@ -39,6 +39,7 @@ import type {
   LogLine,
   ModelCard,
   ModelSummary,
+  PlaygroundExample,
   PlaygroundResult,
   RunDetail,
   RunStatus,
@@ -46,7 +47,7 @@ import type {
   SampleDetail,
   Settings,
 } from '@kvlab/core';
-import { ApiError, describeMethods, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, settingsInput } from '@kvlab/core';
+import { ApiError, describeMethods, exampleSample, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, settingsInput } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { readGgufHeader } from '../engine/formats/gguf.ts';
 import { readHfModelHeader } from '../engine/formats/hf.ts';
@@ -59,6 +60,7 @@ import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import type { RunEvent } from '../experiments/runner.ts';
 import { findSample, runExperiment } from '../experiments/runner.ts';
+import { tokenCounter } from '../experiments/samples.ts';
 import { EXPERIMENT_FILE, readExperiment, readRows } from '../experiments/store.ts';
 import { writeReport } from '../reports/index.ts';
 import { APP_ROOT } from './paths.ts';
@@ -814,6 +816,28 @@ class LabHost {
     });
   }
 
+  playgroundExample(input: LabParsedInput<'playgroundExample'>): Promise<PlaygroundExample> {
+    // The model is loaded (as the Playground's run will need it) for its tokenizer: lengths are in its tokens, as a run's are.
+    return this.withEngine(input.modelId, ({ model }) => {
+      const { sample, seed, template, needle } = exampleSample(
+        { kind: input.kind, contextLength: input.contextLength, depth: input.depth, template: input.template, seed: input.seed },
+        tokenCounter(model.tokenizer),
+      );
+      return Promise.resolve({
+        kind: input.kind,
+        prompt: sample.prompt,
+        answers: [...sample.answers],
+        needle,
+        template,
+        seed,
+        contextLength: input.contextLength,
+        depth: input.depth,
+        promptTokens: Number(sample.meta['tokens']),
+        maxNewTokens: sample.maxNewTokens,
+      });
+    });
+  }
+
   profileModel(input: LabParsedInput<'profileModel'>): Promise<LayerProfile> {
     return this.withEngine(input.modelId, async ({ engine, model }) => {
       const ids = model.tokenizer.encode(input.prompt);
@@ -996,6 +1020,7 @@ export function createLabService(opts: LabServiceOptions): LabService {
     getModelCard: wrap((i) => host.getModelCard(i)),
     describeMethods: wrap(() => host.describeMethods()),
     runPlayground: wrap((i) => host.runPlayground(i)),
+    playgroundExample: wrap((i) => host.playgroundExample(i)),
     profileModel: wrap((i) => host.profileModel(i)),
     startRun: wrap((i) => host.startRun(i)),
     listRuns: wrap(() => host.listRuns()),

@@ -16,6 +16,7 @@ import { BuilderScreen } from './screens/Builder.tsx';
 import { CompareScreen } from './screens/Compare.tsx';
 import { LayerProfileScreen } from './screens/LayerProfile.tsx';
 import { ModelsScreen } from './screens/Models.tsx';
+import { customMethodEntry } from './screens/LayerProfile.tsx';
 import { PlaygroundScreen } from './screens/Playground.tsx';
 import { ReportsScreen } from './screens/Reports.tsx';
 import { RunsScreen } from './screens/Runs.tsx';
@@ -159,6 +160,8 @@ function ProfileMount() {
   const models = useLab((s) => s.models);
   const modelId = useLab((s) => s.selectedModelId);
   const selectModel = useLab((s) => s.selectModel);
+  const addCustomMethod = useLab((s) => s.addCustomMethod);
+  const notify = useLab((s) => s.notify);
   return (
     <div className="mount" data-testid="screen-profile-mount">
       <div className="mount-bar row gap">
@@ -173,7 +176,15 @@ function ProfileMount() {
           </select>
         </label>
       </div>
-      <LayerProfileScreen api={api} modelId={modelId} />
+      <LayerProfileScreen
+        api={api}
+        modelId={modelId}
+        onCustomAllocation={(budgets) => {
+          // The saved allocation becomes a method of the experiment builder (ZigZagKV over a static profile).
+          addCustomMethod(customMethodEntry(budgets));
+          notify('info', 'The custom allocation was added to the Experiment builder’s methods.');
+        }}
+      />
     </div>
   );
 }

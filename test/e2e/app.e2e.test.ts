@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AnyRow, ReportData, ResultRow, WorkloadDefInput } from '@kvlab/core';
-import { aggregate, generateWorkload, niahCellIds, splitRows } from '@kvlab/core';
+import { aggregate, exampleSample, generateWorkload, niahCellIds, splitRows } from '@kvlab/core';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Download, Locator, Page } from 'playwright-core';
 import { APP_ROOT, RENDERER_DIST } from '../../electron/host/paths.ts';
@@ -41,6 +41,7 @@ import { loadModelSync } from '../../electron/engine/load.ts';
 import { tokenCounter } from '../../electron/experiments/samples.ts';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { HEADLESS_CHROMIUM_FLAGS } from '../../electron/reports/pdf.ts';
+import { DEFAULT_EXAMPLE } from '../../renderer/src/store/playground.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const KVLAB = join(APP_ROOT, 'electron', 'cli', 'kvlab.mjs');
@@ -523,5 +524,127 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     await go('playground');
     await shot('playground-dark');
     await assertNoErrors('dark theme');
+  });
+});
+
+/**
+ * The Playground's first view on the real default model, in a fresh lab of its own: the prompt
+ * it opens with is the default retrieval example (core's passkey generator in the format the
+ * demo model was trained on, in the model's tokens), and one Run with the default configurations
+ * shows the full cache answering it, the needle outlined in the overlays, and output that stays
+ * inside its card.
+ */
+describe('the Playground opens on a retrieval example the default model answers at full KV', { timeout: 180_000 }, () => {
+  let lab: { url: URL; page: Page; close: () => Promise<void> } | undefined;
+
+  /** `kvlab serve` on the bundled model (own process group, own results and cache) and a headless Chromium page on it. */
+  async function startLab(): Promise<{ url: URL; page: Page; close: () => Promise<void> }> {
+    if (!existsSync(CHROMIUM)) throw new Error(`Debian's Chromium is missing (${CHROMIUM}): install it with \`apt-get install chromium\``);
+    defaultModelPath();
+    if (needsBuild(RENDERER_OUTPUTS, RENDERER_SOURCES)) {
+      const log: string[] = [];
+      await ensureRendererBuilt((l) => log.push(l));
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'kvlab-e2e-example-'));
+    const proc = spawn(process.execPath, [KVLAB, 'serve', '--port', '0', '--results', join(dir, 'runs'), '--no-build'], {
+      cwd: APP_ROOT,
+      detached: true,
+      env: { ...process.env, KVLAB_CACHE: join(dir, 'cache'), XDG_CONFIG_HOME: join(dir, 'config') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+    proc.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const killGroup = (): void => {
+      try {
+        if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: already gone
+      }
+    };
+    const t0 = Date.now();
+    while (!out.includes('\n')) {
+      if (proc.exitCode !== null || Date.now() - t0 > 90_000) {
+        killGroup();
+        throw new Error(`kvlab serve printed no URL (exit ${proc.exitCode}): ${err}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ctx = await chromium.launchPersistentContext(join(dir, 'chromium'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: [...HEADLESS_CHROMIUM_FLAGS],
+    });
+    const pg = ctx.pages()[0] ?? (await ctx.newPage());
+    pg.setDefaultTimeout(60_000);
+    return {
+      url: new URL(out.trim()),
+      page: pg,
+      close: async () => {
+        await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 15_000))]).catch(() => undefined);
+        if (proc.exitCode === null) {
+          const exited = new Promise((r) => proc.once('exit', r));
+          proc.kill('SIGTERM');
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+        }
+        killGroup();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  it('the default example, built by the real tokenizer, is answered by the full cache; the compressed columns are checked too', async () => {
+    assert.ok(lab);
+    const { page: p, url: u } = lab;
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(`${u.origin}${u.pathname}${u.search}#/playground`);
+    await p.waitForSelector(sel('playground-example-info'));
+
+    // What the UI inserted is core's sample for the default options, measured with the model's own tokenizer.
+    const expected = exampleSample(
+      {
+        kind: DEFAULT_EXAMPLE.kind,
+        contextLength: DEFAULT_EXAMPLE.contextLength,
+        depth: DEFAULT_EXAMPLE.depth,
+        template: DEFAULT_EXAMPLE.template,
+        seed: DEFAULT_EXAMPLE.seed,
+      },
+      tokenCounter(loadModelSync(defaultModelPath()).tokenizer),
+    );
+    const answer = expected.sample.answers[0] ?? '';
+    assert.equal(await p.inputValue(sel('playground-prompt')), expected.sample.prompt);
+    assert.equal(await p.getAttribute(sel('playground-example-info'), 'data-answer'), answer);
+    assert.equal(await p.inputValue(sel('playground-max-tokens')), String(expected.sample.maxNewTokens));
+
+    await p.click(sel('playground-run'));
+    await p.waitForSelector(sel('playground-results'), { timeout: 90_000 });
+    const columns = p.locator(sel('playground-column'));
+    assert.equal(await columns.count(), 3, 'full + the two default configurations');
+    const fullText = await columns.nth(0).locator(sel('pg-text')).innerText();
+    assert.match(fullText, new RegExp(`(^|\\D)${answer}(\\D|$)`), `the full cache answers ${answer}: ${fullText}`);
+    assert.equal(await columns.nth(0).locator(sel('pg-verdict')).getAttribute('data-right'), '1');
+    for (let i = 1; i < 3; i++) assert.ok(await columns.nth(i).locator(sel('pg-verdict')).count(), `column ${i} is checked against the answer`);
+    // The needle is found among the real tokens and the full cache keeps all of it.
+    const needle = columns.nth(0).locator(sel('retention-needle-kept'));
+    const total = Number(await needle.getAttribute('data-total'));
+    assert.ok(total > 5, `needle tokens: ${total}`);
+    assert.equal(Number(await needle.getAttribute('data-value')), total);
+    await columns.nth(1).locator(sel('retention-jump-needle')).click();
+    // Output stays inside its card: no text wider than its box.
+    for (const w of await p.locator(sel('pg-text')).evaluateAll((els) => els.map((e) => e.scrollWidth - e.clientWidth)))
+      assert.ok(w <= 1, `text overflows by ${w}px`);
+    mkdirSync(SHOTS, { recursive: true });
+    await p.screenshot({ path: join(SHOTS, 'playground-example.png') });
+    assert.deepEqual(errors, []);
   });
 });

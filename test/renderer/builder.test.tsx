@@ -2,7 +2,7 @@
 import './dom.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fireEvent, screen } from '@testing-library/react';
+import { act, fireEvent, screen } from '@testing-library/react';
 import { BuilderScreen } from '../../renderer/src/screens/Builder.tsx';
 import { settle, setup } from './render.tsx';
 
@@ -100,4 +100,22 @@ test('Start queues the run with the experiment and opens Runs', async () => {
   assert.deepEqual(exp.methods, ['full', 'snapkv/uniform', 'snapkv/pyramidkv', 'snapkv/zigzagkv']);
   assert.equal(h.store.getState().screen, 'runs');
   assert.equal(h.store.getState().runs[0]?.cellsTotal, 50);
+});
+
+test('the time estimate is unknown until the model has run once, then comes from its measured speed', async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  await settle();
+  assert.ok(h.store.getState().builder.modelIds.length > 0, 'the selected model is preselected');
+  assert.equal(screen.getByTestId('builder-cost-time').textContent, 'unknown');
+  assert.match(screen.getByTestId('builder-cost-time-basis').textContent ?? '', /^Time unknown until .+ has run once/);
+  const modelId = h.store.getState().selectedModelId ?? '';
+  await act(async () => {
+    h.store.getState().setPrompt('The passkey is 71432. What is the passkey?');
+    await h.store.getState().runPlayground(modelId);
+  });
+  const seconds = Number(screen.getByTestId('builder-cost-time').getAttribute('data-seconds'));
+  assert.ok(seconds > 0, `seconds: ${seconds}`);
+  assert.match(screen.getByTestId('builder-cost-time').textContent ?? '', /^≈ /);
+  assert.match(screen.getByTestId('builder-cost-time-basis').textContent ?? '', /the last Playground run/);
 });

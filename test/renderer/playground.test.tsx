@@ -9,6 +9,7 @@ import { settle, setup } from './render.tsx';
 test('renders the full cache and three compressed columns with a retention overlay each', async () => {
   const h = await setup();
   h.render(<PlaygroundScreen />);
+  await settle(); // the default example fills the prompt
   // Two configs by default; add a third, then the add button disappears at the limit.
   fireEvent.click(screen.getByTestId('playground-add-config'));
   assert.equal(screen.queryByTestId('playground-add-config'), null);
@@ -45,6 +46,7 @@ test('renders the full cache and three compressed columns with a retention overl
 test('the layer slider and head picker change what the overlay shows', async () => {
   const h = await setup();
   h.render(<PlaygroundScreen />);
+  await settle(); // the default example fills the prompt
   fireEvent.click(screen.getByTestId('playground-run'));
   await settle();
   const overlay = () => screen.getAllByTestId('retention-overlay')[1];
@@ -68,6 +70,7 @@ test('the layer slider and head picker change what the overlay shows', async () 
 test('a bad budget shows the engine error', async () => {
   const h = await setup();
   h.render(<PlaygroundScreen />);
+  await settle(); // the default example fills the prompt
   fireEvent.change(screen.getByTestId('playground-budget-0'), { target: { value: 'much' } });
   fireEvent.click(screen.getByTestId('playground-run'));
   await settle();
@@ -92,4 +95,79 @@ test('a budget too small for a short prompt is raised, and its column says so in
     /^note: budget 1% = \d+ tokens? over \d+ layers is below what snapkv\/uniform can keep of this 5-token prompt.*kept the full cache/,
   );
   assert.deepEqual(notes(2), [], 'a budget that covers the prompt needs no notice');
+});
+
+test('opens on a passkey example in the trained format; the columns check its answer and the overlays find its needle; Insert example makes a needle one', async () => {
+  const h = await setup();
+  h.render(<PlaygroundScreen />);
+  await settle();
+  const asked = h.fake.calls.filter((c) => c.method === 'playgroundExample');
+  assert.equal(asked.length, 1, 'one example, asked for by itself');
+  assert.deepEqual(
+    { ...(asked[0]?.input as object), modelId: undefined },
+    { modelId: undefined, kind: 'passkey', contextLength: 512, depth: 50, template: 'train-0', seed: 1 },
+  );
+  const example = h.store.getState().example;
+  assert.ok(example);
+  const prompt = (screen.getByTestId('playground-prompt') as HTMLTextAreaElement).value;
+  assert.equal(prompt, example.prompt);
+  assert.ok(prompt.includes(`Keep this number in mind, it is the passkey: ${example.answers[0] ?? ''}.`), 'the first trained passkey template');
+  assert.equal(screen.getByTestId('playground-max-tokens').getAttribute('value'), '32', "the NIAH workload's generation cap");
+  assert.match(
+    screen.getByTestId('playground-example-info').textContent ?? '',
+    new RegExp(`trained template train-0.*The answer is ${example.answers[0] ?? ''}`),
+  );
+
+  fireEvent.click(screen.getByTestId('playground-run'));
+  await settle();
+  const cols = screen.getAllByTestId('playground-column');
+  for (const c of cols) {
+    assert.match(c.querySelector('[data-testid="pg-rate"]')?.textContent ?? '', /^decode \d/);
+    // The fake's canned text has no passkey in it: every column says what was expected.
+    const verdict = c.querySelector('[data-testid="pg-verdict"]');
+    assert.equal(verdict?.getAttribute('data-right'), '0');
+    assert.equal(verdict?.textContent, `✗ expected ${example.answers[0] ?? ''}`);
+  }
+  assert.match(
+    screen.getByTestId('playground-prefill').textContent ?? '',
+    /^prefill [\d,]+ prompt tokens in [\d,]+ ms \([\d,.]+ tok\/s\), shared by every column$/,
+  );
+  assert.match(cols[1]?.querySelector('[data-testid="pg-layer-budgets"]')?.getAttribute('title') ?? '', /union/);
+  // The needle: outlined in every overlay, all of it kept by the full cache; the legend explains the union over heads.
+  const overlays = screen.getAllByTestId('retention-overlay');
+  const needleTokens = overlays[0]?.querySelectorAll('[data-needle="1"]') ?? [];
+  assert.ok(needleTokens.length > 5);
+  assert.equal(
+    [...needleTokens]
+      .map((t) => t.textContent)
+      .join('')
+      .trim(),
+    example.needle,
+  );
+  const kept = (i: number) => overlays[i]?.querySelector('[data-testid="retention-needle-kept"]');
+  assert.equal(kept(0)?.getAttribute('data-value'), String(needleTokens.length));
+  assert.equal(kept(1)?.getAttribute('data-total'), String(needleTokens.length));
+  assert.match(overlays[1]?.querySelector('[data-testid="retention-legend"]')?.textContent ?? '', /^kept by any of the \d KV heads: .* \(union over heads\)$/);
+  fireEvent.click(screen.getAllByTestId('retention-jump-needle')[1] as Element);
+
+  // Another example: a needle in the third trained template.
+  fireEvent.change(screen.getByTestId('playground-example-kind'), { target: { value: 'needle' } });
+  fireEvent.change(screen.getByTestId('playground-example-template'), { target: { value: 'train-2' } });
+  fireEvent.click(screen.getByTestId('playground-insert-example'));
+  await settle();
+  const last = h.fake.calls.filter((c) => c.method === 'playgroundExample').at(-1);
+  assert.equal((last?.input as { template: string }).template, 'train-2');
+  assert.match(
+    (screen.getByTestId('playground-prompt') as HTMLTextAreaElement).value,
+    /In the harbour log, the ship called .+ is listed with berth number \d{7}\./,
+  );
+});
+
+test('a prompt the user writes before the example arrives is kept', async () => {
+  const h = await setup();
+  h.render(<PlaygroundScreen />);
+  fireEvent.change(screen.getByTestId('playground-prompt'), { target: { value: 'My own prompt' } });
+  await settle();
+  assert.equal((screen.getByTestId('playground-prompt') as HTMLTextAreaElement).value, 'My own prompt');
+  assert.equal(h.store.getState().example, null);
 });

@@ -135,6 +135,26 @@ export interface PlaygroundResponse {
   readonly warnings?: readonly string[];
 }
 
+/** A retrieval example for the Playground (playgroundExample): a passkey or needle sample of core's NIAH generator, in the model's tokens. */
+export interface PlaygroundExample {
+  readonly kind: 'passkey' | 'needle';
+  readonly prompt: string;
+  /** What a right answer contains (the passkey, or the needle's number). */
+  readonly answers: readonly string[];
+  /** The sentence that holds the answer, exactly as it stands in the prompt (the retention overlay finds its tokens by it). */
+  readonly needle: string;
+  /** The template's id in core's sets: 'train-<i>' (the format the demo model was trained on) or 'heldOut-<i>'. */
+  readonly template: string;
+  /** The seed the sample was generated with (the asked one, or the first after it that gives the template). */
+  readonly seed: number;
+  readonly contextLength: number;
+  readonly depth: number;
+  /** The prompt's length in the model's tokens, as the workload generator measured it (without BOS). */
+  readonly promptTokens: number;
+  /** The generation cap the NIAH workload uses for this sample. */
+  readonly maxNewTokens: number;
+}
+
 export interface LayerProfile {
   readonly modelId: string;
   readonly promptTokens: number;
@@ -283,6 +303,20 @@ export const playgroundInput = z.strictObject({
   chatTemplate: z.boolean().default(false),
 });
 
+export const playgroundExampleInput = z.strictObject({
+  modelId: id,
+  kind: z.enum(['passkey', 'needle']).default('passkey'),
+  /** Prompt length in the model's tokens. */
+  contextLength: z.number().int().min(64).max(1_048_576).default(512),
+  depth: z.number().min(0).max(100).default(50),
+  /** 'train-<i>' or 'heldOut-<i>' of core's template sets (exampleTemplates); absent: the seed's own pick among the train templates. */
+  template: z
+    .string()
+    .regex(/^(train|heldOut)-\d{1,2}$/, "a template id such as 'train-0'")
+    .optional(),
+  seed: z.number().int().min(0).max(2_000_000_000).default(1),
+});
+
 export const profileInput = z.strictObject({
   modelId: id,
   /** The prompt to profile (the UI fills it from a workload sample or the user's text). */
@@ -343,6 +377,10 @@ export const LAB_API = {
   describeMethods: method<MethodInfo[]>()(none, 'Every scorer, allocator and head-wise method with its parameter schema.'),
 
   runPlayground: method<PlaygroundResponse>()(playgroundInput, 'One prompt, full KV and up to three compressed configurations.'),
+  playgroundExample: method<PlaygroundExample>()(
+    playgroundExampleInput,
+    "A passkey or needle sample of core's NIAH generator (the demo model's training format), measured in the model's tokens.",
+  ),
   profileModel: method<LayerProfile>()(profileInput, 'LMBA/LMBO per layer for a prompt.'),
 
   startRun: method<RunSummary>()(z.strictObject({ name: z.string().min(1).max(200).optional(), experiment: experimentDef }), 'Queues an experiment.'),

@@ -1,14 +1,23 @@
 /**
  * The prompt's tokens, shaded by whether a compressed cache kept them: for one
  * layer and one KV head (kept / evicted), or for all heads of the layer
- * (opacity = share of heads that kept the token). The full cache keeps
- * everything, so its `kept` is empty and every token shows as kept.
+ * (opacity = share of heads that kept the token; "kept" counts a token any
+ * head kept — the union, which is larger than one head's budget because heads
+ * keep different tokens). The full cache keeps everything, so its `kept` is
+ * empty and every token shows as kept.
+ *
+ * Byte tokens read as their characters (`<0x0A>` as a line break; util/tokens.ts).
+ * When the prompt holds an inserted needle or passkey (`needle`, a token span),
+ * its tokens are outlined, the legend says how many of them this layer/head
+ * kept, and "Jump to needle" scrolls the token list to them.
  *
  * Long prompts: the first and last `edge` tokens are drawn (where sinks and
- * the observation window live) with the middle elided, so four columns of a
- * 32K-token prompt still render quickly.
+ * the observation window live), and the needle with some context around it,
+ * with the rest elided, so four columns of a 32K-token prompt still render quickly.
  */
-import { useMemo } from 'react';
+import { useMemo, useRef } from 'react';
+import { formatInt } from '../util/format.ts';
+import { displayPieces } from '../util/tokens.ts';
 
 export interface RetentionOverlayProps {
   readonly tokens: readonly string[];
@@ -16,17 +25,45 @@ export interface RetentionOverlayProps {
   readonly kept: readonly (readonly (readonly number[])[])[];
   readonly layer: number;
   readonly head: number | 'all';
+  /** Tokens per KV head the allocator gave this layer (for the legend). */
+  readonly layerBudget?: number | undefined;
+  /** The needle's tokens [start, end), when the prompt holds an inserted needle or passkey. */
+  readonly needle?: { readonly start: number; readonly end: number } | null | undefined;
   readonly edge?: number;
   readonly testId?: string;
 }
 
-export function RetentionOverlay({ tokens, kept, layer, head, edge = 1500, testId }: RetentionOverlayProps) {
+/** Tokens drawn on each side of the needle when the prompt is long enough to be elided. */
+const NEEDLE_CONTEXT = 40;
+
+/** The [start, end) ranges drawn: everything, or the edges and the needle's neighbourhood, merged. */
+export function visibleRanges(n: number, edge: number, needle?: { start: number; end: number } | null): [number, number][] {
+  if (n <= 2 * edge) return [[0, n]];
+  const ranges: [number, number][] = [
+    [0, edge],
+    [n - edge, n],
+  ];
+  if (needle) ranges.push([Math.max(0, needle.start - NEEDLE_CONTEXT), Math.min(n, needle.end + NEEDLE_CONTEXT)]);
+  ranges.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else merged.push([r[0], r[1]]);
+  }
+  return merged;
+}
+
+export function RetentionOverlay({ tokens, kept, layer, head, layerBudget, needle, edge = 1500, testId }: RetentionOverlayProps) {
+  const listRef = useRef<HTMLDivElement>(null);
+  const shown = useMemo(() => displayPieces(tokens), [tokens]);
+  const heads = kept[layer]?.length ?? 0;
   const { share, keptCount } = useMemo(() => {
-    const heads = kept[layer] ?? [];
+    const layerHeads = kept[layer] ?? [];
     const share = new Float32Array(tokens.length);
     if (kept.length === 0) share.fill(1);
     else {
-      const chosen = head === 'all' ? heads : heads[head] ? [heads[head]] : [];
+      const chosen = head === 'all' ? layerHeads : layerHeads[head] ? [layerHeads[head]] : [];
       for (const positions of chosen) for (const p of positions) if (p >= 0 && p < share.length) share[p] = (share[p] ?? 0) + 1 / chosen.length;
     }
     let keptCount = 0;
@@ -34,39 +71,90 @@ export function RetentionOverlay({ tokens, kept, layer, head, edge = 1500, testI
     return { share, keptCount };
   }, [tokens, kept, layer, head]);
 
-  const spans = [];
   const n = tokens.length;
-  const elide = n > 2 * edge;
-  for (let i = 0; i < n; i++) {
-    if (elide && i === edge) {
+  const span = needle && needle.start >= 0 && needle.end <= n && needle.start < needle.end ? needle : null;
+  let needleKept = 0;
+  if (span) for (let i = span.start; i < span.end; i++) if ((share[i] ?? 0) > 0) needleKept++;
+
+  const spans = [];
+  let drawnTo = 0;
+  for (const [from, to] of visibleRanges(n, edge, span)) {
+    if (from > drawnTo)
       spans.push(
-        <span key="gap" className="tok-gap">
+        <span key={`gap-${from}`} className="tok-gap">
           {' '}
-          … {n - 2 * edge} tokens …{' '}
+          … {formatInt(from - drawnTo)} tokens …{' '}
         </span>,
       );
-      i = n - edge - 1;
-      continue;
+    for (let i = from; i < to; i++) {
+      const s = share[i] ?? 0;
+      const inNeedle = span !== null && i >= span.start && i < span.end;
+      spans.push(
+        <span
+          key={i}
+          className={`tok ${s > 0 ? 'tok-kept' : 'tok-evicted'}${inNeedle ? ' tok-needle' : ''}`}
+          data-kept={s > 0 ? '1' : '0'}
+          {...(inNeedle ? { 'data-needle': '1' } : {})}
+          style={s > 0 && s < 1 ? { opacity: 0.35 + 0.65 * s } : undefined}
+          title={`#${i} ${JSON.stringify(tokens[i] ?? '')}`}
+        >
+          {shown[i]}
+        </span>,
+      );
     }
-    const s = share[i] ?? 0;
+    drawnTo = to;
+  }
+  if (drawnTo < n)
     spans.push(
-      <span
-        key={i}
-        className={s > 0 ? 'tok tok-kept' : 'tok tok-evicted'}
-        data-kept={s > 0 ? '1' : '0'}
-        style={s > 0 && s < 1 ? { opacity: 0.35 + 0.65 * s } : undefined}
-        title={`#${i}`}
-      >
-        {tokens[i]}
+      <span key="gap-end" className="tok-gap">
+        {' '}
+        … {formatInt(n - drawnTo)} tokens …
       </span>,
     );
-  }
+
+  const jump = (): void => {
+    const list = listRef.current;
+    const first = list?.querySelector<HTMLElement>('[data-needle="1"]');
+    if (!list || !first) return;
+    // Only the token list scrolls (it is the offset parent of its tokens), not the page around it.
+    list.scrollTop = Math.max(0, first.offsetTop - list.clientHeight / 3);
+    list.classList.remove('flash-needle');
+    void list.offsetWidth; // restart the highlight animation on a second click
+    list.classList.add('flash-needle');
+  };
+
+  const compressed = kept.length > 0;
+  const legend = !compressed
+    ? `full cache: all ${formatInt(n)} prompt tokens kept`
+    : head === 'all'
+      ? `kept by any of the ${heads} KV heads: ${formatInt(keptCount)} / ${formatInt(n)} tokens`
+      : `KV head ${head} kept ${formatInt(keptCount)} / ${formatInt(n)} tokens`;
+  const why =
+    compressed && head === 'all'
+      ? `Each KV head keeps its own tokens${layerBudget !== undefined ? `, at most ${formatInt(layerBudget)} in this layer (its budget per head)` : ''}. Heads keep different tokens, so the count of tokens at least one head kept (the union) is larger than one head's budget. Shade = share of the heads that kept a token; pick one head to see exactly what it kept.`
+      : undefined;
+
   return (
     <div className="retention" data-testid={testId} data-kept-count={keptCount} data-token-count={n}>
-      <div className="retention-legend">
-        kept {keptCount} / {n} tokens
+      <div className="retention-legend row gap wrap">
+        <span title={why} data-testid="retention-legend">
+          {legend}
+          {why ? ' (union over heads)' : ''}
+        </span>
+        {span ? (
+          <>
+            <span data-testid="retention-needle-kept" data-value={needleKept} data-total={span.end - span.start}>
+              needle: {needleKept} / {span.end - span.start} tokens kept
+            </span>
+            <button type="button" className="link" onClick={jump} data-testid="retention-jump-needle">
+              Jump to needle
+            </button>
+          </>
+        ) : null}
       </div>
-      <div className="retention-tokens">{spans}</div>
+      <div className="retention-tokens" ref={listRef}>
+        {spans}
+      </div>
     </div>
   );
 }

@@ -10,9 +10,18 @@ import { useEffect, useMemo, type ReactNode } from 'react';
 import type { MethodInfo } from '@kvlab/core';
 import { niahNaming } from '@kvlab/core';
 import { useLab } from '../store/index.ts';
-import { BUILDER_PRESETS, builderExperiment, contextIssues, validateExperiment, type AdaMode, type WorkloadForm, type WorkloadKind } from '../store/builder.ts';
-import { estimateCost } from '../util/cost.ts';
-import { formatInt } from '../util/format.ts';
+import {
+  BUILDER_PRESETS,
+  builderExperiment,
+  contextIssues,
+  validateExperiment,
+  type AdaMode,
+  type CustomMethodEntry,
+  type WorkloadForm,
+  type WorkloadKind,
+} from '../store/builder.ts';
+import { estimateCost, estimateSeconds, speedFromRows } from '../util/cost.ts';
+import { formatDuration, formatInt } from '../util/format.ts';
 
 export function BuilderScreen() {
   const form = useLab((s) => s.builder);
@@ -24,6 +33,7 @@ export function BuilderScreen() {
   const applyPreset = useLab((s) => s.applyBuilderPreset);
   const addWorkload = useLab((s) => s.addWorkload);
   const submit = useLab((s) => s.submitBuilder);
+  const removeCustom = useLab((s) => s.removeCustomMethod);
 
   const experiment = useMemo(() => builderExperiment(form, models, methodInfo), [form, models, methodInfo]);
   const cards = useLab((s) => s.cards);
@@ -34,6 +44,30 @@ export function BuilderScreen() {
   }, [form.modelIds, loadCard]);
   const issues = useMemo(() => [...validateExperiment(experiment), ...contextIssues(experiment, Object.values(cards))], [experiment, cards]);
   const cost = useMemo(() => estimateCost(experiment), [experiment]);
+  const rowsByRun = useLab((s) => s.rows);
+  const playgroundSpeeds = useLab((s) => s.playgroundSpeeds);
+  const time = useMemo(() => {
+    // Each selected model at its own measured speed: result rows the app has loaded first, else its last Playground run.
+    const allRows = Object.values(rowsByRun).flat();
+    const decodeTokensPerCell = Number(form.maxNewTokens) > 0 ? Number(form.maxNewTokens) : 32;
+    let seconds = 0;
+    const sources: string[] = [];
+    const unknown: string[] = [];
+    for (const id of form.modelIds) {
+      const m = models.find((x) => x.id === id);
+      const speed = (m ? speedFromRows(allRows, m.path) : null) ?? playgroundSpeeds[id] ?? null;
+      if (!speed) unknown.push(m?.name ?? id);
+      else {
+        seconds += estimateSeconds(
+          { promptTokens: cost.promptTokens / Math.max(1, cost.models), cells: cost.cells / Math.max(1, cost.models) },
+          speed,
+          decodeTokensPerCell,
+        );
+        sources.push(`${m?.name ?? id}: ${speed.source}`);
+      }
+    }
+    return { seconds, sources, unknown, decodeTokensPerCell };
+  }, [rowsByRun, playgroundSpeeds, form.modelIds, form.maxNewTokens, models, cost]);
   const scorers = methodInfo.filter((m) => m.kind === 'scorer');
   const allocators = methodInfo.filter((m) => m.kind === 'allocator');
   const headwise = methodInfo.filter((m) => m.kind === 'headwise');
@@ -101,6 +135,23 @@ export function BuilderScreen() {
                 <PresetSelect info={h} />
               </div>
             ))}
+            {form.customMethods.length ? (
+              <>
+                <h3>Custom allocations</h3>
+                <p className="muted small">Saved on the Layer profile; each runs as ZigZagKV over the saved per-layer budgets, scaled to every budget above.</p>
+                <ul className="custom-methods" data-testid="builder-custom-methods">
+                  {form.customMethods.map((m, i) => (
+                    <li key={m.label} className="row gap" data-testid={`builder-custom-${i}`} data-label={m.label}>
+                      <span className="mono">{m.label}</span>
+                      <span className="muted small mono">{describeCustom(m)}</span>
+                      <button type="button" className="link" onClick={() => removeCustom(i)} data-testid={`builder-custom-${i}-remove`}>
+                        Remove
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            ) : null}
           </Group>
 
           <Group title="Budgets">
@@ -181,7 +232,20 @@ export function BuilderScreen() {
                 <dt>Prompt tokens</dt>
                 <dd data-testid="builder-cost-tokens">{formatInt(cost.promptTokens)}</dd>
               </div>
+              <div className="fact">
+                <dt>Time</dt>
+                <dd data-testid="builder-cost-time" data-seconds={time.unknown.length || form.modelIds.length === 0 ? '' : Math.round(time.seconds)}>
+                  {form.modelIds.length === 0 ? '—' : time.unknown.length ? 'unknown' : `≈ ${formatDuration(time.seconds)}`}
+                </dd>
+              </div>
             </dl>
+            <p className="muted small" data-testid="builder-cost-time-basis">
+              {time.unknown.length
+                ? `Time unknown until ${time.unknown.join(', ')} has run once (a Playground run or an experiment) on this engine.`
+                : form.modelIds.length
+                  ? `Time from measured speed (${time.sources.join('; ')}), counting up to ${time.decodeTokensPerCell} generated tokens per cell; longer prompts than those measured take longer per token.`
+                  : ''}
+            </p>
             <p className="muted small">
               {cost.models} model{cost.models === 1 ? '' : 's'} × {cost.samples} samples × {cost.cellsPerSample} cells per sample. One prefill per sample is
               shared by every method and budget.
@@ -215,6 +279,12 @@ export function BuilderScreen() {
       </div>
     </section>
   );
+}
+
+/** "snapkv/zigzagkv, layer budgets 12 · 30 · 30 …": the saved per-layer budgets of a custom allocation, when it has them. */
+function describeCustom(m: CustomMethodEntry): string {
+  const lmba: unknown = m.allocator?.['staticLmba'];
+  return Array.isArray(lmba) ? `${m.method}, layer budgets ${lmba.join(' · ')}` : m.method;
 }
 
 function Group({ title, children }: { title: string; children: ReactNode }) {

@@ -349,7 +349,11 @@ export function LayerProfileScreen(props: LayerProfileScreenProps): ReactNode {
                 </div>
                 {saved ? (
                   <div data-testid="profile-saved">
-                    <p className="small">Saved. To run it, add this method to an experiment (ZigZagKV with the custom budgets as a static profile):</p>
+                    <p className="small">
+                      {props.onCustomAllocation
+                        ? 'Saved and added to the Experiment builder’s methods. The method entry it runs as (ZigZagKV with the custom budgets as a static profile):'
+                        : 'Saved. To run it, add this method to an experiment (ZigZagKV with the custom budgets as a static profile):'}
+                    </p>
                     <pre className="mono small" style={{ whiteSpace: 'pre-wrap' }}>
                       {JSON.stringify(customMethodEntry(saved))}
                     </pre>

@@ -55,7 +55,15 @@ export interface BuilderForm {
   readonly recordKept: boolean;
   /** Overrides each sample's generation cap; empty = the sample's own. */
   readonly maxNewTokens: string;
+  /**
+   * Method entries added from elsewhere in the app, run after the scorer × allocator grid: custom
+   * layer allocations saved on the Layer profile (ZigZagKV over a static profile, each with its own label).
+   */
+  readonly customMethods: readonly CustomMethodEntry[];
 }
+
+/** A labelled method entry with parameters (what the Layer profile's "Save custom allocation" produces). */
+export type CustomMethodEntry = Exclude<ExperimentInput['methods'][number], string> & { readonly label: string };
 
 export const DEFAULT_WORKLOADS: { readonly [K in WorkloadKind]: Extract<WorkloadForm, { kind: K }> } = {
   niah: {
@@ -78,7 +86,7 @@ export interface BuilderPreset {
   readonly id: string;
   readonly label: string;
   readonly description: string;
-  readonly form: Omit<BuilderForm, 'modelIds' | 'seed' | 'recordKept' | 'maxNewTokens' | 'paramPresets'>;
+  readonly form: Omit<BuilderForm, 'modelIds' | 'seed' | 'recordKept' | 'maxNewTokens' | 'paramPresets' | 'customMethods'>;
 }
 
 export const BUILDER_PRESETS: readonly BuilderPreset[] = [
@@ -157,7 +165,15 @@ export const BUILDER_PRESETS: readonly BuilderPreset[] = [
 ];
 
 const quick = BUILDER_PRESETS[0] as BuilderPreset;
-export const INITIAL_BUILDER_FORM: BuilderForm = { ...quick.form, modelIds: [], seed: '0', recordKept: false, maxNewTokens: '', paramPresets: {} };
+export const INITIAL_BUILDER_FORM: BuilderForm = {
+  ...quick.form,
+  modelIds: [],
+  seed: '0',
+  recordKept: false,
+  maxNewTokens: '',
+  paramPresets: {},
+  customMethods: [],
+};
 
 // -- Form → experiment ----------------------------------------------------------
 
@@ -258,6 +274,7 @@ export function builderMethods(form: BuilderForm, methods: readonly MethodInfo[]
         });
       }
     }
+  out.push(...form.customMethods);
   return out;
 }
 
@@ -345,6 +362,9 @@ export interface BuilderSlice {
   addWorkload(kind: WorkloadKind): void;
   updateWorkload(index: number, patch: Partial<WorkloadForm>): void;
   removeWorkload(index: number): void;
+  /** Adds a labelled method entry (a custom allocation from the Layer profile); a label already taken gets a number ("custom-2"). */
+  addCustomMethod(entry: CustomMethodEntry): void;
+  removeCustomMethod(index: number): void;
   /** Validates, starts the run and opens the Runs screen; null when invalid or refused. */
   submitBuilder(): Promise<RunSummary | null>;
 }
@@ -382,6 +402,15 @@ export const createBuilderSlice: SliceCreator<BuilderSlice> = (set, get, api) =>
       builderPreset: null,
     })),
   removeWorkload: (index) => set((s) => ({ builder: { ...s.builder, workloads: s.builder.workloads.filter((_, i) => i !== index) }, builderPreset: null })),
+  addCustomMethod: (entry) =>
+    set((s) => {
+      const taken = new Set(s.builder.customMethods.map((m) => m.label));
+      let label = entry.label;
+      for (let n = 2; taken.has(label); n++) label = `${entry.label}-${n}`;
+      return { builder: { ...s.builder, customMethods: [...s.builder.customMethods, { ...entry, label }] }, builderPreset: null };
+    }),
+  removeCustomMethod: (index) =>
+    set((s) => ({ builder: { ...s.builder, customMethods: s.builder.customMethods.filter((_, i) => i !== index) }, builderPreset: null })),
   submitBuilder: async () => {
     const s = get();
     const exp = builderExperiment(s.builder, s.models, s.methodInfo);

@@ -2,9 +2,17 @@
  * Playground: one prompt through the full cache and up to three compressed
  * configurations (runPlayground), and the retention overlay's view state —
  * which layer, and one KV head or all of them.
+ *
+ * The prompt starts as a retrieval example (playgroundExample: a passkey or
+ * needle sample of core's NIAH generator, in the prompt format the bundled
+ * demo model was trained on), because that model retrieves in this format and
+ * hardly outside it: the first run shows the full cache answering and the
+ * compressed caches holding or failing. The user can insert another (kind,
+ * template, length, depth, seed) or write their own prompt.
  */
-import type { PlaygroundResponse } from '@kvlab/core';
+import type { ExampleKind, PlaygroundExample, PlaygroundResponse } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
+import { speedFromPlayground, type MeasuredSpeed } from '../util/cost.ts';
 import { errorMessage } from '../util/format.ts';
 
 export interface PlaygroundConfig {
@@ -13,6 +21,43 @@ export interface PlaygroundConfig {
 }
 
 export const MAX_PLAYGROUND_CONFIGS = 3;
+
+/** What "Insert example" asks for. */
+export interface ExampleOptions {
+  readonly kind: ExampleKind;
+  /** 'train-<i>' / 'heldOut-<i>' (core's exampleTemplates). */
+  readonly template: string;
+  /** Prompt length in the model's tokens. */
+  readonly contextLength: number;
+  readonly depth: number;
+  readonly seed: number;
+}
+
+/**
+ * The example the Playground opens with: a 512-token passkey sample in the first trained template,
+ * needle at half depth, seed 1. On the bundled demo model the full cache answers it (43508) and
+ * the compressed caches at 20 % differ (test/e2e/app.e2e.test.ts runs it on the real engine).
+ */
+export const DEFAULT_EXAMPLE: ExampleOptions = { kind: 'passkey', template: 'train-0', contextLength: 512, depth: 50, seed: 1 };
+
+/** The example lengths offered. */
+const EXAMPLE_LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072];
+/** Room an example leaves in the context: its 32 generated tokens plus the runner's 32-token margin. */
+const EXAMPLE_ROOM = 64;
+
+/** The example lengths that fit a model's context with room for the answer; the smallest is always offered. */
+export function exampleLengths(contextLength: number | undefined): number[] {
+  if (contextLength === undefined) return EXAMPLE_LENGTHS.filter((l) => l <= 2048);
+  const fit = EXAMPLE_LENGTHS.filter((l) => l + EXAMPLE_ROOM <= contextLength);
+  return fit.length ? fit : [EXAMPLE_LENGTHS[0] ?? 128];
+}
+
+/** `wanted` if offered, else the longest offered length below it (else the shortest). */
+export function pickExampleLength(wanted: number, lengths: readonly number[]): number {
+  if (lengths.includes(wanted)) return wanted;
+  const below = lengths.filter((l) => l < wanted);
+  return below.length ? Math.max(...below) : (lengths[0] ?? wanted);
+}
 
 export interface PlaygroundSlice {
   readonly prompt: string;
@@ -24,6 +69,22 @@ export interface PlaygroundSlice {
   /** Overlay: layer index, and a KV head index or 'all' (shade by the share of heads that kept a token). */
   readonly overlayLayer: number;
   readonly overlayHead: number | 'all';
+  readonly exampleOptions: ExampleOptions;
+  /** The last example inserted (its needle and answers), until another replaces it. */
+  readonly example: PlaygroundExample | null;
+  readonly exampleLoading: boolean;
+  readonly exampleError: string | null;
+  /** The example whose needle is in the prompt the shown response ran on: the answer check and the needle jump use it. */
+  readonly responseExample: PlaygroundExample | null;
+  /** Per model id: the speed its last Playground run measured (the builder's time estimate falls back on it). */
+  readonly playgroundSpeeds: Readonly<Record<string, MeasuredSpeed>>;
+  setExampleOptions(patch: Partial<ExampleOptions>): void;
+  /**
+   * Asks the engine for the example the options describe (its length fitted to `contextLength`, the
+   * model's context) and puts it in the prompt, with the workload's generation cap. With `ifEmpty`
+   * (the automatic first example), a prompt the user wrote meanwhile is left alone.
+   */
+  insertExample(modelId: string, opts?: { readonly contextLength?: number; readonly ifEmpty?: boolean }): Promise<void>;
   setPrompt(prompt: string): void;
   setMaxNewTokens(n: number): void;
   setConfig(index: number, patch: Partial<PlaygroundConfig>): void;
@@ -33,11 +94,9 @@ export interface PlaygroundSlice {
   runPlayground(modelId: string): Promise<void>;
 }
 
-export const DEFAULT_PROMPT =
-  'Once upon a time, there was a little girl named Lily. She had a red ball. The passkey is 71432. Remember it. Lily went to the park with her mom. What is the passkey?';
-
 export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, api) => ({
-  prompt: DEFAULT_PROMPT,
+  // Filled with DEFAULT_EXAMPLE when the Playground first opens on a model (insertExample).
+  prompt: '',
   maxNewTokens: 48,
   configs: [
     { method: 'snapkv/uniform', budget: '20%' },
@@ -48,6 +107,31 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
   response: null,
   overlayLayer: 0,
   overlayHead: 'all',
+  exampleOptions: DEFAULT_EXAMPLE,
+  example: null,
+  exampleLoading: false,
+  exampleError: null,
+  responseExample: null,
+  playgroundSpeeds: {},
+  setExampleOptions: (patch) => set((s) => ({ exampleOptions: { ...s.exampleOptions, ...patch } })),
+  insertExample: async (modelId, opts = {}) => {
+    const o = get().exampleOptions;
+    const contextLength = pickExampleLength(o.contextLength, exampleLengths(opts.contextLength));
+    set({ exampleLoading: true, exampleError: null });
+    try {
+      const example = await api.playgroundExample({ modelId, kind: o.kind, contextLength, depth: o.depth, template: o.template, seed: o.seed });
+      if (opts.ifEmpty && get().prompt !== '') return set({ exampleLoading: false });
+      set((s) => ({
+        example,
+        prompt: example.prompt,
+        maxNewTokens: example.maxNewTokens,
+        exampleLoading: false,
+        exampleOptions: { ...s.exampleOptions, contextLength },
+      }));
+    } catch (e) {
+      set({ exampleLoading: false, exampleError: errorMessage(e) });
+    }
+  },
   setPrompt: (prompt) => set({ prompt }),
   setMaxNewTokens: (maxNewTokens) => set({ maxNewTokens }),
   setConfig: (index, patch) => set((s) => ({ configs: s.configs.map((c, i) => (i === index ? { ...c, ...patch } : c)) })),
@@ -58,12 +142,21 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
   removeConfig: (index) => set((s) => ({ configs: s.configs.filter((_, i) => i !== index) })),
   setOverlay: ({ layer, head }) => set({ ...(layer !== undefined ? { overlayLayer: layer } : {}), ...(head !== undefined ? { overlayHead: head } : {}) }),
   runPlayground: async (modelId) => {
-    const { prompt, maxNewTokens, configs } = get();
+    const { prompt, maxNewTokens, configs, example } = get();
     set({ playgroundRunning: true, playgroundError: null });
     try {
       const response = await api.runPlayground({ modelId, prompt, maxNewTokens, configs: [...configs] });
       const layers = response.results.find((r) => r.kept.length)?.kept.length ?? 0;
-      set((s) => ({ response, playgroundRunning: false, overlayLayer: Math.min(s.overlayLayer, Math.max(0, layers - 1)) }));
+      // An example still counts while its needle is in the prompt (the user may have edited around it).
+      const responseExample = example && example.needle && prompt.includes(example.needle) ? example : null;
+      const speed = speedFromPlayground(response.results[0]);
+      set((s) => ({
+        response,
+        responseExample,
+        playgroundRunning: false,
+        overlayLayer: Math.min(s.overlayLayer, Math.max(0, layers - 1)),
+        ...(speed ? { playgroundSpeeds: { ...s.playgroundSpeeds, [modelId]: speed } } : {}),
+      }));
     } catch (e) {
       set({ playgroundRunning: false, playgroundError: errorMessage(e) });
     }
