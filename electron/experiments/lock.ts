@@ -7,9 +7,9 @@
  * naming the holder. Readers (reports, the app's views, merge's inputs) never
  * look at the lock.
  *
- * The lock file is created with O_EXCL ('wx'), which is atomic on local file
- * systems and on NFSv3+: of two processes creating it at once exactly one
- * succeeds. It holds who took it (pid, host, boot id, pid namespace, process
+ * The lock file is created atomically with its content (a hard link of a
+ * file already written, which like O_EXCL is atomic on local file systems and
+ * on NFSv3+: of two processes creating it at once exactly one succeeds). It holds who took it (pid, host, boot id, pid namespace, process
  * start time, since when, the command, its heartbeat period) and a random
  * token that tells this holding apart from any later one.
  *
@@ -59,7 +59,7 @@
  */
 import { LabError } from '@kvlab/core';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -237,8 +237,31 @@ function bootId(): string {
   return cachedBootId;
 }
 
-/** Creates the lock file with O_EXCL and our record in it; false if it exists. */
+/**
+ * Creates the lock file holding our record, atomically: false if it exists.
+ * The record is written to a file of our own first and then hard-linked to
+ * the lock's name — link(2) fails if the name exists, as O_EXCL does — so the
+ * lock file never exists without its record: a writer killed at any moment
+ * leaves either no lock or a complete one naming it. (Creating with O_EXCL and
+ * then writing leaves an empty lock when killed in between, which only age can
+ * judge stale.) Where hard links are not supported (FAT, exFAT), O_EXCL then
+ * write.
+ */
 function tryCreate(path: string, me: LockHolder): boolean {
+  const record = `${JSON.stringify(me)}\n`;
+  const own = `${path}.${me.pid}.${me.token}.tmp`;
+  writeFileSync(own, record);
+  fsyncFile(own);
+  try {
+    linkSync(own, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+  } finally {
+    rmSync(own, { force: true });
+  }
   let fd: number;
   try {
     fd = openSync(path, 'wx');
@@ -248,12 +271,21 @@ function tryCreate(path: string, me: LockHolder): boolean {
   }
   try {
     // Between the create and this write the file is empty; readers of an empty lock treat it as held (see isStale).
-    writeSync(fd, `${JSON.stringify(me)}\n`);
+    writeSync(fd, record);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   return true;
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 type LockRead = (LockHolder & { readonly mtimeMs: number }) | 'gone' | 'unreadable';
