@@ -89,7 +89,9 @@ describe('engine client ↔ engine child process', () => {
       parseInput('runPlayground', { modelId: modelIdFor(MODEL()), prompt: 'Once upon a time'.repeat(20), maxNewTokens: 1024, configs: [] }),
     );
     const listed = client.listRuns({});
-    await new Promise((r) => setTimeout(r, 300));
+    // Killed at once: the generation may end at an end-of-sequence token well before 1,024 tokens, which a fast
+    // machine reaches in a few hundred milliseconds; 20 ms is far less than any generation takes.
+    await new Promise((r) => setTimeout(r, 20));
     process.kill(pid, 'SIGKILL');
     await assert.rejects(
       long,
