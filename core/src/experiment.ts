@@ -76,6 +76,12 @@ export const experimentDef = z
           .boolean()
           .optional()
           .describe('Multiply weight blocks with float32 activations (exact, slower) instead of int8 ones (as llama.cpp does).'),
+        kvType: z
+          .enum(['f32', 'f16'])
+          .optional()
+          .describe(
+            "The KV cache's element type (default f32). f16 holds and moves half the bytes, as llama.cpp's default cache does; budgets in bytes and the KV-held figures count 2 bytes per element. On the CPU each step casts the past up to float32, so decoding is slower.",
+          ),
       })
       .default({ executionProvider: 'cpu' }),
     texts: pathText().optional().describe('Folder the workloads’ text names resolve in (default: ../shared/texts next to the app).'),

@@ -19,7 +19,7 @@ import { FLOAT_WEIGHT_FORMS, type FloatWeightForm } from '../engine/model.ts';
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
        [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
        [--scorer-params JSON] [--allocator-params JSON] [--headwise-params JSON] [--decode-eviction]
-       [--float-weights auto|f32|q8|q4] [--exact-matmul]`;
+       [--float-weights auto|f32|q8|q4] [--exact-matmul] [--kv-type f32|f16]`;
 
 function fail(message: string): never {
   console.error(`demo:engine: ${message}`);
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       'decode-eviction': { type: 'boolean', default: false },
       'float-weights': { type: 'string', default: 'auto' },
       'exact-matmul': { type: 'boolean', default: false },
+      'kv-type': { type: 'string', default: 'f32' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     executionProvider: ep,
     ...(values.threads ? { threads: Number(values.threads) } : {}),
     ...(values['exact-matmul'] ? { exactMatmul: true } : {}),
+    kvType: values['kv-type'] === 'f16' ? 'f16' : values['kv-type'] === 'f32' ? 'f32' : fail(`--kv-type must be f32 or f16; got ${values['kv-type']}`),
   });
 
   const r = await generate(engine, prompt, {
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
   console.log(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
   if (engine.info.adapter) console.log(`adapter: ${describeAdapter(engine.info.adapter)}`);
   console.log(`weights: ${describeWeights(model)}${hasBlockWeights(model) && !values['exact-matmul'] ? ' (weight blocks × int8 activations)' : ''}`);
+  console.log(`kv cache: ${engine.kvType} (${engine.kvType === 'f16' ? 2 : 4} bytes per element)`);
   console.log(`method ${formatMethodSpec(method)}, budget ${values.budget}, prompt ${prompt.length} tokens, generated ${r.tokens.length}`);
   // A budget too small for this prompt was raised to the smallest that works; the numbers below are the raised budget's.
   for (const notice of r.notices) console.log(`note: ${notice}`);

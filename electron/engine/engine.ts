@@ -11,17 +11,17 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFi
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import type { ExecutionProvider, ExecutionProviderChoice, KvModelShape, LayerObservation, WindowAttention } from '@kvlab/core';
-import { f32 } from '@kvlab/core';
-import { buildDecoderGraph, MASK_NEG } from './graph/decoder.ts';
-import type { KvCache } from './kv-cache.ts';
+import type { ExecutionProvider, ExecutionProviderChoice, KvModelShape, LayerObservation, Tensor, WindowAttention } from '@kvlab/core';
+import { f32, LabError, tensor, toFloat32 } from '@kvlab/core';
+import { buildDecoderGraph, MASK_NEG, type KvType } from './graph/decoder.ts';
+import { kvArray, type KvArray, type KvCache } from './kv-cache.ts';
 import type { LoadedModel, ModelConfig } from './model.ts';
 import type { ProviderInfo } from './providers.ts';
 import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 5;
+export const GRAPH_VERSION = 6;
 
 /** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
 export type { ExecutionProvider, ExecutionProviderChoice };
@@ -43,6 +43,13 @@ export interface EngineOptions {
    * llama.cpp's CPU path does. For tests, and for users who want exactness.
    */
   readonly exactMatmul?: boolean;
+  /**
+   * The KV cache's element type (default 'f32'). 'f16' holds and moves half
+   * the bytes (llama.cpp's default); the graph computes in float32, casting
+   * the past up where it reads it, which on the CPU costs a pass over the
+   * cache per step. Budgets and "KV held" count the chosen type's bytes.
+   */
+  readonly kvType?: KvType;
 }
 
 export interface PrefillOptions {
@@ -62,8 +69,8 @@ export interface PrefillResult {
   /** [K, V] logits: K = n with allLogits, else 1 (the last position). */
   readonly logits: Float32Array;
   /** Per layer [Hkv, n, d], head-major (the cache's layout; the observations share these buffers). */
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
+  readonly keys: KvArray[];
+  readonly values: KvArray[];
   /** Per layer statistics for core's scorers and allocators (keys/values in core's [Hkv, n, d]). */
   readonly observations: LayerObservation[];
   /** Per layer [Hq, q, d] post-RoPE window queries, when asked. */
@@ -75,6 +82,15 @@ export interface PrefillResult {
 export interface EngineInfo extends ProviderInfo {
   readonly graphPath: string;
   readonly graphCached: boolean;
+}
+
+/** An engine setting the chosen provider or adapter cannot run, found when the session first runs it. */
+export class EngineSetupError extends LabError {
+  readonly apiCode = 'E_INVALID' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineSetupError';
+  }
 }
 
 export class Engine {
@@ -93,6 +109,7 @@ export class Engine {
     private readonly session: ort.InferenceSession,
     readonly info: EngineInfo,
     private readonly chunk: number,
+    readonly kvType: KvType,
   ) {
     this.inv = inverseFrequencies(model.config);
   }
@@ -103,18 +120,19 @@ export class Engine {
 
   get shape(): KvModelShape {
     const c = this.model.config;
-    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: 'float32' };
+    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: this.kvType === 'f16' ? 'float16' : 'float32' };
   }
 
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
-    const { path: graphPath, cached } = ensureGraph(model, opts.cacheDir, opts.exactMatmul ?? false);
+    const kvType = opts.kvType ?? 'f32';
+    const { path: graphPath, cached } = ensureGraph(model, opts.cacheDir, { exact: opts.exactMatmul ?? false, kvType });
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     };
     const { session, info } = await openSession(graphPath, opts.executionProvider ?? 'cpu', base);
-    return new Engine(model, session, { ...info, graphPath, graphCached: cached }, opts.prefillChunk ?? 128);
+    return new Engine(model, session, { ...info, graphPath, graphCached: cached }, opts.prefillChunk ?? 128, kvType);
   }
 
   async dispose(): Promise<void> {
@@ -125,7 +143,7 @@ export class Engine {
   private async run(
     tokens: readonly number[],
     positions: readonly number[],
-    past: (l: number) => { keys: Float32Array; values: Float32Array; mask: Float32Array; slots: number },
+    past: (l: number) => { keys: KvArray; values: KvArray; mask: Float32Array; slots: number },
     statRows: Float32Array,
     A: number,
     logitsIndex: readonly number[],
@@ -159,14 +177,22 @@ export class Engine {
     const fetches = ['logits'];
     for (let l = 0; l < c.numLayers; l++) {
       const p = past(l);
-      feeds[`past_key_${l}`] = new ort.Tensor('float32', p.keys, [1, c.numKvHeads, 1, p.slots, c.headDim]);
-      feeds[`past_value_${l}`] = new ort.Tensor('float32', p.values, [1, c.numKvHeads, 1, p.slots, c.headDim]);
+      feeds[`past_key_${l}`] = kvTensor(p.keys, [1, c.numKvHeads, 1, p.slots, c.headDim]);
+      feeds[`past_value_${l}`] = kvTensor(p.values, [1, c.numKvHeads, 1, p.slots, c.headDim]);
       feeds[`past_mask_${l}`] = new ort.Tensor('float32', p.mask, [1, c.numKvHeads, 1, 1, p.slots]);
       fetches.push(`key_${l}`, `value_${l}`);
       if (fetchStats) fetches.push(`wsum_${l}`, `wsq_${l}`, `went_${l}`);
       if (fetchQueries) fetches.push(`query_${l}`);
     }
-    const out = await this.session.run(feeds, fetches);
+    const out = await this.session.run(feeds, fetches).catch((e: unknown) => {
+      // onnxruntime's WebGPU provider compiles a kernel's shader on its first run; a float16 cache needs the
+      // adapter's shader-f16 feature (software adapters such as SwiftShader lack it).
+      if (this.kvType === 'f16' && /requires f16 but the device does not support it/.test(String(e)))
+        throw new EngineSetupError(
+          `the f16 KV cache cannot run on this GPU adapter (${this.info.adapter?.name ?? this.info.executionProvider}): it has no shader-f16 support; use the f32 cache (--kv-type f32, "kvType": "f32") or the CPU`,
+        );
+      throw e;
+    });
     let uploaded = 0;
     for (const t of Object.values(feeds)) uploaded += (t.data as ArrayBufferView).byteLength;
     let downloaded = 0;
@@ -197,8 +223,8 @@ export class Engine {
     while (bounds.length > 1 && n - (bounds[bounds.length - 1] ?? 0) < maxWindow) bounds.pop();
     bounds.push(n);
 
-    const keys = Array.from({ length: L }, () => new Float32Array(n * row));
-    const values = Array.from({ length: L }, () => new Float32Array(n * row));
+    const keys = Array.from({ length: L }, () => kvArray(this.kvType, n * row));
+    const values = Array.from({ length: L }, () => kvArray(this.kvType, n * row));
     const accumulated = opts.accumulate ? Array.from({ length: L }, () => new Float32Array(Hq * n)) : undefined;
     const logitsAll = opts.allLogits ? new Float32Array(n * c.vocabSize) : undefined;
     let lastLogits = new Float32Array(c.vocabSize);
@@ -224,7 +250,7 @@ export class Engine {
       // fed one masked slot instead (the graph's reshapes need C ≥ 1), which takes no attention.
       const fedPast = Math.max(start, 1);
       const pastMask = start > 0 ? new Float32Array(Hkv * start) : new Float32Array(Hkv).fill(MASK_NEG);
-      const emptyPast = new Float32Array(row);
+      const emptyPast = kvArray(this.kvType, row);
       const out = await this.run(
         tokens.slice(start, end),
         Array.from({ length: S }, (_, i) => start + i),
@@ -244,8 +270,8 @@ export class Engine {
       if (logitsAll) logitsAll.set(lg, start * c.vocabSize);
       else lastLogits = lg.slice(-c.vocabSize);
       for (let l = 0; l < L; l++) {
-        appendHeadMajor(keys[l] ?? new Float32Array(0), out[`key_${l}`]?.data as Float32Array, start, S, Hkv, d);
-        appendHeadMajor(values[l] ?? new Float32Array(0), out[`value_${l}`]?.data as Float32Array, start, S, Hkv, d);
+        appendHeadMajor(keys[l] ?? new Float32Array(0), out[`key_${l}`]?.data as KvArray, start, S, Hkv, d);
+        appendHeadMajor(values[l] ?? new Float32Array(0), out[`value_${l}`]?.data as KvArray, start, S, Hkv, d);
         const wsum = out[`wsum_${l}`]?.data as Float32Array | undefined;
         const T = fedPast + S; // slots of this chunk's statistics: the fed past, then the new tokens
         const skip = fedPast - start; // the masked slot of an empty past comes first; it is skipped
@@ -280,8 +306,8 @@ export class Engine {
             windows: ws,
             lastQuery,
             ...(accumulated ? { accumulated: f32([Hq, n], accumulated[l]) } : {}),
-            keys: f32([Hkv, n, d], keys[l] ?? new Float32Array(0)),
-            values: f32([Hkv, n, d], values[l] ?? new Float32Array(0)),
+            // The methods read float32; an f16 cache is converted only for a method that reads K or V.
+            ...lazyKv([Hkv, n, d], keys[l] ?? new Float32Array(0), values[l] ?? new Float32Array(0)),
           });
           if ((opts.queries ?? 0) > 0) {
             const q = out[`query_${l}`]?.data as Float32Array; // [S, Hq, d]
@@ -331,7 +357,7 @@ export class Engine {
     );
     const attention: Float32Array[] = [];
     for (let l = 0; l < L; l++) {
-      cache.append(l, out[`key_${l}`]?.data as Float32Array, out[`value_${l}`]?.data as Float32Array, S);
+      cache.append(l, out[`key_${l}`]?.data as KvArray, out[`value_${l}`]?.data as KvArray, S);
       if (opts.attention) {
         // The graph's rows span the fed capacity then the new tokens; the caller's span the slots in use.
         const { slots: P, cap } = fed[l] ?? { slots: 0, cap: 0 };
@@ -383,10 +409,30 @@ function windowRowFeeds(statRows: Float32Array, A: number, S: number): Record<st
  * no second copy; prefill pays one memmove of the past per chunk, instead of
  * the graph transposing and concatenating it on every run.
  */
-export function appendHeadMajor(buf: Float32Array, src: Float32Array, start: number, S: number, H: number, d: number): void {
+export function appendHeadMajor(buf: KvArray, src: KvArray, start: number, S: number, H: number, d: number): void {
   const end = start + S;
   for (let h = H - 1; h > 0; h--) buf.copyWithin(h * end * d, h * start * d, (h * start + start) * d);
   for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) buf.set(src.subarray((s * H + h) * d, (s * H + h + 1) * d), (h * end + start + s) * d);
+}
+
+/** An onnxruntime tensor over a cache buffer, float32 or float16 (raw bits) by its array type. */
+function kvTensor(data: KvArray, dims: readonly number[]): ort.Tensor {
+  return data instanceof Uint16Array ? new ort.Tensor('float16', data, dims) : new ort.Tensor('float32', data, dims);
+}
+
+/** The observation's keys/values as float32 tensors: shared as they are for an f32 cache, converted on first read for f16. */
+function lazyKv(dims: readonly number[], keys: KvArray, values: KvArray): Pick<LayerObservation, 'keys' | 'values'> {
+  if (keys instanceof Float32Array && values instanceof Float32Array) return { keys: f32(dims, keys), values: f32(dims, values) };
+  let k: Tensor<'float32'> | undefined;
+  let v: Tensor<'float32'> | undefined;
+  return {
+    get keys() {
+      return (k ??= toFloat32(tensor('float16', dims, keys as Uint16Array)));
+    },
+    get values() {
+      return (v ??= toFloat32(tensor('float16', dims, values as Uint16Array)));
+    },
+  };
 }
 
 /** [n, H, d] sequence-major → [H, n, d] head-major. */
@@ -402,9 +448,11 @@ export function headMajor(src: Float32Array, n: number, H: number, d: number): F
  * a hash of its header and tensor table (LoadedModel.identity), so opening a
  * cached model reads no weights; for an in-memory model, its weights.
  */
-function graphKey(model: LoadedModel, exact: boolean): string {
+function graphKey(model: LoadedModel, form: GraphForm): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: GRAPH_VERSION, config: model.config, floatWeights: model.floatWeights ?? 'f32', exact }));
+  // The f32 cache keeps the key it had before the cache type existed: its cached graphs stay valid.
+  const kv = form.kvType === 'f32' ? {} : { kvType: form.kvType };
+  h.update(JSON.stringify({ v: GRAPH_VERSION, config: model.config, floatWeights: model.floatWeights ?? 'f32', exact: form.exact, ...kv }));
   if (model.identity !== undefined) h.update(model.identity);
   else
     for (const [name, w] of [...model.weights.entries()].sort(([a], [b]) => a.localeCompare(b))) {
@@ -425,8 +473,14 @@ export function defaultCacheDir(): string {
  * where it belongs in the data file as soon as it exists, so the peak while
  * building stays near one tensor, not the model.
  */
-function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir(), exact = false): { path: string; cached: boolean } {
-  const dir = join(cacheDir, graphKey(model, exact));
+/** What, besides the model, decides the graph: how blocks multiply, and the cache's element type. */
+interface GraphForm {
+  readonly exact: boolean;
+  readonly kvType: KvType;
+}
+
+function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir(), form: GraphForm = { exact: false, kvType: 'f32' }): { path: string; cached: boolean } {
+  const dir = join(cacheDir, graphKey(model, form));
   const path = join(dir, 'decoder.onnx');
   if (existsSync(path)) return { path, cached: true };
   mkdirSync(dir, { recursive: true });
@@ -437,7 +491,8 @@ function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir(), exact = f
   try {
     g = buildDecoderGraph(model.config, model.weights, 'decoder.onnx.data', model.path, {
       floatWeights: model.floatWeights ?? 'f32',
-      exact,
+      exact: form.exact,
+      kvType: form.kvType,
       sink: (ch) => {
         writeSync(fd, ch.bytes, 0, ch.bytes.byteLength, ch.offset);
       },

@@ -23,13 +23,21 @@
  * is how the buffer grows, not what the cache holds).
  */
 import type { KeptIndices, KvModelShape } from '@kvlab/core';
-import { kvBytesForEntries } from '@kvlab/core';
+import { kvBytesForEntries, tensor, toFloat32 } from '@kvlab/core';
 import { MASK_NEG } from './graph/decoder.ts';
+
+/** A cache buffer: float32, or float16 as raw bits (the shape's dtype). */
+export type KvArray = Float32Array | Uint16Array;
+
+/** A zeroed cache buffer of `n` elements of the cache type. */
+export function kvArray(type: 'f32' | 'f16' | KvModelShape['dtype'], n: number): KvArray {
+  return type === 'f16' || type === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+}
 
 interface LayerCache {
   /** [Hkv, cap, d] */
-  keys: Float32Array;
-  values: Float32Array;
+  keys: KvArray;
+  values: KvArray;
   /** [Hkv, cap]: 0 where head h holds a token in slot s, −1e30 elsewhere (the graph's past mask). */
   mask: Float32Array;
   /** Slots in use: every head's live tokens lie below it. */
@@ -76,7 +84,7 @@ export class KvCache {
   }
 
   /** A full cache from prefill K/V, per layer head-major [Hkv, n, d]; `reserve` slots for generated tokens. */
-  static full(shape: KvModelShape, keys: readonly Float32Array[], values: readonly Float32Array[], n: number, reserve = DEFAULT_RESERVE): KvCache {
+  static full(shape: KvModelShape, keys: readonly KvArray[], values: readonly KvArray[], n: number, reserve = DEFAULT_RESERVE): KvCache {
     const all = Int32Array.from({ length: n }, (_, i) => i);
     const kept: KeptIndices[] = keys.map(() => Array.from({ length: shape.numKvHeads }, () => all));
     return KvCache.fromKept(shape, keys, values, n, kept, reserve);
@@ -89,19 +97,20 @@ export class KvCache {
    */
   static fromKept(
     shape: KvModelShape,
-    keys: readonly Float32Array[],
-    values: readonly Float32Array[],
+    keys: readonly KvArray[],
+    values: readonly KvArray[],
     n: number,
     kept: readonly KeptIndices[],
     reserve = DEFAULT_RESERVE,
   ): KvCache {
-    const { numKvHeads: H, headDim: d } = shape;
+    const { headDim: d } = shape;
+    if (keys[0] instanceof Uint16Array !== (shape.dtype === 'float16')) throw new TypeError(`K/V arrays do not match the cache's ${shape.dtype}`);
     const layers = kept.map((heads, l): LayerCache => {
       const srcK = keys[l] ?? new Float32Array(0);
       const srcV = values[l] ?? new Float32Array(0);
       const live = Int32Array.from(heads, (p) => p.length);
       const slots = Math.max(0, ...live);
-      const c = emptyLayer(H, d, slots + Math.max(1, reserve));
+      const c = emptyLayer(shape, slots + Math.max(1, reserve));
       c.slots = slots;
       c.live = live;
       heads.forEach((pos, h) => {
@@ -154,7 +163,7 @@ export class KvCache {
    * Feeds for layer l, as they lie: K/V [1, Hkv, 1, cap, d] and the additive
    * mask [1, Hkv, 1, 1, cap]; `slots` is the capacity fed (the graph's P_l).
    */
-  feeds(l: number): { keys: Float32Array; values: Float32Array; mask: Float32Array; slots: number } {
+  feeds(l: number): { keys: KvArray; values: KvArray; mask: Float32Array; slots: number } {
     const c = this.layer(l);
     return { keys: c.keys, values: c.values, mask: c.mask, slots: c.cap };
   }
@@ -162,7 +171,7 @@ export class KvCache {
   private grow(c: LayerCache, need: number): void {
     if (need <= c.cap) return;
     const { numKvHeads: H, headDim: d } = this.shape;
-    const n = emptyLayer(H, d, need + Math.max(DEFAULT_RESERVE, need >> 4));
+    const n = emptyLayer(this.shape, need + Math.max(DEFAULT_RESERVE, need >> 4));
     for (let h = 0; h < H; h++) {
       n.keys.set(c.keys.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
       n.values.set(c.values.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
@@ -174,7 +183,7 @@ export class KvCache {
   }
 
   /** Appends S new tokens' K/V (as the graph returns them, sequence-major [S, Hkv, d]) to every head of layer l; call for every layer, then `advance(S)`. */
-  append(l: number, k: Float32Array, v: Float32Array, S: number): void {
+  append(l: number, k: KvArray, v: KvArray, S: number): void {
     const c = this.layer(l);
     const { numKvHeads: H, headDim: d } = this.shape;
     this.grow(c, c.slots + S);
@@ -267,17 +276,18 @@ export class KvCache {
   keysHeadMajor(l: number): Float32Array {
     const c = this.layer(l);
     const { numKvHeads: H, headDim: d } = this.shape;
-    const out = new Float32Array(H * c.slots * d);
+    const out = kvArray(this.shape.dtype, H * c.slots * d);
     for (let h = 0; h < H; h++) out.set(c.keys.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * c.slots * d);
-    return out;
+    return out instanceof Float32Array ? out : toFloat32(tensor('float16', [out.length], out)).data;
   }
 }
 
 /** A layer with `cap` empty slots: every slot masked. */
-function emptyLayer(H: number, d: number, cap: number): LayerCache {
+function emptyLayer(shape: KvModelShape, cap: number): LayerCache {
+  const { numKvHeads: H, headDim: d } = shape;
   return {
-    keys: new Float32Array(H * cap * d),
-    values: new Float32Array(H * cap * d),
+    keys: kvArray(shape.dtype, H * cap * d),
+    values: kvArray(shape.dtype, H * cap * d),
     mask: new Float32Array(H * cap).fill(MASK_NEG),
     slots: 0,
     valid: new Uint8Array(H * cap),

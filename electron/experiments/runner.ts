@@ -189,6 +189,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         ...(def.engine.threads ? { threads: def.engine.threads } : {}),
         ...(def.engine.prefillChunk ? { prefillChunk: def.engine.prefillChunk } : {}),
         ...(def.engine.exactMatmul ? { exactMatmul: true } : {}),
+        ...(def.engine.kvType ? { kvType: def.engine.kvType } : {}),
         ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
       });
       if (engine.info.fallbackReason) emit({ type: 'log', level: 'warn', message: engine.info.fallbackReason });
@@ -208,6 +209,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         seed: def.seed,
         weights: describeWeights(model),
         matmul: def.engine.exactMatmul || !hasBlockWeights(model) ? ('exact' as const) : ('int8' as const),
+        kvType: engine.kvType,
       };
       try {
         for (const group of pending) {

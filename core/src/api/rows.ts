@@ -123,6 +123,8 @@ export interface ResultRow {
     readonly weights?: string;
     /** 'exact' when weight blocks multiplied float32 activations (or there were none), 'int8' when activations were quantised per block. */
     readonly matmul?: 'exact' | 'int8';
+    /** The KV cache's element type (absent: f32, rows written before the choice existed). */
+    readonly kvType?: 'f32' | 'f16';
   };
 }
 

@@ -14,13 +14,14 @@
  *                                                e.g. 1s on the last α queries (a window), all 1s (H2O)
  *            logits_index   int64 [K]            which of the S positions to return logits for
  *            new_from       int64 [1]            −S: the new tokens' slots, counted from the end of T_l
- *            past_key_l     f32 [1, Hkv, 1, P_l, d]  cached keys, post-RoPE, head-major: the cache's own
- *            past_value_l   f32 [1, Hkv, 1, P_l, d]  buffers, fed as they lie (P_l ≥ 1 is its capacity)
+ *            past_key_l     kv  [1, Hkv, 1, P_l, d]  cached keys, post-RoPE, head-major: the cache's own
+ *            past_value_l   kv  [1, Hkv, 1, P_l, d]  buffers, fed as they lie (P_l ≥ 1 is its capacity);
+ *                                                kv = f32, or f16 (KvType)
  *            past_mask_l    f32 [1, Hkv, 1, 1, P_l]  0 for a held entry, −1e30 for any other slot (unused
  *                                                capacity, or a KV head that holds fewer tokens than
  *                                                the longest head: Ada-KV, decode-time eviction)
  *   outputs  logits         f32 [1, K, V]
- *            key_l, value_l f32 [1, S, Hkv, d]   the new tokens' K (post-RoPE) and V, to append
+ *            key_l, value_l kv  [1, S, Hkv, d]   the new tokens' K (post-RoPE) and V, to append
  *            query_l        f32 [1, S, Hq, d]    post-RoPE queries (LMBO analysis)
  *            wsum_l         f32 [1, Hkv, g, A, T_l]  Σ_s w[a,s]·p[s,t]   (window attention sums; t < P_l
  *                                                are the past slots, then the S new tokens)
@@ -58,7 +59,7 @@ import { quantizeQ4_0, quantizeQ8_0 } from '../formats/dequant.ts';
 import type { FloatWeightForm, ModelConfig, WeightTensor, Weights } from '../model.ts';
 import { ModelFileError, layerWeight } from '../model.ts';
 import { isNBitsType, toNBits, type NBitsWeight } from './nbits.ts';
-import { OnnxGraph, type ExternalSink } from './onnx-builder.ts';
+import { ELEM, OnnxGraph, type ExternalSink } from './onnx-builder.ts';
 
 export const OPSET = 17;
 export const MASK_NEG = -1e30;
@@ -121,7 +122,18 @@ export interface DecoderGraphOptions {
   readonly exact?: boolean;
   /** Where external data goes as it is produced; without one it is returned in `external`. */
   readonly sink?: ExternalSink;
+  /** Element type of the cache the graph reads and returns (default 'f32'); see KvType. */
+  readonly kvType?: KvType;
 }
+
+/**
+ * The KV cache's element type. With 'f16' the graph takes the past K/V and
+ * returns the new tokens' K/V as float16 — half the bytes held and, without
+ * I/O binding, half the bytes moved per step — and computes in float32: the
+ * past is cast up where it is read, and the new tokens attend to their own
+ * K/V before rounding (the rounding happens when they join the past).
+ */
+export type KvType = 'f32' | 'f16';
 
 /** A matrix [N, K] as the graph holds it. */
 type MatrixForm = { readonly kind: 'f32'; readonly data: Float32Array } | { readonly kind: 'nbits'; readonly w: NBitsWeight };
@@ -185,6 +197,7 @@ export function buildDecoderGraph(
   opts: DecoderGraphOptions = {},
 ): DecoderGraph {
   const stats = opts.stats ?? true;
+  const kvElem = opts.kvType === 'f16' ? 'float16' : 'float';
   const floatWeights = opts.floatWeights ?? 'f32';
   const { numLayers: L, numHeads: Hq, numKvHeads: Hkv, headDim: d, hiddenSize: D, vocabSize: V, intermediateSize: F } = config;
   if (d % 2 !== 0) throw new ModelFileError(file, `head dim ${d} is odd; RoPE needs an even head dim`, 'E_MODEL_UNSUPPORTED');
@@ -295,8 +308,9 @@ export function buildDecoderGraph(
   };
 
   for (let l = 0; l < L; l++) {
-    const pk = G.input(`past_key_${l}`, 'float', [1, Hkv, 1, `P_${l}`, d]);
-    const pv = G.input(`past_value_${l}`, 'float', [1, Hkv, 1, `P_${l}`, d]);
+    const toFloat = (t: string) => (kvElem === 'float' ? t : G.op('Cast', [t], { to: ELEM.float }));
+    const pk = toFloat(G.input(`past_key_${l}`, kvElem, [1, Hkv, 1, `P_${l}`, d]));
+    const pv = toFloat(G.input(`past_value_${l}`, kvElem, [1, Hkv, 1, `P_${l}`, d]));
     const pm = G.input(`past_mask_${l}`, 'float', [1, Hkv, 1, 1, `P_${l}`]);
     const h = G.op('SimplifiedLayerNormalization', [x, G.float(`l${l}.attn_norm`, [D], w(layerWeight(l, 'attnNorm')))], {
       axis: -1,
@@ -309,8 +323,11 @@ export function buildDecoderGraph(
     const v = linear(h, `l${l}.wv`, Hkv * d, D, layerWeight(l, 'wv'), undefined, bias('bv', Hkv));
 
     const qRot = G.op('Identity', [rotate(G.op('Reshape', [q, shapeHeads(Hq)]))], {}, { name: `query_${l}` }); // [1,S,Hq,d]
-    const kNew = G.op('Identity', [rotate(G.op('Reshape', [k, shapeHeads(Hkv)]))], {}, { name: `key_${l}` }); // [1,S,Hkv,d]
-    const vNew = G.op('Reshape', [v, shapeHeads(Hkv)], {}, { name: `value_${l}` });
+    const kNew = rotate(G.op('Reshape', [k, shapeHeads(Hkv)])); // [1,S,Hkv,d]
+    const vNew = G.op('Reshape', [v, shapeHeads(Hkv)]);
+    // The new tokens' K/V as the cache holds them.
+    G.op(kvElem === 'float' ? 'Identity' : 'Cast', [kNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `key_${l}` });
+    G.op(kvElem === 'float' ? 'Identity' : 'Cast', [vNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `value_${l}` });
 
     // Queries [1, Hkv, g, S, d], pre-scaled by 1/√d.
     const q5 = G.op('Reshape', [G.op('Transpose', [G.op('Mul', [qRot, scale])], { perm: [0, 2, 1, 3] }), shapeQ5]);
@@ -350,8 +367,8 @@ export function buildDecoderGraph(
     const act = G.op('Mul', [G.op('Mul', [gate, G.op('Sigmoid', [gate])]), up]);
     x = G.op('Add', [x, linear(act, `l${l}.w_down`, D, F, layerWeight(l, 'wDown'))]);
 
-    G.output(`key_${l}`, 'float', [1, 'S', Hkv, d]);
-    G.output(`value_${l}`, 'float', [1, 'S', Hkv, d]);
+    G.output(`key_${l}`, kvElem, [1, 'S', Hkv, d]);
+    G.output(`value_${l}`, kvElem, [1, 'S', Hkv, d]);
     if (stats) {
       G.output(`query_${l}`, 'float', [1, 'S', Hq, d]);
       G.output(`wsum_${l}`, 'float', [1, Hkv, g, 'A', `T_${l}`]);

@@ -14,7 +14,7 @@ const { onnx } = onnxProto;
 export type Dim = number | string;
 export type AttrValue = number | readonly number[] | string | { readonly float: number };
 
-export const ELEM = { float: 1, uint8: 2, int64: 7 } as const;
+export const ELEM = { float: 1, uint8: 2, int64: 7, float16: 10 } as const;
 type ElemName = keyof typeof ELEM;
 
 export interface ExternalChunk {

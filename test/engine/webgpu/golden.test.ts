@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { Engine } from '../../../electron/engine/engine.ts';
+import { Engine, EngineSetupError } from '../../../electron/engine/engine.ts';
 import { argmax, generate } from '../../../electron/engine/generate.ts';
 import { loadModel } from '../../../electron/engine/load.ts';
 import { probeInProcess } from '../../../electron/engine/webgpu-adapter.ts';
@@ -55,6 +55,20 @@ describe('stories260K on WebGPU (SwiftShader)', () => {
       assert.equal(engine.info.executionProvider, 'cpu');
       assert.equal(engine.info.adapter, undefined);
       assert.match(engine.info.providerReason, /^auto: no CUDA .*SwiftShader.*software adapter.*CPU$/);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it('refuses the f16 KV cache on an adapter without shader-f16 (SwiftShader), with a typed error saying what to use instead', async () => {
+    const model = await loadModel(sharedPath('models/stories260K/stories260K.gguf'));
+    useSwiftShader();
+    const engine = await Engine.create(model, { executionProvider: 'webgpu', cacheDir: testCacheDir(), threads: 1, kvType: 'f16' });
+    try {
+      await assert.rejects(
+        engine.prefill([1, 403]),
+        (e: unknown) => e instanceof EngineSetupError && e.apiCode === 'E_INVALID' && /no shader-f16 support; use the f32 cache/.test(e.message),
+      );
     } finally {
       await engine.dispose();
     }
