@@ -51,3 +51,4 @@ export * from './api/bridge.ts';
 export * from './results/aggregate.ts';
 export * from './results/compare.ts';
 export * from './results/colors.ts';
+export * from './eta.ts';
