@@ -352,7 +352,8 @@ export function CompareScreen(props: CompareScreenProps): ReactNode {
           {!paretoGroups.length && !grids.length && !layerChart && !fidelity ? <p className="muted">No cells to draw for {model}.</p> : null}
         </div>
         {selection ? (
-          <div className="col-narrow">
+          // Sticky: the panel opens where the user is looking, not at the top of a page scrolled down to a lower chart.
+          <div className="col-narrow sample-panel-col" data-testid="sample-panel-col">
             <SamplePanel
               label={selection.label}
               cellIds={selection.ids}
