@@ -52,3 +52,5 @@ export * from './api/bridge.ts';
 export * from './results/aggregate.ts';
 export * from './results/compare.ts';
 export * from './results/colors.ts';
+export * from './results/ticks.ts';
+export * from './eta.ts';

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample } from '@kvlab/core';
-import { canonicalJson, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError } from '@kvlab/core';
+import { canonicalJson, cellWeights, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import type { PrefillResult } from '../engine/engine.ts';
@@ -70,6 +70,12 @@ export interface RunSummary {
   readonly prefillsSaved: number;
   readonly cancelled: boolean;
   readonly seconds: number;
+}
+
+/** A sample's prompt length in tokens as the plan states it (NIAH/RULER: meta.tokens or meta.contextLength); 0 when it does not. */
+function plannedTokens(sample: Sample): number {
+  const m = sample.meta;
+  return typeof m['tokens'] === 'number' ? m['tokens'] : typeof m['contextLength'] === 'number' ? m['contextLength'] : 0;
 }
 
 /** Expected full-KV score below which a baseline is flagged (landscape.md §4.8). */
@@ -152,10 +158,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
     // Samples that will not fit are cut (fitPrompt) or run past the context: say so before the run, not only in the rows.
     for (const p of plans) {
       const limit = p.model.config.contextLength;
-      const length = (gr: Group): number => {
-        const m = gr.sample.meta;
-        return typeof m['tokens'] === 'number' ? m['tokens'] : typeof m['contextLength'] === 'number' ? m['contextLength'] : 0;
-      };
+      const length = (gr: Group): number => plannedTokens(gr.sample);
       const fidelity = (gr: Group): boolean => gr.sample.metric === 'fidelity';
       const cut = p.groups.filter((gr) => !fidelity(gr) && length(gr) > promptRoom(p.model, gr.sample, def));
       const over = p.groups.filter((gr) => fidelity(gr) && length(gr) > limit);
@@ -174,6 +177,12 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
         });
     }
     emit({ type: 'start', cellsTotal, cellsDone: skipped, prefills: pendingGroups, prefillsSaved: pendingCells - pendingGroups });
+    // The ETA weighs each cell by its prompt's planned tokens (core's weightedEta says why): long contexts come last.
+    const pendingGroupList = plans.flatMap((p) => p.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id))));
+    const groupWeight = new Map<Group, number>();
+    cellWeights(pendingGroupList.map((gr) => plannedTokens(gr.sample))).forEach((w, i) => groupWeight.set(pendingGroupList[i] as Group, w));
+    const pendingWeight = pendingGroupList.reduce((a, gr) => a + (groupWeight.get(gr) ?? 1) * gr.cells.filter((c) => !store.has(c.id)).length, 0);
+    let doneWeight = 0;
 
     for (const plan of plans) {
       const pending = plan.groups.filter((gr) => gr.cells.some((c) => !store.has(c.id)));
@@ -247,6 +256,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
             busyMs += performance.now() - tc;
             store.append(row);
             cellsRun++;
+            doneWeight += groupWeight.get(group) ?? 1;
             emit({ type: 'cell', row });
             const done = skipped + cellsRun;
             emit({
@@ -254,7 +264,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
               cellsDone: done,
               cellsTotal,
               tokensPerSecond: tokens / (busyMs / 1000),
-              etaSeconds: ((cellsTotal - done) * busyMs) / 1000 / Math.max(1, cellsRun),
+              etaSeconds: weightedEta(busyMs / 1000, doneWeight, pendingWeight - doneWeight),
               current: `${group.sample.id} ${cell.method.label} ${cell.budget.text}`,
             });
           }

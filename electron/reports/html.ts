@@ -86,11 +86,13 @@ const CSS = `
 body{font:10pt/1.4 Helvetica,Arial,sans-serif;color:#111;max-width:190mm;margin:0 auto;padding:8mm 4mm}
 h1{font-size:18pt;margin:0 0 4px}h2{font-size:13.5pt;margin:0 0 8px;border-bottom:2px solid #0072B2;padding-bottom:2px}h3{font-size:11pt;margin:12px 0 6px}
 p.sub{color:#555;margin:0 0 12px}p.note{color:#444;font-size:9pt;margin:4px 0 10px}
-section{break-before:page;page-break-before:always;margin-top:18px}section.first{break-before:auto;page-break-before:auto}
+section{margin-top:18px}h2,h3{break-after:avoid;page-break-after:avoid}
 figure{margin:0 0 12px;break-inside:avoid;page-break-inside:avoid}figcaption{font-size:8.5pt;color:#555}
 svg{max-width:100%;height:auto;display:block}
 .heatmaps{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:6px 10px}
 table{border-collapse:collapse;width:100%;font-size:8.5pt;margin:0 0 10px}
+.table-scroll{max-width:100%;overflow-x:auto;margin:0 0 10px}.table-scroll>table{margin:0}
+table.results th{white-space:nowrap}table.results td:not(.num){overflow-wrap:break-word}
 th,td{border-bottom:1px solid #ddd;padding:2px 4px;text-align:left;vertical-align:top}
 th{background:#f2f4f7;font-weight:600}td.nowrap{white-space:nowrap}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 thead{display:table-header-group}tr{break-inside:avoid;page-break-inside:avoid}
@@ -102,7 +104,7 @@ code,.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:8pt
 .flag{display:inline-block;background:#d55e00;color:#fff;border-radius:3px;padding:0 4px;font-size:7.5pt;margin:1px 2px 1px 0}
 .flag.info{background:#56b4e9}
 nav ol{margin:4px 0 0 18px;padding:0;columns:2}
-@media print{body{padding:0;max-width:none}}
+@media print{body{padding:0;max-width:none}.table-scroll{overflow:visible}table.results{font-size:7.5pt}}
 `;
 
 // ---------------------------------------------------------------------------
@@ -291,7 +293,7 @@ function accuracySection(d: ReportData, colorOf: (label: string) => string): str
 
 function niahSection(d: ReportData, trained: (model: string) => number | undefined): string {
   if (d.niah.length === 0) return '';
-  let h = `<h2>Needle in a haystack</h2><p class="note">Mean score per cell: needle depth (% of the haystack, 0 = start) down, context length in tokens across; red → yellow → green for 0 → 1 (KVCache-Factory's colormap). A dashed line marks the model's trained context length where it falls inside the grid.</p>`;
+  let h = `<h2>Needle in a haystack</h2><p class="note">Mean score per cell: needle depth (% of the haystack, 0 = start) down, context length in tokens across; dark purple → yellow for 0 → 1 (viridis, readable with colour-blindness and in greyscale; each cell prints its value). A dashed line marks the model's trained context length where it falls inside the grid.</p>`;
   const byMw = new Map<string, typeof d.niah>();
   for (const g of d.niah) {
     const k = `${g.model}\u0000${g.workload}`;
@@ -409,10 +411,12 @@ function resultsSection(d: ReportData): string {
     'Flags',
   ];
   const numeric = new Set([4, 5, 6, 7, 9, 10, 11, ...(anyFid ? [12, 13, 14] : [])]);
+  // Names may break after '/', '-' or '_' (snapkv/<wbr>zigzagkv) rather than anywhere or not at all.
+  const breakable = (t: string): string => esc(t).replace(/([/_-])/g, '$1<wbr>');
   const body = d.groups.map((g) => [
-    esc(g.model),
-    esc(g.workload),
-    esc(g.methodLabel),
+    breakable(g.model),
+    breakable(g.workload),
+    breakable(g.methodLabel),
     esc(g.budget),
     String(g.score.n),
     f(g.score.mean, 3),
@@ -425,7 +429,9 @@ function resultsSection(d: ReportData): string {
     ...(anyFid ? (g.fidelity ? [f(g.fidelity.deltaNll.mean, 4), f(g.fidelity.kl.mean, 4), f(g.fidelity.top1.mean, 3)] : ['', '', '']) : []),
     g.flags.map((fl) => `<span class="flag${fl === 'budget-covers-prompt' ? ' info' : ''}">${esc(fl)}</span>`).join(''),
   ]);
-  return `<h2>Results table</h2><p class="note">One row per (model, workload, method, budget): mean over samples. Nominal: the budget as a share of the prompt's KV cache; measured: the KV bytes held after compression as a share of the full cache.</p>${table('results', head, body, numeric, new Set([0, 1, 3]))}`;
+  // Text columns wrap (a long model or method name must not push the table past the page); on screen a table that still
+  // does not fit scrolls inside its own box rather than spilling over the margin.
+  return `<h2>Results table</h2><p class="note">One row per (model, workload, method, budget): mean over samples. Nominal: the budget as a share of the prompt's KV cache; measured: the KV bytes held after compression as a share of the full cache.</p><div class="table-scroll">${table('results', head, body, numeric)}</div>`;
 }
 
 function provenanceSection(d: ReportData): string {

@@ -15,7 +15,7 @@
  * data-* attributes (`g.series[data-series]`, `.point`, `rect.cell`,
  * `rect.bar`) so tests and the app can query them.
  */
-import { niahColor } from '@kvlab/core';
+import { niahColor, niceTicks as roundTicks, textColorOn, tickDigits } from '@kvlab/core';
 
 // The colours are core's (results/colors.ts), which the app's charts draw in
 // too, so a method has the same colour on screen and on paper.
@@ -35,7 +35,7 @@ export function n2(x: number): string {
 // ---------------------------------------------------------------------------
 // Scales and ticks
 
-/** "Nice" ticks (1, 2, 2.5, 5 × 10^k) covering [min, max], and the decimals their labels need. */
+/** Round ticks covering [min, max] (core's niceTicks: 1, 2 or 5 × 10^k steps, at most target + 1 ticks), and the decimals their labels need. */
 export function niceTicks(min: number, max: number, target = 5): { ticks: number[]; decimals: number; lo: number; hi: number } {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return { ticks: [0, 1], decimals: 0, lo: 0, hi: 1 };
   if (max < min) [min, max] = [max, min];
@@ -44,17 +44,8 @@ export function niceTicks(min: number, max: number, target = 5): { ticks: number
     min -= pad;
     max += pad;
   }
-  const raw = (max - min) / Math.max(1, target);
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 2.5, 5, 10].find((m) => m * mag >= raw - 1e-12) ?? 10) * mag;
-  const lo = Math.floor(min / step + 1e-9) * step;
-  const hi = Math.ceil(max / step - 1e-9) * step;
-  let decimals = 0;
-  while (decimals < 10 && Math.abs(Math.round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-6 * 10 ** decimals) decimals++;
-  const clean = (v: number): number => Number(v.toFixed(decimals)) || 0;
-  const ticks: number[] = [];
-  for (let i = 0; lo + i * step <= hi + step * 1e-6; i++) ticks.push(clean(lo + i * step));
-  return { ticks, decimals, lo: clean(lo), hi: clean(hi) };
+  const ticks = roundTicks(min, max, Math.max(1, target) + 1);
+  return { ticks, decimals: tickDigits(ticks), lo: ticks[0] ?? min, hi: ticks.at(-1) ?? max };
 }
 
 const fmtTick = (v: number, decimals: number): string => {
@@ -317,6 +308,8 @@ export interface HeatmapOptions {
   readonly yLabel?: string;
   readonly vmin?: number;
   readonly vmax?: number;
+  /** The colour bar's title. Default 'Mean score'. */
+  readonly scaleLabel?: string;
   /** The model's trained context length: a dashed vertical line where it falls on the x axis. */
   readonly markX?: number;
   readonly markLabel?: string;
@@ -334,11 +327,12 @@ export function fmtTokens(t: number): string {
 }
 
 /**
- * A NIAH heatmap as in gkamradt/LLMTest_NeedleInAHaystack and KVCache-Factory:
- * context length on x ("Token Limit"), needle depth % on y ("Depth Percent",
- * 0 at the top), red → yellow → green over [vmin, vmax] = [0, 1], each cell
- * labelled with its value, a colour bar on the right and a dashed line at the
- * model's trained length.
+ * A NIAH heatmap laid out as in gkamradt/LLMTest_NeedleInAHaystack and
+ * KVCache-Factory: context length across ("Context length (tokens)"), needle
+ * depth down ("Needle depth (%)", 0 at the top), viridis over [vmin, vmax] =
+ * [0, 1] (core's niahColor, colour-blind safe), each cell labelled with its
+ * value in whichever of dark or white text reads on it, a titled colour bar on
+ * the right and a dashed line at the model's trained length.
  */
 export function heatmap(o: HeatmapOptions): string {
   const cols = o.xValues.length;
@@ -346,7 +340,7 @@ export function heatmap(o: HeatmapOptions): string {
   const vmin = o.vmin ?? 0;
   const vmax = o.vmax ?? 1;
   const width = o.width ?? 330;
-  const f: Frame = { width, height: o.height ?? Math.max(150, 62 + rows * 22), left: 46, right: 50, top: 26, bottom: 36 };
+  const f: Frame = { width, height: o.height ?? Math.max(150, 62 + rows * 22), left: 46, right: 62, top: 26, bottom: 36 };
   const pw = width - f.left - f.right;
   const ph = f.height - f.top - f.bottom;
   const cw = pw / Math.max(1, cols);
@@ -367,11 +361,12 @@ export function heatmap(o: HeatmapOptions): string {
   }
   s += `</g>`;
   if (showValues) {
-    s += `<g class="cell-values" text-anchor="middle" font-size="${n2(fs)}" fill="#1a1a1a">`;
+    s += `<g class="cell-values" text-anchor="middle" font-size="${n2(fs)}">`;
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         const v = o.values[r]?.[c] ?? null;
-        s += text(f.left + (c + 0.5) * cw, f.top + (r + 0.5) * ch + fs * 0.35, v === null ? '–' : v.toFixed(2), 'class="cell-value"');
+        const ink = v === null || !Number.isFinite(v) ? '#1a1a1a' : textColorOn(niahColor(v, vmin, vmax));
+        s += text(f.left + (c + 0.5) * cw, f.top + (r + 0.5) * ch + fs * 0.35, v === null ? '–' : v.toFixed(2), `class="cell-value" fill="${ink}"`);
       }
     s += `</g>`;
   }
@@ -387,9 +382,9 @@ export function heatmap(o: HeatmapOptions): string {
     if (r % yEvery === 0) s += text(f.left - 4, f.top + (r + 0.5) * ch + 3.5, `${n2(v)}`);
   });
   s += `</g>`;
-  s += text(f.left + pw / 2, f.height - 6, o.xLabel ?? 'Token Limit', 'class="axis-label" text-anchor="middle" fill="#111111"');
+  s += text(f.left + pw / 2, f.height - 6, o.xLabel ?? 'Context length (tokens)', 'class="axis-label" text-anchor="middle" fill="#111111"');
   const ly = f.top + ph / 2;
-  s += `<text class="axis-label" x="12" y="${n2(ly)}" text-anchor="middle" fill="#111111" transform="rotate(-90 12 ${n2(ly)})">${esc(o.yLabel ?? 'Depth Percent')}</text>`;
+  s += `<text class="axis-label" x="12" y="${n2(ly)}" text-anchor="middle" fill="#111111" transform="rotate(-90 12 ${n2(ly)})">${esc(o.yLabel ?? 'Needle depth (%)')}</text>`;
   // Trained-length line: between column centres, interpolated on the token axis.
   if (o.markX !== undefined && cols > 0) {
     const xsC = o.xValues.map((_, c) => f.left + (c + 0.5) * cw);
@@ -409,12 +404,12 @@ export function heatmap(o: HeatmapOptions): string {
       s += `<title>${esc(o.markLabel ?? `trained length ${o.markX} tokens`)}</title></g>`;
     }
   }
-  s += colorBar(width - f.right + 10, f.top, 10, ph, vmin, vmax);
+  s += colorBar(width - f.right + 8, f.top, 10, ph, vmin, vmax, o.scaleLabel ?? 'Mean score');
   return `${s}</svg>`;
 }
 
-/** A vertical colour bar of 24 bands (no gradient ids, which would collide between inline SVGs). */
-function colorBar(x: number, y: number, w: number, h: number, vmin: number, vmax: number): string {
+/** A vertical colour bar of 24 bands (no gradient ids, which would collide between inline SVGs), its title along its right side. */
+function colorBar(x: number, y: number, w: number, h: number, vmin: number, vmax: number, title: string): string {
   const bands = 24;
   let s = `<g class="colorbar">`;
   for (let i = 0; i < bands; i++) {
@@ -424,6 +419,9 @@ function colorBar(x: number, y: number, w: number, h: number, vmin: number, vmax
   s += `<rect x="${n2(x)}" y="${n2(y)}" width="${n2(w)}" height="${n2(h)}" fill="none" stroke="#888888" stroke-width="0.5"/>`;
   s += `<g fill="#333333" font-size="9">`;
   for (const t of [vmax, (vmin + vmax) / 2, vmin]) s += text(x + w + 3, y + ((vmax - t) / (vmax - vmin || 1)) * h + 3, fmtTick(t, 1));
+  const tx = x + w + 26;
+  const ty = y + h / 2;
+  s += `<text class="colorbar-title" x="${n2(tx)}" y="${n2(ty)}" text-anchor="middle" transform="rotate(90 ${n2(tx)} ${n2(ty)})">${esc(title)}</text>`;
   return `${s}</g></g>`;
 }
 

@@ -8,7 +8,7 @@
  * (screens/Compare.tsx, screens/LayerProfile.tsx); this file only mounts them
  * with the run / model the rest of the app has selected.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { AnyRow, LabApi } from '@kvlab/core';
 import { Notices } from './components/Notices.tsx';
 import { RunOptions } from './components/RunOptions.tsx';
@@ -23,6 +23,7 @@ import { RunsScreen } from './screens/Runs.tsx';
 import { initLabStore, LabProvider, useLab, useLabApi, useLabStore, type LabStore } from './store/index.ts';
 import { resolveTheme } from './store/settings.ts';
 import { isScreenId, SCREENS, type ScreenId } from './store/ui.ts';
+import { useScrollReset } from './util/use-scroll-reset.ts';
 
 const EMPTY_ROWS: readonly AnyRow[] = [];
 
@@ -42,12 +43,14 @@ export function Root({ api, store }: { api: LabApi; store: LabStore }) {
 
 export function App() {
   const screen = useLab((s) => s.screen);
+  const main = useRef<HTMLElement>(null);
   useThemeAttribute();
   useHashRoute();
+  useScrollReset(main, screen);
   return (
     <div className="app">
       <Sidebar />
-      <main className="main" data-testid="main" data-screen={screen}>
+      <main ref={main} className="main" data-testid="main" data-screen={screen}>
         <Notices />
         <Screen id={screen} />
       </main>

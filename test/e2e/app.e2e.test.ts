@@ -7,11 +7,23 @@
  * every screen as a user would: the model card; a playground run (full cache
  * + one compressed configuration) with the retention overlay, the full cache
  * retrieving a passkey; a layer profile; a small sweep built in the experiment
- * builder; the run watched to 100 % on Runs; Compare's charts counted against
- * core's own aggregation of the run's rows (one Pareto point per
- * (method, budget) group, one heatmap cell per (depth, length)) and a click
- * on a point and on a cell opening the samples behind them; HTML and CSV
- * reports captured from the browser's download and checked; the dark theme.
+ * builder; the run watched to 100 % on Runs, its per-(method, budget) means
+ * checked against means this test computes itself from the run's
+ * results.jsonl; a run cancelled and resumed from the UI, which must show
+ * 'running' with its ETA, rate and current cell while it goes (the resume
+ * call's answer once overwrote that with 'queued'); Compare's charts counted
+ * against core's own aggregation of the run's rows (one Pareto point per
+ * (method, budget) group, each at the mean score of the raw rows, one heatmap
+ * cell per (depth, length)) and real clicks on a point and on a lower heatmap
+ * cell opening the samples behind them with the panel in view; every screen
+ * opening scrolled to its top; HTML and CSV reports captured from the
+ * browser's download and checked; the dark theme.
+ *
+ * The tests share one server, browser and sweep, but not each other's
+ * outcome: the sweep comes from sweepRun(), which is the run the builder test
+ * started or, when that test failed before starting one, the same sweep
+ * started through the API (saying so), so Runs, Compare and Reports still run
+ * and fail for their own reasons. Each test navigates to its own screen.
  *
  * Every screen is saved, populated, as test-results/e2e/<screen>.png (and
  * <screen>-full.png when the screen scrolls), for people to look at: the
@@ -33,7 +45,7 @@ import { after, before, describe, it } from 'node:test';
 import type { AnyRow, ReportData, ResultRow, WorkloadDefInput } from '@kvlab/core';
 import { aggregate, exampleSample, generateWorkload, niahCellIds, splitRows } from '@kvlab/core';
 import { chromium } from 'playwright-core';
-import type { BrowserContext, Download, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Download, Page } from 'playwright-core';
 import { APP_ROOT, RENDERER_DIST } from '../../electron/host/paths.ts';
 import { ensureRendererBuilt } from '../../electron/server/build-renderer.ts';
 import { needsBuild, RENDERER_OUTPUTS, RENDERER_SOURCES } from '../../electron/shell/launch.ts';
@@ -55,6 +67,27 @@ const SWEEP = {
   lengths: [256, 384],
   depths: [25, 75],
 } as const;
+/** The sweep as an experiment definition: what sweepRun() starts through the API when the builder test did not start it. */
+const SWEEP_EXPERIMENT = {
+  name: SWEEP.name,
+  models: [] as string[], // filled in before() with the bundled model's path
+  methods: ['full', ...SWEEP.allocators.map((a) => `snapkv/${a}`)],
+  budgets: [...SWEEP.budgets],
+  workloads: [{ kind: 'niah', variant: 'passkey', contextLengths: [...SWEEP.lengths], depths: [...SWEEP.depths], samplesPerCell: 1 }],
+  generation: { maxNewTokens: 8 },
+};
+/**
+ * The run that is cancelled and resumed: long enough (2 × 5 samples at 1–2K tokens, 4 cells each) that it is still
+ * running when the test looks, and cancelled once it has been seen running, so it costs a few seconds.
+ */
+const RESUME_EXPERIMENT = {
+  name: 'E2E resume',
+  models: [] as string[],
+  methods: ['full', 'snapkv/uniform'],
+  budgets: ['10%', '20%', '50%'],
+  workloads: [{ kind: 'niah', variant: 'passkey', contextLengths: [1024, 2048], depths: [0, 25, 50, 75, 100], samplesPerCell: 1 }],
+  generation: { maxNewTokens: 8 },
+};
 const SAMPLES = SWEEP.lengths.length * SWEEP.depths.length;
 const METHODS = SWEEP.allocators.length + 1; // + the full cache
 const CELLS = SAMPLES * (1 + SWEEP.allocators.length * SWEEP.budgets.length);
@@ -76,6 +109,17 @@ function passkeySample(): { prompt: string; answer: string } {
 }
 
 const sel = (id: string): string => `[data-testid="${id}"]`;
+
+/** The finished sweep as the tests after the builder's need it. */
+interface SweepData {
+  readonly id: string;
+  /** Its rows as getResults returns them. */
+  readonly rows: AnyRow[];
+  /** core's aggregation of those rows (what the report and the charts draw). */
+  readonly report: ReportData;
+  /** "methodLabel @ budget" → cell count and mean score, computed in this test from the run's results.jsonl. */
+  readonly rawMeans: ReadonlyMap<string, { readonly n: number; readonly mean: number }>;
+}
 
 /** RFC 4180 records (quoted fields may hold commas, quotes and line breaks). */
 function csvRecords(text: string): string[][] {
@@ -121,9 +165,10 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
   let page: Page;
   const pageErrors: string[] = [];
   const shots: string[] = [];
+  /** The sweep's run id, once the builder test started it. */
   let runId = '';
-  let rows: AnyRow[] = [];
-  let report: ReportData;
+  let sweepStarted: Promise<string> | undefined;
+  let sweepData: Promise<SweepData> | undefined;
 
   /** POST /api/<method> with the page's token: the test reads what the UI drew from the same server. */
   async function api<T>(method: string, body: unknown): Promise<T> {
@@ -182,14 +227,61 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     }
   }
 
-  /** A click on an SVG mark; marks can sit under a neighbour's error bar, so fall back to the element's own click event. */
-  async function clickMark(mark: Locator): Promise<void> {
-    try {
-      await mark.click({ timeout: 3000 });
-    } catch {
-      await mark.dispatchEvent('click');
-    }
+  /**
+   * The sweep's run id: the one the builder test started, or — when that test failed before starting it — the same sweep
+   * started through the API, so the screens after it are still tested (and the log says why it was started here).
+   */
+  function sweepRun(): Promise<string> {
+    if (runId) return Promise.resolve(runId);
+    sweepStarted ??= (async () => {
+      console.log('e2e: the builder test started no run; starting the sweep through the API for the tests that need it');
+      const run = await api<{ id: string }>('startRun', { experiment: SWEEP_EXPERIMENT });
+      return run.id;
+    })();
+    return sweepStarted;
   }
+
+  /** The finished sweep: its rows through the API, core's aggregation of them, and its results.jsonl as stored, read here. */
+  function sweep(): Promise<SweepData> {
+    sweepData ??= (async () => {
+      const id = await sweepRun();
+      const detail = await until(
+        () => api<{ status: string; error?: string; outDir: string }>('getRun', { runId: id }),
+        (r) => r.status === 'done' || r.status === 'failed' || r.status === 'cancelled',
+        'the sweep to finish',
+        180_000,
+      );
+      assert.equal(detail.status, 'done', `the sweep ${id} ended ${detail.status}: ${detail.error ?? ''}`);
+      const res = await api<{ rows: AnyRow[]; total: number }>('getResults', { runId: id, limit: 100_000 });
+      const report = aggregate({ hash: res.rows[0]?.experimentHash ?? '', definition: { name: SWEEP.name }, createdAt: '' }, res.rows);
+      // Independent of aggregate() and of the API: the file the runner appended, parsed and averaged here.
+      const raw = readFileSync(join(detail.outDir, 'results.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { kind: string; methodLabel?: string; budget?: string; score?: number });
+      const sums = new Map<string, { n: number; sum: number }>();
+      for (const r of raw) {
+        if (r.kind !== 'cell') continue;
+        const k = `${r.methodLabel ?? ''} @ ${r.budget ?? ''}`;
+        const a = sums.get(k) ?? { n: 0, sum: 0 };
+        a.n++;
+        a.sum += Number(r.score);
+        sums.set(k, a);
+      }
+      const rawMeans = new Map([...sums].map(([k, a]) => [k, { n: a.n, mean: a.sum / a.n }]));
+      return { id, rows: res.rows, report, rawMeans };
+    })();
+    return sweepData;
+  }
+
+  /** Scrolls <main> to its bottom (a long screen read to its end) and says how far that was. */
+  async function scrollMainToBottom(): Promise<number> {
+    return page.locator(sel('main')).evaluate((main) => {
+      main.scrollTop = main.scrollHeight;
+      return main.scrollTop;
+    });
+  }
+  const mainScrollTop = (): Promise<number> => page.locator(sel('main')).evaluate((main) => main.scrollTop);
 
   async function download(testId: string): Promise<{ name: string; text: string }> {
     const [d] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click(sel(testId))]);
@@ -243,6 +335,8 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
     await page.goto(url.href);
     await page.waitForSelector(sel('nav-models'));
+    SWEEP_EXPERIMENT.models.push(defaultModelPath());
+    RESUME_EXPERIMENT.models.push(defaultModelPath());
   });
 
   after(async () => {
@@ -283,6 +377,24 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     assert.equal(await page.textContent(sel('card-kv-heads')), '2');
     assert.equal(await page.textContent(sel('card-gqa')), '2 : 1');
     assert.match((await page.textContent(sel('app-info'))) ?? '', /serve/);
+    // The stored tensor types say what they are: type, meaning, how many weight values, their share.
+    const f32 = page.locator(`${sel('card-tensor-types')} tr[data-type="F32"] td`);
+    assert.deepEqual((await f32.allInnerTexts()).slice(0, 2), ['F32', '32-bit float']);
+    // Every placeholder fits its field (measured in the field's own font): none is cut mid-word.
+    const cut = await page.locator(`${sel('screen-models')} input[placeholder]`).evaluateAll((inputs) =>
+      inputs.flatMap((el) => {
+        // The root tsconfig has no DOM library (Node code): the two input fields used here, typed by hand.
+        const input = el as typeof el & { readonly placeholder: string; readonly clientWidth: number };
+        const style = input.ownerDocument.defaultView?.getComputedStyle(input);
+        const ctx = input.ownerDocument.createElement('canvas').getContext('2d');
+        if (!style || !ctx) return [`${input.placeholder}: cannot measure`];
+        ctx.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        const need = ctx.measureText(input.placeholder).width;
+        return need > room ? [`"${input.placeholder}" needs ${need.toFixed(0)} px, has ${room.toFixed(0)}`] : [];
+      }),
+    );
+    assert.deepEqual(cut, [], 'placeholders cut');
     await assertNoErrors('Models');
     await shot('models');
   });
@@ -374,13 +486,19 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     await shot('builder');
     await page.click(sel('builder-start'));
     await page.waitForSelector(`[data-testid="main"][data-screen="runs"]`);
-  });
-
-  it('Runs: live progress reaches 100 % and the run is done', async () => {
     const detail = page.locator(sel('run-detail'));
     await detail.waitFor();
     runId = (await detail.getAttribute('data-run-id')) ?? '';
-    assert.ok(runId);
+    assert.ok(runId, 'the started run is shown');
+    assert.equal(await page.textContent(sel('run-name')), SWEEP.name);
+  });
+
+  it('Runs: live progress reaches 100 %, the run is done, and its means match the raw rows', async () => {
+    const id = await sweepRun();
+    await go('runs');
+    await page.click(sel(`run-item-${id}`));
+    const detail = page.locator(sel('run-detail'));
+    await page.waitForSelector(`[data-testid="run-detail"][data-run-id="${id}"]`);
     assert.equal(await page.textContent(sel('run-name')), SWEEP.name);
     const status = detail.locator(sel('run-status')).first();
     await until(
@@ -394,29 +512,96 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     assert.equal(await progress.getAttribute('data-max'), String(CELLS));
     assert.equal(await progress.getAttribute('data-value'), String(CELLS));
     assert.match((await page.textContent(sel('run-cells'))) ?? '', new RegExp(`${CELLS} / ${CELLS} cells \\(100\\s?%\\)`));
-    assert.equal(await page.locator(`${sel(`run-item-${runId}`)}`).getAttribute('data-status'), 'done');
+    assert.equal(await page.locator(`${sel(`run-item-${id}`)}`).getAttribute('data-status'), 'done');
+    // One line per (method, budget): the full cache once, every compressed method at every budget; no "so far" once done.
+    const groups = 1 + SWEEP.allocators.length * SWEEP.budgets.length;
+    const lines = page.locator(`${sel('run-summary')} tbody tr`);
     await until(
-      () => page.locator(`${sel('run-summary')} tbody tr`).count(),
-      (n) => n === METHODS,
-      'one summary line per method',
+      () => lines.count(),
+      (n) => n === groups,
+      'one summary line per (method, budget)',
     );
-
-    // What the charts must show, from core's aggregation of the run's stored rows (the report's numbers).
-    const res = await api<{ rows: AnyRow[]; total: number }>('getResults', { runId, limit: 100_000 });
-    rows = res.rows;
+    assert.equal(await page.textContent(sel('run-summary-title')), 'By method and budget');
+    const { rows, rawMeans } = await sweep();
     assert.equal(splitRows(rows).cells.length, CELLS);
-    report = aggregate({ hash: rows[0]?.experimentHash ?? '', definition: { name: SWEEP.name }, createdAt: '' }, rows);
+    assert.equal(rawMeans.size, groups);
+    for (let i = 0; i < groups; i++) {
+      const line = lines.nth(i);
+      const key = `${(await line.getAttribute('data-method')) ?? ''} @ ${(await line.getAttribute('data-budget')) ?? ''}`;
+      const raw = rawMeans.get(key);
+      assert.ok(raw, `results.jsonl has cells of ${key}`);
+      assert.equal(await line.locator(sel('run-summary-score')).textContent(), raw.mean.toFixed(3), `${key}: the mean of its ${raw.n} raw rows`);
+    }
+    // Sample ids keep their cell part (context, depth, sample) whole however narrow the column: only the workload gives way.
+    const tails = await page
+      .locator(sel('run-row-sample-tail'))
+      .evaluateAll((els) => els.map((e) => ({ text: e.textContent, cut: e.scrollWidth > e.clientWidth + 1 })));
+    assert.ok(tails.length > 0, 'rows are listed');
+    for (const t of tails) assert.ok(!t.cut && /^c\d+\/d\d+\/s\d+$/.test(t.text ?? ''), `sample id tail shown whole: ${JSON.stringify(t)}`);
     await assertNoErrors('Runs');
     await shot('runs');
   });
 
+  it('Runs: a run cancelled and resumed shows running, with ETA, rate and current cell, while it goes', async () => {
+    // One run at a time: wait for the sweep (or anything else) to leave the queue so this one starts when resumed.
+    await until(
+      () => api<{ status: string }[]>('listRuns', {}),
+      (runs) => runs.every((r) => r.status !== 'running' && r.status !== 'queued'),
+      'the queue to be empty',
+      180_000,
+    );
+    const run = await api<{ id: string }>('startRun', { experiment: RESUME_EXPERIMENT });
+    await until(
+      () => api<{ cellsDone: number; status: string }>('getRun', { runId: run.id }),
+      (r) => r.cellsDone > 0 || r.status !== 'running',
+      'the first cell of the run to resume',
+      60_000,
+    );
+    await api('cancelRun', { runId: run.id });
+    await go('runs');
+    await page.click(sel(`run-item-${run.id}`));
+    await page.waitForSelector(`[data-testid="run-detail"][data-run-id="${run.id}"]`);
+    const status = page.locator(`${sel('run-detail')} ${sel('run-status')}`).first();
+    await until(
+      () => status.getAttribute('data-status'),
+      (v) => v === 'cancelled',
+      'the run shown cancelled',
+    );
+    await page.click(sel('run-resume'));
+    // The resume call's answer says 'queued'; the engine starts the run at once and its events say 'running'.
+    const seen = await until(
+      async () => ({
+        status: await status.getAttribute('data-status'),
+        eta: await page.locator(sel('run-eta')).count(),
+        rate: await page.locator(sel('run-rate')).count(),
+        current: ((await page.locator(sel('run-current')).allInnerTexts())[0] ?? '').trim(),
+      }),
+      (v) => (v.status === 'running' && v.eta === 1 && v.rate === 1 && v.current !== '') || v.status === 'done' || v.status === 'failed',
+      'the resumed run to show running with ETA, rate and current cell',
+    );
+    assert.equal(seen.status, 'running', `the resumed run was never shown running with its ETA, rate and current cell: ${JSON.stringify(seen)}`);
+    assert.match(seen.current, /^niah-passkey\/c\d+\/d\d+\/s0 /);
+    assert.match((await page.textContent(sel('run-summary-title'))) ?? '', /so far/);
+    await page.click(sel('run-cancel'));
+    await until(
+      () => status.getAttribute('data-status'),
+      (v) => v === 'cancelled',
+      'the resumed run cancelled again',
+    );
+    await assertNoErrors('Runs (resume)');
+  });
+
   it('Compare: one series per method, one point per (method, budget) group, one heatmap cell per (depth, length); clicks open the samples', async () => {
-    await page.click(sel('run-compare'));
-    await page.waitForSelector(`[data-testid="main"][data-screen="compare"]`);
+    const { id, rows, report, rawMeans } = await sweep();
+    await go('compare');
+    await page.selectOption(sel('compare-run-select'), id);
     await page.waitForSelector(sel('compare-summary'));
-    assert.equal(await page.inputValue(sel('compare-run-select')), runId);
-    const summary = (await page.textContent(sel('compare-summary'))) ?? '';
-    assert.ok(summary.includes(`${CELLS} cells`) && summary.includes(`${METHODS} method(s)`), summary);
+    // The screen draws from a deferred copy of the rows: a run picked a moment ago may still show the last one's.
+    await until(
+      async () => (await page.textContent(sel('compare-summary'))) ?? '',
+      (t) => t.includes(`${CELLS} cells`) && t.includes(`${METHODS} method(s)`),
+      "the sweep's summary",
+    );
 
     // Pareto: the groups of the one (model, workload).
     const groups = report.groups;
@@ -437,6 +622,15 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     const legend = await page.locator(`${sel('compare-pareto-legend')} li[data-series]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-series')));
     for (const m of series) assert.ok(legend.includes(m), `legend has ${m ?? ''}`);
     assert.equal(await page.locator(`${sel('compare-pareto')} ${sel('pareto-nominal')}`).count(), groups.filter((g) => !g.isFull).length);
+    // Each point at the mean score of its group's rows as stored in results.jsonl, averaged here (not by aggregate()).
+    const labels = await points.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+    for (const label of labels) {
+      const m = /^(.*): (-?\d+\.\d{3}) ± /.exec(label);
+      assert.ok(m, `a point names its group and mean: ${label}`);
+      const raw = rawMeans.get(m[1] ?? '');
+      assert.ok(raw, `results.jsonl has the cells of ${m[1] ?? ''}`);
+      assert.equal(m[2], raw.mean.toFixed(3), `${m[1] ?? ''}: the mean of its ${raw.n} raw rows`);
+    }
 
     // NIAH: one heatmap per method at the first budget (the full cache beside them), depths × lengths cells each.
     const budget = report.summary.budgets.find((b) => b !== 'full');
@@ -458,7 +652,8 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     // A Pareto point → the cells of its group.
     const fullGroup = groups.find((g) => g.isFull);
     assert.ok(fullGroup);
-    await clickMark(page.locator(`${sel('compare-pareto')} ${sel('pareto-point')}[data-series="full"]`));
+    // Real clicks only: a mark that only a synthetic event could reach is a mark a user cannot click.
+    await page.locator(`${sel('compare-pareto')} ${sel('pareto-point')}[data-series="full"]`).click();
     await page.waitForSelector(sel('sample-panel'));
     assert.equal(await page.locator(sel('sample-item')).count(), fullGroup.score.n);
     assert.match((await page.textContent(sel('sample-count'))) ?? '', new RegExp(`^${fullGroup.score.n} cells`));
@@ -467,17 +662,23 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     await page.click(sel('sample-panel-close'));
     assert.equal(await page.locator(sel('sample-panel')).count(), 0);
 
-    // A heatmap cell → the one sample behind it.
-    const grid = grids.find((g) => g.budget !== 'full');
+    // A cell of the LAST heatmap, with the page read down to its end → the one sample behind it, its panel in view.
+    const grid = [...grids].reverse().find((g) => g.budget !== 'full');
     assert.ok(grid);
-    const cell = page.locator(`${sel(`compare-heatmap-${grid.methodLabel}`)} ${sel('heatmap-cell')}`).first();
+    assert.ok((await scrollMainToBottom()) > 0, 'Compare is longer than the window');
+    const cell = page.locator(`${sel(`compare-heatmap-${grid.methodLabel}`)} ${sel('heatmap-cell')}`).last();
     const [x, y] = [Number(await cell.getAttribute('data-x')), Number(await cell.getAttribute('data-y'))];
     const expected = niahCellIds(splitRows(rows).cells as ResultRow[], grid, y, x);
     assert.equal(expected.length, 1);
-    await clickMark(cell);
+    await cell.click();
     await page.waitForSelector(sel('sample-panel'));
     assert.equal(await page.getAttribute(sel('sample-detail'), 'data-cell'), expected[0]);
     assert.match((await page.textContent(sel('sample-count'))) ?? '', /^1 cell\b/);
+    // The label, answer, prediction and score are on screen, not above it.
+    for (const part of ['sample-panel', 'sample-answer', 'sample-prediction', 'sample-score']) {
+      const box = await page.locator(sel(part)).first().boundingBox();
+      assert.ok(box && box.y >= 0 && box.y + Math.min(box.height, 20) <= 800, `${part} is in view: ${JSON.stringify(box)}`);
+    }
     await assertNoErrors('Compare');
     // The sample panel narrowed the chart under the pointer, so recharts re-created the clicked mark and never saw the pointer
     // leave it: its tooltip stays up (a recharts quirk). Hovering a mark and leaving it clears it for the screenshot.
@@ -486,8 +687,10 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
   });
 
   it('Reports: HTML and CSV downloads of the run', async () => {
+    const { id, rows } = await sweep();
     await go('reports');
-    assert.equal(await page.inputValue(sel('report-run')), runId);
+    await page.selectOption(sel('report-run'), id);
+    assert.equal(await page.inputValue(sel('report-run')), id);
     const html = await download('report-export-html');
     assert.match(html.name, /\.html$/);
     assert.ok(html.text.includes(SWEEP.name), 'the HTML report names the experiment');
@@ -511,6 +714,18 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     for (const r of records) assert.equal(r.length, header.length);
     await assertNoErrors('Reports');
     await shot('reports');
+  });
+
+  it('Screens open at their top: no scroll position carried over from the last one', async () => {
+    await go('compare');
+    await page.waitForSelector(sel('compare-summary'));
+    assert.ok((await scrollMainToBottom()) > 0, 'Compare is longer than the window');
+    for (const screen of ['models', 'runs', 'compare']) {
+      await go(screen);
+      assert.equal(await mainScrollTop(), 0, `${screen} opens at its top`);
+      await scrollMainToBottom();
+    }
+    await assertNoErrors('scroll reset');
   });
 
   it('Theme: dark', async () => {

@@ -31,8 +31,12 @@ test('the progress bar, counters and current cell update from the fake engine ev
   assert.match(screen.getByTestId('run-current').textContent ?? '', /@/);
   assert.equal(screen.getByTestId('run-rows').getAttribute('data-count'), '12');
   assert.ok(screen.getByTestId('run-summary').textContent?.includes('snapkv/zigzagkv'));
+  assert.equal(screen.getByTestId('run-summary-title').textContent, 'By method and budget (so far)');
 
   step(h, 1000);
+  assert.equal(screen.getByTestId('run-summary-title').textContent, 'By method and budget', 'no "so far" once the run is done');
+  // One line per (method, budget) the run has: the full cache, and 3 methods × 3 budgets.
+  assert.equal(screen.getByTestId('run-summary').querySelectorAll('tbody tr').length, 1 + 3 * 3);
   assert.equal(screen.getByTestId('run-progress').getAttribute('aria-valuenow'), '60');
   assert.equal(screen.getByTestId('run-detail').querySelector('[data-testid="run-status"]')?.textContent, 'done');
   assert.equal((screen.getByTestId('run-cancel') as HTMLButtonElement).disabled, true);

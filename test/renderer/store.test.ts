@@ -106,6 +106,46 @@ test('cancel calls the API and stops progress; resume continues from the finishe
   assert.equal(store.getState().rows[run.id]?.length, 6);
 });
 
+test("a resumed run's answer ('queued') that arrives after its 'running' and progress events does not hide them", async () => {
+  // What the host does: resumeRun answers with the run as re-queued, but the engine starts it (status 'running',
+  // then progress) before the answer reaches the window — the events overtake the answer.
+  const fake = createFakeLab({ tickMs: null });
+  const api: typeof fake = {
+    ...fake,
+    resumeRun: async (input) => {
+      const answer = await fake.resumeRun(input);
+      fake.step(1);
+      return answer;
+    },
+  };
+  const store = createLabStore(api);
+  store.getState().subscribe();
+  await initLabStore(store);
+  const run = await store.getState().startRun(FAKE_SMALL_EXPERIMENT);
+  assert.ok(run);
+  fake.step(3);
+  await store.getState().cancelRun(run.id);
+  await store.getState().resumeRun(run.id);
+  const r = store.getState().runs.find((x) => x.id === run.id);
+  assert.equal(r?.status, 'running', 'the events are newer than the answer');
+  assert.equal(r?.cellsDone, 4);
+  assert.ok((r?.etaSeconds ?? 0) > 0 && (r?.tokensPerSecond ?? 0) > 0, 'ETA and rate shown');
+  assert.match(store.getState().current[run.id] ?? '', /niah-passkey/);
+  // Without the overtaking events the answer still counts: a plain resume reads 'queued' until the run starts.
+  await store.getState().cancelRun(run.id);
+  await fake.resumeRun({ runId: run.id });
+  assert.equal(store.getState().runs.find((x) => x.id === run.id)?.status, 'queued');
+});
+
+test('a progress event marks a run still shown as queued as running (a status event lost while the stream reconnected)', async () => {
+  const { fake, store } = await harness();
+  const run = await store.getState().startRun(FAKE_SMALL_EXPERIMENT);
+  assert.ok(run);
+  assert.equal(store.getState().runs.find((x) => x.id === run.id)?.status, 'queued');
+  fake.emit({ type: 'run.progress', runId: run.id, cellsDone: 1, cellsTotal: run.cellsTotal, tokensPerSecond: 100, etaSeconds: 30, current: 'x' });
+  assert.equal(store.getState().runs.find((x) => x.id === run.id)?.status, 'running');
+});
+
 test('a failed call becomes a notice; an unknown run status reloads the list', async () => {
   const { fake, store } = await harness();
   await store.getState().cancelRun('run-9999');

@@ -121,7 +121,7 @@ describe('HTML report in headless Chromium', () => {
       ['100', '512', '0'],
     ]);
     const fullFills = await page.locator('figure.heatmap[data-method="full"] rect.cell').evaluateAll((els) => els.map((e) => e.getAttribute('fill')));
-    assert.deepEqual(fullFills, Array(6).fill('#0cd79f'));
+    assert.deepEqual(fullFills, Array(6).fill('#fde725'));
     // The heatmap really lays out: cells have a size on the page.
     const box = await fig.locator('rect.cell').first().boundingBox();
     assert.ok(box && box.width > 20 && box.height > 5, JSON.stringify(box));
@@ -152,6 +152,30 @@ describe('HTML report in headless Chromium', () => {
     assert.equal(await page.locator('#fidelity svg.chart-xy').nth(0).locator('g.series').count(), 3);
     assert.equal(await page.locator('#fidelity svg.chart-xy').nth(0).locator('g.series .point').count(), 9);
     assert.equal(await n('#profiles svg.chart-xy g.series'), 2);
+  });
+
+  it('the results table stays within its column: it wraps names, and scrolls in its own box when still too wide', async () => {
+    for (const width of [1280, 760, 560]) {
+      await page.setViewportSize({ width, height: 720 });
+      const box = await page.locator('#results').evaluate((section) => {
+        const wrap = section.querySelector('.table-scroll');
+        const table = section.querySelector('table.results');
+        return {
+          section: section.getBoundingClientRect().right,
+          wrap: wrap?.getBoundingClientRect().right ?? Number.NaN,
+          table: table?.getBoundingClientRect().right ?? Number.NaN,
+          scrolls: wrap ? (section.ownerDocument.defaultView?.getComputedStyle(wrap).overflowX ?? '') : '',
+          page: section.ownerDocument.documentElement.scrollWidth,
+        };
+      });
+      assert.ok(box.wrap <= box.section + 0.5, `${width} px: the table's box ends inside its section: ${JSON.stringify(box)}`);
+      assert.ok(box.page <= width, `${width} px: the page does not scroll sideways: ${JSON.stringify(box)}`);
+      assert.ok(
+        box.table <= box.section + 0.5 || box.scrolls === 'auto',
+        `${width} px: wider than the section only inside the scroll box: ${JSON.stringify(box)}`,
+      );
+    }
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
 
   it('results and provenance tables', async () => {

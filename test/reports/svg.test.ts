@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { textColorOn } from '@kvlab/core';
 import { esc, fmtTokens, groupedBarChart, heatmap, n2, niahColor, niceTicks, xyChart } from '../../electron/reports/svg.ts';
 
 const count = (s: string, re: RegExp): number => (s.match(new RegExp(re.source, 'g')) ?? []).length;
@@ -32,15 +33,23 @@ describe('svg helpers', () => {
     assert.equal(niceTicks(0.0012, 0.0049).decimals, 3);
   });
 
-  it('NIAH colours: KVCache-Factory anchors #F0496E → #EBB839 → #0CD79F over [0, 1], clamped', () => {
-    assert.equal(niahColor(0), '#f0496e');
-    assert.equal(niahColor(0.5), '#ebb839');
-    assert.equal(niahColor(1), '#0cd79f');
-    assert.equal(niahColor(-3), '#f0496e');
-    assert.equal(niahColor(7), '#0cd79f');
-    // Halfway between #EBB839 and #0CD79F: (235+12)/2, (184+215)/2, (57+159)/2 = 123.5, 199.5, 108 → 7c c8 6c
-    assert.equal(niahColor(0.75), '#7cc86c');
-    assert.equal(niahColor(5, 0, 10), '#ebb839');
+  it("NIAH colours: matplotlib's viridis (#440154 → #21908C → #FDE725) over [0, 1], clamped", () => {
+    assert.equal(niahColor(0), '#440154');
+    assert.equal(niahColor(0.5), '#21908c');
+    assert.equal(niahColor(1), '#fde725');
+    assert.equal(niahColor(-3), '#440154');
+    assert.equal(niahColor(7), '#fde725');
+    // Halfway between the first two stops #440154 and #472D7B (t = 1/16): (68+71)/2, (1+45)/2, (84+123)/2 = 69.5, 23, 103.5 → 46 17 68
+    assert.equal(niahColor(1 / 16), '#461768');
+    assert.equal(niahColor(5, 0, 10), '#21908c');
+  });
+
+  it('cell labels: white on the dark end of viridis, dark on the light end and on white', () => {
+    assert.equal(textColorOn('#440154'), '#ffffff');
+    assert.equal(textColorOn('#3b528b'), '#ffffff');
+    assert.equal(textColorOn('#fde725'), '#1a1a1a');
+    assert.equal(textColorOn('#f7f7f7'), '#1a1a1a');
+    assert.equal(textColorOn('var(--x)'), '#1a1a1a');
   });
 });
 
@@ -146,17 +155,21 @@ describe('heatmap', () => {
   it('has one cell per (depth, length), coloured by value, with values printed', () => {
     assert.equal(count(svg, /<rect class="cell"/), 9);
     assert.match(svg, /data-rows="3" data-cols="3"/);
-    assert.match(svg, /<rect class="cell"[^>]*fill="#0cd79f" data-x="1024" data-y="0" data-value="1">/);
-    assert.match(svg, /<rect class="cell"[^>]*fill="#f0496e" data-x="4096" data-y="0" data-value="0">/);
+    assert.match(svg, /<rect class="cell"[^>]*fill="#fde725" data-x="1024" data-y="0" data-value="1">/);
+    assert.match(svg, /<rect class="cell"[^>]*fill="#440154" data-x="4096" data-y="0" data-value="0">/);
+    // Each value in the ink that reads on its cell: dark on yellow (1.00), white on dark purple (0.00).
+    assert.match(svg, /<text x="83" y="[^"]+" class="cell-value" fill="#1a1a1a">1\.00<\/text>/);
+    assert.match(svg, /<text x="231" y="[^"]+" class="cell-value" fill="#ffffff">0\.00<\/text>/);
     assert.match(svg, /<rect class="cell"[^>]*fill="#d9d9d9" data-x="2048" data-y="50" data-value="">/);
     assert.equal(count(svg, /class="cell-value"/), 9);
     assert.match(svg, />0\.25<\/text>/);
     assert.match(svg, />–<\/text>/);
   });
 
-  it('follows the NIAH convention: Token Limit across, Depth Percent down from 0, colour bar, trained-length line', () => {
-    assert.match(svg, />Token Limit</);
-    assert.match(svg, />Depth Percent</);
+  it('follows the NIAH layout: context length across, needle depth down from 0, titled colour bar, trained-length line', () => {
+    assert.match(svg, />Context length \(tokens\)</);
+    assert.match(svg, />Needle depth \(%\)</);
+    assert.match(svg, /class="colorbar-title"[^>]*>Mean score</);
     const ys = [...svg.matchAll(/<rect class="cell" x="[^"]+" y="([^"]+)"[^>]*data-y="(\d+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
     const y0 = ys.find(([, d]) => d === 0)?.[0] ?? Number.NaN;
     const y100 = ys.find(([, d]) => d === 100)?.[0] ?? Number.NaN;

@@ -8,7 +8,7 @@
 import type { ReactNode } from 'react';
 import { useRef, useState } from 'react';
 import type { LegendEntry } from './export-png.ts';
-import { chartToPng, downloadBlob, pngFileName } from './export-png.ts';
+import { chartToPng, downloadBlob, escXml, pngFileName, SWATCH, swatchSvg } from './export-png.ts';
 
 /** The props every chart takes besides its data (title, testId and onExportPng go to its ChartFrame). */
 export interface ChartProps {
@@ -75,16 +75,15 @@ export function ChartFrame(props: ChartFrameProps): ReactNode {
         >
           {props.legend.map((e) => (
             <li key={e.label} data-series={e.label} style={{ display: 'inline-flex', alignItems: 'center', gap: 5 }}>
-              <span
+              <svg
                 aria-hidden="true"
-                style={{
-                  width: 10,
-                  height: 10,
-                  display: 'inline-block',
-                  background: e.hollow ? 'transparent' : e.color,
-                  border: `1.5px solid ${e.color}`,
-                  boxSizing: 'border-box',
-                }}
+                width={SWATCH.width}
+                height={SWATCH.height}
+                viewBox={`0 0 ${SWATCH.width} ${SWATCH.height}`}
+                data-mark={e.mark ?? 'square'}
+                className="kv-legend-swatch"
+                // Our own markup (swatchSvg), the colour escaped: the same drawing the PNG export puts in the picture.
+                dangerouslySetInnerHTML={{ __html: swatchSvg(e, escXml(e.color)) }}
               />
               {e.label}
             </li>

@@ -31,7 +31,7 @@ export function DeltaHeatmap(props: DeltaHeatmapProps): ReactNode {
   const { delta, cellIds, onSelect } = props;
   const m = props.scale && props.scale > 0 ? props.scale : 1;
   const title = props.title ?? `Δ ${side(delta.a)} − ${side(delta.b)}`;
-  const scale = useMemo(() => ({ min: -m, max: m, format: (v: number) => signed(v, 1) }), [m]);
+  const scale = useMemo(() => ({ min: -m, max: m, format: (v: number) => signed(v, 1), title: 'Δ mean score' }), [m]);
   const color = useCallback((v: number) => deltaColor(v, m), [m]);
   const tooltip = useCallback(
     (r: number, c: number, v: number | null): string =>

@@ -9,7 +9,7 @@ import { groupKey } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useMemo, useState } from 'react';
 import { CartesianGrid, ErrorBar, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
-import { axisStyle, bottomLabel, numberXAxis, sideLabel } from './axes.ts';
+import { axisStyle, bottomLabel, numberXAxis, roundAxis, sideLabel, zeroAxis } from './axes.ts';
 import type { AnimatedChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
@@ -100,17 +100,20 @@ export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
   const drawn = curves.reduce((n, c) => n + c.points.length, 0);
   const animate = props.animate ?? drawn <= ANIMATION_MAX_POINTS;
   const colorOf = (m: string): string => props.colors.get(m) ?? '#000000';
-  const legend: LegendEntry[] = curves.map((c) => ({ label: c.method, color: colorOf(c.method) }));
+  const legend: LegendEntry[] = curves.map((c) => ({ label: c.method, color: colorOf(c.method), mark: 'line-circle' }));
+  const xMax = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.x)).filter(Number.isFinite));
+  // ΔNLL can dip below 0 (a compressed cache that happens to predict better): the axis reaches down to the lowest error bar.
+  const yMax = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.y + p.err[1])).filter(Number.isFinite));
+  const yMin = Math.min(0, ...curves.flatMap((c) => c.points.map((p) => p.y - p.err[0])).filter(Number.isFinite));
 
   const plot = (
     <LineChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
       <CartesianGrid stroke={CHART_THEME.grid} />
-      <XAxis {...numberXAxis()} allowDuplicatedCategory={false} label={bottomLabel('nominal keep ratio (%)')} />
+      <XAxis {...numberXAxis(xMax)} allowDuplicatedCategory={false} label={bottomLabel('Nominal budget (% of the prompt kept)')} />
       <YAxis
         type="number"
-        domain={metric === 'top1' ? [0, 1] : [0, 'auto']}
+        {...(metric === 'top1' ? roundAxis(0, 1) : yMin < 0 ? roundAxis(yMin, yMax) : zeroAxis(yMax))}
         {...axisStyle()}
-        tickFormatter={(v: number) => fmt(v, metric === 'top1' ? 2 : 3)}
         label={sideLabel(FIDELITY_METRICS[metric])}
       />
       <Tooltip content={<TooltipBody />} isAnimationActive={false} />

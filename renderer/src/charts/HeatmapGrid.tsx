@@ -10,6 +10,7 @@
  */
 import type { KeyboardEvent, ReactNode } from 'react';
 import { memo, useCallback } from 'react';
+import { textColorOn } from '@kvlab/core';
 import { fmtTokens } from './format.ts';
 import { CHART_THEME } from './theme.ts';
 
@@ -22,8 +23,8 @@ export interface HeatmapGridProps {
   readonly values: readonly (readonly (number | null)[])[];
   readonly color: (v: number) => string;
   readonly format: (v: number) => string;
-  /** Colour bar: its range and labels. */
-  readonly scale: { readonly min: number; readonly max: number; readonly format: (v: number) => string };
+  /** Colour bar: its range, labels and title (what the colour measures, e.g. "Mean score"). */
+  readonly scale: { readonly min: number; readonly max: number; readonly format: (v: number) => string; readonly title: string };
   readonly xLabel?: string;
   readonly yLabel?: string;
   /** A dashed vertical line at this column value (interpolated between columns), e.g. the trained length. */
@@ -69,7 +70,7 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
   const cols = p.xValues.length;
   const width = p.width ?? 360;
   const height = p.height ?? Math.max(160, 64 + rows * 24);
-  const f = { left: 48, right: 54, top: 8, bottom: 36 };
+  const f = { left: 48, right: 68, top: 8, bottom: 36 };
   const pw = width - f.left - f.right;
   const ph = height - f.top - f.bottom;
   const cw = pw / Math.max(1, cols);
@@ -87,6 +88,7 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
       const y = f.top + r * ch;
       const flagged = p.flagged?.has(`${r},${c}`) ?? false;
       const click = p.onCellClick && ok ? () => p.onCellClick?.(r, c) : undefined;
+      const fill = ok ? p.color(v) : CHART_THEME.empty;
       cells.push(
         <g
           key={`${r},${c}`}
@@ -111,7 +113,7 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
             : {})}
         >
           <title>{p.tooltip(r, c, ok ? v : null)}</title>
-          <rect x={x} y={y} width={cw} height={ch} fill={ok ? p.color(v) : CHART_THEME.empty} stroke={CHART_THEME.background} strokeWidth={1} />
+          <rect x={x} y={y} width={cw} height={ch} fill={fill} stroke={CHART_THEME.background} strokeWidth={1} />
           {flagged ? (
             <rect
               x={x + 2}
@@ -125,7 +127,7 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
             />
           ) : null}
           {showValues ? (
-            <text x={x + cw / 2} y={y + ch / 2 + fs * 0.35} textAnchor="middle" fontSize={fs} fill="#1a1a1a" pointerEvents="none">
+            <text x={x + cw / 2} y={y + ch / 2 + fs * 0.35} textAnchor="middle" fontSize={fs} fill={ok ? textColorOn(fill) : '#1a1a1a'} pointerEvents="none">
               {ok ? p.format(v) : '–'}
             </text>
           ) : null}
@@ -148,7 +150,9 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
       }
   }
   const bands = 24;
-  const bx = width - f.right + 10;
+  const bx = width - f.right + 8;
+  const titleX = bx + 36;
+  const titleY = f.top + ph / 2;
   return (
     <svg
       data-chart-svg=""
@@ -178,10 +182,10 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
           ) : null,
         )}
         <text x={f.left + pw / 2} y={height - 6} textAnchor="middle" fontSize={11}>
-          {p.xLabel ?? 'Token Limit'}
+          {p.xLabel ?? 'Context length (tokens)'}
         </text>
         <text x={12} y={f.top + ph / 2} textAnchor="middle" fontSize={11} transform={`rotate(-90 12 ${f.top + ph / 2})`}>
-          {p.yLabel ?? 'Depth Percent'}
+          {p.yLabel ?? 'Needle depth (%)'}
         </text>
       </g>
       {markPx !== undefined ? (
@@ -202,6 +206,9 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
               {p.scale.format(t)}
             </text>
           ))}
+          <text x={titleX} y={titleY} textAnchor="middle" fontSize={10} transform={`rotate(90 ${titleX} ${titleY})`} data-testid="colorbar-title">
+            {p.scale.title}
+          </text>
         </g>
       </g>
     </svg>

@@ -11,7 +11,7 @@
 import type { KeyboardEvent, PointerEvent as ReactPointerEvent, ReactNode } from 'react';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Bar, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
-import { axisStyle, layerXAxis, rowGrid, sideLabel, tooltipBox } from './axes.ts';
+import { axisStyle, layerXAxis, rowGrid, sideLabel, tooltipBox, zeroAxis } from './axes.ts';
 import type { BudgetBounds } from './budget-edit.ts';
 import { redistribute } from './budget-edit.ts';
 import type { AnimatedChartProps } from './ChartFrame.tsx';
@@ -67,7 +67,7 @@ interface Drag {
   readonly yMax: number;
 }
 
-/** A "nice" axis maximum at or above v (1, 2, 2.5, 5 × 10^k). */
+/** A "nice" axis maximum at or above v (1, 2, 2.5, 5 × 10^k); the chart's own axis now ends on core's round ticks (axes.ts zeroAxis). */
 export function niceMax(v: number): number {
   if (!(v > 0) || !Number.isFinite(v)) return 1;
   const mag = 10 ** Math.floor(Math.log10(v));
@@ -108,8 +108,10 @@ export function LayerBudgetBars(props: LayerBudgetBarsProps): ReactNode {
       }),
     [layers, props.series, ed, props.lmba],
   );
+  // The axis ends on the round tick at or above the tallest bar (plus a little headroom to drag a bar up into).
   const computedMax = useMemo(
-    () => niceMax(Math.max(0, ...props.series.flatMap((s) => s.budgets).filter(Number.isFinite), ...(ed?.budgets ?? []).filter(Number.isFinite)) * 1.1),
+    () =>
+      zeroAxis(Math.max(0, ...props.series.flatMap((s) => s.budgets).filter(Number.isFinite), ...(ed?.budgets ?? []).filter(Number.isFinite)) * 1.05).domain[1],
     [props.series, ed],
   );
   // While dragging the axis stays put, or the bar would run away from the pointer.
@@ -150,7 +152,7 @@ export function LayerBudgetBars(props: LayerBudgetBarsProps): ReactNode {
   const legend: LegendEntry[] = [
     ...props.series.map((s) => ({ label: s.name, color: s.color })),
     ...(ed ? [{ label: `${customName} (drag to edit)`, color: customColor }] : []),
-    ...(props.lmba ? [{ label: `${props.lmbaLabel ?? 'LMBA'} (right axis)`, color: CHART_THEME.overlay, hollow: true }] : []),
+    ...(props.lmba ? [{ label: `${props.lmbaLabel ?? 'LMBA'} (right axis)`, color: CHART_THEME.overlay, mark: 'line-circle' as const }] : []),
   ];
 
   const bar = (name: string, color: string, seriesIndex: number) =>
@@ -221,12 +223,12 @@ export function LayerBudgetBars(props: LayerBudgetBarsProps): ReactNode {
     <ComposedChart width={width} height={height} data={data} margin={{ top: 8, right: props.lmba ? 8 : 16, bottom: 24, left: 8 }} barCategoryGap="15%">
       <CartesianGrid {...rowGrid()} />
       <XAxis {...layerXAxis()} />
-      <YAxis yAxisId="budget" domain={[0, yMax]} allowDataOverflow {...axisStyle()} label={sideLabel('tokens per KV head')} />
+      <YAxis yAxisId="budget" {...zeroAxis(yMax)} allowDataOverflow {...axisStyle()} label={sideLabel('Tokens per KV head')} />
       {props.lmba ? (
         <YAxis
           yAxisId="lmba"
           orientation="right"
-          domain={[0, 'auto']}
+          {...zeroAxis(Math.max(0, ...props.lmba.filter(Number.isFinite)))}
           {...axisStyle(CHART_THEME.overlay)}
           label={sideLabel(`${props.lmbaLabel ?? 'LMBA'} (tokens)`, 'right')}
         />

@@ -8,7 +8,7 @@
 import type { ReactNode } from 'react';
 import { useMemo } from 'react';
 import { Bar, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
-import { axisStyle, layerXAxis, rowGrid, sideLabel, tooltipBox } from './axes.ts';
+import { axisStyle, layerXAxis, rowGrid, sideLabel, tooltipBox, zeroAxis } from './axes.ts';
 import type { AnimatedChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
@@ -60,27 +60,27 @@ export function LayerProfileChart(props: LayerProfileChartProps): ReactNode {
     [layers, props.lmba, props.lmbo, props.uncertainty, props.lmbaPerHead],
   );
   const animate = props.animate ?? layers * 2 <= ANIMATION_MAX_POINTS;
+  const tokenMax = Math.max(0, ...[...props.lmba, ...(props.lmbo ?? []), ...(props.lmbaPerHead ?? []).flat()].filter(Number.isFinite));
   const tau = props.tau !== undefined ? ` (τ ${props.tau})` : '';
   const tauO = props.tauO !== undefined ? ` (τO ${props.tauO})` : '';
   const legend: LegendEntry[] = [
     { label: `LMBA${tau}`, color: PROFILE_COLORS.lmba },
     ...(props.lmbo ? [{ label: `LMBO${tauO}`, color: PROFILE_COLORS.lmbo }] : []),
-    ...(props.lmbaPerHead ? [{ label: 'LMBA per-head range', color: PROFILE_COLORS.heads, hollow: true }] : []),
-    ...(props.uncertainty ? [{ label: 'uncertainty (right axis)', color: PROFILE_COLORS.uncertainty, hollow: true }] : []),
+    ...(props.lmbaPerHead ? [{ label: 'LMBA per-head range', color: PROFILE_COLORS.heads }] : []),
+    ...(props.uncertainty ? [{ label: 'uncertainty (right axis)', color: PROFILE_COLORS.uncertainty, mark: 'line-circle' as const }] : []),
   ];
   const chart = (
     <ComposedChart width={width} height={height} data={data} margin={{ top: 8, right: 8, bottom: 24, left: 8 }} barCategoryGap="15%">
       <CartesianGrid {...rowGrid()} />
       <XAxis {...layerXAxis()} />
-      <YAxis yAxisId="tokens" domain={[0, 'auto']} {...axisStyle()} label={sideLabel('tokens')} />
+      <YAxis yAxisId="tokens" {...zeroAxis(tokenMax)} {...axisStyle()} label={sideLabel('Tokens')} />
       {props.uncertainty ? (
         <YAxis
           yAxisId="share"
           orientation="right"
-          domain={[0, 'auto']}
+          {...zeroAxis(Math.max(0, ...props.uncertainty.filter(Number.isFinite)))}
           {...axisStyle()}
-          tickFormatter={(v: number) => fmt(v, 2)}
-          label={sideLabel('uncertainty', 'right')}
+          label={sideLabel('Uncertainty', 'right')}
         />
       ) : null}
       <Tooltip {...tooltipBox()} formatter={(v) => (Array.isArray(v) ? v.map((x) => fmt(Number(x), 1)).join('–') : fmt(Number(v), 3))} />

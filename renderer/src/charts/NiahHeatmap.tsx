@@ -2,8 +2,9 @@
  * One NIAH heatmap (context length × needle depth → mean score) for one
  * method at one budget, in the field's convention (gkamradt's
  * LLMTest_NeedleInAHaystack and KVCache-Factory): depth down (0 at the top),
- * length across, red → yellow → green for 0 → 1 — core's niahColor, the CLI
- * report's colours — and a dashed line at the model's trained length. Click a
+ * length across, viridis for 0 → 1 (dark purple → yellow, colour-blind safe) —
+ * core's niahColor, the CLI report's colours — and a dashed line at the
+ * model's trained length. Click a
  * cell → `onSelect` with the cells (samples) it averages.
  */
 import type { NiahGrid } from '@kvlab/core';
@@ -25,7 +26,7 @@ export interface NiahHeatmapProps extends ChartProps {
   readonly flagged?: ReadonlySet<string>;
 }
 
-const SCORE_SCALE = { min: 0, max: 1, format: (v: number): string => v.toFixed(1) };
+const SCORE_SCALE = { min: 0, max: 1, format: (v: number): string => v.toFixed(1), title: 'Mean score' };
 const color = (v: number): string => niahColor(v, 0, 1);
 const format = (v: number): string => v.toFixed(2);
 

@@ -14,7 +14,7 @@ import type { GroupSummary } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useMemo, useState } from 'react';
 import { ErrorBar, Scatter, ScatterChart, Tooltip, XAxis, YAxis, CartesianGrid } from 'recharts';
-import { axisStyle, bottomLabel, numberXAxis, sideLabel } from './axes.ts';
+import { axisStyle, bottomLabel, numberXAxis, roundAxis, sideLabel } from './axes.ts';
 import type { AnimatedChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
@@ -177,29 +177,26 @@ export function ParetoChart(props: ParetoChartProps): ReactNode {
   const thinnedTo = samples.reduce((n, s) => n + s.points.length, 0);
 
   const legend: LegendEntry[] = [
-    ...model.methods.map((m) => ({ label: m, color: colorOf(m) })),
-    ...(showNominal && model.nominal.some((s) => s.points.length) ? [{ label: 'nominal budget', color: '#777777', hollow: true }] : []),
+    // A method's means are circles joined by a line (a lone point, the full cache's, has no line).
+    ...model.measured.map((s): LegendEntry => ({ label: s.method, color: colorOf(s.method), mark: s.points.length > 1 ? 'line-circle' : 'circle' })),
+    ...(showNominal && model.nominal.some((s) => s.points.length)
+      ? [{ label: 'nominal budget', color: '#777777', hollow: true, mark: 'diamond' as const }]
+      : []),
+    ...(model.frontier.length > 1 ? [{ label: 'Pareto frontier', color: CHART_THEME.muted, mark: 'line' as const, dashed: true }] : []),
   ];
+  const scoreAxis = model.unitScore
+    ? // A little room past 0 and 1 so markers at a perfect or zero score are not cut in half by the plot's edge; ticks stay round.
+      { ...roundAxis(0, 1), domain: [-0.02, 1.02] as [number, number], allowDataOverflow: true }
+    : roundAxis(
+        Math.min(...model.measured.flatMap((s) => s.points.map((p) => p.y - (p.err?.[0] ?? 0)))),
+        Math.max(...model.measured.flatMap((s) => s.points.map((p) => p.y + (p.err?.[1] ?? 0)))),
+      );
 
   const chart = (
     <ScatterChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 28, left: 8 }}>
       <CartesianGrid stroke={CHART_THEME.grid} />
-      <XAxis
-        {...numberXAxis()}
-        tickFormatter={(v: number) => fmt(v, v >= 100 ? 0 : v >= 10 ? 1 : 2)}
-        label={bottomLabel(`measured KV cache (${model.unit.name})`, -16)}
-      />
-      <YAxis
-        type="number"
-        dataKey="y"
-        // A little room past 0 and 1 so markers at a perfect or zero score are not cut in half by the plot's edge.
-        domain={model.unitScore ? [-0.02, 1.02] : ['auto', 'auto']}
-        {...(model.unitScore ? { ticks: [0, 0.25, 0.5, 0.75, 1] } : {})}
-        {...axisStyle()}
-        tickFormatter={(v: number) => fmt(v, 2)}
-        label={sideLabel('score')}
-        allowDataOverflow={model.unitScore}
-      />
+      <XAxis {...numberXAxis(model.xMax)} label={bottomLabel(`KV cache held, measured (${model.unit.name})`, -16)} />
+      <YAxis type="number" dataKey="y" {...scoreAxis} {...axisStyle()} label={sideLabel('Mean score')} />
       <Tooltip content={<TooltipBody />} cursor={{ strokeDasharray: '3 3', stroke: CHART_THEME.muted }} isAnimationActive={false} />
       {samples.map((s) =>
         markSeries(`samples-${s.method}`, `${s.method} samples`, s.points, false, (p) => ({

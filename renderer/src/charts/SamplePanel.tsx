@@ -13,7 +13,7 @@
 import type { AnyRow, CheckRow, LabApi, ResultRow, SampleDetail } from '@kvlab/core';
 import { FLAG_INFO } from '@kvlab/core';
 import type { ReactNode } from 'react';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { RetentionOverlay } from '../components/RetentionOverlay.tsx';
 import { fmt, fmtBytes, pct } from './format.ts';
 import { RetentionMap } from './RetentionMap.tsx';
@@ -209,8 +209,16 @@ export function SamplePanel(p: SamplePanelProps): ReactNode {
   useEffect(() => setChosen(found[0]?.cellId ?? null), [found]);
   const row = found.find((r) => r.cellId === chosen) ?? found[0];
   const sample = useSample(p.api, p.runId, row?.kind === 'cell' ? row.sampleId : undefined);
+  // A new selection made far down a page must not open with its top (label, answer, prediction, score) off-screen.
+  const box = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || typeof el.scrollIntoView !== 'function' || typeof window === 'undefined') return;
+    const top = el.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight - 80) el.scrollIntoView({ block: 'start' });
+  }, [p.cellIds]);
   return (
-    <aside className="card sample-panel" data-testid={p.testId ?? 'sample-panel'} aria-label="selected samples">
+    <aside ref={box} className="card sample-panel" data-testid={p.testId ?? 'sample-panel'} aria-label="selected samples">
       <div className="row spread">
         <strong>{p.label}</strong>
         {p.onClose ? (

@@ -5,6 +5,8 @@
  * category axis, the number axis of the x/y charts.
  */
 import type { CartesianGridProps, TooltipProps, XAxisProps, YAxisProps } from 'recharts';
+import { niceTicks, tickDigits, ticksFromZero } from '@kvlab/core';
+import { fmt } from './format.ts';
 import { CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
 
 /** An axis line in `stroke` (the axis colour unless given) with tick labels in the text colour. */
@@ -26,12 +28,37 @@ export function sideLabel(value: string, side: 'left' | 'right' = 'left'): NonNu
 
 /** The x axis of the per-layer bar charts: one category per layer (rows keyed `layer`). */
 export function layerXAxis(): XAxisProps {
-  return { dataKey: 'layer', ...axisStyle(), interval: 'preserveStartEnd', label: bottomLabel('layer') };
+  return { dataKey: 'layer', ...axisStyle(), interval: 'preserveStartEnd', label: bottomLabel('Layer') };
 }
 
-/** A number x axis from 0 over the points' `x`. */
-export function numberXAxis(): XAxisProps {
-  return { type: 'number', dataKey: 'x', domain: [0, 'auto'], ...axisStyle() };
+/** Domain, ticks and labels of a number axis ticked at round steps (core's niceTicks), to spread onto an XAxis or YAxis. */
+export interface RoundAxis {
+  readonly domain: [number, number];
+  readonly ticks: number[];
+  readonly interval: 0;
+  readonly tickFormatter: (v: number) => string;
+}
+
+/**
+ * A number axis from `lo` to `hi` widened to round ticks (1, 2 or 5 × 10^k
+ * apart), every tick shown (interval 0: recharts would otherwise drop some
+ * to avoid overlap, which at ≤ 6 ticks only hides round numbers).
+ */
+export function roundAxis(lo: number, hi: number, maxTicks = 6): RoundAxis {
+  const ticks = niceTicks(lo, hi, maxTicks);
+  const digits = tickDigits(ticks);
+  return { domain: [ticks[0] ?? lo, ticks.at(-1) ?? hi], ticks, interval: 0, tickFormatter: (v: number) => fmt(v, digits) };
+}
+
+/** roundAxis from 0 up to at least `max` (bytes, tokens, budgets). */
+export function zeroAxis(max: number, maxTicks = 6): RoundAxis {
+  const ticks = ticksFromZero(max, maxTicks);
+  return roundAxis(0, ticks.at(-1) ?? 1, maxTicks);
+}
+
+/** A number x axis over the points' `x`, from 0 to a round tick at or above `max`. */
+export function numberXAxis(max: number): XAxisProps {
+  return { type: 'number', dataKey: 'x', ...zeroAxis(max), ...axisStyle() };
 }
 
 /** Horizontal grid lines only (the bar charts). */

@@ -10,11 +10,50 @@
  * SVG loaded as an image sees no page CSS.
  */
 
+/**
+ * The shape of a legend swatch, matching the marks it stands for: 'square'
+ * for bars and heatmap colours, 'circle' / 'diamond' for point markers,
+ * 'line' for a line without markers, 'line-circle' for a line through
+ * circular markers (a series of points joined per method).
+ */
+export type LegendMark = 'square' | 'circle' | 'diamond' | 'line' | 'line-circle';
+
 export interface LegendEntry {
   readonly label: string;
   readonly color: string;
   /** Drawn as an outline (e.g. the nominal-budget marker). */
   readonly hollow?: boolean;
+  /** Default 'square'. */
+  readonly mark?: LegendMark;
+  /** A dashed line (the Pareto frontier). */
+  readonly dashed?: boolean;
+}
+
+/** Width and height of a legend swatch. */
+export const SWATCH = { width: 18, height: 12 } as const;
+
+/**
+ * A legend swatch as SVG markup in an 18 × 12 box whose top-left corner is
+ * (x, y) — the same drawing in the app's legend and in the exported PNG.
+ * `color` must already be escaped for an attribute (var() references are fine on screen).
+ */
+export function swatchSvg(e: Pick<LegendEntry, 'mark' | 'hollow' | 'dashed'>, color: string, x = 0, y = 0): string {
+  const cx = x + SWATCH.width / 2;
+  const cy = y + SWATCH.height / 2;
+  const paint = e.hollow ? `fill="none" stroke="${color}" stroke-width="1.5"` : `fill="${color}"`;
+  const line = `<line x1="${x}" y1="${cy}" x2="${x + SWATCH.width}" y2="${cy}" stroke="${color}" stroke-width="2"${e.dashed ? ' stroke-dasharray="4 3"' : ''}/>`;
+  switch (e.mark ?? 'square') {
+    case 'circle':
+      return `<circle cx="${cx}" cy="${cy}" r="4" ${paint}/>`;
+    case 'diamond':
+      return `<path d="M${cx} ${cy - 4.5}L${cx + 4.5} ${cy}L${cx} ${cy + 4.5}L${cx - 4.5} ${cy}Z" ${paint}/>`;
+    case 'line':
+      return line;
+    case 'line-circle':
+      return `${line}<circle cx="${cx}" cy="${cy}" r="3.2" ${paint}/>`;
+    case 'square':
+      return `<rect x="${cx - 5}" y="${cy - 5}" width="10" height="10" ${paint}/>`;
+  }
 }
 
 export interface SerializeOptions {
@@ -39,7 +78,8 @@ export function findChartSvg(root: Element): SVGSVGElement | null {
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-const escXml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+/** Escapes text for XML text and attribute values. */
+export const escXml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 /** Replaces var(--name, fallback) with the variable's computed value on `el` (or the fallback). */
 export function resolveCssVars(value: string, el: Element): string {
@@ -85,7 +125,7 @@ export function serializeSvg(svg: SVGSVGElement, o: SerializeOptions = {}): Seri
   let x = 8;
   let y = 0;
   for (const e of o.legend ?? []) {
-    const w = 22 + e.label.length * fontSize * 0.6 + 14;
+    const w = SWATCH.width + 6 + e.label.length * fontSize * 0.6 + 14;
     if (x + w > width && x > 8) {
       x = 8;
       y += 18;
@@ -114,10 +154,8 @@ export function serializeSvg(svg: SVGSVGElement, o: SerializeOptions = {}): Seri
   for (const it of items) {
     const cy = top + it.y + 6;
     const c = escXml(resolveCssVars(it.e.color, svg));
-    s += it.e.hollow
-      ? `<rect x="${it.x}" y="${cy - 5}" width="10" height="10" fill="none" stroke="${c}" stroke-width="1.5"/>`
-      : `<rect x="${it.x}" y="${cy - 5}" width="10" height="10" fill="${c}"/>`;
-    s += `<text x="${it.x + 16}" y="${cy + 4}" font-size="${fontSize}" fill="${escXml(text)}">${escXml(it.e.label)}</text>`;
+    s += swatchSvg(it.e, c, it.x, cy - SWATCH.height / 2);
+    s += `<text x="${it.x + SWATCH.width + 6}" y="${cy + 4}" font-size="${fontSize}" fill="${escXml(text)}">${escXml(it.e.label)}</text>`;
   }
   s += `</svg>`;
   return { text: s, width, height: total };

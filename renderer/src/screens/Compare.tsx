@@ -11,7 +11,7 @@
  * and hovering stay responsive when thousands arrive.
  */
 import type { AnyRow, ExperimentRecord, LabApi, NiahGrid, ReportData, ResultRow } from '@kvlab/core';
-import { aggregate, allocatorColors, cellIdsByGroup, FULL_COLOR, methodColors, niahCellIds, niahDelta, splitRows } from '@kvlab/core';
+import { aggregate, allocatorColors, cellIdsByGroup, FULL_COLOR, groupKey, methodColors, niahCellIds, niahDelta, splitRows } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useCallback, useDeferredValue, useMemo, useState } from 'react';
 import { DeltaHeatmap } from '../charts/DeltaHeatmap.tsx';
@@ -141,16 +141,25 @@ export function CompareScreen(props: CompareScreenProps): ReactNode {
   const delta = useMemo(() => (gridA && gridB && gridA !== gridB ? niahDelta(gridA, gridB) : null), [gridA, gridB]);
   const trainedLength = ok?.cells.find((r) => r.model.name === model)?.model.contextLength;
   const cellsOf = useCallback((g: NiahGrid) => (d: number, l: number) => (ok ? niahCellIds(ok.cells, g, d, l) : []), [ok]);
+  // Outlined: cells carrying a flag their group carries too (a lone low-baseline miss is not an alarm: core's lowBaselineAlarm).
   const flaggedOf = useCallback(
-    (g: NiahGrid): ReadonlySet<string> =>
-      new Set(
+    (g: NiahGrid): ReadonlySet<string> => {
+      const key = groupKey(g.model, g.workload, g.methodLabel, g.budget);
+      const groupFlags = new Set<string>(data?.groups.find((x) => x.key === key)?.flags ?? []);
+      return new Set(
         (ok?.cells ?? [])
           .filter(
-            (r) => r.flags.length > 0 && r.model.name === g.model && r.workload === g.workload && r.methodLabel === g.methodLabel && r.budget === g.budget,
+            (r) =>
+              r.flags.some((f) => groupFlags.has(f)) &&
+              r.model.name === g.model &&
+              r.workload === g.workload &&
+              r.methodLabel === g.methodLabel &&
+              r.budget === g.budget,
           )
           .map((r) => `${String(r.meta['depth'])},${String(r.meta['contextLength'])}`),
-      ),
-    [ok],
+      );
+    },
+    [ok, data],
   );
   const deltaCells = useCallback(
     (d: number, l: number): readonly string[] => (ok && gridA && gridB ? [...niahCellIds(ok.cells, gridA, d, l), ...niahCellIds(ok.cells, gridB, d, l)] : []),
@@ -343,7 +352,8 @@ export function CompareScreen(props: CompareScreenProps): ReactNode {
           {!paretoGroups.length && !grids.length && !layerChart && !fidelity ? <p className="muted">No cells to draw for {model}.</p> : null}
         </div>
         {selection ? (
-          <div className="col-narrow">
+          // Sticky: the panel opens where the user is looking, not at the top of a page scrolled down to a lower chart.
+          <div className="col-narrow sample-panel-col" data-testid="sample-panel-col">
             <SamplePanel
               label={selection.label}
               cellIds={selection.ids}

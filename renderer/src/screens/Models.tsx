@@ -18,7 +18,8 @@ import type { ModelCard, Settings } from '@kvlab/core';
 import { shellExtras } from '../api/index.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { useLab, useLabApi } from '../store/index.ts';
-import { formatBytes, formatCount, formatInt } from '../util/format.ts';
+import { formatBytes, formatCount, formatInt, formatPercent } from '../util/format.ts';
+import { tensorTypeRows } from '../util/tensor-types.ts';
 import { GpuSetupPanel } from './GpuSetup.tsx';
 
 export function ModelsScreen() {
@@ -158,7 +159,8 @@ function OpenModel() {
             id="model-path"
             type="text"
             value={path}
-            placeholder="/path/to/model.gguf or a Hugging Face folder"
+            placeholder="model.gguf, .bin or a folder"
+            title="A GGUF file, a llama2.c .bin, or a Hugging Face model folder (config.json + safetensors)"
             spellCheck={false}
             data-testid="model-path-input"
             onChange={(e) => setPath(e.target.value)}
@@ -219,7 +221,8 @@ function DownloadModel() {
         id="hf-repo"
         type="text"
         value={repo}
-        placeholder="owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"
+        placeholder="owner/name, e.g. Qwen/Qwen2.5-0.5B"
+        title="The Hugging Face repository, as owner/name"
         spellCheck={false}
         data-testid="hf-repo"
         onChange={(e) => setRepo(e.target.value)}
@@ -229,7 +232,8 @@ function DownloadModel() {
           type="text"
           value={file}
           aria-label="GGUF file in the repo (optional)"
-          placeholder="model-Q4_K_M.gguf (empty: safetensors folder)"
+          placeholder="file.gguf (optional)"
+          title="A GGUF file in the repository; leave empty to download its safetensors folder"
           spellCheck={false}
           data-testid="hf-file"
           onChange={(e) => setFile(e.target.value)}
@@ -238,6 +242,7 @@ function DownloadModel() {
           {busy ? 'Downloading…' : 'Download'}
         </button>
       </div>
+      <p className="muted small">No file: the repository's safetensors folder is downloaded.</p>
       {download && !download.error ? (
         <div data-testid="hf-status" data-done={download.done}>
           <ProgressBar
@@ -342,7 +347,7 @@ export function ModelCardView({ card }: { card: ModelCard }) {
       : []),
     ['RAM at full context', `${formatBytes(ram.total)} (KV ${formatBytes(ram.kvAtContext)} for ${formatInt(card.contextLength)} tokens)`, 'card-ram'],
   ];
-  const types = Object.entries(card.storedTypes);
+  const types = tensorTypeRows(card.storedTypes);
   const meta = Object.entries(card.metadata);
   return (
     <article className="card model-card" data-testid="model-card" data-model-id={card.id}>
@@ -364,7 +369,27 @@ export function ModelCardView({ card }: { card: ModelCard }) {
       {types.length ? (
         <>
           <h3>Stored tensor types</h3>
-          <p className="mono small">{types.map(([t, n]) => `${t} × ${n}`).join(' · ')}</p>
+          <p className="muted small">How the file stores its weights: the element type of its tensors and how many weight values each holds.</p>
+          <table className="table small" data-testid="card-tensor-types">
+            <thead>
+              <tr>
+                <th>Type</th>
+                <th>Meaning</th>
+                <th>Weight values</th>
+                <th>Share</th>
+              </tr>
+            </thead>
+            <tbody>
+              {types.map((t) => (
+                <tr key={t.type} data-type={t.type}>
+                  <td className="mono">{t.type}</td>
+                  <td>{t.words}</td>
+                  <td>{formatInt(t.elements)}</td>
+                  <td>{formatPercent(t.share)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </>
       ) : null}
       {meta.length ? (

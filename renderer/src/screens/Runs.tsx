@@ -11,6 +11,7 @@ import { StatusBadge } from '../components/StatusBadge.tsx';
 import { VirtualList } from '../components/VirtualList.tsx';
 import { useLab } from '../store/index.ts';
 import { formatBytes, formatDuration, formatPercent, formatRate, formatTime } from '../util/format.ts';
+import { splitSampleId, summarizeByMethodBudget } from '../util/run-summary.ts';
 
 const EMPTY_ROWS: readonly AnyRow[] = [];
 const EMPTY_LOGS: readonly never[] = [];
@@ -82,27 +83,6 @@ function RunListItem({ run, selected, onSelect }: { run: RunSummary; selected: b
   );
 }
 
-interface MethodSummary {
-  readonly label: string;
-  readonly cells: number;
-  readonly meanScore: number;
-  readonly meanShare: number;
-}
-
-/** Mean score and measured KV share per method over the rows so far (the live view; Compare has the full analysis). */
-export function summarizeByMethod(rows: readonly AnyRow[]): MethodSummary[] {
-  const acc = new Map<string, { n: number; score: number; share: number }>();
-  for (const r of rows) {
-    if (r.kind !== 'cell') continue;
-    const a = acc.get(r.methodLabel) ?? { n: 0, score: 0, share: 0 };
-    a.n++;
-    a.score += r.score;
-    a.share += r.kv.fullBytes > 0 ? r.kv.heldBytes / r.kv.fullBytes : 1;
-    acc.set(r.methodLabel, a);
-  }
-  return [...acc].map(([label, a]) => ({ label, cells: a.n, meanScore: a.score / a.n, meanShare: a.share / a.n }));
-}
-
 function RunDetailView({ run }: { run: RunSummary }) {
   const rows = useLab((s) => s.rows[run.id] ?? EMPTY_ROWS);
   const logs = useLab((s) => s.logs[run.id] ?? EMPTY_LOGS);
@@ -111,7 +91,7 @@ function RunDetailView({ run }: { run: RunSummary }) {
   const cancel = useLab((s) => s.cancelRun);
   const resume = useLab((s) => s.resumeRun);
   const navigate = useLab((s) => s.navigate);
-  const summary = useMemo(() => summarizeByMethod(rows), [rows]);
+  const summary = useMemo(() => summarizeByMethodBudget(rows), [rows]);
   const cells = useMemo(() => rows.filter((r): r is ResultRow => r.kind === 'cell'), [rows]);
   const active = run.status === 'running' || run.status === 'queued';
   const canResume = run.status === 'cancelled' || run.status === 'failed';
@@ -163,11 +143,12 @@ function RunDetailView({ run }: { run: RunSummary }) {
       </div>
 
       <div className="card">
-        <h3>By method (so far)</h3>
+        <h3 data-testid="run-summary-title">{active ? 'By method and budget (so far)' : 'By method and budget'}</h3>
         <table className="table small" data-testid="run-summary">
           <thead>
             <tr>
               <th>Method</th>
+              <th>Budget</th>
               <th>Cells</th>
               <th>Mean score</th>
               <th>KV held (measured)</th>
@@ -175,10 +156,11 @@ function RunDetailView({ run }: { run: RunSummary }) {
           </thead>
           <tbody>
             {summary.map((m) => (
-              <tr key={m.label}>
+              <tr key={`${m.label}\u0000${m.budget}`} data-method={m.label} data-budget={m.budget}>
                 <td className="mono">{m.label}</td>
+                <td>{m.budget}</td>
                 <td>{m.cells}</td>
-                <td>{m.meanScore.toFixed(3)}</td>
+                <td data-testid="run-summary-score">{m.meanScore.toFixed(3)}</td>
                 <td>{formatPercent(m.meanShare)}</td>
               </tr>
             ))}
@@ -208,9 +190,7 @@ function RunDetailView({ run }: { run: RunSummary }) {
             rowKey={(r) => r.cellId}
             renderRow={(r) => (
               <div className="row-line small">
-                <span className="mono ellipsis" title={r.sampleId}>
-                  {r.sampleId}
-                </span>
+                <SampleId id={r.sampleId} />
                 <span className="mono ellipsis">{r.methodLabel}</span>
                 <span>{r.budget}</span>
                 <span>{r.score.toFixed(2)}</span>
@@ -239,5 +219,24 @@ function RunDetailView({ run }: { run: RunSummary }) {
         </div>
       </div>
     </article>
+  );
+}
+
+/**
+ * A sample id in a narrow column: when it does not fit, the workload part
+ * gives way (ellipsis) and the cell part — context length, depth, sample
+ * index — stays whole, since that is what tells the rows apart.
+ */
+function SampleId({ id }: { id: string }) {
+  const { head, tail } = splitSampleId(id);
+  return (
+    <span className="mono sample-id" title={id} data-testid="run-row-sample">
+      <span className="sample-id-head">{head}</span>
+      {tail ? (
+        <span className="sample-id-tail" data-testid="run-row-sample-tail">
+          {tail}
+        </span>
+      ) : null}
+    </span>
   );
 }

@@ -7,6 +7,18 @@
  *                  getResults that races the event stream never doubles a row)
  *   run.log      → appended to the run's log
  *   run.status   → the run's status (an unknown run reloads the list)
+ *
+ * Answers and events race: the host emits `run.status` / `run.progress` on
+ * the event stream while the answer to the call that caused them is still on
+ * its way. resumeRun, for one, answers with the run as it was when re-queued
+ * ('queued') after the host has already emitted 'running' and the first
+ * progress; applying that answer last left a running run showing 'queued',
+ * with no ETA, rate or current cell, until a reload. So every answer that
+ * carries a run's status (start, cancel, resume, getRun, listRuns) leaves the
+ * live fields alone when an event about that run arrived while the call was
+ * in flight: the event is the newer news. A progress event on a run still
+ * shown as queued also marks it running (the host only reports progress of a
+ * running run), which covers events lost while the stream reconnected.
  *   models.changed → the model list reloads
  *   model.download → the Hugging Face download's progress (models slice)
  */
@@ -35,6 +47,15 @@ export interface RunsSlice {
 
 const PAGE = 10_000;
 
+/** The fields of a run that events keep current (see the header: an answer older than an event must not overwrite them). */
+const LIVE_FIELDS = ['status', 'error', 'cellsDone', 'cellsTotal', 'tokensPerSecond', 'etaSeconds'] as const;
+
+/** `run` without its live fields, for an answer that events overtook. */
+export function withoutLiveFields<T extends RunSummary>(run: T): Partial<T> {
+  const live = new Set<string>(LIVE_FIELDS);
+  return Object.fromEntries(Object.entries(run).filter(([k]) => !live.has(k))) as Partial<T>;
+}
+
 export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
   /** Cell ids seen per run (outside React state: it only guards against duplicates). */
   const seen = new Map<string, Set<string>>();
@@ -43,13 +64,24 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     if (!s) seen.set(runId, (s = new Set()));
     return s;
   };
+  /** How many status/progress events arrived per run: an answer compares the count before and after its call. */
+  const eventCount = new Map<string, number>();
+  const eventsOf = (runId: string): number => eventCount.get(runId) ?? 0;
+  /** The answer's run, less its live fields when an event about it arrived after `before` was read. */
+  const fresh = <T extends RunSummary>(run: T, before: number): T | Partial<T> => (eventsOf(run.id) === before ? run : withoutLiveFields(run));
   const patchRun = (runId: string, patch: Partial<RunSummary>): void =>
     set((s) => ({
       runs: s.runs.map((r) => (r.id === runId ? { ...r, ...patch } : r)),
       ...(s.details[runId] ? { details: { ...s.details, [runId]: { ...(s.details[runId] as RunDetail), ...patch } } } : {}),
     }));
-  const upsertRun = (run: RunSummary): void =>
-    set((s) => (s.runs.some((r) => r.id === run.id) ? { runs: s.runs.map((r) => (r.id === run.id ? { ...r, ...run } : r)) } : { runs: [run, ...s.runs] }));
+  /** Adds or updates a run from an answer whose call started when the run had seen `before` events (a new run: 0). */
+  const upsertRun = (run: RunSummary, before: number): void =>
+    set((s) =>
+      s.runs.some((r) => r.id === run.id)
+        ? { runs: s.runs.map((r) => (r.id === run.id ? { ...r, ...fresh(run, before) } : r)) }
+        : // Not listed yet: events that came first have nothing to keep but the status they set, which loadRuns brought in.
+          { runs: [run, ...s.runs] },
+    );
   const appendRows = (runId: string, rows: readonly AnyRow[]): void => {
     const ids = seenOf(runId);
     const fresh = rows.filter((r) => !ids.has(r.cellId));
@@ -67,7 +99,18 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     current: {},
     loadRuns: async () => {
       try {
-        set({ runs: await api.listRuns({}), runsLoaded: true });
+        const before = new Map(eventCount);
+        const listed = await api.listRuns({});
+        set((s) => {
+          const shown = new Map(s.runs.map((r) => [r.id, r]));
+          return {
+            runs: listed.map((r) => {
+              const cur = shown.get(r.id);
+              return cur && eventsOf(r.id) !== (before.get(r.id) ?? 0) ? { ...cur, ...withoutLiveFields(r) } : r;
+            }),
+            runsLoaded: true,
+          };
+        });
       } catch (e) {
         set({ runsLoaded: true });
         get().reportError(e, 'listing runs');
@@ -75,13 +118,18 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     },
     loadRun: async (runId) => {
       try {
+        const before = eventsOf(runId);
         const detail = await api.getRun({ runId });
         // Lines that arrived as events while getRun was in flight may be newer than the detail's copy: keep the longer log.
-        set((s) => ({
-          details: { ...s.details, [runId]: detail },
-          logs: { ...s.logs, [runId]: (s.logs[runId]?.length ?? 0) > detail.logs.length ? (s.logs[runId] ?? []) : detail.logs },
-        }));
-        upsertRun(detail);
+        set((s) => {
+          const shown = s.runs.find((r) => r.id === runId);
+          const live = eventsOf(runId) !== before && shown ? Object.fromEntries(LIVE_FIELDS.filter((k) => k in shown).map((k) => [k, shown[k]])) : {};
+          return {
+            details: { ...s.details, [runId]: { ...detail, ...live } },
+            logs: { ...s.logs, [runId]: (s.logs[runId]?.length ?? 0) > detail.logs.length ? (s.logs[runId] ?? []) : detail.logs },
+          };
+        });
+        upsertRun(detail, before);
         for (let offset = 0; ; offset += PAGE) {
           const page = await api.getResults({ runId, offset, limit: PAGE });
           appendRows(runId, page.rows);
@@ -94,7 +142,8 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     startRun: async (experiment, name) => {
       try {
         const run = await api.startRun({ experiment, ...(name ? { name } : {}) });
-        upsertRun(run);
+        // A new id: any event about it arrived while startRun was in flight.
+        upsertRun(run, 0);
         get().selectRun(run.id);
         return run;
       } catch (e) {
@@ -104,24 +153,35 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     },
     cancelRun: async (runId) => {
       try {
-        upsertRun(await api.cancelRun({ runId }));
+        const before = eventsOf(runId);
+        upsertRun(await api.cancelRun({ runId }), before);
       } catch (e) {
         get().reportError(e, 'cancelling');
       }
     },
     resumeRun: async (runId) => {
       try {
-        upsertRun(await api.resumeRun({ runId }));
+        const before = eventsOf(runId);
+        upsertRun(await api.resumeRun({ runId }), before);
       } catch (e) {
         get().reportError(e, 'resuming');
       }
     },
     handleEvent: (e) => {
       switch (e.type) {
-        case 'run.progress':
-          patchRun(e.runId, { cellsDone: e.cellsDone, cellsTotal: e.cellsTotal, tokensPerSecond: e.tokensPerSecond, etaSeconds: e.etaSeconds });
+        case 'run.progress': {
+          eventCount.set(e.runId, eventsOf(e.runId) + 1);
+          const queued = get().runs.find((r) => r.id === e.runId)?.status === 'queued';
+          patchRun(e.runId, {
+            cellsDone: e.cellsDone,
+            cellsTotal: e.cellsTotal,
+            tokensPerSecond: e.tokensPerSecond,
+            etaSeconds: e.etaSeconds,
+            ...(queued ? { status: 'running' as const } : {}),
+          });
           set((s) => ({ current: { ...s.current, [e.runId]: e.current } }));
           return;
+        }
         case 'run.row':
           appendRows(e.runId, [e.row]);
           return;
@@ -129,6 +189,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
           set((s) => ({ logs: { ...s.logs, [e.runId]: [...(s.logs[e.runId] ?? []), e.line] } }));
           return;
         case 'run.status':
+          eventCount.set(e.runId, eventsOf(e.runId) + 1);
           if (!get().runs.some((r) => r.id === e.runId)) {
             void get().loadRuns();
             return;

@@ -38,6 +38,18 @@ describe('LayerBudgetBars', () => {
     assert.equal(Number(u0?.getAttribute('data-value')), c.series[1]?.budgets[0]);
     assert.ok(r.container.querySelector('.lmba-overlay'), 'LMBA line drawn');
     assert.equal(r.getByTestId('layer-budget-bars-legend').querySelectorAll('li').length, 4);
+    // Round ticks: every step of the budget axis is 1, 2 or 5 × 10^k, and the axis ends on a tick above the tallest bar.
+    // recharts draws each axis's tick labels in a group of their own (the budget axis: the first y axis declared).
+    const ticks = r.container.querySelectorAll('.recharts-yAxis-tick-labels')[0]?.querySelectorAll('.recharts-cartesian-axis-tick-value') ?? [];
+    const values = [...ticks].map((t) => Number(t.textContent));
+    assert.ok(values.length >= 3, `budget axis ticks: ${values.join(' ')}`);
+    const step = (values[1] ?? 0) - (values[0] ?? 0);
+    const mag = 10 ** Math.floor(Math.log10(step));
+    assert.ok([1, 2, 5].includes(step / mag), `step ${step}: ${values.join(' ')}`);
+    for (let i = 1; i < values.length; i++) assert.equal((values[i] ?? 0) - (values[i - 1] ?? 0), step, values.join(' '));
+    assert.ok((values.at(-1) ?? 0) >= Math.max(...c.series.flatMap((x) => x.budgets)), values.join(' '));
+    // The LMBA line's swatch is a line through a dot, as the line is drawn.
+    assert.equal(r.getByTestId('layer-budget-bars-legend').querySelectorAll('li svg')[3]?.getAttribute('data-mark'), 'line-circle');
   });
 
   function Editable(props: { initial: number[]; seen: number[][]; min?: number }) {

@@ -28,8 +28,16 @@ describe('ParetoChart', () => {
     const legend = r.getByTestId('pareto-chart-legend').querySelectorAll('li');
     assert.deepEqual(
       [...legend].map((li) => li.getAttribute('data-series')),
-      ['full', ZZ, 'snapkv/pyramidkv', 'snapkv/uniform', 'nominal budget'],
+      ['full', ZZ, 'snapkv/pyramidkv', 'snapkv/uniform', 'nominal budget', 'Pareto frontier'],
     );
+    // Each swatch is drawn like its marks: the lone full-cache point a circle, the methods' joined points a line through a
+    // circle, the nominal budgets a hollow diamond, the frontier a dashed line.
+    assert.deepEqual(
+      [...legend].map((li) => li.querySelector('svg')?.getAttribute('data-mark')),
+      ['circle', 'line-circle', 'line-circle', 'line-circle', 'diamond', 'line'],
+    );
+    assert.equal(legend[4]?.querySelector('path')?.getAttribute('fill'), 'none', 'the nominal diamond is hollow, as its marks are');
+    assert.equal(legend[5]?.querySelector('line')?.getAttribute('stroke-dasharray'), '4 3');
     assert.ok(r.container.querySelector('.pareto-frontier'), 'the frontier is drawn');
   });
 
