@@ -2,13 +2,15 @@
  * The engine's ONNX graph against the independent float64 reference
  * (test/engine/reference/forward.ts, which shares no code with the graph
  * builder): logits within 1e-4 on random-weight models of several shapes,
- * for prefill in several chunk sizes and for decoding, and decoding from
+ * for prefill in several chunk sizes and for decoding, at positions in the
+ * thousands for each RoPE scaling (none, linear, llama3), and decoding from
  * compressed, ragged caches (different lengths per layer and per KV head).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planCompression } from '@kvlab/core';
 import { KvCache } from '../../electron/engine/kv-cache.ts';
+import type { RopeScaling } from '../../electron/engine/model.ts';
 import { createReference } from './reference/forward.ts';
 import type { RandomModelOptions } from './reference/random-model.ts';
 import { randomModel } from './reference/random-model.ts';
@@ -69,6 +71,113 @@ describe('engine vs reference forward pass', () => {
         }
         await engine.dispose();
       }
+    });
+  });
+
+  // Positions in the thousands, for every RoPE scaling the engine supports (none, 'linear', 'llama3')
+  // and more θ / vocabulary sizes. Two ways to get there without a prompt of thousands of tokens:
+  //  - offset: an empty cache whose prompt length is P (as if a P-token prompt had been fully
+  //    evicted), then the prompt fed as one multi-token step at P … P+12 — the reference's
+  //    prefill(tokens, P). Keys and queries both sit in the thousands.
+  //  - gap: the prompt prefilled at 0 … 12 and kept, then decoding at P, P+1, … (a P-token prompt
+  //    of which only the first 13 tokens were kept): query–key distances in the thousands, where
+  //    the long-wavelength frequencies that llama3 and linear scaling change actually rotate.
+  // Tolerance: the same 1e-4 as above. The engine computes the angles p·inv_freq in float64 and
+  // rounds only cos/sin to float32 (relative error ~6e-8 at any p), and the rest is the same float32
+  // arithmetic as at small positions; logits are O(1) (std 0.3–5), and the largest difference seen
+  // here is 3e-6, so 1e-4 leaves a 30× margin.
+  // Each case also checks the reference with the wrong scaling or a position off by one is farther
+  // than 1e-2 away, so agreement within 1e-4 really pins the angles down.
+  const llama31: RopeScaling = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 };
+  const far: (Partial<RandomModelOptions> & { label: string; P: number })[] = [
+    { label: 'no scaling, θ 1e6, vocab 1000, P 4096', heads: 4, kvHeads: 2, headDim: 16, ropeTheta: 1e6, vocab: 1000, P: 4096 },
+    {
+      label: "'linear' ×4, θ 10000, interleaved, P 3000",
+      heads: 4,
+      kvHeads: 1,
+      headDim: 32,
+      ropeLayout: 'interleaved',
+      ropeScaling: { type: 'linear', factor: 4 },
+      P: 3000,
+    },
+    {
+      // d 16 at θ 5e5 has wavelengths 6 … 6.3e5, so all three llama3 bands (kept < 2048 < interpolated < 8192 < divided) occur.
+      label: "'llama3' (Llama 3.1: factor 8, original 8192), θ 5e5, vocab 2053, bias, P 20000",
+      heads: 8,
+      kvHeads: 2,
+      headDim: 16,
+      ropeTheta: 500000,
+      ropeScaling: llama31,
+      vocab: 2053,
+      qkvBias: true,
+      contextLength: 131072,
+      P: 20000,
+    },
+  ];
+  far.forEach(({ P, label, ...s }, i) => {
+    const m = randomModel({ ...base, heads: 4, kvHeads: 4, headDim: 8, ...s, seed: 200 + i });
+    const V = m.config.vocabSize;
+    const toks = prompt.map((t, j) => (t * 31 + j * 7) % V);
+    const gen = [7, 50, 1, 96].map((t) => (t * 13) % V);
+    const refs = (config: typeof m.config) => createReference(config, m.weights);
+    // A control model: the scaling dropped, or (unscaled) θ doubled.
+    const { ropeScaling, ...unscaled } = m.config;
+    const wrongScaling: typeof m.config = ropeScaling ? unscaled : { ...unscaled, ropeTheta: unscaled.ropeTheta * 2 };
+
+    it(`${label}: offset — the prompt at P … P+12 and 4 decode steps, within ${TOL}`, async () => {
+      const engine = await createEngine(inMemoryModel(m), 5);
+      const empty = m.config.numLayers;
+      const cache = KvCache.fromKept(
+        engine.shape,
+        Array.from({ length: empty }, () => new Float32Array(0)),
+        Array.from({ length: empty }, () => new Float32Array(0)),
+        P,
+        Array.from({ length: empty }, () => Array.from({ length: m.config.numKvHeads }, () => new Int32Array(0))),
+      );
+      const got = (await engine.step(cache, toks, { allLogits: true })).logits;
+      const ref = refs(m.config);
+      const want = ref.prefill(toks, P).logits;
+      toks.forEach((_, t) => {
+        const d = maxAbsDiff(got.subarray(t * V, (t + 1) * V), want[t] ?? []);
+        assert.ok(d < TOL, `position ${P + t}: max |Δlogit| ${d}`);
+      });
+      for (const [k, tok] of gen.entries()) {
+        const g = (await engine.step(cache, [tok])).logits;
+        const w = ref.step(tok, P + toks.length + k);
+        assert.ok(maxAbsDiff(g, w) < TOL, `decode at ${P + toks.length + k}: ${maxAbsDiff(g, w)}`);
+      }
+      assert.deepEqual([...cache.positionsOf(0, 0)], [...Array.from({ length: toks.length + gen.length }, (_, j) => P + j)]);
+      await engine.dispose();
+    });
+
+    it(`${label}: gap — the prompt kept at 0 … 12, decoding at P, P+1, … within ${TOL}; wrong scaling or position is > 1e-2 off`, async () => {
+      const engine = await createEngine(inMemoryModel(m), 5);
+      const pre = await engine.prefill(toks);
+      const cacheAtP = KvCache.fromKept(
+        engine.shape,
+        pre.keys,
+        pre.values,
+        P,
+        Array.from({ length: m.config.numLayers }, () => Array.from({ length: m.config.numKvHeads }, () => Int32Array.from(toks, (_, j) => j))),
+      );
+      const ref = refs(m.config);
+      const wrong = refs(wrongScaling);
+      const shifted = refs(m.config);
+      ref.prefill(toks);
+      wrong.prefill(toks);
+      shifted.prefill(toks);
+      for (const [k, tok] of gen.entries()) {
+        const g = (await engine.step(cacheAtP, [tok])).logits;
+        const w = ref.step(tok, P + k);
+        assert.ok(maxAbsDiff(g, w) < TOL, `decode at ${P + k}: ${maxAbsDiff(g, w)}`);
+        assert.ok(maxAbsDiff(g, wrong.step(tok, P + k)) > 1e-2, `decode at ${P + k}: scaling/θ has no visible effect`);
+        assert.ok(maxAbsDiff(g, shifted.step(tok, P + k + 1)) > 1e-2, `decode at ${P + k}: position off by one has no visible effect`);
+      }
+      assert.deepEqual(
+        [...cacheAtP.positionsOf(0, 1 % m.config.numKvHeads)].slice(-gen.length),
+        gen.map((_, k) => P + k),
+      );
+      await engine.dispose();
     });
   });
 
