@@ -92,7 +92,8 @@ export class KvCache {
 
   /**
    * A cache holding, for layer l and KV head h, the prompt positions kept[l][h]
-   * (ascending), from prefill K/V given per layer head-major as [Hkv, n, d];
+   * (ascending), from prefill K/V given per layer head-major as [Hkv, m, d]
+   * (m ≤ n: usually the whole prompt);
    * `reserve` slots of capacity for the tokens to be generated.
    */
   static fromKept(
@@ -108,6 +109,9 @@ export class KvCache {
     const layers = kept.map((heads, l): LayerCache => {
       const srcK = keys[l] ?? new Float32Array(0);
       const srcV = values[l] ?? new Float32Array(0);
+      // Tokens in the source arrays: n for a prefill, but a cache may stand for a longer prompt (n) of which
+      // only the first tokens were computed.
+      const m = srcK.length / (shape.numKvHeads * d);
       const live = Int32Array.from(heads, (p) => p.length);
       const slots = Math.max(0, ...live);
       const c = emptyLayer(shape, slots + Math.max(1, reserve));
@@ -115,17 +119,17 @@ export class KvCache {
       c.live = live;
       heads.forEach((pos, h) => {
         const base = h * c.cap;
-        const all = pos.length === n;
+        const all = pos.length === m && pos[m - 1] === m - 1;
         if (all) {
-          // Everything kept (a full cache): one copy per head.
-          c.keys.set(srcK.subarray(h * n * d, (h + 1) * n * d), base * d);
-          c.values.set(srcV.subarray(h * n * d, (h + 1) * n * d), base * d);
+          // Every source token kept (a full cache): one copy per head.
+          c.keys.set(srcK.subarray(h * m * d, (h + 1) * m * d), base * d);
+          c.values.set(srcV.subarray(h * m * d, (h + 1) * m * d), base * d);
         }
         for (let i = 0; i < pos.length; i++) {
           const p = pos[i] ?? 0;
           if (!all) {
-            c.keys.set(srcK.subarray((h * n + p) * d, (h * n + p + 1) * d), (base + i) * d);
-            c.values.set(srcV.subarray((h * n + p) * d, (h * n + p + 1) * d), (base + i) * d);
+            c.keys.set(srcK.subarray((h * m + p) * d, (h * m + p + 1) * d), (base + i) * d);
+            c.values.set(srcV.subarray((h * m + p) * d, (h * m + p + 1) * d), (base + i) * d);
           }
           c.valid[base + i] = 1;
           c.mask[base + i] = 0;
