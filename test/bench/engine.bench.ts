@@ -6,8 +6,10 @@
  *
  *   npm run bench:engine -- [--models stories,100m,1b,1b-q4_0,1b-q4_k,8b] [--contexts 512,2048,4096,8192]
  *                           [--threads 2] [--steps 32] [--quick] [--no-llama] [--type Q8_0|Q4_0|Q4_K|F16] [--chunk N]
- *                           [--ep cpu|webgpu|cuda|auto|…]
+ *                           [--ep cpu|webgpu|cuda|auto|…] [--kv-type f32|f16]
  *
+ * --kv-type f16 holds our KV cache in float16 (llama.cpp's default type; the
+ * comparison is then like for like in cache bytes).
  * --ep runs our engine on another execution provider (default cpu) and prints
  * the provider, why, and on WebGPU the adapter. On a software adapter
  * (SwiftShader) it says the numbers are not speed claims: a CPU rasteriser
@@ -313,6 +315,7 @@ interface WorkerInit {
   readonly steps: number;
   readonly chunk?: number;
   readonly ep?: ExecutionProviderChoice;
+  readonly kvType?: 'f32' | 'f16';
 }
 
 interface Loaded {
@@ -444,6 +447,7 @@ async function oursRunner(init: WorkerInit): Promise<Runner> {
     threads: init.threads,
     ...(init.chunk ? { prefillChunk: init.chunk } : {}),
     ...(init.ep ? { executionProvider: init.ep } : {}),
+    ...(init.kvType ? { kvType: init.kvType } : {}),
   });
   const createMs = performance.now() - t;
   // Time spent inside session.run (a diagnostic: the rest of a step is the engine's JS).
@@ -1077,7 +1081,7 @@ function report(rows: readonly Row[], llamaNote: string | undefined): void {
 // Main
 
 const USAGE = `usage: npm run bench:engine -- [--models stories,100m,1b,1b-q4_0,1b-q4_k,8b] [--contexts 512,2048,4096,8192] [--threads N] [--steps N] [--quick]
-                            [--no-llama] [--type Q8_0|Q4_0|Q4_K|F16] [--chunk N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]`;
+                            [--no-llama] [--type Q8_0|Q4_0|Q4_K|F16] [--chunk N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}] [--kv-type f32|f16]`;
 const DEFAULT_CONTEXTS = [512, 2048, 4096, 8192];
 
 function fail(message: string): never {
@@ -1112,6 +1116,7 @@ async function main(): Promise<void> {
       type: { type: 'string', default: 'Q8_0' },
       chunk: { type: 'string' },
       ep: { type: 'string', default: 'cpu' },
+      'kv-type': { type: 'string', default: 'f32' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -1131,6 +1136,8 @@ async function main(): Promise<void> {
   const chunk = values.chunk !== undefined ? int('chunk', values.chunk) : undefined;
   const ep = values.ep;
   if (!isExecutionProviderChoice(ep)) fail(`--ep must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got '${ep}'`);
+  const kvType = values['kv-type'];
+  if (kvType !== 'f32' && kvType !== 'f16') fail(`--kv-type must be f32 or f16, got '${kvType}'`);
   const type = values.type.toUpperCase() as StorageType;
   if (!STORAGE_TYPES.includes(type)) fail(`--type must be one of ${STORAGE_TYPES.join(', ')}, got '${values.type}'`);
 
@@ -1148,7 +1155,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `threads ${threads}; decode: ${steps} greedy steps after prefill, median; compression: ${METHOD.scorer.id} + ${METHOD.allocator.id} at keep ${KEEP * 100}%; ` +
-      `prefill chunk ${chunk ?? 'engine default'}; random models without a fixed type stored as ${type}`,
+      `prefill chunk ${chunk ?? 'engine default'}; random models without a fixed type stored as ${type}; our KV cache ${kvType}`,
   );
 
   // Models: generate the random GGUFs once (cached), then build each graph once.
@@ -1202,7 +1209,7 @@ async function main(): Promise<void> {
       markGraphReady(path, r.result.graphPath);
       if (!r.result.graphCached) console.log(`  ${s.label}: graph built in ${(r.result.createMs / 1000).toFixed(1)} s (cached for later runs) ${since()}`);
     }
-    const ours = new Worker({ engine: 'ours', model: path, threads, steps, ep, ...(chunk ? { chunk } : {}) });
+    const ours = new Worker({ engine: 'ours', model: path, threads, steps, ep, kvType, ...(chunk ? { chunk } : {}) });
     const oursLoaded = await ours.loaded;
     if (!oursLoaded.ok || oursLoaded.result.kind !== 'loaded') {
       console.log(`  ${s.label}: cannot create the engine (${oursLoaded.ok ? 'unexpected reply' : oursLoaded.error}); skipped`);
