@@ -167,7 +167,7 @@ class Mutex {
 }
 
 // 'auto': CUDA if installed, else a hardware WebGPU adapter, else the CPU (engine/providers.ts).
-const DEFAULT_SETTINGS: Settings = { theme: 'system', executionProvider: 'auto', threads: 0, floatWeights: 'auto' };
+const DEFAULT_SETTINGS: Settings = { theme: 'system', executionProvider: 'auto', threads: 0, floatWeights: 'auto', kvType: 'f32' };
 
 function readVersion(): string {
   try {
@@ -347,6 +347,7 @@ class LabHost {
         const engine = await Engine.create(model, {
           executionProvider: this.settings.executionProvider,
           ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}),
+          kvType: this.settings.kvType ?? 'f32',
           ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}),
         });
         this.fallbackReason = engine.info.fallbackReason;
@@ -676,11 +677,13 @@ class LabHost {
       executionProvider: input.executionProvider ?? this.settings.executionProvider,
       threads: input.threads ?? this.settings.threads,
       floatWeights: input.floatWeights ?? this.settings.floatWeights ?? 'auto',
+      kvType: input.kvType ?? this.settings.kvType ?? 'f32',
     };
     const engineChanged =
       next.executionProvider !== this.settings.executionProvider ||
       next.threads !== this.settings.threads ||
-      next.floatWeights !== (this.settings.floatWeights ?? 'auto');
+      next.floatWeights !== (this.settings.floatWeights ?? 'auto') ||
+      next.kvType !== (this.settings.kvType ?? 'f32');
     this.settings = next;
     if (this.opts.settingsFile) {
       mkdirSync(dirname(this.opts.settingsFile), { recursive: true });

@@ -370,8 +370,23 @@ describe('engine host service on stories260K', () => {
     const settingsFile = join(results, '..', `settings-${Date.now()}`, 'settings.json');
     const a = createInProcessLab({ resultsDir: results, defaultModel: MODEL(), cacheDir: testCacheDir(), settingsFile });
     try {
-      assert.deepEqual(await call(a, 'getSettings', {}), { theme: 'system', executionProvider: 'auto', threads: 0, floatWeights: 'auto' });
-      assert.deepEqual(await call(a, 'updateSettings', { theme: 'dark' }), { theme: 'dark', executionProvider: 'auto', threads: 0, floatWeights: 'auto' });
+      assert.deepEqual(await call(a, 'getSettings', {}), { theme: 'system', executionProvider: 'auto', threads: 0, floatWeights: 'auto', kvType: 'f32' });
+      assert.deepEqual(await call(a, 'updateSettings', { theme: 'dark' }), {
+        theme: 'dark',
+        executionProvider: 'auto',
+        threads: 0,
+        floatWeights: 'auto',
+        kvType: 'f32',
+      });
+      const f32 = await call(a, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 1, configs: [{ method: 'snapkv', budget: '12' }] });
+      // The f16 cache: the next load takes it, and every byte figure counts 2 bytes per element.
+      await call(a, 'updateSettings', { kvType: 'f16' });
+      assert.equal((await call(a, 'listModels', {}))[0]?.loaded, false, 'a new cache type takes effect at the next load');
+      const f16 = await call(a, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 1, configs: [{ method: 'snapkv', budget: '12' }] });
+      assert.equal(f16.results[1]?.kvBytes, 5 * 4 * 12 * 8 * 2 * 2);
+      assert.equal((f16.results[1]?.kvBytes ?? 0) * 2, f32.results[1]?.kvBytes);
+      assert.equal((f16.results[0]?.fullBytes ?? 0) * 2, f32.results[0]?.fullBytes);
+      await call(a, 'updateSettings', { kvType: 'f32' });
       await call(a, 'runPlayground', { modelId, prompt: PROMPT, maxNewTokens: 1, configs: [] });
       assert.equal((await call(a, 'listModels', {}))[0]?.loaded, true);
       // 'auto' resolved at load, and the app says what it picked and why (no GPU here: the CPU).
@@ -385,7 +400,7 @@ describe('engine host service on stories260K', () => {
     }
     const b = createInProcessLab({ resultsDir: results, defaultModel: null, settingsFile });
     try {
-      assert.deepEqual(await call(b, 'getSettings', {}), { theme: 'dark', executionProvider: 'auto', threads: 1, floatWeights: 'auto' });
+      assert.deepEqual(await call(b, 'getSettings', {}), { theme: 'dark', executionProvider: 'auto', threads: 1, floatWeights: 'auto', kvType: 'f32' });
     } finally {
       await b.close();
     }

@@ -193,6 +193,8 @@ export interface Settings {
    * it fits in memory, else the first that does). Absent in settings saved before it existed: 'auto'.
    */
   readonly floatWeights?: 'auto' | 'f32' | 'q8' | 'q4';
+  /** The KV cache's element type for the Playground and profiles (experiments set their own). Absent in settings saved before it existed: 'f32'. */
+  readonly kvType?: 'f32' | 'f16';
 }
 
 export interface ExportedFile {
@@ -332,6 +334,7 @@ export const settingsInput = z.strictObject({
   executionProvider: z.enum(EXECUTION_PROVIDER_CHOICES).optional(),
   threads: z.number().int().min(0).max(256).optional(),
   floatWeights: z.enum(['auto', 'f32', 'q8', 'q4']).optional(),
+  kvType: z.enum(['f32', 'f16']).optional(),
 });
 
 /** A Hugging Face repo id: "owner/name", each part as the Hub allows (letters, digits, '.', '_', '-'; no '..' or '--'). */

@@ -579,6 +579,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
         executionProvider: patch.executionProvider ?? settings.executionProvider,
         threads: patch.threads ?? settings.threads,
         floatWeights: patch.floatWeights ?? settings.floatWeights ?? 'auto',
+        kvType: patch.kvType ?? settings.kvType ?? 'f32',
       };
       return settings;
     },

@@ -72,6 +72,7 @@ export function ModelsScreen() {
             <>
               <ModelCardView card={card} />
               {card.floatWeightEstimates ? <FloatWeightsPicker card={card} /> : null}
+              <KvTypePicker card={card} />
             </>
           ) : selectedModelId ? (
             <p className="muted">Reading the model card…</p>
@@ -310,6 +311,37 @@ export function FloatWeightsPicker({ card }: { card: ModelCard }) {
         ))}
       </select>
       <span className="muted">applies when the model is next loaded; every result row records the form used</span>
+    </label>
+  );
+}
+
+/**
+ * The KV cache's element type for the Playground and layer profiles (the saved
+ * setting), with this model's bytes per token for each. Experiments choose
+ * theirs in their file (engine.kvType).
+ */
+export function KvTypePicker({ card }: { card: ModelCard }) {
+  const api = useLabApi();
+  const settings = useLab((s) => s.settings);
+  const loadSettings = useLab((s) => s.loadSettings);
+  const reportError = useLab((s) => s.reportError);
+  if (!settings) return null;
+  const change = async (kvType: 'f32' | 'f16') => {
+    try {
+      await api.updateSettings({ kvType });
+      await loadSettings();
+    } catch (e) {
+      reportError(e, 'changing the KV cache type');
+    }
+  };
+  return (
+    <label className="row gap small" data-testid="kv-type">
+      KV cache{' '}
+      <select value={settings.kvType ?? 'f32'} data-testid="kv-type-select" onChange={(e) => void change(e.target.value === 'f16' ? 'f16' : 'f32')}>
+        <option value="f32">float32 — {formatBytes(card.kvBytesPerToken.f32)} per token</option>
+        <option value="f16">float16 — {formatBytes(card.kvBytesPerToken.f16)} per token (half; needs shader-f16 on a GPU)</option>
+      </select>
+      <span className="muted">Playground and profiles; applies when the model is next loaded</span>
     </label>
   );
 }
