@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appendHeadMajor } from '../../electron/engine/engine.ts';
+import { appendHeadMajor, autoPrefillChunk, PREFILL_ATTENTION_BYTES } from '../../electron/engine/engine.ts';
 import { MASK_NEG } from '../../electron/engine/graph/decoder.ts';
 import { KvCache } from '../../electron/engine/kv-cache.ts';
 
@@ -140,5 +140,25 @@ describe('KvCache', () => {
       size.entries,
       model.flat().reduce((a, e) => a + e.length, 0),
     );
+  });
+});
+
+describe('autoPrefillChunk', () => {
+  it('keeps 128 while one [Hq, chunk, n] float32 tensor fits in 32 MiB, halves down to 16 otherwise', () => {
+    assert.equal(autoPrefillChunk(32, 2048), 128); // 32·128·2048·4 = 32 MiB exactly
+    assert.equal(autoPrefillChunk(32, 2049), 64);
+    assert.equal(autoPrefillChunk(32, 8192), 32);
+    assert.equal(autoPrefillChunk(12, 8192), 64);
+    assert.equal(autoPrefillChunk(12, 32768), 16);
+    assert.equal(autoPrefillChunk(64, 131072), 16, 'never below 16');
+    for (const [h, n] of [
+      [32, 8192],
+      [12, 32768],
+      [8, 4096],
+    ] as const) {
+      const c = autoPrefillChunk(h, n);
+      assert.ok(c === 16 || h * c * n * 4 <= PREFILL_ATTENTION_BYTES);
+      assert.ok(c === 128 || h * 2 * c * n * 4 > PREFILL_ATTENTION_BYTES, 'the largest chunk that fits');
+    }
   });
 });
