@@ -257,7 +257,15 @@ test("builder checks: workloads longer than a selected model's context are named
   assert.equal(FAKE_DEMO_MODEL.contextLength, 2048);
   const issues = contextIssues(exp, [FAKE_DEMO_MODEL]);
   assert.equal(issues.length, 1);
-  assert.match(issues[0] ?? '', /^workloads\.0: 4,096 tokens is longer than .*context \(2,048 tokens\).*Use lengths up to 2,048/);
+  assert.match(issues[0] ?? '', /^workloads\.0: 4,096-token prompts leave no room for the answer in .*context \(2,048 tokens\).*Use lengths up to 1,984\./);
+  // A prompt of the whole context leaves no room for the answer either; 1,984 (2,048 − 32 for the answer − 32) fits.
+  const at = (lengths: number[]) =>
+    contextIssues({ ...exp, workloads: [{ ...exp.workloads[0], contextLengths: lengths }] as typeof exp.workloads }, [FAKE_DEMO_MODEL]);
+  assert.equal(at([2048]).length, 1);
+  assert.deepEqual(at([1984]), []);
+  // Fidelity: prompt + continuation past the context.
+  const fid = contextIssues({ ...exp, workloads: [{ ...exp.workloads[1], promptTokens: [2040] }] as typeof exp.workloads }, [FAKE_DEMO_MODEL]);
+  assert.match(fid[0] ?? '', /^workloads\.0: 2,040 prompt \+ 16 continuation tokens run past .*Use prompts up to 2,032\./);
   // A card of a model the experiment does not use says nothing.
   assert.deepEqual(contextIssues({ ...exp, models: ['other.gguf'] }, [FAKE_DEMO_MODEL]), []);
 });

@@ -323,10 +323,12 @@ export function validateExperiment(exp: ExperimentInput): string[] {
 }
 
 /**
- * Workloads longer than a selected model's context: the runner cuts such
- * prompts to fit (flagging the rows 'truncated-to-context') or runs past what
- * the model was trained for, so the cells would not test their labelled
- * length. One issue per model and workload, naming both lengths.
+ * Workloads longer than a selected model's context: the runner cuts a
+ * generative prompt that leaves no room for its answer (context − generation
+ * cap − 32, as the runner's fitPrompt) in the middle, flagging the rows
+ * 'truncated-to-context', and a fidelity prompt with its continuation runs
+ * past what the model was trained for, so the cells would not test their
+ * labelled length. One issue per model and workload, naming the lengths.
  */
 export function contextIssues(
   exp: ExperimentInput,
@@ -336,11 +338,23 @@ export function contextIssues(
   for (const card of cards) {
     if (!exp.models.includes(card.path)) continue;
     exp.workloads.forEach((w, i) => {
-      const lengths = 'contextLengths' in w ? w.contextLengths : 'promptTokens' in w ? w.promptTokens : undefined;
+      const fidelity = 'promptTokens' in w;
+      const lengths = 'contextLengths' in w ? w.contextLengths : fidelity ? w.promptTokens : undefined;
       const longest = Array.isArray(lengths) ? Math.max(0, ...lengths.filter((x): x is number => typeof x === 'number')) : 0;
-      if (longest > card.contextLength)
+      const n = (x: number) => x.toLocaleString('en-US');
+      if (fidelity) {
+        const continuation = typeof w.continuationTokens === 'number' ? w.continuationTokens : 0;
+        if (longest + continuation > card.contextLength)
+          issues.push(
+            `workloads.${i}: ${n(longest)} prompt + ${n(continuation)} continuation tokens run past ${card.name}'s context (${n(card.contextLength)} tokens), beyond what it was trained for. Use prompts up to ${n(Math.max(0, card.contextLength - continuation))}.`,
+          );
+        return;
+      }
+      // The answer needs room: the generation cap (NIAH's is 32; the experiment's maxNewTokens overrides it) and 32 to spare.
+      const room = card.contextLength - (exp.generation?.maxNewTokens ?? 32) - 32;
+      if (longest > room)
         issues.push(
-          `workloads.${i}: ${longest.toLocaleString('en-US')} tokens is longer than ${card.name}'s context (${card.contextLength.toLocaleString('en-US')} tokens): such prompts are cut to fit and say nothing about that length. Use lengths up to ${card.contextLength.toLocaleString('en-US')}.`,
+          `workloads.${i}: ${n(longest)}-token prompts leave no room for the answer in ${card.name}'s context (${n(card.contextLength)} tokens): their middles would be cut to ${n(Math.max(0, room))} tokens, so they say nothing about that length. Use lengths up to ${n(Math.max(0, room))}.`,
         );
     });
   }
