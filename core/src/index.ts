@@ -49,6 +49,7 @@ export * from './metrics/fidelity.ts';
 export * from './api/rows.ts';
 export * from './api/contract.ts';
 export * from './api/bridge.ts';
+export * from './api/playground-example.ts';
 export * from './results/aggregate.ts';
 export * from './results/compare.ts';
 export * from './results/colors.ts';

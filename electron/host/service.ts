@@ -47,7 +47,7 @@ import type {
   SampleDetail,
   Settings,
 } from '@kvlab/core';
-import { ApiError, describeMethods, exampleSample, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, settingsInput } from '@kvlab/core';
+import { ApiError, describeMethods, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, playgroundExample, settingsInput } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { readGgufHeader } from '../engine/formats/gguf.ts';
 import { readHfModelHeader } from '../engine/formats/hf.ts';
@@ -822,22 +822,12 @@ class LabHost {
   playgroundExample(input: LabParsedInput<'playgroundExample'>): Promise<PlaygroundExample> {
     // The model is loaded (as the Playground's run will need it) for its tokenizer: lengths are in its tokens, as a run's are.
     return this.withEngine(input.modelId, ({ model }) => {
-      const { sample, seed, template, needle } = exampleSample(
-        { kind: input.kind, contextLength: input.contextLength, depth: input.depth, template: input.template, seed: input.seed },
-        tokenCounter(model.tokenizer),
+      return Promise.resolve(
+        playgroundExample(
+          { kind: input.kind, contextLength: input.contextLength, depth: input.depth, template: input.template, seed: input.seed },
+          tokenCounter(model.tokenizer),
+        ),
       );
-      return Promise.resolve({
-        kind: input.kind,
-        prompt: sample.prompt,
-        answers: [...sample.answers],
-        needle,
-        template,
-        seed,
-        contextLength: input.contextLength,
-        depth: input.depth,
-        promptTokens: Number(sample.meta['tokens']),
-        maxNewTokens: sample.maxNewTokens,
-      });
     });
   }
 

@@ -43,7 +43,7 @@ import {
   ApiError,
   createRng,
   describeMethods,
-  exampleSample,
+  playgroundExample,
   isAllocatorId,
   mixSeed,
   fitBudget,
@@ -696,22 +696,10 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
       modelOr404(input.modelId);
       // The fake's runPlayground splits a prompt into words (its "tokens"), so lengths are counted the same way.
       const counter = { count: (t: string) => (t.match(/\s*\S+/g) ?? []).length };
-      const { sample, seed, template, needle } = exampleSample(
+      return playgroundExample(
         { kind: input.kind, contextLength: input.contextLength, depth: input.depth, template: input.template, seed: input.seed },
         counter,
       );
-      return {
-        kind: input.kind,
-        prompt: sample.prompt,
-        answers: [...sample.answers],
-        needle,
-        template,
-        seed,
-        contextLength: input.contextLength,
-        depth: input.depth,
-        promptTokens: Number(sample.meta['tokens']),
-        maxNewTokens: sample.maxNewTokens,
-      };
     },
     profileModel: (input): LayerProfile => {
       const m = modelOr404(input.modelId);
