@@ -9,8 +9,9 @@
  * retrieving a passkey; a layer profile; a small sweep built in the experiment
  * builder; the run watched to 100 % on Runs, its per-(method, budget) means
  * checked against means this test computes itself from the run's
- * results.jsonl; a run cancelled and resumed from the UI, which must show
- * 'running' with its ETA, rate and current cell while it goes (the resume
+ * results.jsonl; a run cancelled and resumed from the UI — refused while
+ * another process holds its folder's lock, the run saying who — which must
+ * show 'running' with its ETA, rate and current cell while it goes (the resume
  * call's answer once overwrote that with 'queued'); Compare's charts counted
  * against core's own aggregation of the run's rows (one Pareto point per
  * (method, budget) group, each at the mean score of the raw rows, one heatmap
@@ -50,6 +51,7 @@ import { APP_ROOT, RENDERER_DIST } from '../../electron/host/paths.ts';
 import { ensureRendererBuilt } from '../../electron/server/build-renderer.ts';
 import { needsBuild, RENDERER_OUTPUTS, RENDERER_SOURCES } from '../../electron/shell/launch.ts';
 import { loadModelSync } from '../../electron/engine/load.ts';
+import { WriterLock } from '../../electron/experiments/lock.ts';
 import { tokenCounter } from '../../electron/experiments/samples.ts';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { HEADLESS_CHROMIUM_FLAGS } from '../../electron/reports/pdf.ts';
@@ -550,7 +552,7 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
       'the queue to be empty',
       180_000,
     );
-    const run = await api<{ id: string }>('startRun', { experiment: RESUME_EXPERIMENT });
+    const run = await api<{ id: string; outDir: string }>('startRun', { experiment: RESUME_EXPERIMENT });
     await until(
       () => api<{ cellsDone: number; status: string }>('getRun', { runId: run.id }),
       (r) => r.cellsDone > 0 || r.status !== 'running',
@@ -567,6 +569,20 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
       (v) => v === 'cancelled',
       'the run shown cancelled',
     );
+    // While another process writes the run's folder (here: this test, holding its lock as a `kvlab run --out` would),
+    // resuming it fails at once and the run says who holds the folder; once that writer is gone, it resumes.
+    const other = WriterLock.acquire(run.outDir, { command: 'kvlab run (e2e: another writer)' });
+    try {
+      await page.click(sel('run-resume'));
+      const failed = await until(
+        async () => ({ status: await status.getAttribute('data-status'), error: (await page.locator(sel('run-error')).allInnerTexts())[0] ?? '' }),
+        (v) => v.status === 'failed',
+        'the resume refused by the other writer',
+      );
+      assert.match(failed.error, new RegExp(`is being written by pid ${process.pid} on host .*kvlab run \\(e2e: another writer\\)`));
+    } finally {
+      other.release();
+    }
     await page.click(sel('run-resume'));
     // The resume call's answer says 'queued'; the engine starts the run at once and its events say 'running'.
     const seen = await until(
