@@ -23,6 +23,7 @@ import {
   UnknownMethodError,
   WorkloadError,
 } from '@kvlab/core';
+import { EngineSetupError } from '../../electron/engine/engine.ts';
 import { ModelFileError } from '../../electron/engine/model.ts';
 import { WorkloadFileError } from '../../electron/experiments/samples.ts';
 import { LockError, StoreError } from '../../electron/experiments/store.ts';
@@ -44,6 +45,7 @@ const EXPECTED: Record<string, { make: () => LabError; code: ApiErrorCode; detai
   LongBenchParseError: { make: () => new LongBenchParseError(3, 'not JSON'), code: 'E_INVALID' },
   ExperimentError: { make: () => new ExperimentError('exp.json', ['a', 'b']), code: 'E_INVALID', details: { issues: ['a', 'b'] } },
   ReportError: { make: () => new ReportError('no rows'), code: 'E_INVALID' },
+  EngineSetupError: { make: () => new EngineSetupError('the f16 KV cache cannot run on this GPU adapter'), code: 'E_INVALID' },
   ModelFileError: {
     make: () => new ModelFileError('m.gguf', 'bad', 'E_MODEL_UNSUPPORTED'),
     code: 'E_MODEL',
