@@ -552,7 +552,7 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
       'the queue to be empty',
       180_000,
     );
-    const run = await api<{ id: string; outDir: string }>('startRun', { experiment: RESUME_EXPERIMENT });
+    const run = await api<{ id: string }>('startRun', { experiment: RESUME_EXPERIMENT });
     await until(
       () => api<{ cellsDone: number; status: string }>('getRun', { runId: run.id }),
       (r) => r.cellsDone > 0 || r.status !== 'running',
@@ -571,7 +571,8 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     );
     // While another process writes the run's folder (here: this test, holding its lock as a `kvlab run --out` would),
     // resuming it fails at once and the run says who holds the folder; once that writer is gone, it resumes.
-    const other = WriterLock.acquire(run.outDir, { command: 'kvlab run (e2e: another writer)' });
+    const { outDir } = await api<{ outDir: string }>('getRun', { runId: run.id });
+    const other = WriterLock.acquire(outDir, { command: 'kvlab run (e2e: another writer)' });
     try {
       await page.click(sel('run-resume'));
       const failed = await until(
