@@ -249,7 +249,7 @@ export class Engine {
       rows.forEach((r, i) => statRows.set(r, i * S));
       // keys[l]/values[l] hold the first `start` tokens head-major [Hkv, start, d] at their front:
       // exactly the past this chunk attends to, fed without a copy. The first chunk has no past; it is
-      // fed one masked slot instead (the graph's reshapes need C ≥ 1), which takes no attention.
+      // fed one masked slot instead, which takes no attention (zero-size tensors are never fed, on any provider).
       const fedPast = Math.max(start, 1);
       const pastMask = start > 0 ? new Float32Array(Hkv * start) : new Float32Array(Hkv).fill(MASK_NEG);
       const emptyPast = kvArray(this.kvType, row);
