@@ -50,7 +50,7 @@ export class WorkloadFileError extends LabError {
   }
 }
 
-function findText(name: string, ctx: SampleContext): string {
+function findText(name: string, ctx: Pick<SampleContext, 'baseDir' | 'textsDir'>): string {
   const candidates = isAbsolute(name)
     ? [name]
     : [
@@ -91,6 +91,22 @@ function textsFor(w: WorkloadDef, ctx: SampleContext): readonly string[] | undef
         return [ctx.sampledText];
       }
       return readTexts(w.texts ?? ['austen-emma.txt'], ctx);
+  }
+}
+
+/**
+ * Throws WorkloadFileError, naming the file, for the first text or LongBench
+ * path of `workloads` that does not exist: checked when a run is submitted, so
+ * a missing haystack is refused at once rather than failing the queued run.
+ */
+export function checkWorkloadFiles(workloads: readonly WorkloadDef[], ctx: Pick<SampleContext, 'baseDir' | 'textsDir'>): void {
+  for (const w of workloads) {
+    if (w.kind === 'niah' && w.haystack.kind === 'texts') for (const n of w.haystack.names) findText(n, ctx);
+    if (w.kind === 'fidelity' && w.texts !== 'sampled') for (const n of w.texts ?? ['austen-emma.txt']) findText(n, ctx);
+    if (w.kind === 'longbench') {
+      const path = isAbsolute(w.path) ? w.path : join(ctx.baseDir, w.path);
+      if (!existsSync(path)) throw new WorkloadFileError(path, 'LongBench file or folder not found');
+    }
   }
 }
 

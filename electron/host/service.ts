@@ -60,7 +60,7 @@ import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import type { RunEvent } from '../experiments/runner.ts';
 import { findSample, runExperiment } from '../experiments/runner.ts';
-import { tokenCounter } from '../experiments/samples.ts';
+import { checkWorkloadFiles, tokenCounter } from '../experiments/samples.ts';
 import { EXPERIMENT_FILE, readExperiment, readRows } from '../experiments/store.ts';
 import { writeReport } from '../reports/index.ts';
 import { APP_ROOT } from './paths.ts';
@@ -853,6 +853,8 @@ class LabHost {
   startRun(input: LabParsedInput<'startRun'>): Promise<RunSummary> {
     if (this.closed) throw new ApiError('E_CANCELLED', 'the engine is shutting down');
     const { def, modelIds } = this.resolveModels(input.experiment);
+    // A missing haystack or LongBench file is refused now (E_NOT_FOUND, naming it), not by the queued run.
+    checkWorkloadFiles(def.workloads, { baseDir: this.baseDir, ...(def.texts ? { textsDir: resolve(this.baseDir, def.texts) } : {}) });
     let id = newRunId();
     while (this.runs.has(id) || existsSync(this.runDir(id))) id = newRunId();
     const r: RunRecord = {

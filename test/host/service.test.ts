@@ -215,6 +215,17 @@ describe('engine host service on stories260K', () => {
     assert.ok(p.lmba.every((v) => v > 0 && v <= p.promptTokens));
   });
 
+  it('refuses a run whose haystack or LongBench file does not exist at once, naming it, and queues nothing', async () => {
+    const before = (await call(lab, 'listRuns', {})).length;
+    const haystack = tiny([modelId], {
+      workloads: [{ kind: 'niah', variant: 'single', contextLengths: [256], depths: [50], haystack: { kind: 'texts', names: ['no-such-novel.txt'] } }],
+    });
+    await rejectsWith(call(lab, 'startRun', { experiment: haystack }), 'E_NOT_FOUND', /no-such-novel\.txt: text not found/);
+    const longbench = tiny([modelId], { workloads: [{ kind: 'longbench', path: 'no-such-dir/qasper.jsonl' }] });
+    await rejectsWith(call(lab, 'startRun', { experiment: longbench }), 'E_NOT_FOUND', /no-such-dir\/qasper\.jsonl: LongBench file or folder not found/);
+    assert.equal((await call(lab, 'listRuns', {})).length, before);
+  });
+
   it('runs a tiny experiment (model given by id) with events through to done; results and reports', async () => {
     let runId: string | undefined = undefined;
     const done = statusOf(lab, () => runId);
