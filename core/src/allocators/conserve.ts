@@ -80,6 +80,7 @@ export function largestRemainder(x: ArrayLike<number>, total: number): Int32Arra
  * every layer); `lo` is lowered to `hi` where a layer has fewer tokens than
  * its floor. Returns Int32Array[L].
  */
+// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
 export function conserveTotal(method: string, raw: ArrayLike<number>, total: number, lo: PerLayer, hi: PerLayer, weights: ArrayLike<number>): Int32Array {
   const L = raw.length;
   if (weights.length !== L) throw new ShapeError(`${method} weights`, `need ${L} entries, got ${weights.length}`);

@@ -123,6 +123,7 @@ function similarityOf(kind: 'cosine' | 'relL2', oo: number, cross: number, sq: n
 }
 
 /** LMBO of one layer, with its similarity curve. See the file header for the definitions. */
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function computeLmbo(layer: LmboInputs, options: LmboOptions = {}): LmboResult {
   const opt = parseParams(LMBO, options);
   const { queries, keys, values } = layer;

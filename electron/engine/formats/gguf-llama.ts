@@ -130,6 +130,7 @@ export function llama3RopeFactor(freq: number, s: Extract<RopeScaling, { type: '
  * stored factor are equivalent for this head size, since only these
  * frequencies are ever used; if none does, the model is refused.
  */
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function fitLlama3RopeScaling(path: string, factors: Float32Array, theta: number, headDim: number): RopeScaling | undefined {
   const n = headDim / 2;
   if (factors.length !== n) throw new ModelFileError(path, `tensor '${ROPE_FREQS}' has ${factors.length} values, expected ${n} (head dim ${headDim} / 2)`);
@@ -195,6 +196,7 @@ export function fitLlama3RopeScaling(path: string, factors: Float32Array, theta:
 }
 
 /** Reads the model config from GGUF metadata and the tensor table (reads no weights except the tiny rope_freqs). Refuses unsupported models. */
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ggufModelConfig(file: GgufFile): ModelConfig {
   const path = file.path;
   const archName = getString(file, 'general.architecture');

@@ -76,6 +76,7 @@ function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: u
   );
 }
 
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
   const [metric, setMetric] = useState<FidelityMetric>(props.metric ?? 'deltaNll');
   const testId = props.testId ?? 'fidelity-curves';

@@ -65,6 +65,7 @@ export function useDepthLengthClick(
   return onSelect && cellIds ? click : undefined;
 }
 
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
   const rows = p.yValues.length;
   const cols = p.xValues.length;

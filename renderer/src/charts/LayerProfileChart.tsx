@@ -40,6 +40,7 @@ const barMark = (series: string, color: string) =>
     );
   };
 
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function LayerProfileChart(props: LayerProfileChartProps): ReactNode {
   const testId = props.testId ?? 'layer-profile-chart';
   const height = props.height ?? 300;

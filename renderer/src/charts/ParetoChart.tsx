@@ -99,6 +99,7 @@ function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: u
   );
 }
 
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ParetoChart(props: ParetoChartProps): ReactNode {
   const [showNominal, setShowNominal] = useState(props.showNominal ?? true);
   const testId = props.testId ?? 'pareto-chart';

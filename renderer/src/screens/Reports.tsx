@@ -20,6 +20,7 @@ const FORMATS = [
 ] as const;
 type Format = (typeof FORMATS)[number]['id'];
 
+// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ReportsScreen({ save = downloadFile }: { save?: (f: ExportedFile) => unknown }) {
   const api = useLabApi();
   const runs = useLab((s) => s.runs);
