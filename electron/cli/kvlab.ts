@@ -18,7 +18,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canonicalJson, createRng, describeMethods, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice } from '@kvlab/core';
+import { canonicalJson, createRng, describeMethods, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice, layerUncertainty } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { sampler } from '../engine/generate.ts';
 import { KvCache } from '../engine/kv-cache.ts';
@@ -224,10 +224,10 @@ async function cmdProfile(args: string[]): Promise<number> {
   console.log(`${model.config.name}: ${rows.length} prompts × ${tokens} tokens, τ = ${tau}, τ_o = ${tauO}`);
   console.log('layer   LMBA   uncertainty   LMBO');
   const lmba = Array.from({ length: L }, (_, l) => mean((r) => r.lmba[l] ?? 0));
-  const sum = lmba.reduce((a, b) => a + b, 0);
+  const uncertainty = layerUncertainty(lmba);
   for (let l = 0; l < L; l++) {
     const lmbo = rows.some((r) => r.lmbo.length) ? mean((r) => r.lmbo[l] ?? 0).toFixed(1) : '–';
-    console.log(`${String(l).padStart(5)} ${lmba[l]?.toFixed(1).padStart(6)}   ${((lmba[l] ?? 0) / (sum || 1)).toFixed(3).padStart(11)}   ${lmbo.padStart(5)}`);
+    console.log(`${String(l).padStart(5)} ${lmba[l]?.toFixed(1).padStart(6)}   ${(uncertainty[l] ?? 0).toFixed(3).padStart(11)}   ${lmbo.padStart(5)}`);
   }
   console.log(`→ ${outDir}`);
   return 0;

@@ -47,7 +47,17 @@ import type {
   SampleDetail,
   Settings,
 } from '@kvlab/core';
-import { ApiError, describeMethods, experimentDef, formatMethodSpec, parseBudget, parseMethodSpec, playgroundExample, settingsInput } from '@kvlab/core';
+import {
+  ApiError,
+  describeMethods,
+  experimentDef,
+  formatMethodSpec,
+  layerUncertainty,
+  parseBudget,
+  parseMethodSpec,
+  playgroundExample,
+  settingsInput,
+} from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { readGgufHeader } from '../engine/formats/gguf.ts';
 import { readHfModelHeader } from '../engine/formats/hf.ts';
@@ -837,8 +847,6 @@ class LabHost {
     return this.withEngine(input.modelId, async ({ engine, model }) => {
       const ids = model.tokenizer.encode(input.prompt);
       const p = await profilePrompt(engine, ids, { tau: input.tau, windowSize: input.windowSize, tauO: input.tauO, lmbo: input.lmbo });
-      // ZigZagKV's layer uncertainty U_l = LMBA_l / Σ LMBA (zigzagkv.md §2.2), what its allocator splits the budget by.
-      const sum = p.lmba.reduce((a, b) => a + b, 0);
       return {
         modelId: input.modelId,
         promptTokens: p.promptTokens,
@@ -847,7 +855,7 @@ class LabHost {
         lmbaPerHead: p.lmbaPerHead,
         tauO: p.tauO,
         lmbo: p.lmbo,
-        uncertainty: p.lmba.map((v) => (sum > 0 ? v / sum : 1 / p.lmba.length)),
+        uncertainty: Array.from(layerUncertainty(p.lmba)),
       };
     });
   }

@@ -88,9 +88,7 @@ export function zigzagAllocation(stats: LayerStats, total: number, p: ZigZagKvPa
     if (stats.lmba.length !== L) throw new BudgetError('zigzagkv', `stats.lmba has ${stats.lmba.length} layers, expected ${L}`);
     lmba = stats.lmba;
   }
-  let sum = 0;
-  for (const v of lmba) sum += v;
-  const uncertainty = Float64Array.from(lmba, (v) => (sum > 0 ? v / sum : 1 / L));
+  const uncertainty = layerUncertainty(lmba);
   const avg = total / L;
   const bound = p.boundTokens ?? p.boundRatio * avg;
   const raw = Float64Array.from(uncertainty, (u) => bound + (avg - bound) * L * u);
@@ -105,6 +103,17 @@ export function zigzagAllocation(stats: LayerStats, total: number, p: ZigZagKvPa
     budgets = conserveTotal('zigzagkv', raw, total, Math.max(floor, stats.minPerLayer), n, uncertainty);
   }
   return { lmba, uncertainty, bound, raw, budgets };
+}
+
+/**
+ * ZigZagKV's layer uncertainty U_l = LMBA_l / Σ_j LMBA_j: the share of the budget layer l asks for (sums to 1;
+ * uniform when every LMBA is 0). The allocator splits by it, and the profile screens and CLI show it, so all
+ * compute it here.
+ */
+export function layerUncertainty(lmba: ArrayLike<number>): Float64Array {
+  let sum = 0;
+  for (let l = 0; l < lmba.length; l++) sum += lmba[l] ?? 0;
+  return Float64Array.from({ length: lmba.length }, (_, l) => (sum > 0 ? (lmba[l] ?? 0) / sum : 1 / lmba.length));
 }
 
 export const zigzagkv = {

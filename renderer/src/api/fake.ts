@@ -47,6 +47,7 @@ import {
   isAllocatorId,
   mixSeed,
   fitBudget,
+  layerUncertainty,
   parseBudget,
   parseExperiment,
   parseInput,
@@ -719,7 +720,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
         lmbaPerHead,
         tauO: input.tauO,
         lmbo: lmba.map((x) => Math.min(n, Math.round(x * 1.2))),
-        uncertainty: lmba.map((x) => x / n),
+        uncertainty: Array.from(layerUncertainty(lmba)),
       };
     },
     startRun: ({ name, experiment }) => {
