@@ -1,0 +1,108 @@
+/**
+ * The engine lock: at most one model's engine is open at a time (loading
+ * another model releases it), and calls that use it run one after another,
+ * because one onnxruntime session runs one thing at a time. The playground,
+ * the example builder and the layer profile all go through `withEngine`.
+ */
+import type { LabEvent, Settings } from '@kvlab/core';
+import { ApiError } from '@kvlab/core';
+import type { Engine } from '../engine/engine.ts';
+import type { LoadedModel } from '../engine/model.ts';
+import type { OpenEngine } from './open-engine.ts';
+
+/** A model the session can open: its registry id and where it lives. */
+export interface ModelRef {
+  readonly id: string;
+  readonly path: string;
+}
+
+export interface OpenSession {
+  readonly modelId: string;
+  readonly model: LoadedModel;
+  readonly engine: Engine;
+}
+
+export interface EngineSessionOptions {
+  readonly openEngine: OpenEngine;
+  /** The settings in force when an engine is opened. */
+  readonly settings: () => Settings;
+  readonly cacheDir: string | undefined;
+  readonly emit: (e: LabEvent) => void;
+}
+
+/** A promise chain: one engine call at a time. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.tail.then(fn);
+    this.tail = r.catch(() => undefined);
+    return r;
+  }
+}
+
+export class EngineSession {
+  private open: OpenSession | null = null;
+  private lastFallbackReason: string | undefined;
+  private readonly lock = new Mutex();
+  private closed = false;
+
+  constructor(private readonly opts: EngineSessionOptions) {}
+
+  /** The model whose engine is open, or null. */
+  get loadedModelId(): string | null {
+    return this.open?.modelId ?? null;
+  }
+
+  /** The open model's weights and tokenizer (for reuse by callers that only need a model), or undefined. */
+  get loadedModel(): LoadedModel | undefined {
+    return this.open?.model;
+  }
+
+  /** The open engine's provider facts, or undefined before a model is loaded. */
+  get engineInfo(): Engine['info'] | undefined {
+    return this.open?.engine.info;
+  }
+
+  /** Why the last opened engine fell back from the requested provider (kept after release until the settings change). */
+  get fallbackReason(): string | undefined {
+    return this.lastFallbackReason;
+  }
+
+  /** Runs fn with the model's engine, opening it (and releasing another) first. One call at a time. */
+  withEngine<T>(model: ModelRef, fn: (s: OpenSession) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      if (this.closed) throw new ApiError('E_CANCELLED', 'the lab is shutting down');
+      return fn(await this.ensureOpen(model));
+    });
+  }
+
+  /** Drops the open engine so that the next call opens one with the current settings. */
+  reset(): Promise<void> {
+    this.lastFallbackReason = undefined;
+    return this.lock.run(() => this.release());
+  }
+
+  /** Refuses further calls at once, then releases the engine after the call in flight. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.lock.run(() => this.release());
+  }
+
+  private async ensureOpen(model: ModelRef): Promise<OpenSession> {
+    if (this.open?.modelId === model.id) return this.open;
+    await this.release();
+    const { model: loaded, engine } = await this.opts.openEngine({ path: model.path, settings: this.opts.settings(), cacheDir: this.opts.cacheDir });
+    this.lastFallbackReason = engine.info.fallbackReason;
+    this.open = { modelId: model.id, model: loaded, engine };
+    this.opts.emit({ type: 'models.changed' });
+    return this.open;
+  }
+
+  private async release(): Promise<void> {
+    const s = this.open;
+    if (!s) return;
+    this.open = null;
+    await s.engine.dispose();
+    this.opts.emit({ type: 'models.changed' });
+  }
+}

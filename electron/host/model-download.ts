@@ -1,0 +1,69 @@
+/**
+ * downloadModel: fetches a model from the Hugging Face Hub (hf-download.ts)
+ * into the models folder, then opens it like openModel. model.download events
+ * report the bytes; one download at a time per repo; close() aborts them all.
+ */
+import type { LabEvent, LabHandlers, LabParsedInput, ModelCard } from '@kvlab/core';
+import { ApiError } from '@kvlab/core';
+import { toApiError } from './errors.ts';
+import { downloadHfModel, hfLocalDir } from './hf-download.ts';
+import type { ModelRegistry } from './model-registry.ts';
+
+export interface ModelDownloadsOptions {
+  /** Parent of the per-repo folders (<owner>--<name>/ each). */
+  readonly modelsDir: string;
+  readonly registry: ModelRegistry;
+  readonly emit: (e: LabEvent) => void;
+}
+
+export class ModelDownloads {
+  /** Downloads in flight, by local folder. */
+  private readonly inFlight = new Map<string, AbortController>();
+  private closed = false;
+
+  constructor(private readonly opts: ModelDownloadsOptions) {}
+
+  handlers(): Pick<LabHandlers, 'downloadModel'> {
+    return { downloadModel: (input) => this.download(input) };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.inFlight.values()) c.abort(new ApiError('E_CANCELLED', 'the lab is shutting down'));
+  }
+
+  private async download(input: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
+    if (this.closed) throw new ApiError('E_CANCELLED', 'the lab is shutting down');
+    const key = hfLocalDir(this.opts.modelsDir, input.repo);
+    if (this.inFlight.has(key)) throw new ApiError('E_BUSY', `${input.repo} is already being downloaded`);
+    const controller = new AbortController();
+    this.inFlight.set(key, controller);
+    const file = input.file ?? '';
+    let last = { bytesDone: 0, bytesTotal: 0 };
+    const emit = (done: boolean, error?: string): void =>
+      this.opts.emit({ type: 'model.download', repo: input.repo, file, ...last, done, ...(error !== undefined ? { error } : {}) });
+    try {
+      const r = await downloadHfModel({
+        repo: input.repo,
+        revision: input.revision,
+        ...(input.file !== undefined ? { file: input.file } : {}),
+        modelsDir: this.opts.modelsDir,
+        signal: controller.signal,
+        onProgress: (p) => {
+          last = { bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+          emit(false);
+        },
+      });
+      last = { bytesDone: r.bytes, bytesTotal: Math.max(last.bytesTotal, r.bytes) };
+      const card = this.opts.registry.open(r.path);
+      emit(true);
+      return card;
+    } catch (e) {
+      const err = toApiError(e);
+      emit(true, err.message);
+      throw err;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+}
