@@ -66,11 +66,11 @@ const config = {
 
   // What goes into app.asar: the bundles (package.json "main" is dist/electron/main.mjs), the built UI and
   // the run-time packages. @kvlab/core is not a separate package in the app: esbuild bundles it (and zod)
-  // into main.mjs and engine-process.mjs (scripts/build-shell.mjs), and Vite bundles it into the renderer.
+  // into main.mjs and lab-process.mjs (scripts/build-shell.mjs), and Vite bundles it into the renderer.
   // Later patterns override earlier ones.
   files: [
     'package.json',
-    { from: resolve(DIST, 'electron'), to: 'dist/electron', filter: ['main.mjs', 'engine-process.mjs', 'preload.cjs'] },
+    { from: resolve(DIST, 'electron'), to: 'dist/electron', filter: ['main.mjs', 'lab-process.mjs', 'preload.cjs'] },
     { from: resolve(DIST, 'renderer'), to: 'dist/renderer', filter: ['**/*'] },
     '!node_modules/**/*',
     ...runtimeClosure().map((name) => `node_modules/${name}/**/*`),

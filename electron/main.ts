@@ -11,7 +11,7 @@
  *     the system browser (shell/navigation.ts); permissions are refused and
  *     requests to anything but our origin cancelled (shell/permissions.ts);
  *   - the engine runs in a utilityProcess (shell/engine.ts +
- *     host/engine-client.ts), so inference never blocks this process;
+ *     host/lab-process-client.ts), so inference never blocks this process;
  *   - ipcMain answers exactly the contract's methods, each checking that the
  *     sender is our window and validating the payload (shell/ipc.ts), plus
  *     two file dialogs; engine events go to every window on 'lab:event';
@@ -29,9 +29,8 @@ import type { Event as ElectronEvent, OpenDialogOptions, WebContents } from 'ele
 import type { LabEvent } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
 import { findDefaultModel } from './host/default-model.ts';
-import { createEngineClient } from './host/engine-client.ts';
-import type { EngineClient } from './host/engine-client.ts';
-import { ENGINE_CHILD_ENV } from './host/engine-process.ts';
+import { createLabProcessClient, LAB_PROCESS_ENV } from './host/lab-process-client.ts';
+import type { LabProcessClient } from './host/lab-process-client.ts';
 import { APP_ROOT, defaultResultsDir, RENDERER_DIST } from './host/paths.ts';
 import { createAppProtocolHandler } from './shell/app-protocol.ts';
 import { LAB_EVENT_CHANNEL, SHELL_CHANNELS } from './shell/channels.ts';
@@ -54,7 +53,7 @@ app.enableSandbox();
 /** The webContents ids of our windows: the first half of the sender check. */
 const ourWebContents = new Set<number>();
 let mainWindow: BrowserWindow | null = null;
-let engine: EngineClient | null = null;
+let engine: LabProcessClient | null = null;
 
 /** Navigation policy for every webContents the app ever creates (windows, devtools, anything a bug might open). */
 function hardenWebContents(contents: WebContents): void {
@@ -143,12 +142,12 @@ async function start(): Promise<void> {
   ses.setPermissionRequestHandler((_wc, permission, callback, details) => callback(isPermissionAllowed(permission, details.requestingUrl)));
   ses.setPermissionCheckHandler((_wc, permission, requestingOrigin) => isPermissionAllowed(permission, requestingOrigin));
 
-  const client = createEngineClient({
+  const client = createLabProcessClient({
     // The same results folder as `kvlab serve` and the CLI, so every front end sees the same runs.
     init: { resultsDir: defaultResultsDir(), defaultModel: findDefaultModel(), mode: 'electron', baseDir: APP_ROOT },
     spawn: utilitySpawner(utilityProcess.fork, {
-      entry: join(APP_ROOT, 'dist', 'electron', 'engine-process.mjs'),
-      env: { ...process.env, [ENGINE_CHILD_ENV]: '1' },
+      entry: join(APP_ROOT, 'dist', 'electron', 'lab-process.mjs'),
+      env: { ...process.env, [LAB_PROCESS_ENV]: '1' },
     }),
   });
   engine = client;

@@ -3,7 +3,7 @@
 // (installed with tsx; the same version tsx runs our tests with).
 //
 //   main.mjs            the main process (ESM)
-//   engine-process.mjs  the engine child (Electron's utilityProcess, ESM)
+//   lab-process.mjs     the lab process: the service and the engine (Electron's utilityProcess, ESM)
 //                       Both bundle our own code and @kvlab/core (whose exports are
 //                       TypeScript sources) with its dependency zod; the packages in
 //                       package.json's dependencies (onnxruntime-node's native binding,
@@ -89,8 +89,8 @@ const [mainBuild] = await Promise.all([
   }),
   esbuild.build({
     ...common,
-    entryPoints: [join(root, 'electron', 'host', 'engine-process.ts')],
-    outfile: join(outDir, 'engine-process.mjs'),
+    entryPoints: [join(root, 'electron', 'host', 'lab-process.ts')],
+    outfile: join(outDir, 'lab-process.mjs'),
     platform: 'node',
     format: 'esm',
     target: 'node22',
@@ -108,9 +108,9 @@ if (bad.length > 0) {
   process.exit(1);
 }
 // The engine belongs in its utility process. If the main bundle holds it, something the main process imports
-// pulls the host in (e.g. a constant imported from engine-process.ts): the app still works, but the main process
+// pulls the host in (e.g. a constant imported from lab-process.ts): the app still works, but the main process
 // then loads onnxruntime at start-up for nothing.
 const engineInMain = Object.keys(mainBuild.metafile.inputs).filter((f) => /electron\/host\/service\.ts$|electron\/engine\//.test(f));
 if (engineInMain.length > 0)
   console.warn(`build-shell: warning: main.mjs bundles the engine host (${engineInMain.length} engine files, e.g. ${engineInMain[0]})`);
-console.log(`build-shell: wrote main.mjs, preload.cjs, engine-process.mjs to ${outDir}`);
+console.log(`build-shell: wrote main.mjs, preload.cjs, lab-process.mjs to ${outDir}`);

@@ -90,7 +90,7 @@ if (!skipBuild) {
   ]);
   run('building the shell (esbuild)', process.execPath, [join(ROOT, 'scripts', 'build-shell.mjs'), '--out', shellOut]);
 }
-for (const f of ['electron/main.mjs', 'electron/preload.cjs', 'electron/engine-process.mjs', 'renderer/index.html'])
+for (const f of ['electron/main.mjs', 'electron/preload.cjs', 'electron/lab-process.mjs', 'renderer/index.html'])
   if (!existsSync(join(distDir, f))) fail(`${join(distDir, f)} is missing (run without --skip-build)`);
 
 // electron-builder runs on the checkout (its node_modules is what it collects); the config takes the builds from distDir.

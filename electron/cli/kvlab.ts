@@ -33,7 +33,7 @@ import { ResultsStore } from '../experiments/store.ts';
 import { exportKvpress } from '../reports/kvpress.ts';
 import { writeReport } from '../reports/index.ts';
 import { findDefaultModel } from '../host/default-model.ts';
-import { createEngineClient } from '../host/engine-client.ts';
+import { createLabProcessClient } from '../host/lab-process-client.ts';
 import { defaultResultsDir, defaultSettingsFile, RENDERER_DIST } from '../host/paths.ts';
 import { ensureRendererBuilt } from '../server/build-renderer.ts';
 import { exposureWarning, readTlsFiles, startServer } from '../server/serve.ts';
@@ -352,7 +352,7 @@ async function cmdServe(args: string[]): Promise<number> {
   if (defaultModel === null) process.stderr.write('kvlab serve: no default model found (open one in the app, or pass --model)\n');
   const resultsDir = resolve(flag(values, 'results') ?? defaultResultsDir());
   if (!values['no-build']) await ensureRendererBuilt((line) => process.stderr.write(`kvlab serve: ${line}\n`));
-  const client = createEngineClient({ init: { resultsDir, defaultModel, mode: 'serve', baseDir: process.cwd(), settingsFile: defaultSettingsFile() } });
+  const client = createLabProcessClient({ init: { resultsDir, defaultModel, mode: 'serve', baseDir: process.cwd(), settingsFile: defaultSettingsFile() } });
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     await client.listModels({}); // starts the engine: the printed URL works at once

@@ -177,108 +177,149 @@ class HubClient {
   }
 }
 
+/** The .gguf files of a listing, for error messages that say what to pick instead. */
+function ggufNames(siblings: readonly Sibling[]): string[] {
+  return siblings.filter((x) => /\.gguf$/i.test(x.name)).map((x) => x.name);
+}
+
+/** What to download: the one file asked for, or the safetensors folder's files; refusals name what the repo has instead. */
+function chooseFiles(siblings: readonly Sibling[], file: string | undefined, where: string): Sibling[] {
+  const byName = new Map(siblings.map((s) => [s.name, s]));
+  if (file !== undefined) {
+    const s = byName.get(file);
+    if (s) return [s];
+    const ggufs = ggufNames(siblings);
+    const list = ggufs.length ? `; its .gguf files: ${ggufs.slice(0, 20).join(', ')}${ggufs.length > 20 ? ', …' : ''}` : '';
+    throw new ApiError('E_NOT_FOUND', `${where} has no file '${file}'${list}`, { files: ggufs });
+  }
+  const names = hfFolderFiles(siblings.map((s) => s.name));
+  if (!names.includes('config.json') || !names.some((n) => n.endsWith('.safetensors'))) {
+    const ggufs = ggufNames(siblings);
+    throw new ApiError(
+      'E_MODEL',
+      `${where} is not a Hugging Face safetensors model (it needs config.json and *.safetensors)` +
+        (ggufs.length ? `; it has .gguf files, pick one: ${ggufs.slice(0, 20).join(', ')}` : ''),
+      { files: ggufs },
+    );
+  }
+  return names.map((n) => byName.get(n) ?? { name: n, size: undefined });
+}
+
+/** Byte counts over all the files, reported at most every `interval` ms inside a file and always at a file's end. */
+class Progress {
+  bytesTotal: number;
+  bytesDone = 0;
+  private last = 0;
+
+  constructor(
+    bytesTotal: number,
+    private readonly interval: number,
+    private readonly onProgress: ((p: HfDownloadProgress) => void) | undefined,
+  ) {
+    this.bytesTotal = bytesTotal;
+  }
+
+  report(current: string, force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.last < this.interval) return;
+    this.last = now;
+    this.onProgress?.({ bytesDone: this.bytesDone, bytesTotal: Math.max(this.bytesTotal, this.bytesDone), current });
+  }
+}
+
+interface Target extends Sibling {
+  /** Where it goes on disk. */
+  readonly path: string;
+}
+
+interface FileTransfer {
+  readonly hub: HubClient;
+  readonly repo: string;
+  readonly revision: string;
+  readonly progress: Progress;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Streams a response body into `part`, counting bytes; a broken transfer is the offline error, an abort E_CANCELLED. */
+async function writeBody(res: Response, part: string, t: Target, x: FileTransfer): Promise<number> {
+  const fh = await open(part, 'w');
+  let written = 0;
+  try {
+    const reader = res.body?.getReader();
+    for (;;) {
+      if (!reader) break;
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if (x.signal?.aborted) throw new ApiError('E_CANCELLED', `download cancelled (${t.name})`);
+        throw new ApiError('E_NOT_FOUND', `cannot reach ${x.hub.host}: the transfer of ${t.name} broke off: ${causeText(e)}`, {
+          reason: 'offline',
+          endpoint: x.hub.endpoint,
+        });
+      }
+      if (chunk.done) break;
+      await fh.write(chunk.value);
+      written += chunk.value.byteLength;
+      x.progress.bytesDone += chunk.value.byteLength;
+      x.progress.report(t.name, false);
+    }
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    rmSync(part, { force: true });
+    throw e;
+  }
+  await fh.close();
+  return written;
+}
+
+/** Downloads one file to <path>.part and renames it when complete; a file already there with the listed size is kept. */
+async function downloadFile(t: Target, x: FileTransfer): Promise<void> {
+  const have = statSync(t.path, { throwIfNoEntry: false });
+  if (have?.isFile() && t.size !== undefined && have.size === t.size) {
+    x.progress.bytesDone += t.size;
+    x.progress.report(t.name, true);
+    return;
+  }
+  const res = await x.hub.get(
+    `${x.hub.endpoint}/${x.repo}/resolve/${encodeURIComponent(x.revision)}/${quotePath(t.name)}`,
+    `${x.repo}@${x.revision}: ${t.name}`,
+  );
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  if (t.size === undefined && Number.isFinite(length)) x.progress.bytesTotal += length;
+  const expected = t.size ?? (Number.isFinite(length) ? length : undefined);
+  mkdirSync(dirname(t.path), { recursive: true });
+  const part = `${t.path}.part`;
+  const written = await writeBody(res, part, t, x);
+  if (expected !== undefined && written !== expected) {
+    rmSync(part, { force: true });
+    throw new ApiError('E_INTERNAL', `${x.repo}@${x.revision}: ${t.name}: got ${written} bytes of ${expected}; try again`);
+  }
+  renameSync(part, t.path);
+  x.progress.report(t.name, true);
+}
+
 /** Downloads the repo's .gguf file or safetensors folder; returns what to open. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export async function downloadHfModel(opts: HfDownloadOptions): Promise<HfDownloadResult> {
   const revision = opts.revision ?? 'main';
   const endpoint = (opts.endpoint ?? (process.env['HF_ENDPOINT'] || DEFAULT_HF_ENDPOINT)).replace(/\/+$/, '');
   const token = opts.token ?? (process.env['HF_TOKEN'] || undefined);
   const hub = new HubClient(endpoint, token, opts.signal);
-  const repo = opts.repo;
-  const dir = hfLocalDir(opts.modelsDir, repo);
+  const dir = hfLocalDir(opts.modelsDir, opts.repo);
 
-  const siblings = await hub.list(repo, revision);
-  const byName = new Map(siblings.map((s) => [s.name, s]));
-  let wanted: Sibling[];
-  if (opts.file !== undefined) {
-    const s = byName.get(opts.file);
-    if (!s) {
-      const ggufs = siblings.filter((x) => /\.gguf$/i.test(x.name)).map((x) => x.name);
-      throw new ApiError(
-        'E_NOT_FOUND',
-        `${repo}@${revision} has no file '${opts.file}'${ggufs.length ? `; its .gguf files: ${ggufs.slice(0, 20).join(', ')}${ggufs.length > 20 ? ', …' : ''}` : ''}`,
-        { files: ggufs },
-      );
-    }
-    wanted = [s];
-  } else {
-    const names = hfFolderFiles(siblings.map((s) => s.name));
-    if (!names.includes('config.json') || !names.some((n) => n.endsWith('.safetensors'))) {
-      const ggufs = siblings.filter((x) => /\.gguf$/i.test(x.name)).map((x) => x.name);
-      throw new ApiError(
-        'E_MODEL',
-        `${repo}@${revision} is not a Hugging Face safetensors model (it needs config.json and *.safetensors)` +
-          (ggufs.length ? `; it has .gguf files, pick one: ${ggufs.slice(0, 20).join(', ')}` : ''),
-        { files: ggufs },
-      );
-    }
-    wanted = names.map((n) => byName.get(n) ?? { name: n, size: undefined });
-  }
-  const targets = wanted.map((s) => ({ ...s, path: safeRelative(dir, s.name) }));
-
-  let bytesTotal = targets.reduce((a, t) => a + (t.size ?? 0), 0);
-  let bytesDone = 0;
-  let lastReport = 0;
-  const interval = opts.progressIntervalMs ?? 100;
-  const report = (current: string, force: boolean): void => {
-    const now = Date.now();
-    if (!force && now - lastReport < interval) return;
-    lastReport = now;
-    opts.onProgress?.({ bytesDone, bytesTotal: Math.max(bytesTotal, bytesDone), current });
-  };
-  report(targets[0]?.name ?? '', true);
+  const wanted = chooseFiles(await hub.list(opts.repo, revision), opts.file, `${opts.repo}@${revision}`);
+  const targets: Target[] = wanted.map((s) => ({ ...s, path: safeRelative(dir, s.name) }));
+  const progress = new Progress(
+    targets.reduce((a, t) => a + (t.size ?? 0), 0),
+    opts.progressIntervalMs ?? 100,
+    opts.onProgress,
+  );
+  progress.report(targets[0]?.name ?? '', true);
 
   mkdirSync(dir, { recursive: true });
-  for (const t of targets) {
-    const have = statSync(t.path, { throwIfNoEntry: false });
-    if (have?.isFile() && t.size !== undefined && have.size === t.size) {
-      bytesDone += t.size;
-      report(t.name, true);
-      continue;
-    }
-    const res = await hub.get(`${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${quotePath(t.name)}`, `${repo}@${revision}: ${t.name}`);
-    const length = Number(res.headers.get('content-length') ?? NaN);
-    if (t.size === undefined && Number.isFinite(length)) bytesTotal += length;
-    const expected = t.size ?? (Number.isFinite(length) ? length : undefined);
-    mkdirSync(dirname(t.path), { recursive: true });
-    const part = `${t.path}.part`;
-    const fh = await open(part, 'w');
-    let written = 0;
-    try {
-      if (res.body) {
-        const reader = res.body.getReader();
-        for (;;) {
-          let chunk: Awaited<ReturnType<typeof reader.read>>;
-          try {
-            chunk = await reader.read();
-          } catch (e) {
-            if (opts.signal?.aborted) throw new ApiError('E_CANCELLED', `download cancelled (${t.name})`);
-            throw new ApiError('E_NOT_FOUND', `cannot reach ${hub.host}: the transfer of ${t.name} broke off: ${causeText(e)}`, {
-              reason: 'offline',
-              endpoint,
-            });
-          }
-          if (chunk.done) break;
-          await fh.write(chunk.value);
-          written += chunk.value.byteLength;
-          bytesDone += chunk.value.byteLength;
-          report(t.name, false);
-        }
-      }
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      rmSync(part, { force: true });
-      throw e;
-    }
-    await fh.close();
-    if (expected !== undefined && written !== expected) {
-      rmSync(part, { force: true });
-      throw new ApiError('E_INTERNAL', `${repo}@${revision}: ${t.name}: got ${written} bytes of ${expected}; try again`);
-    }
-    renameSync(part, t.path);
-    report(t.name, true);
-  }
+  const transfer: FileTransfer = { hub, repo: opts.repo, revision, progress, signal: opts.signal };
+  for (const t of targets) await downloadFile(t, transfer);
   const path = opts.file !== undefined ? (targets[0]?.path ?? dir) : dir;
   if (!existsSync(path)) throw new ApiError('E_INTERNAL', `${path}: missing after the download`);
-  return { path, dir, files: targets.map((t) => t.name), bytes: bytesDone };
+  return { path, dir, files: targets.map((t) => t.name), bytes: progress.bytesDone };
 }

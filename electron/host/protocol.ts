@@ -1,6 +1,6 @@
 /**
- * The messages between the app (engine-client.ts) and the engine child
- * process (engine-process.ts), and the tiny `Port` both sides talk through.
+ * The messages between the app (lab-process-client.ts) and the lab process
+ * (lab-process.ts), and the tiny `Port` both sides talk through.
  *
  * Why a child process at all: onnxruntime-node's session.run blocks the JS
  * thread of the process it runs in, so an engine in the main process would
@@ -12,7 +12,7 @@
  *   parent → child   { id, method, payload }           a LabHandlers call ("$init" first, "$close" last)
  *   child → parent   { id, ok: true, result }          its answer
  *                    { id, ok: false, error }          ApiError JSON
- *                    { event }                          a LabEvent, pushed whenever the engine has one
+ *                    { event }                          a LabEvent, pushed whenever the lab has one
  */
 import type { ApiErrorCode, LabEvent } from '@kvlab/core';
 import type { LabServiceOptions } from './service.ts';
@@ -34,18 +34,19 @@ export interface EventMessage {
 export type ChildMessage = Reply | EventMessage;
 
 /**
- * Set to '1' in the engine child's environment by every spawner: engine-process.ts
- * serves only then. Defined here, not in engine-process.ts, so importing it
- * does not load the engine host (the Electron main process bundle stays small).
+ * Set to '1' in the lab process's environment by every spawner: lab-process.ts
+ * serves only then. Defined here, not in lab-process.ts, so importing it
+ * does not load the lab service (the Electron main process bundle stays small).
  */
-export const ENGINE_CHILD_ENV = 'KVLAB_ENGINE_CHILD';
+export const LAB_PROCESS_ENV = 'KVLAB_LAB_PROCESS';
 
 /** First call: the service options (all but `emit`, which is the port). */
 export const INIT = '$init';
 /** Last call: cancel the running run, release the engine, then the child exits. */
 export const CLOSE = '$close';
 
-export type InitPayload = Omit<LabServiceOptions, 'emit'>;
+/** Functions cannot cross the process boundary: the lab process always opens the real engine. */
+export type InitPayload = Omit<LabServiceOptions, 'emit' | 'openEngine'>;
 
 /** One end of the message channel. */
 export interface Port {

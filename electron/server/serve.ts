@@ -35,7 +35,7 @@ import { createSecureContext } from 'node:tls';
 import type { ApiErrorCode, LabEvent, LabHandlers } from '@kvlab/core';
 import { ApiError, dispatch, isLabMethod, LabError } from '@kvlab/core';
 
-/** What the server calls: the handlers plus an event subscription (an EngineClient is one). */
+/** What the server calls: the handlers plus an event subscription (a LabProcessClient is one). */
 export interface ServerHandlers extends LabHandlers {
   onEvent(listener: (e: LabEvent) => void): () => void;
 }

@@ -10,7 +10,7 @@
  * child under plain Node; main.ts passes utilityProcess.fork and the
  * compiler checks that it fits.
  */
-import type { ChildHandle, Spawner } from '../host/engine-client.ts';
+import type { ChildHandle, Spawner } from '../host/lab-process-client.ts';
 
 /** The part of Electron's UtilityProcess we use. */
 export interface UtilityChildLike {
@@ -29,7 +29,7 @@ export type UtilityFork = (
 ) => UtilityChildLike;
 
 export interface UtilitySpawnerOptions {
-  /** The bundled engine child (dist/electron/engine-process.mjs). */
+  /** The bundled lab process (dist/electron/lab-process.mjs). */
   readonly entry: string;
   /** The child's environment (it must include the engine-child flag). */
   readonly env: Record<string, string | undefined>;

@@ -113,7 +113,7 @@ export function needsBuild(outputs: readonly string[], sources: readonly string[
 
 export const RENDERER_OUTPUTS = [join(ROOT, 'dist', 'renderer', 'index.html')];
 export const RENDERER_SOURCES = [join(ROOT, 'renderer'), join(ROOT, 'core', 'src')];
-export const SHELL_OUTPUTS = ['main.mjs', 'preload.cjs', 'engine-process.mjs'].map((f) => join(ROOT, 'dist', 'electron', f));
+export const SHELL_OUTPUTS = ['main.mjs', 'preload.cjs', 'lab-process.mjs'].map((f) => join(ROOT, 'dist', 'electron', f));
 export const SHELL_SOURCES = [join(ROOT, 'electron'), join(ROOT, 'core', 'src')];
 
 /** Runs `npm run <script>` with the npm that started us (npm_execpath) when there is one. */

@@ -34,8 +34,8 @@ import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { defaultModelCandidates, PACKAGED_DEMO_MODEL_RELATIVE } from '../../electron/host/default-model.ts';
-import { createEngineClient } from '../../electron/host/engine-client.ts';
-import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
+import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
+import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
 import { unpackedPath } from '../../electron/host/execution-providers.ts';
 import { APP_ROOT, packagedResources, RENDERER_DIST } from '../../electron/host/paths.ts';
 import { utilitySpawner } from '../../electron/shell/engine.ts';
@@ -65,7 +65,7 @@ const NOT_PROVEN = [
   'What this test does NOT prove:',
   '  - that the real Electron binary starts from this layout: the executable here is a stand-in (no Electron can be downloaded on these machines);',
   '  - that Electron honours the fuses: they are flipped in the stand-in, and asar integrity is only enforced on macOS and Windows;',
-  '  - that utilityProcess.fork runs dist/electron/engine-process.mjs from inside app.asar, or that onnxruntime-node loads from app.asar.unpacked inside Electron;',
+  '  - that utilityProcess.fork runs dist/electron/lab-process.mjs from inside app.asar, or that onnxruntime-node loads from app.asar.unpacked inside Electron;',
   '  - the AppImage, deb, dmg and NSIS targets (their tools download from GitHub), signing and notarization;',
   '  - the macOS and Windows layouts (only linux/x64 is packaged here).',
 ].join('\n');
@@ -327,7 +327,7 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
     for (const f of [
       '/package.json',
       '/dist/electron/main.mjs',
-      '/dist/electron/engine-process.mjs',
+      '/dist/electron/lab-process.mjs',
       '/dist/electron/preload.cjs',
       '/dist/renderer/index.html',
     ])
@@ -344,7 +344,7 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
     for (const a of assets) assert.ok(listing.includes(`/dist/renderer/${a}`), `${a} (named by index.html) in app.asar`);
     // @kvlab/core is compiled into the bundles, not shipped as a package.
     const mainJs = asar.extractFile(archive, 'dist/electron/main.mjs').toString('utf8');
-    const engineJs = asar.extractFile(archive, 'dist/electron/engine-process.mjs').toString('utf8');
+    const engineJs = asar.extractFile(archive, 'dist/electron/lab-process.mjs').toString('utf8');
     for (const code of [mainJs, engineJs]) {
       assert.ok(!/["']@kvlab\/core["']/.test(code), 'no import of @kvlab/core left');
       assert.match(code, /zigzagkv/, "core's method registry is inside");
@@ -354,7 +354,7 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
 
   it('node_modules holds exactly what the bundles import, with its dependencies, and no React, recharts or type declarations', () => {
     const imported = new Set<string>();
-    for (const f of ['dist/electron/main.mjs', 'dist/electron/engine-process.mjs'])
+    for (const f of ['dist/electron/main.mjs', 'dist/electron/lab-process.mjs'])
       for (const name of bareImports(asar.extractFile(archive, f).toString('utf8'))) imported.add(name);
     assert.deepEqual([...imported].sort(), [...runtimePackages].sort(), 'RUNTIME_PACKAGES in the config = the bundles’ bare imports');
     const packages = new Set(
@@ -461,10 +461,10 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
     const shared = join(APP_ROOT, '..', 'shared', 'models', 'stories260K', 'stories260K.gguf');
     const runnable = model === realModel ? join(copy, PACKAGED_DEMO_MODEL_RELATIVE) : existsSync(shared) ? shared : null;
     const nodeFork = nodeForkSpawner(children, copy);
-    const env: Record<string, string | undefined> = { ...process.env, [ENGINE_CHILD_ENV]: '1', NODE_PATH: undefined, NODE_OPTIONS: undefined };
-    const client = createEngineClient({
+    const env: Record<string, string | undefined> = { ...process.env, [LAB_PROCESS_ENV]: '1', NODE_PATH: undefined, NODE_OPTIONS: undefined };
+    const client = createLabProcessClient({
       init: { resultsDir: join(work, 'runs'), defaultModel: runnable, mode: 'electron', cacheDir: testCacheDir() },
-      spawn: utilitySpawner(nodeFork, { entry: join(copy, 'app.asar', 'dist', 'electron', 'engine-process.mjs'), env }),
+      spawn: utilitySpawner(nodeFork, { entry: join(copy, 'app.asar', 'dist', 'electron', 'lab-process.mjs'), env }),
       closeTimeoutMs: 10_000,
     });
     try {

@@ -1,10 +1,10 @@
 /**
  * Every API method, fuzzed with invalid payloads (api-fuzz.ts) through both
- * transports in front of the real engine host on stories260K: serve mode's
+ * transports in front of the real lab service on stories260K: serve mode's
  * HTTP server (electron/server/serve.ts, over the host in this process) and
  * the Electron IPC handlers (electron/shell/ipc.ts with the fake ipcMain) over
- * the engine client and its child process, as the desktop app wires them
- * (electron/host/engine-client.ts, engine-process.ts). Whatever comes in, the
+ * the lab process client and its lab process, as the desktop app wires them
+ * (electron/host/lab-process-client.ts, lab-process.ts). Whatever comes in, the
  * answer is a typed error in the user's words — E_INVALID, E_NOT_FOUND,
  * E_MODEL, … — never E_INTERNAL, an HTTP 5xx, a stack or JS internals; or a
  * success where the broken payload happens to be valid. fast-check runs with
@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { LabMethod } from '@kvlab/core';
-import type { EngineClient } from '../../electron/host/engine-client.ts';
-import { createEngineClient } from '../../electron/host/engine-client.ts';
+import type { LabProcessClient } from '../../electron/host/lab-process-client.ts';
+import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { modelIdFor } from '../../electron/host/service.ts';
 import { createInProcessLab } from '../../electron/host/service.ts';
 import type { RunningServer } from '../../electron/server/serve.ts';
@@ -69,7 +69,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
   let server: RunningServer;
   let hub: Server;
   const ipc = new FakeIpcMain();
-  let engine: EngineClient;
+  let labProcess: LabProcessClient;
   let tmpl: ReturnType<typeof templates>;
 
   before(async () => {
@@ -91,7 +91,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
     });
     server = await startServer({ port: 0, staticDir: join(dir, 'www'), handlers: lab, maxBodyBytes: 1024 * 1024 });
     // The child inherits HF_ENDPOINT (set above) with the rest of the environment.
-    engine = createEngineClient({
+    labProcess = createLabProcessClient({
       init: {
         resultsDir: join(dir, 'runs-ipc'),
         modelsDir: join(dir, 'models-ipc'),
@@ -103,7 +103,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
     });
     registerLabHandlers(
       ipc,
-      engine,
+      labProcess,
       createSenderCheck((id) => id === OUR_WEBCONTENTS_ID, isAppUrl),
     );
     tmpl = templates({ modelId: modelIdFor(MODEL()) });
@@ -111,7 +111,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
   after(async () => {
     await server.close();
     await lab.close();
-    await engine.close();
+    await labProcess.close();
     await new Promise<void>((done) => hub.close(() => done()));
   });
 

@@ -5,7 +5,7 @@
  *     (what a sandboxed preload gets): it loads, and exposes exactly `lab`
  *     (the contract's methods + onEvent) and `labShell`, which work over a
  *     fake ipcRenderer.
- *   - engine-process.mjs under plain Node — no tsx — forked as the utility
+ *   - lab-process.mjs under plain Node — no tsx — forked as the utility
  *     process would be: the real engine answers, including a real playground
  *     generation on the default model (onnxruntime-node loads from the bundle).
  *   - main.mjs with 'electron' mapped to test/shell/fake-electron.ts: the
@@ -30,8 +30,8 @@ import vm from 'node:vm';
 import type { LabHandlers } from '@kvlab/core';
 import { LAB_METHODS } from '@kvlab/core';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
-import { createEngineClient } from '../../electron/host/engine-client.ts';
-import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
+import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
+import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
 import { APP_ROOT } from '../../electron/host/paths.ts';
 import type { UtilityFork } from '../../electron/shell/engine.ts';
 import { utilitySpawner } from '../../electron/shell/engine.ts';
@@ -97,11 +97,11 @@ describe('preload.cjs in a sandbox-like context', () => {
   });
 });
 
-describe('engine-process.mjs under plain Node', () => {
+describe('lab-process.mjs under plain Node', () => {
   it('runs the real engine from the bundle: app info, models, a playground generation', async () => {
-    const client = createEngineClient({
+    const client = createLabProcessClient({
       init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-build-')), defaultModel, mode: 'electron', cacheDir: testCacheDir() },
-      spawn: utilitySpawner(nodeFork, { entry: join(outDir, 'engine-process.mjs'), env: { ...process.env, [ENGINE_CHILD_ENV]: '1' } }),
+      spawn: utilitySpawner(nodeFork, { entry: join(outDir, 'lab-process.mjs'), env: { ...process.env, [LAB_PROCESS_ENV]: '1' } }),
       closeTimeoutMs: 10_000,
     });
     try {
@@ -135,10 +135,10 @@ describe('main.mjs under a fake electron module', () => {
     const hook = `export async function resolve(s, c, next) { return s === 'electron' ? { url: ${JSON.stringify(fakeUrl)}, shortCircuit: true } : next(s, c); }`;
     register(`data:text/javascript,${encodeURIComponent(hook)}`);
     fake = (await import(fakeUrl)) as Fake;
-    // The bundle forks dist/electron/engine-process.mjs; point it at this test's bundle instead.
+    // The bundle forks dist/electron/lab-process.mjs; point it at this test's bundle instead.
     fake.state.fork = (path, args, opts) => {
-      assert.equal(path, join(APP_ROOT, 'dist', 'electron', 'engine-process.mjs'));
-      return nodeFork(join(outDir, 'engine-process.mjs'), args, opts as Parameters<UtilityFork>[2]);
+      assert.equal(path, join(APP_ROOT, 'dist', 'electron', 'lab-process.mjs'));
+      return nodeFork(join(outDir, 'lab-process.mjs'), args, opts as Parameters<UtilityFork>[2]);
     };
     process.env['KVLAB_RESULTS'] = resultsDir;
     await import(pathToFileURL(join(outDir, 'main.mjs')).href);

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
-import { createEngineClient, ENGINE_ENTRY } from '../../electron/host/engine-client.ts';
-import { ENGINE_CHILD_ENV } from '../../electron/host/engine-process.ts';
+import { createLabProcessClient, LAB_PROCESS_ENTRY } from '../../electron/host/lab-process-client.ts';
+import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
 import type { UtilityChildLike, UtilityFork } from '../../electron/shell/engine.ts';
 import { utilitySpawner } from '../../electron/shell/engine.ts';
 
@@ -41,11 +41,11 @@ describe('utilitySpawner', () => {
         forks.push({ path, opts });
         return child;
       },
-      { entry: '/app/dist/electron/engine-process.mjs', env: { [ENGINE_CHILD_ENV]: '1' } },
+      { entry: '/app/dist/electron/lab-process.mjs', env: { [LAB_PROCESS_ENV]: '1' } },
     );
     const h = spawner();
     assert.deepEqual(forks, [
-      { path: '/app/dist/electron/engine-process.mjs', opts: { env: { [ENGINE_CHILD_ENV]: '1' }, serviceName: 'KV Lab engine', stdio: 'inherit' } },
+      { path: '/app/dist/electron/lab-process.mjs', opts: { env: { [LAB_PROCESS_ENV]: '1' }, serviceName: 'KV Lab engine', stdio: 'inherit' } },
     ]);
     assert.equal(h.pid, 4242);
     h.port.postMessage({ id: 1 });
@@ -87,9 +87,9 @@ describe('utilitySpawner', () => {
       cp.once('exit', (code) => child.emit('exit', code ?? 1));
       return child;
     };
-    const client = createEngineClient({
+    const client = createLabProcessClient({
       init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-engine-')), defaultModel: defaultModelPath(), mode: 'electron' },
-      spawn: utilitySpawner(nodeFork, { entry: ENGINE_ENTRY, env: { ...process.env, [ENGINE_CHILD_ENV]: '1' } }),
+      spawn: utilitySpawner(nodeFork, { entry: LAB_PROCESS_ENTRY, env: { ...process.env, [LAB_PROCESS_ENV]: '1' } }),
       closeTimeoutMs: 10_000,
     });
     try {

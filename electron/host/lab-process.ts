@@ -1,12 +1,14 @@
 /**
- * The engine child process: the entry `child_process.fork` (serve mode,
- * tests) and Electron's `utilityProcess.fork` (the desktop app) start. It
- * owns the engine host (service.ts) and answers the messages of protocol.ts
- * through whichever channel its parent gave it — `process.send` under fork,
- * `process.parentPort` under utilityProcess.
+ * The lab process: the child process that runs the lab service (service.ts)
+ * and with it the inference engine, so that onnxruntime's blocking
+ * session.run never stalls the window or the HTTP server. It is the entry
+ * `child_process.fork` (serve mode, tests) and Electron's
+ * `utilityProcess.fork` (the desktop app) start, and answers the messages of
+ * protocol.ts through whichever channel its parent gave it — `process.send`
+ * under fork, `process.parentPort` under utilityProcess.
  *
- * The module only starts serving when it is started as the engine child
- * (KVLAB_ENGINE_CHILD=1 in its environment, which both spawners set), so
+ * The module only starts serving when it is started as the lab process
+ * (KVLAB_LAB_PROCESS=1 in its environment, which both spawners set), so
  * importing it elsewhere has no side effects.
  *
  * Lifecycle: Ctrl-C in a terminal reaches the whole process group, so SIGINT
@@ -18,11 +20,11 @@
 import { ApiError, dispatch } from '@kvlab/core';
 import { toApiError } from './errors.ts';
 import type { InitPayload, Port } from './protocol.ts';
-import { CLOSE, ENGINE_CHILD_ENV, INIT, isRequest } from './protocol.ts';
+import { CLOSE, INIT, isRequest, LAB_PROCESS_ENV } from './protocol.ts';
 import type { LabService } from './service.ts';
 import { createLabService } from './service.ts';
 
-export { ENGINE_CHILD_ENV };
+export { LAB_PROCESS_ENV };
 
 /** Electron's utilityProcess side of the channel (typed here so this module never imports electron). */
 interface ParentPortLike {
@@ -63,7 +65,7 @@ export function parentPort(): Port | null {
  * Answers requests arriving on `port` with a LabService until "$close".
  * `exit` is called after the close reply has been posted.
  */
-export function serveEngine(port: Port, exit: (code: number) => void): { shutdown: () => Promise<void> } {
+export function serveLab(port: Port, exit: (code: number) => void): { shutdown: () => Promise<void> } {
   let service: LabService | null = null;
   let closing: Promise<void> | null = null;
   const shutdown = (): Promise<void> => (closing ??= (service?.close() ?? Promise.resolve()).catch(() => undefined));
@@ -72,7 +74,7 @@ export function serveEngine(port: Port, exit: (code: number) => void): { shutdow
     const { id, method, payload } = m;
     const answer = async (): Promise<unknown> => {
       if (method === INIT) {
-        if (service) throw new ApiError('E_INTERNAL', 'the engine process is already initialised');
+        if (service) throw new ApiError('E_INTERNAL', 'the lab process is already initialised');
         service = createLabService({ ...(payload as InitPayload), emit: (event) => port.postMessage({ event }) });
         return null;
       }
@@ -80,8 +82,8 @@ export function serveEngine(port: Port, exit: (code: number) => void): { shutdow
         await shutdown();
         return null;
       }
-      if (!service) throw new ApiError('E_INTERNAL', `'${method}' before the engine process was initialised`);
-      if (closing) throw new ApiError('E_CANCELLED', 'the engine process is shutting down');
+      if (!service) throw new ApiError('E_INTERNAL', `'${method}' before the lab process was initialised`);
+      if (closing) throw new ApiError('E_CANCELLED', 'the lab process is shutting down');
       return dispatch(service, method, payload);
     };
     answer().then(
@@ -95,15 +97,15 @@ export function serveEngine(port: Port, exit: (code: number) => void): { shutdow
   return { shutdown };
 }
 
-if (process.env[ENGINE_CHILD_ENV] === '1') {
+if (process.env[LAB_PROCESS_ENV] === '1') {
   const port = parentPort();
   if (!port) {
-    process.stderr.write('kvlab engine: started without a parent channel (fork or utilityProcess); exiting\n');
+    process.stderr.write('kvlab lab process: started without a parent channel (fork or utilityProcess); exiting\n');
     process.exit(1);
   }
   // Give the flush of the last reply a moment: process.exit right after send can drop it.
   const exit = (code: number) => setTimeout(() => process.exit(code), 20);
-  const { shutdown } = serveEngine(port, exit);
+  const { shutdown } = serveLab(port, exit);
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => void shutdown().then(() => exit(0)));
   process.on('disconnect', () => void shutdown().then(() => exit(0)));

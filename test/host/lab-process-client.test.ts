@@ -1,6 +1,6 @@
 /**
- * The engine child process round trip (child_process.fork of
- * electron/host/engine-process.ts under tsx, the real engine on stories260K):
+ * The lab process round trip (child_process.fork of
+ * electron/host/lab-process.ts under tsx, the real engine on stories260K):
  * calls and their ApiErrors cross the process boundary intact, events are
  * forwarded, a child that dies rejects every pending call with ApiError and
  * the next call starts a fresh one, and close() stops it.
@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LabEvent, LabHandlers } from '@kvlab/core';
 import { ApiError, parseInput } from '@kvlab/core';
-import type { EngineClient } from '../../electron/host/engine-client.ts';
-import { createEngineClient } from '../../electron/host/engine-client.ts';
+import type { LabProcessClient } from '../../electron/host/lab-process-client.ts';
+import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { modelIdFor } from '../../electron/host/service.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
 import { sharedPath } from '../engine/shared-data.ts';
@@ -37,14 +37,14 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-describe('engine client ↔ engine child process', () => {
-  let client: EngineClient;
+describe('lab process client ↔ lab process', () => {
+  let client: LabProcessClient;
   let dir: string;
   const events: LabEvent[] = [];
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'kvlab-client-'));
-    client = createEngineClient({ init: { resultsDir: join(dir, 'runs'), defaultModel: MODEL(), cacheDir: testCacheDir(), settings: { threads: 1 } } });
+    client = createLabProcessClient({ init: { resultsDir: join(dir, 'runs'), defaultModel: MODEL(), cacheDir: testCacheDir(), settings: { threads: 1 } } });
     client.onEvent((e) => events.push(e));
   });
   after(() => client.close());
@@ -52,7 +52,7 @@ describe('engine client ↔ engine child process', () => {
   it('answers calls from the child, with errors as ApiErrors and events forwarded', async () => {
     const models = await client.listModels({});
     assert.equal(models[0]?.id, modelIdFor(MODEL()));
-    assert.ok(client.pid !== undefined && client.pid !== process.pid, 'the engine lives in another process');
+    assert.ok(client.pid !== undefined && client.pid !== process.pid, 'the lab lives in another process');
     const r = await client.runPlayground(
       parseInput('runPlayground', {
         modelId: modelIdFor(MODEL()),
@@ -93,10 +93,7 @@ describe('engine client ↔ engine child process', () => {
     // machine reaches in a few hundred milliseconds; 20 ms is far less than any generation takes.
     await new Promise((r) => setTimeout(r, 20));
     process.kill(pid, 'SIGKILL');
-    await assert.rejects(
-      long,
-      (e: unknown) => e instanceof ApiError && e.code === 'E_INTERNAL' && /engine process/.test(e.message) && /SIGKILL/.test(e.message),
-    );
+    await assert.rejects(long, (e: unknown) => e instanceof ApiError && e.code === 'E_INTERNAL' && /lab process/.test(e.message) && /SIGKILL/.test(e.message));
     // listRuns was queued behind nothing: it may have been answered before the kill, or rejected with it.
     await listed.then(
       () => undefined,
@@ -116,7 +113,7 @@ describe('engine client ↔ engine child process', () => {
   });
 
   it('implements every LabHandlers method', () => {
-    const c = createEngineClient({ init: { resultsDir: join(dir, 'unused'), defaultModel: null } });
+    const c = createLabProcessClient({ init: { resultsDir: join(dir, 'unused'), defaultModel: null } });
     const names: (keyof LabHandlers)[] = ['getAppInfo', 'runPlayground', 'exportReport', 'resumeRun'];
     for (const n of names) assert.equal(typeof c[n], 'function');
     return c.close();
