@@ -1,0 +1,142 @@
+/**
+ * The lab service as composed parts: every contract method is present, and
+ * every engine the host opens comes from the `openEngine` option. A
+ * recording `openEngine` (delegating to the real one on stories260K) sees
+ * the Playground's, the example builder's and the profiler's opens with the
+ * settings in force; the engine it returned is the one released when the
+ * settings change and on close. A failing `openEngine` makes those calls
+ * fail with its error, so no path around it opens a real engine.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LabInput, LabMethod } from '@kvlab/core';
+import { ApiError, LAB_METHODS, parseInput } from '@kvlab/core';
+import { openRealEngine } from '../../electron/host/open-engine.ts';
+import type { OpenEngine, OpenEngineRequest } from '../../electron/host/open-engine.ts';
+import { createInProcessLab, modelIdFor } from '../../electron/host/service.ts';
+import { testCacheDir } from '../engine/engine-helpers.ts';
+import { sharedPath } from '../engine/shared-data.ts';
+
+const MODEL = () => sharedPath('models/stories260K/stories260K.gguf');
+
+type Lab = ReturnType<typeof createInProcessLab>;
+
+/** Calls a handler the way a transport does: raw input → parseInput → handler. */
+function call<M extends LabMethod>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
+  return (lab[method] as (i: unknown) => ReturnType<Lab[M]>)(parseInput(method, input));
+}
+
+/** The real openEngine, recording each request and counting the disposals of the engines it handed out. */
+function recordingOpenEngine(): { openEngine: OpenEngine; requests: OpenEngineRequest[]; disposed: () => number } {
+  const requests: OpenEngineRequest[] = [];
+  let disposed = 0;
+  const openEngine: OpenEngine = async (request) => {
+    requests.push(request);
+    const opened = await openRealEngine(request);
+    const dispose = opened.engine.dispose.bind(opened.engine);
+    opened.engine.dispose = () => {
+      disposed++;
+      return dispose();
+    };
+    return opened;
+  };
+  return { openEngine, requests, disposed: () => disposed };
+}
+
+describe('lab service parts with an injected openEngine', () => {
+  let lab: Lab;
+  let rec: ReturnType<typeof recordingOpenEngine>;
+  const modelId = () => modelIdFor(MODEL());
+
+  before(() => {
+    rec = recordingOpenEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'kvlab-parts-'));
+    lab = createInProcessLab({
+      resultsDir: join(dir, 'runs'),
+      defaultModel: MODEL(),
+      cacheDir: testCacheDir(),
+      settings: { threads: 1 },
+      openEngine: rec.openEngine,
+    });
+  });
+  after(() => lab.close());
+
+  it('implements every contract method', () => {
+    for (const m of LAB_METHODS) assert.equal(typeof lab[m], 'function', m);
+  });
+
+  it('opens the model through openEngine for the playground, with the settings and cache folder passed through, once per model', async () => {
+    assert.equal(rec.requests.length, 0, 'nothing is opened before a call needs it');
+    const r = await call(lab, 'runPlayground', {
+      modelId: modelId(),
+      prompt: 'Once upon a time',
+      maxNewTokens: 2,
+      configs: [{ method: 'snapkv', budget: '4' }],
+    });
+    assert.equal(r.results.length, 2);
+    assert.equal(rec.requests.length, 1);
+    const req = rec.requests[0];
+    assert.equal(req?.path, MODEL());
+    assert.equal(req?.cacheDir, testCacheDir());
+    assert.equal(req?.settings.threads, 1);
+    assert.equal(req?.settings.floatWeights, 'auto');
+    assert.equal(req?.settings.kvType, 'f32');
+    // The open engine is reused: the example builder and the profiler add no open.
+    await call(lab, 'playgroundExample', { modelId: modelId(), contextLength: 256 });
+    await call(lab, 'profileModel', { modelId: modelId(), prompt: 'Once upon a time' });
+    assert.equal(rec.requests.length, 1);
+    assert.equal((await call(lab, 'listModels', {}))[0]?.loaded, true);
+  });
+
+  it('a settings change releases the injected engine; the next open gets the new settings', async () => {
+    const before = rec.disposed();
+    await call(lab, 'updateSettings', { floatWeights: 'f32' });
+    assert.equal(rec.disposed(), before + 1);
+    assert.equal((await call(lab, 'listModels', {}))[0]?.loaded, false);
+    await call(lab, 'profileModel', { modelId: modelId(), prompt: 'Once upon a time' });
+    assert.equal(rec.requests.length, 2);
+    assert.equal(rec.requests[1]?.settings.floatWeights, 'f32');
+  });
+
+  it('close() releases the injected engine and refuses further engine calls', async () => {
+    const before = rec.disposed();
+    await lab.close();
+    assert.equal(rec.disposed(), before + 1);
+    await assert.rejects(call(lab, 'runPlayground', { modelId: modelId(), prompt: 'x', maxNewTokens: 1, configs: [] }), (e: unknown) => {
+      assert.ok(e instanceof ApiError && e.code === 'E_CANCELLED', String(e));
+      return true;
+    });
+    assert.equal(rec.requests.length, 2);
+  });
+});
+
+describe('lab service parts with an openEngine that fails', () => {
+  it('the playground, the example builder and the profiler answer its error: no call opens an engine another way', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvlab-parts-'));
+    let opens = 0;
+    const lab = createInProcessLab({
+      resultsDir: join(dir, 'runs'),
+      defaultModel: MODEL(),
+      openEngine: () => {
+        opens++;
+        return Promise.reject(new ApiError('E_MODEL', 'the fake engine refuses to open'));
+      },
+    });
+    try {
+      const modelId = modelIdFor(MODEL());
+      const calls = [
+        call(lab, 'runPlayground', { modelId, prompt: 'x', maxNewTokens: 1, configs: [] }),
+        call(lab, 'playgroundExample', { modelId }),
+        call(lab, 'profileModel', { modelId, prompt: 'x' }),
+      ];
+      for (const p of calls) await assert.rejects(p, (e: unknown) => e instanceof ApiError && e.code === 'E_MODEL' && /fake engine/.test(e.message));
+      assert.equal(opens, 3);
+      assert.equal((await call(lab, 'listModels', {}))[0]?.loaded, false);
+    } finally {
+      await lab.close();
+    }
+  });
+});
