@@ -1,6 +1,6 @@
 /**
  * One mapping from KV Lab's own errors to the contract's ApiError, so every
- * transport (IPC, HTTP, the engine child's messages) answers the same code for
+ * transport (IPC, HTTP, the lab process's messages) answers the same code for
  * the same problem — a bad model file is always E_MODEL naming the file, a bad
  * method string always E_INVALID. Each error class states its code itself
  * (LabError.apiCode, core/src/errors.ts), so a new class needs nothing here.

@@ -40,7 +40,7 @@ const EXPECTED: Record<string, { make: () => LabError; code: ApiErrorCode; detai
   BudgetError: { make: () => new BudgetError('budget', 'too small'), code: 'E_INVALID' },
   UnknownMethodError: { make: () => new UnknownMethodError('scorer', 'nope', ['snapkv']), code: 'E_INVALID' },
   MissingInputError: { make: () => new MissingInputError('zigzagkv', 'stats.entropy'), code: 'E_INVALID' },
-  // These two reached the UI as E_INTERNAL before LabError (issue #17).
+  // These two once reached the UI as E_INTERNAL: each class states its code (LabError.apiCode), so they no longer can.
   WorkloadError: { make: () => new WorkloadError('niah', 'length below the template'), code: 'E_INVALID' },
   LongBenchParseError: { make: () => new LongBenchParseError(3, 'not JSON'), code: 'E_INVALID' },
   ExperimentError: { make: () => new ExperimentError('exp.json', ['a', 'b']), code: 'E_INVALID', details: { issues: ['a', 'b'] } },

@@ -1,5 +1,5 @@
 /**
- * The engine host (electron/host/service.ts) with the real engine on
+ * The lab service (electron/host/service.ts) with the real engine on
  * stories260K: the model card, the playground (full vs SnapKV at a small
  * budget: fewer KV bytes, `budget` kept positions per head), the layer
  * profile, a tiny experiment run with its events through to done, results,
@@ -65,7 +65,7 @@ const tiny = (models: string[], extra: Partial<ExperimentInput> = {}): Experimen
   ...extra,
 });
 
-describe('engine host service on stories260K', () => {
+describe('lab service on stories260K', () => {
   let results: string;
   let lab: Lab;
   let modelId: string;
