@@ -324,13 +324,7 @@ describe('npm run dist against a stand-in Electron (linux/x64: --dir and tar.gz)
     t.diagnostic(`packaged in ${buildSeconds.toFixed(0)} s (renderer and shell builds, then electron-builder)`);
     const pkg = JSON.parse(asar.extractFile(archive, 'package.json').toString('utf8')) as { main: string; version: string };
     assert.equal(pkg.main, 'dist/electron/main.mjs');
-    for (const f of [
-      '/package.json',
-      '/dist/electron/main.mjs',
-      '/dist/electron/lab-process.mjs',
-      '/dist/electron/preload.cjs',
-      '/dist/renderer/index.html',
-    ])
+    for (const f of ['/package.json', '/dist/electron/main.mjs', '/dist/electron/lab-process.mjs', '/dist/electron/preload.cjs', '/dist/renderer/index.html'])
       assert.ok(listing.includes(f), `${f} in app.asar`);
     assert.equal(listing.filter((f) => f.endsWith('.map')).length, 0, 'no source maps');
     // The renderer sits where paths.ts looks for it, relative to the app root (app.asar when packaged).
