@@ -93,74 +93,91 @@ function defaultEventSource(): EventSourceFactory | null {
 
 const isEvent = (x: unknown): x is LabEvent => typeof x === 'object' && x !== null && typeof (x as { type?: unknown }).type === 'string';
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function createHttpClient(opts: HttpClientOptions = {}): LabApi & { close(): void } {
   const base = (opts.baseUrl ?? defaultBaseUrl()).replace(/\/+$/, '');
   const token = opts.token === undefined ? readToken() : opts.token;
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
-  const openStream = opts.eventSource ?? defaultEventSource();
+  const events = eventHub({ base, token, openStream: opts.eventSource ?? defaultEventSource() });
+  const call = (method: LabMethod, input: unknown): Promise<unknown> => postCall({ base, token, doFetch }, method, input);
+  const methods = Object.fromEntries(LAB_METHODS.map((m) => [m, (input: unknown) => call(m, input)])) as Omit<LabApi, 'onEvent'>;
+  return { ...methods, onEvent: events.onEvent, close: events.close };
+}
+
+interface Endpoint {
+  readonly base: string;
+  readonly token: string | null | undefined;
+  readonly doFetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+}
+
+/** One API call: POST its input as JSON with the bearer token; the answer's JSON, or its error as an ApiError. */
+async function postCall({ base, token, doFetch }: Endpoint, method: LabMethod, input: unknown): Promise<unknown> {
+  if (!token) throw new ApiError('E_FORBIDDEN', 'no access token: open the address kvlab serve printed (it ends with ?token=…)');
+  let res: Response;
+  try {
+    res = await doFetch(`${base}/api/${method}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify(input ?? {}),
+    });
+  } catch (e) {
+    throw new ApiError(
+      'E_INTERNAL',
+      `cannot reach the KV Lab server${base ? ` at ${base}` : ''}: ${e instanceof Error ? e.message : String(e)} (is kvlab serve still running?)`,
+    );
+  }
+  return readAnswer(method, res);
+}
+
+/** The answer's body as JSON (null when empty); a non-2xx answer throws the server's error, or one naming the HTTP status. */
+async function readAnswer(method: LabMethod, res: Response): Promise<unknown> {
+  const text = await res.text();
+  let body: unknown = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ApiError('E_INTERNAL', `${method}: the server answered HTTP ${res.status} with something that is not JSON`);
+    }
+  }
+  if (!res.ok) {
+    const err = typeof body === 'object' && body !== null && 'error' in body ? body.error : undefined;
+    throw err !== undefined ? ApiError.fromJSON(err) : new ApiError(res.status === 401 ? 'E_FORBIDDEN' : 'E_INTERNAL', `${method}: HTTP ${res.status}`);
+  }
+  return body;
+}
+
+/**
+ * The server's event stream, shared by every listener: opened by the first listener and closed when the
+ * last one leaves. A listener that throws is logged and does not keep the others from their event.
+ */
+function eventHub(o: { base: string; token: string | null | undefined; openStream: EventSourceFactory | null }): Pick<LabApi, 'onEvent'> & { close(): void } {
   const listeners = new Set<(e: LabEvent) => void>();
   let stream: { close(): void } | null = null;
-
-  const call = async (method: LabMethod, input: unknown): Promise<unknown> => {
-    if (!token) throw new ApiError('E_FORBIDDEN', 'no access token: open the address kvlab serve printed (it ends with ?token=…)');
-    let res: Response;
+  const deliver = (data: string): void => {
+    let e: unknown;
     try {
-      res = await doFetch(`${base}/api/${method}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-        body: JSON.stringify(input ?? {}),
-      });
-    } catch (e) {
-      throw new ApiError(
-        'E_INTERNAL',
-        `cannot reach the KV Lab server${base ? ` at ${base}` : ''}: ${e instanceof Error ? e.message : String(e)} (is kvlab serve still running?)`,
-      );
+      e = JSON.parse(data);
+    } catch {
+      return;
     }
-    const text = await res.text();
-    let body: unknown = null;
-    if (text) {
+    if (!isEvent(e)) return;
+    for (const l of [...listeners]) {
       try {
-        body = JSON.parse(text);
-      } catch {
-        throw new ApiError('E_INTERNAL', `${method}: the server answered HTTP ${res.status} with something that is not JSON`);
+        l(e);
+      } catch (err) {
+        console.error('KV Lab event listener failed', err);
       }
     }
-    if (!res.ok) {
-      const err = typeof body === 'object' && body !== null && 'error' in body ? body.error : undefined;
-      throw err !== undefined ? ApiError.fromJSON(err) : new ApiError(res.status === 401 ? 'E_FORBIDDEN' : 'E_INTERNAL', `${method}: HTTP ${res.status}`);
-    }
-    return body;
   };
-
   const open = (): void => {
-    if (stream || !openStream || !token) return;
-    stream = openStream(`${base}/api/events?token=${encodeURIComponent(token)}`, (data) => {
-      let e: unknown;
-      try {
-        e = JSON.parse(data);
-      } catch {
-        return;
-      }
-      if (!isEvent(e)) return;
-      for (const l of [...listeners]) {
-        try {
-          l(e);
-        } catch (err) {
-          console.error('KV Lab event listener failed', err);
-        }
-      }
-    });
+    if (stream || !o.openStream || !o.token) return;
+    stream = o.openStream(`${o.base}/api/events?token=${encodeURIComponent(o.token)}`, deliver);
   };
-
   const close = (): void => {
     stream?.close();
     stream = null;
   };
-
-  const methods = Object.fromEntries(LAB_METHODS.map((m) => [m, (input: unknown) => call(m, input)])) as Omit<LabApi, 'onEvent'>;
   return {
-    ...methods,
     onEvent(listener) {
       listeners.add(listener);
       open();

@@ -5,7 +5,7 @@
  * lists its series the same way, tests can count them, and the PNG export
  * can draw it into the picture.
  */
-import type { ReactNode } from 'react';
+import type { ReactNode, RefObject } from 'react';
 import { useRef, useState } from 'react';
 import type { LegendEntry } from './export-png.ts';
 import { chartToPng, downloadBlob, escXml, pngFileName, SWATCH, swatchSvg } from './export-png.ts';
@@ -41,19 +41,9 @@ export interface ChartFrameProps {
   readonly children: ReactNode;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ChartFrame(props: ChartFrameProps): ReactNode {
   const body = useRef<HTMLDivElement>(null);
-  const [error, setError] = useState<string | null>(null);
-  const exportPng = (): void => {
-    const root = body.current;
-    if (!root) return;
-    const fileName = pngFileName(props.title);
-    setError(null);
-    chartToPng(root, { title: props.title, ...(props.legend ? { legend: props.legend } : {}) })
-      .then((png) => (props.onExportPng ? props.onExportPng(png, fileName) : downloadBlob(png, fileName)))
-      .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
-  };
+  const { exportPng, error } = usePngExport(body, props);
   return (
     <figure className="kv-chart" data-testid={props.testId} style={{ margin: 0, minWidth: 0 }}>
       <figcaption className="kv-chart-head" style={{ display: 'flex', alignItems: 'center', gap: 8, flexWrap: 'wrap', marginBottom: 4 }}>
@@ -68,29 +58,7 @@ export function ChartFrame(props: ChartFrameProps): ReactNode {
       <div ref={body} className="kv-chart-body">
         {props.children}
       </div>
-      {props.legend && props.legend.length > 0 ? (
-        <ul
-          className="kv-chart-legend"
-          data-testid={`${props.testId}-legend`}
-          style={{ listStyle: 'none', margin: '4px 0 0', padding: 0, display: 'flex', flexWrap: 'wrap', gap: '2px 14px', fontSize: 12 }}
-        >
-          {props.legend.map((e) => (
-            <li key={e.label} data-series={e.label} style={{ display: 'inline-flex', alignItems: 'center', gap: 5 }}>
-              <svg
-                aria-hidden="true"
-                width={SWATCH.width}
-                height={SWATCH.height}
-                viewBox={`0 0 ${SWATCH.width} ${SWATCH.height}`}
-                data-mark={e.mark ?? 'square'}
-                className="kv-legend-swatch"
-                // Our own markup (swatchSvg), the colour escaped: the same drawing the PNG export puts in the picture.
-                dangerouslySetInnerHTML={{ __html: swatchSvg(e, escXml(e.color)) }}
-              />
-              {e.label}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      {props.legend && props.legend.length > 0 ? <ChartLegend testId={`${props.testId}-legend`} entries={props.legend} /> : null}
       {props.note ? (
         <p className="kv-chart-note" style={{ margin: '2px 0 0', fontSize: 11, opacity: 0.8 }}>
           {props.note}
@@ -102,5 +70,47 @@ export function ChartFrame(props: ChartFrameProps): ReactNode {
         </p>
       ) : null}
     </figure>
+  );
+}
+
+/** Draws the chart body (with title and legend) into a PNG and hands it over or downloads it; remembers why the last try failed. */
+function usePngExport(body: RefObject<HTMLDivElement | null>, props: ChartFrameProps): { exportPng: () => void; error: string | null } {
+  const [error, setError] = useState<string | null>(null);
+  const exportPng = (): void => {
+    const root = body.current;
+    if (!root) return;
+    const fileName = pngFileName(props.title);
+    setError(null);
+    chartToPng(root, { title: props.title, ...(props.legend ? { legend: props.legend } : {}) })
+      .then((png) => (props.onExportPng ? props.onExportPng(png, fileName) : downloadBlob(png, fileName)))
+      .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  };
+  return { exportPng, error };
+}
+
+/** One swatch and label per series, drawn as the PNG export draws them. */
+function ChartLegend({ testId, entries }: { testId: string; entries: readonly LegendEntry[] }) {
+  return (
+    <ul
+      className="kv-chart-legend"
+      data-testid={testId}
+      style={{ listStyle: 'none', margin: '4px 0 0', padding: 0, display: 'flex', flexWrap: 'wrap', gap: '2px 14px', fontSize: 12 }}
+    >
+      {entries.map((e) => (
+        <li key={e.label} data-series={e.label} style={{ display: 'inline-flex', alignItems: 'center', gap: 5 }}>
+          <svg
+            aria-hidden="true"
+            width={SWATCH.width}
+            height={SWATCH.height}
+            viewBox={`0 0 ${SWATCH.width} ${SWATCH.height}`}
+            data-mark={e.mark ?? 'square'}
+            className="kv-legend-swatch"
+            // Our own markup (swatchSvg), the colour escaped: the same drawing the PNG export puts in the picture.
+            dangerouslySetInnerHTML={{ __html: swatchSvg(e, escXml(e.color)) }}
+          />
+          {e.label}
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -76,47 +76,24 @@ function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: u
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
   const [metric, setMetric] = useState<FidelityMetric>(props.metric ?? 'deltaNll');
   const testId = props.testId ?? 'fidelity-curves';
   const height = props.height ?? 300;
   const [box, width] = useChartWidth(props.width);
   const { chart } = props;
-  const curves = useMemo(
-    () =>
-      chart.curves.map((c) => ({
-        method: c.methodLabel,
-        points: c.points.map((p): Pt => ({
-          x: p.nominalRatio * 100,
-          y: p[metric].mean,
-          err: clampErr(p[metric].mean, p[metric].ci95, metric),
-          p,
-          method: c.methodLabel,
-          ids: props.cellIds?.get(groupKey(chart.model, chart.workload, c.methodLabel, p.budget)) ?? [],
-        })),
-      })),
-    [chart, metric, props.cellIds],
-  );
+  const curves = useCurvePoints(chart, metric, props.cellIds);
   const drawn = curves.reduce((n, c) => n + c.points.length, 0);
   const animate = props.animate ?? drawn <= ANIMATION_MAX_POINTS;
   const colorOf = (m: string): string => props.colors.get(m) ?? '#000000';
   const legend: LegendEntry[] = curves.map((c) => ({ label: c.method, color: colorOf(c.method), mark: 'line-circle' }));
   const xMax = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.x)).filter(Number.isFinite));
-  // ΔNLL can dip below 0 (a compressed cache that happens to predict better): the axis reaches down to the lowest error bar.
-  const yMax = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.y + p.err[1])).filter(Number.isFinite));
-  const yMin = Math.min(0, ...curves.flatMap((c) => c.points.map((p) => p.y - p.err[0])).filter(Number.isFinite));
 
   const plot = (
     <LineChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
       <CartesianGrid stroke={CHART_THEME.grid} />
       <XAxis {...numberXAxis(xMax)} allowDuplicatedCategory={false} label={bottomLabel('Nominal budget (% of the prompt kept)')} />
-      <YAxis
-        type="number"
-        {...(metric === 'top1' ? roundAxis(0, 1) : yMin < 0 ? roundAxis(yMin, yMax) : zeroAxis(yMax))}
-        {...axisStyle()}
-        label={sideLabel(FIDELITY_METRICS[metric])}
-      />
+      <YAxis type="number" {...metricDomain(curves, metric)} {...axisStyle()} label={sideLabel(FIDELITY_METRICS[metric])} />
       <Tooltip content={<TooltipBody />} isAnimationActive={false} />
       {curves.map((c) => (
         <Line
@@ -127,22 +104,7 @@ export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
           stroke={colorOf(c.method)}
           strokeWidth={1.8}
           isAnimationActive={animate}
-          dot={(sp: ShapeProps) => {
-            const pt = sp.payload as Pt;
-            return (
-              <Mark
-                key={`${c.method}-${pt.p.budget}`}
-                cx={sp.cx ?? 0}
-                cy={sp.cy ?? 0}
-                r={3.5}
-                color={colorOf(c.method)}
-                label={`${c.method} @ ${pt.p.budget}: ${fmt(pt.y, 4)} ± ${fmt(pt.p[metric].ci95, 4)}`}
-                testId="fidelity-point"
-                data={{ series: c.method, budget: pt.p.budget, value: pt.y }}
-                onActivate={props.onSelect && pt.ids.length ? () => props.onSelect?.(pt.ids, `${c.method} @ ${pt.p.budget}`) : undefined}
-              />
-            );
-          }}
+          dot={pointMark({ method: c.method, color: colorOf(c.method), metric, onSelect: props.onSelect })}
         >
           <ErrorBar dataKey="err" direction="y" stroke={colorOf(c.method)} width={4} isAnimationActive={false} />
         </Line>
@@ -156,20 +118,7 @@ export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
       title={props.title ?? `Fidelity · ${chart.model} · ${chart.workload}`}
       legend={legend}
       {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}
-      toolbar={
-        <select
-          aria-label="fidelity metric"
-          data-testid={`${testId}-metric`}
-          value={metric}
-          onChange={(e) => setMetric(e.currentTarget.value as FidelityMetric)}
-        >
-          {(Object.keys(FIDELITY_METRICS) as FidelityMetric[]).map((m) => (
-            <option key={m} value={m}>
-              {FIDELITY_METRICS[m]}
-            </option>
-          ))}
-        </select>
-      }
+      toolbar={<MetricPicker testId={`${testId}-metric`} metric={metric} onChange={setMetric} />}
       note={
         metric === 'top1' ? 'Share of positions whose argmax matches the full cache (higher is better).' : 'Lower is better; error bars: 95 % CI over samples.'
       }
@@ -178,5 +127,70 @@ export function FidelityCurves(props: FidelityCurvesProps): ReactNode {
         {plot}
       </div>
     </ChartFrame>
+  );
+}
+
+interface Curve {
+  readonly method: string;
+  readonly points: readonly Pt[];
+}
+
+/** Each method's points in the chosen metric, with their error bars and the cells behind them. */
+function useCurvePoints(chart: FidelityChart, metric: FidelityMetric, cellIds: FidelityCurvesProps['cellIds']): Curve[] {
+  return useMemo(
+    () =>
+      chart.curves.map((c) => ({
+        method: c.methodLabel,
+        points: c.points.map((p): Pt => ({
+          x: p.nominalRatio * 100,
+          y: p[metric].mean,
+          err: clampErr(p[metric].mean, p[metric].ci95, metric),
+          p,
+          method: c.methodLabel,
+          ids: cellIds?.get(groupKey(chart.model, chart.workload, c.methodLabel, p.budget)) ?? [],
+        })),
+      })),
+    [chart, metric, cellIds],
+  );
+}
+
+/** The y axis: [0, 1] for top-1; otherwise from 0 (or the lowest error bar, when ΔNLL dips below 0) to the highest error bar. */
+function metricDomain(curves: readonly Curve[], metric: FidelityMetric) {
+  if (metric === 'top1') return roundAxis(0, 1);
+  const yMax = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.y + p.err[1])).filter(Number.isFinite));
+  // ΔNLL can dip below 0 (a compressed cache that happens to predict better): the axis reaches down to the lowest error bar.
+  const yMin = Math.min(0, ...curves.flatMap((c) => c.points.map((p) => p.y - p.err[0])).filter(Number.isFinite));
+  return yMin < 0 ? roundAxis(yMin, yMax) : zeroAxis(yMax);
+}
+
+/** recharts' dot renderer for one method's line: a mark that names its point and, where cells stand behind it, selects them. */
+function pointMark(o: { method: string; color: string; metric: FidelityMetric; onSelect: FidelityCurvesProps['onSelect'] }) {
+  return function FidelityPointMark(sp: ShapeProps): ReactNode {
+    const pt = sp.payload as Pt;
+    return (
+      <Mark
+        key={`${o.method}-${pt.p.budget}`}
+        cx={sp.cx ?? 0}
+        cy={sp.cy ?? 0}
+        r={3.5}
+        color={o.color}
+        label={`${o.method} @ ${pt.p.budget}: ${fmt(pt.y, 4)} ± ${fmt(pt.p[o.metric].ci95, 4)}`}
+        testId="fidelity-point"
+        data={{ series: o.method, budget: pt.p.budget, value: pt.y }}
+        onActivate={o.onSelect && pt.ids.length ? () => o.onSelect?.(pt.ids, `${o.method} @ ${pt.p.budget}`) : undefined}
+      />
+    );
+  };
+}
+
+function MetricPicker({ testId, metric, onChange }: { testId: string; metric: FidelityMetric; onChange: (m: FidelityMetric) => void }) {
+  return (
+    <select aria-label="fidelity metric" data-testid={testId} value={metric} onChange={(e) => onChange(e.currentTarget.value as FidelityMetric)}>
+      {(Object.keys(FIDELITY_METRICS) as FidelityMetric[]).map((m) => (
+        <option key={m} value={m}>
+          {FIDELITY_METRICS[m]}
+        </option>
+      ))}
+    </select>
   );
 }

@@ -65,8 +65,27 @@ export function useDepthLengthClick(
   return onSelect && cellIds ? click : undefined;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
+/** Where everything sits: the frame around the plot, the plot's size, one cell's size, and which labels fit. */
+interface Layout {
+  readonly rows: number;
+  readonly cols: number;
+  readonly width: number;
+  readonly height: number;
+  /** Margins around the plot: row labels left, colour bar right, column labels below. */
+  readonly f: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number };
+  readonly pw: number;
+  readonly ph: number;
+  readonly cw: number;
+  readonly ch: number;
+  /** Values print inside cells only when a cell is large enough to hold them. */
+  readonly showValues: boolean;
+  readonly fs: number;
+  /** Every how many columns / rows an axis label is drawn, so labels do not overlap. */
+  readonly xEvery: number;
+  readonly yEvery: number;
+}
+
+function heatmapLayout(p: HeatmapGridProps): Layout {
   const rows = p.yValues.length;
   const cols = p.xValues.length;
   const width = p.width ?? 360;
@@ -76,143 +95,189 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
   const ph = height - f.top - f.bottom;
   const cw = pw / Math.max(1, cols);
   const ch = ph / Math.max(1, rows);
-  const showValues = cw >= 24 && ch >= 12;
-  const fs = Math.min(10, ch * 0.6, cw / 3.2);
-  const xEvery = Math.max(1, Math.ceil((cols * 30) / pw));
-  const yEvery = Math.max(1, Math.ceil((rows * 11) / ph));
-  const cells: ReactNode[] = [];
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = p.values[r]?.[c] ?? null;
-      const ok = v !== null && Number.isFinite(v);
-      const x = f.left + c * cw;
-      const y = f.top + r * ch;
-      const flagged = p.flagged?.has(`${r},${c}`) ?? false;
-      const click = p.onCellClick && ok ? () => p.onCellClick?.(r, c) : undefined;
-      const fill = ok ? p.color(v) : CHART_THEME.empty;
-      cells.push(
-        <g
-          key={`${r},${c}`}
-          data-testid={p.cellTestId ?? 'heatmap-cell'}
-          data-x={p.xValues[c]}
-          data-y={p.yValues[r]}
-          data-value={ok ? String(Math.round(v * 100) / 100) : ''}
-          data-flagged={flagged ? 'true' : undefined}
-          {...(click
-            ? {
-                role: 'button',
-                tabIndex: 0,
-                style: { cursor: 'pointer' },
-                onClick: click,
-                onKeyDown: (e: KeyboardEvent) => {
-                  if (e.key === 'Enter' || e.key === ' ') {
-                    e.preventDefault();
-                    click();
-                  }
-                },
-              }
-            : {})}
-        >
-          <title>{p.tooltip(r, c, ok ? v : null)}</title>
-          <rect x={x} y={y} width={cw} height={ch} fill={fill} stroke={CHART_THEME.background} strokeWidth={1} />
-          {flagged ? (
-            <rect
-              x={x + 2}
-              y={y + 2}
-              width={Math.max(0, cw - 4)}
-              height={Math.max(0, ch - 4)}
-              fill="none"
-              stroke="var(--error, #b00020)"
-              strokeWidth={1.5}
-              strokeDasharray="3 2"
-            />
-          ) : null}
-          {showValues ? (
-            <text x={x + cw / 2} y={y + ch / 2 + fs * 0.35} textAnchor="middle" fontSize={fs} fill={ok ? textColorOn(fill) : '#1a1a1a'} pointerEvents="none">
-              {ok ? p.format(v) : '–'}
-            </text>
-          ) : null}
-        </g>,
-      );
+  return {
+    rows,
+    cols,
+    width,
+    height,
+    f,
+    pw,
+    ph,
+    cw,
+    ch,
+    showValues: cw >= 24 && ch >= 12,
+    fs: Math.min(10, ch * 0.6, cw / 3.2),
+    xEvery: Math.max(1, Math.ceil((cols * 30) / pw)),
+    yEvery: Math.max(1, Math.ceil((rows * 11) / ph)),
+  };
+}
+
+/** The x pixel of the marked column value: between column centres, interpolated on the token axis (as the report draws it). */
+function markPixel(xValues: readonly number[], markX: number | undefined, l: Layout): number | undefined {
+  if (markX === undefined || l.cols === 0) return undefined;
+  const first = xValues[0] ?? 0;
+  const last = xValues[l.cols - 1] ?? 0;
+  if (markX <= first) return l.f.left;
+  if (markX === last) return l.f.left + (l.cols - 0.5) * l.cw;
+  let px: number | undefined;
+  if (markX < last)
+    for (let c = 0; c + 1 < l.cols; c++) {
+      const a = xValues[c] ?? 0;
+      const b = xValues[c + 1] ?? 0;
+      if (markX >= a && markX <= b) px = l.f.left + (c + 0.5) * l.cw + ((markX - a) / (b - a || 1)) * l.cw;
     }
-  }
-  // Trained-length line between column centres, interpolated on the token axis (as the report draws it).
-  let markPx: number | undefined;
-  if (p.markX !== undefined && cols > 0) {
-    const first = p.xValues[0] ?? 0;
-    const last = p.xValues[cols - 1] ?? 0;
-    if (p.markX <= first) markPx = f.left;
-    else if (p.markX === last) markPx = f.left + (cols - 0.5) * cw;
-    else if (p.markX < last)
-      for (let c = 0; c + 1 < cols; c++) {
-        const a = p.xValues[c] ?? 0;
-        const b = p.xValues[c + 1] ?? 0;
-        if (p.markX >= a && p.markX <= b) markPx = f.left + (c + 0.5) * cw + ((p.markX - a) / (b - a || 1)) * cw;
-      }
-  }
-  const bands = 24;
-  const bx = width - f.right + 8;
-  const titleX = bx + 36;
-  const titleY = f.top + ph / 2;
+  return px;
+}
+
+function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
+  const l = heatmapLayout(p);
+  const markPx = markPixel(p.xValues, p.markX, l);
+  const cells: ReactNode[] = [];
+  for (let r = 0; r < l.rows; r++) for (let c = 0; c < l.cols; c++) cells.push(<HeatmapCell key={`${r},${c}`} p={p} l={l} r={r} c={c} />);
   return (
     <svg
       data-chart-svg=""
-      viewBox={`0 0 ${width} ${height}`}
+      viewBox={`0 0 ${l.width} ${l.height}`}
       width="100%"
-      style={{ maxWidth: width, display: 'block', height: 'auto' }}
+      style={{ maxWidth: l.width, display: 'block', height: 'auto' }}
       role="img"
       aria-label={p.yLabel && p.xLabel ? `${p.yLabel} by ${p.xLabel}` : 'heatmap'}
       fontFamily="Helvetica, Arial, sans-serif"
-      data-rows={rows}
-      data-cols={cols}
+      data-rows={l.rows}
+      data-cols={l.cols}
     >
       <g className="cells">{cells}</g>
-      <g fill={CHART_THEME.text} fontSize={9.5}>
-        {p.xValues.map((v, c) =>
-          c % xEvery === 0 ? (
-            <text key={`x${c}`} x={f.left + (c + 0.5) * cw} y={height - f.bottom + 12} textAnchor="middle">
-              {fmtTokens(v)}
-            </text>
-          ) : null,
-        )}
-        {p.yValues.map((v, r) =>
-          r % yEvery === 0 ? (
-            <text key={`y${r}`} x={f.left - 4} y={f.top + (r + 0.5) * ch + 3.5} textAnchor="end">
-              {Math.round(v * 100) / 100}
-            </text>
-          ) : null,
-        )}
-        <text x={f.left + pw / 2} y={height - 6} textAnchor="middle" fontSize={11}>
-          {p.xLabel ?? 'Context length (tokens)'}
-        </text>
-        <text x={12} y={f.top + ph / 2} textAnchor="middle" fontSize={11} transform={`rotate(-90 12 ${f.top + ph / 2})`}>
-          {p.yLabel ?? 'Needle depth (%)'}
-        </text>
-      </g>
+      <AxisLabels p={p} l={l} />
       {markPx !== undefined ? (
         <g data-testid="heatmap-mark">
           <title>{p.markLabel ?? `trained length ${p.markX} tokens`}</title>
-          <line x1={markPx} y1={f.top - 3} x2={markPx} y2={f.top + ph + 3} stroke={CHART_THEME.overlay} strokeWidth={1.5} strokeDasharray="4 3" />
+          <line x1={markPx} y1={l.f.top - 3} x2={markPx} y2={l.f.top + l.ph + 3} stroke={CHART_THEME.overlay} strokeWidth={1.5} strokeDasharray="4 3" />
         </g>
       ) : null}
-      <g className="colorbar">
-        {Array.from({ length: bands }, (_, i) => {
-          const v = p.scale.max - ((i + 0.5) / bands) * (p.scale.max - p.scale.min);
-          return <rect key={i} x={bx} y={f.top + (i * ph) / bands} width={10} height={ph / bands + 0.3} fill={p.color(v)} />;
-        })}
-        <rect x={bx} y={f.top} width={10} height={ph} fill="none" stroke="#888888" strokeWidth={0.5} />
-        <g fill={CHART_THEME.text} fontSize={9}>
-          {[p.scale.max, (p.scale.min + p.scale.max) / 2, p.scale.min].map((t, i) => (
-            <text key={i} x={bx + 13} y={f.top + ((p.scale.max - t) / (p.scale.max - p.scale.min || 1)) * ph + 3}>
-              {p.scale.format(t)}
-            </text>
-          ))}
-          <text x={titleX} y={titleY} textAnchor="middle" fontSize={10} transform={`rotate(90 ${titleX} ${titleY})`} data-testid="colorbar-title">
-            {p.scale.title}
-          </text>
-        </g>
-      </g>
+      <ColorBar p={p} l={l} />
     </svg>
+  );
+}
+
+/** One cell: its colour, its value when it fits, a dashed outline when flagged; a button when clicks are wanted and it has a value. */
+function HeatmapCell({ p, l, r, c }: { p: HeatmapGridProps; l: Layout; r: number; c: number }): ReactNode {
+  const v = p.values[r]?.[c] ?? null;
+  const ok = v !== null && Number.isFinite(v);
+  const x = l.f.left + c * l.cw;
+  const y = l.f.top + r * l.ch;
+  const flagged = p.flagged?.has(`${r},${c}`) ?? false;
+  const click = p.onCellClick && ok ? () => p.onCellClick?.(r, c) : undefined;
+  const fill = ok ? p.color(v) : CHART_THEME.empty;
+  return (
+    <g
+      data-testid={p.cellTestId ?? 'heatmap-cell'}
+      data-x={p.xValues[c]}
+      data-y={p.yValues[r]}
+      data-value={ok ? String(Math.round(v * 100) / 100) : ''}
+      data-flagged={flagged ? 'true' : undefined}
+      {...(click ? buttonProps(click) : {})}
+    >
+      <title>{p.tooltip(r, c, ok ? v : null)}</title>
+      <rect x={x} y={y} width={l.cw} height={l.ch} fill={fill} stroke={CHART_THEME.background} strokeWidth={1} />
+      {flagged ? (
+        <rect
+          x={x + 2}
+          y={y + 2}
+          width={Math.max(0, l.cw - 4)}
+          height={Math.max(0, l.ch - 4)}
+          fill="none"
+          stroke="var(--error, #b00020)"
+          strokeWidth={1.5}
+          strokeDasharray="3 2"
+        />
+      ) : null}
+      {l.showValues ? (
+        <text
+          x={x + l.cw / 2}
+          y={y + l.ch / 2 + l.fs * 0.35}
+          textAnchor="middle"
+          fontSize={l.fs}
+          fill={ok ? textColorOn(fill) : '#1a1a1a'}
+          pointerEvents="none"
+        >
+          {ok ? p.format(v) : '–'}
+        </text>
+      ) : null}
+    </g>
+  );
+}
+
+/** What makes an SVG group act as a button: focusable, clickable, and pressed with Enter or Space. */
+function buttonProps(click: () => void) {
+  return {
+    role: 'button',
+    tabIndex: 0,
+    style: { cursor: 'pointer' },
+    onClick: click,
+    onKeyDown: (e: KeyboardEvent) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        click();
+      }
+    },
+  };
+}
+
+/** Column values below, row values left (thinned so they do not overlap), and both axis titles. */
+function AxisLabels({ p, l }: { p: HeatmapGridProps; l: Layout }): ReactNode {
+  const { f } = l;
+  return (
+    <g fill={CHART_THEME.text} fontSize={9.5}>
+      {p.xValues.map((v, c) =>
+        c % l.xEvery === 0 ? (
+          <text key={`x${c}`} x={f.left + (c + 0.5) * l.cw} y={l.height - f.bottom + 12} textAnchor="middle">
+            {fmtTokens(v)}
+          </text>
+        ) : null,
+      )}
+      {p.yValues.map((v, r) =>
+        r % l.yEvery === 0 ? (
+          <text key={`y${r}`} x={f.left - 4} y={f.top + (r + 0.5) * l.ch + 3.5} textAnchor="end">
+            {Math.round(v * 100) / 100}
+          </text>
+        ) : null,
+      )}
+      <text x={f.left + l.pw / 2} y={l.height - 6} textAnchor="middle" fontSize={11}>
+        {p.xLabel ?? 'Context length (tokens)'}
+      </text>
+      <text x={12} y={f.top + l.ph / 2} textAnchor="middle" fontSize={11} transform={`rotate(-90 12 ${f.top + l.ph / 2})`}>
+        {p.yLabel ?? 'Needle depth (%)'}
+      </text>
+    </g>
+  );
+}
+
+/** The colour scale right of the plot, top = max: 24 bands, three labels and its title. */
+function ColorBar({ p, l }: { p: HeatmapGridProps; l: Layout }): ReactNode {
+  const { f, ph } = l;
+  const { scale } = p;
+  const bands = 24;
+  const bx = l.width - f.right + 8;
+  const titleX = bx + 36;
+  const titleY = f.top + ph / 2;
+  return (
+    <g className="colorbar">
+      {Array.from({ length: bands }, (_, i) => {
+        const v = scale.max - ((i + 0.5) / bands) * (scale.max - scale.min);
+        return <rect key={i} x={bx} y={f.top + (i * ph) / bands} width={10} height={ph / bands + 0.3} fill={p.color(v)} />;
+      })}
+      <rect x={bx} y={f.top} width={10} height={ph} fill="none" stroke="#888888" strokeWidth={0.5} />
+      <g fill={CHART_THEME.text} fontSize={9}>
+        {[scale.max, (scale.min + scale.max) / 2, scale.min].map((t, i) => (
+          <text key={i} x={bx + 13} y={f.top + ((scale.max - t) / (scale.max - scale.min || 1)) * ph + 3}>
+            {scale.format(t)}
+          </text>
+        ))}
+        <text x={titleX} y={titleY} textAnchor="middle" fontSize={10} transform={`rotate(90 ${titleX} ${titleY})`} data-testid="colorbar-title">
+          {scale.title}
+        </text>
+      </g>
+    </g>
   );
 }
 

@@ -1,5 +1,5 @@
 /**
- * A model's layer profile (the paper's figures, ZigZagKV §2): per layer the
+ * A model's layer profile (the figures of the ZigZagKV paper): per layer the
  * LMBA (fewest tokens that keep τ of the attention mass) and the LMBO
  * (fewest tokens whose attention output stays within cosine τO of the full
  * output) as bars, and the layer uncertainty (LMBA share, ZigZagKV's U_l)
@@ -40,36 +40,15 @@ const barMark = (series: string, color: string) =>
     );
   };
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function LayerProfileChart(props: LayerProfileChartProps): ReactNode {
   const testId = props.testId ?? 'layer-profile-chart';
   const height = props.height ?? 300;
   const [box, width] = useChartWidth(props.width);
   const layers = props.lmba.length;
-  const data = useMemo(
-    () =>
-      Array.from({ length: layers }, (_, l) => {
-        const heads = props.lmbaPerHead?.[l] ?? [];
-        return {
-          layer: String(l),
-          lmba: props.lmba[l] ?? null,
-          lmbo: props.lmbo?.[l] ?? null,
-          uncertainty: props.uncertainty?.[l] ?? null,
-          heads: heads.length ? [Math.min(...heads), Math.max(...heads)] : null,
-        };
-      }),
-    [layers, props.lmba, props.lmbo, props.uncertainty, props.lmbaPerHead],
-  );
+  const data = useProfileRows(props);
   const animate = props.animate ?? layers * 2 <= ANIMATION_MAX_POINTS;
   const tokenMax = Math.max(0, ...[...props.lmba, ...(props.lmbo ?? []), ...(props.lmbaPerHead ?? []).flat()].filter(Number.isFinite));
-  const tau = props.tau !== undefined ? ` (τ ${props.tau})` : '';
-  const tauO = props.tauO !== undefined ? ` (τO ${props.tauO})` : '';
-  const legend: LegendEntry[] = [
-    { label: `LMBA${tau}`, color: PROFILE_COLORS.lmba },
-    ...(props.lmbo ? [{ label: `LMBO${tauO}`, color: PROFILE_COLORS.lmbo }] : []),
-    ...(props.lmbaPerHead ? [{ label: 'LMBA per-head range', color: PROFILE_COLORS.heads }] : []),
-    ...(props.uncertainty ? [{ label: 'uncertainty (right axis)', color: PROFILE_COLORS.uncertainty, mark: 'line-circle' as const }] : []),
-  ];
+  const legend = profileLegend(props);
   const chart = (
     <ComposedChart width={width} height={height} data={data} margin={{ top: 8, right: 8, bottom: 24, left: 8 }} barCategoryGap="15%">
       <CartesianGrid {...rowGrid()} />
@@ -120,4 +99,35 @@ export function LayerProfileChart(props: LayerProfileChartProps): ReactNode {
       </div>
     </ChartFrame>
   );
+}
+
+/** One row per layer for recharts: its LMBA, LMBO, uncertainty and the [min, max] of its heads' LMBA (null where absent). */
+function useProfileRows(props: LayerProfileChartProps) {
+  const { lmba, lmbo, uncertainty, lmbaPerHead } = props;
+  return useMemo(
+    () =>
+      Array.from({ length: lmba.length }, (_, l) => {
+        const heads = lmbaPerHead?.[l] ?? [];
+        return {
+          layer: String(l),
+          lmba: lmba[l] ?? null,
+          lmbo: lmbo?.[l] ?? null,
+          uncertainty: uncertainty?.[l] ?? null,
+          heads: heads.length ? [Math.min(...heads), Math.max(...heads)] : null,
+        };
+      }),
+    [lmba, lmbo, uncertainty, lmbaPerHead],
+  );
+}
+
+/** The series shown, with τ and τO in their labels when given. */
+function profileLegend(props: LayerProfileChartProps): LegendEntry[] {
+  const tau = props.tau !== undefined ? ` (τ ${props.tau})` : '';
+  const tauO = props.tauO !== undefined ? ` (τO ${props.tauO})` : '';
+  return [
+    { label: `LMBA${tau}`, color: PROFILE_COLORS.lmba },
+    ...(props.lmbo ? [{ label: `LMBO${tauO}`, color: PROFILE_COLORS.lmbo }] : []),
+    ...(props.lmbaPerHead ? [{ label: 'LMBA per-head range', color: PROFILE_COLORS.heads }] : []),
+    ...(props.uncertainty ? [{ label: 'uncertainty (right axis)', color: PROFILE_COLORS.uncertainty, mark: 'line-circle' as const }] : []),
+  ];
 }

@@ -99,85 +99,131 @@ function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: u
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ParetoChart(props: ParetoChartProps): ReactNode {
   const [showNominal, setShowNominal] = useState(props.showNominal ?? true);
   const testId = props.testId ?? 'pareto-chart';
   const height = props.height ?? 340;
   const [box, width] = useChartWidth(props.width);
-
-  const model = useMemo(() => {
-    const gs = props.groups.filter((g) => Number.isFinite(g.score.mean) && Number.isFinite(g.heldBytes));
-    const unit = byteUnit(Math.max(0, ...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite)));
-    const methods = [...new Set(gs.map((g) => g.methodLabel))];
-    const ids = (g: GroupSummary): readonly string[] => props.cellIds.get(g.key) ?? [];
-    const unitScore = gs.every((g) => g.score.mean >= 0 && g.score.mean <= 1) && (props.samples ?? []).every((s) => s.score >= 0 && s.score <= 1);
-    // A CI of a [0, 1] score may reach past 0 or 1: drawn clamped to the axis.
-    const err = (g: GroupSummary): readonly [number, number] => {
-      const ci = Number.isFinite(g.score.ci95) ? g.score.ci95 : 0;
-      return unitScore ? [Math.min(ci, g.score.mean), Math.min(ci, 1 - g.score.mean)] : [ci, ci];
-    };
-    const measured = methods.map((m) => ({
-      method: m,
-      points: gs
-        .filter((g) => g.methodLabel === m)
-        .sort((a, b) => a.heldBytes - b.heldBytes)
-        .map((g): Pt => ({ x: g.heldBytes / unit.div, y: g.score.mean, err: err(g), label: groupText(g), ids: ids(g), series: m, group: g })),
-    }));
-    const nominal = methods.map((m) => ({
-      method: m,
-      points: gs
-        .filter((g) => g.methodLabel === m && !g.isFull && Number.isFinite(g.nominalBytes))
-        .sort((a, b) => a.nominalBytes - b.nominalBytes)
-        .map((g): Pt => ({ x: g.nominalBytes / unit.div, y: g.score.mean, label: `${groupText(g)} (nominal)`, ids: ids(g), series: m, group: g })),
-    }));
-    const byKey = new Map(gs.map((g) => [g.key, g]));
-    const frontier = (props.frontier ?? [])
-      .map((k) => byKey.get(k))
-      .filter((g): g is GroupSummary => g !== undefined)
-      .map((g): Pt => ({ x: g.heldBytes / unit.div, y: g.score.mean, label: groupText(g), ids: ids(g), series: 'frontier' }));
-    const xMax = Math.max(1e-9, ...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes) / unit.div).filter(Number.isFinite));
-    return { unit, methods, measured, nominal, frontier, unitScore, xMax };
-  }, [props.groups, props.cellIds, props.frontier, props.samples]);
-
-  // Samples: thinned to one dot per ~4 px bin when there are thousands; each dot carries every cell id in its bin.
-  const samples = useMemo(() => {
-    const all = props.samples ?? [];
-    const plotW = width - 80;
-    const plotH = height - 60;
-    return model.methods.map((m) => {
-      const pts = all.filter((s) => s.methodLabel === m).map((s) => ({ x: s.heldBytes / model.unit.div, y: s.score, id: s.cellId }));
-      const thinned = thinForDrawing(pts, MAX_SAMPLE_DOTS / Math.max(1, model.methods.length), {
-        xDomain: [0, model.xMax],
-        yDomain: model.unitScore ? [0, 1] : [Math.min(0, ...pts.map((p) => p.y)), Math.max(1, ...pts.map((p) => p.y))],
-        binsX: plotW / 4,
-        binsY: plotH / 4,
-      });
-      return {
-        method: m,
-        total: pts.length,
-        points: thinned.map((b): Pt => ({
-          x: b.point.x,
-          y: b.point.y,
-          label: `${m}: ${b.members.length} sample(s)`,
-          ids: b.members.map((p) => p.id),
-          series: m,
-        })),
-      };
-    });
-  }, [props.samples, width, height, model]);
-
+  const { groups, cellIds, frontier, samples: rows } = props;
+  const model = useMemo(() => paretoModel({ groups, cellIds, frontier, samples: rows }), [groups, cellIds, frontier, rows]);
+  const samples = useMemo(() => sampleDots(rows ?? [], model, { width, height }), [rows, width, height, model]);
   const drawn = model.measured.reduce((n, s) => n + s.points.length, 0) * 2 + samples.reduce((n, s) => n + s.points.length, 0);
   const animate = props.animate ?? drawn <= ANIMATION_MAX_POINTS;
   const colorOf = (m: string): string => props.colors.get(m) ?? '#000000';
   const select = (p: Pt): (() => void) | undefined => (props.onSelect && p.ids.length ? () => props.onSelect?.(p.ids, p.label) : undefined);
-  // A method's samples or nominal budgets: marks only, with no line and no legend entry.
-  const markSeries = (key: string, name: string, points: Pt[], animated: boolean, mark: (p: Pt) => MarkSpec): ReactNode =>
-    points.length ? <Scatter key={key} name={name} data={points} legendType="none" isAnimationActive={animated} shape={markShape(mark)} /> : null;
   const thinnedFrom = samples.reduce((n, s) => n + s.total, 0);
   const thinnedTo = samples.reduce((n, s) => n + s.points.length, 0);
+  const chart = paretoChart({ model, samples, width, height, showNominal, animate, colorOf, select });
+  return (
+    <ChartFrame
+      testId={testId}
+      title={props.title ?? 'Accuracy vs measured KV memory'}
+      legend={paretoLegend(model, showNominal, colorOf)}
+      {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}
+      toolbar={
+        <label style={{ fontSize: 12 }}>
+          <input type="checkbox" data-testid={`${testId}-nominal-toggle`} checked={showNominal} onChange={(e) => setShowNominal(e.currentTarget.checked)} />{' '}
+          nominal budget
+        </label>
+      }
+      note={
+        <>
+          Filled: measured KV bytes held; hollow ◇: nominal budget at the same score; dashed: Pareto frontier; bars: 95 % CI.
+          {thinnedTo < thinnedFrom ? ` Samples drawn: ${thinnedTo} dots for ${thinnedFrom} cells (the means use every cell).` : ''}
+        </>
+      }
+    >
+      <div ref={box} style={{ width: '100%' }}>
+        {chart}
+      </div>
+    </ChartFrame>
+  );
+}
 
-  const legend: LegendEntry[] = [
+interface Series {
+  readonly method: string;
+  readonly points: Pt[];
+}
+
+/** What the chart draws, in one byte unit: per method the measured and nominal points, the frontier, and the axes' extent. */
+interface ParetoModel {
+  readonly unit: ReturnType<typeof byteUnit>;
+  readonly methods: readonly string[];
+  readonly measured: readonly Series[];
+  readonly nominal: readonly Series[];
+  readonly frontier: Pt[];
+  /** Every score lies in [0, 1]: the axis is [0, 1] and error bars are clamped to it. */
+  readonly unitScore: boolean;
+  readonly xMax: number;
+}
+
+function paretoModel(props: {
+  readonly groups: ParetoChartProps['groups'];
+  readonly cellIds: ParetoChartProps['cellIds'];
+  readonly frontier: ParetoChartProps['frontier'] | undefined;
+  readonly samples: ParetoChartProps['samples'] | undefined;
+}): ParetoModel {
+  const gs = props.groups.filter((g) => Number.isFinite(g.score.mean) && Number.isFinite(g.heldBytes));
+  const unit = byteUnit(Math.max(0, ...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite)));
+  const methods = [...new Set(gs.map((g) => g.methodLabel))];
+  const ids = (g: GroupSummary): readonly string[] => props.cellIds.get(g.key) ?? [];
+  const unitScore = gs.every((g) => g.score.mean >= 0 && g.score.mean <= 1) && (props.samples ?? []).every((s) => s.score >= 0 && s.score <= 1);
+  // A CI of a [0, 1] score may reach past 0 or 1: drawn clamped to the axis.
+  const err = (g: GroupSummary): readonly [number, number] => {
+    const ci = Number.isFinite(g.score.ci95) ? g.score.ci95 : 0;
+    return unitScore ? [Math.min(ci, g.score.mean), Math.min(ci, 1 - g.score.mean)] : [ci, ci];
+  };
+  const measured = methods.map((m) => ({
+    method: m,
+    points: gs
+      .filter((g) => g.methodLabel === m)
+      .sort((a, b) => a.heldBytes - b.heldBytes)
+      .map((g): Pt => ({ x: g.heldBytes / unit.div, y: g.score.mean, err: err(g), label: groupText(g), ids: ids(g), series: m, group: g })),
+  }));
+  const nominal = methods.map((m) => ({
+    method: m,
+    points: gs
+      .filter((g) => g.methodLabel === m && !g.isFull && Number.isFinite(g.nominalBytes))
+      .sort((a, b) => a.nominalBytes - b.nominalBytes)
+      .map((g): Pt => ({ x: g.nominalBytes / unit.div, y: g.score.mean, label: `${groupText(g)} (nominal)`, ids: ids(g), series: m, group: g })),
+  }));
+  const byKey = new Map(gs.map((g) => [g.key, g]));
+  const frontier = (props.frontier ?? [])
+    .map((k) => byKey.get(k))
+    .filter((g): g is GroupSummary => g !== undefined)
+    .map((g): Pt => ({ x: g.heldBytes / unit.div, y: g.score.mean, label: groupText(g), ids: ids(g), series: 'frontier' }));
+  const xMax = Math.max(1e-9, ...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes) / unit.div).filter(Number.isFinite));
+  return { unit, methods, measured, nominal, frontier, unitScore, xMax };
+}
+
+/** Samples: thinned to one dot per ~4 px bin when there are thousands; each dot carries every cell id in its bin. */
+function sampleDots(all: readonly ParetoSample[], model: ParetoModel, size: { width: number; height: number }) {
+  const plotW = size.width - 80;
+  const plotH = size.height - 60;
+  return model.methods.map((m) => {
+    const pts = all.filter((s) => s.methodLabel === m).map((s) => ({ x: s.heldBytes / model.unit.div, y: s.score, id: s.cellId }));
+    const thinned = thinForDrawing(pts, MAX_SAMPLE_DOTS / Math.max(1, model.methods.length), {
+      xDomain: [0, model.xMax],
+      yDomain: model.unitScore ? [0, 1] : [Math.min(0, ...pts.map((p) => p.y)), Math.max(1, ...pts.map((p) => p.y))],
+      binsX: plotW / 4,
+      binsY: plotH / 4,
+    });
+    return {
+      method: m,
+      total: pts.length,
+      points: thinned.map((b): Pt => ({
+        x: b.point.x,
+        y: b.point.y,
+        label: `${m}: ${b.members.length} sample(s)`,
+        ids: b.members.map((p) => p.id),
+        series: m,
+      })),
+    };
+  });
+}
+
+function paretoLegend(model: ParetoModel, showNominal: boolean, colorOf: (m: string) => string): LegendEntry[] {
+  return [
     // A method's means are circles joined by a line (a lone point, the full cache's, has no line).
     ...model.measured.map((s): LegendEntry => ({ label: s.method, color: colorOf(s.method), mark: s.points.length > 1 ? 'line-circle' : 'circle' })),
     ...(showNominal && model.nominal.some((s) => s.points.length)
@@ -185,21 +231,46 @@ export function ParetoChart(props: ParetoChartProps): ReactNode {
       : []),
     ...(model.frontier.length > 1 ? [{ label: 'Pareto frontier', color: CHART_THEME.muted, mark: 'line' as const, dashed: true }] : []),
   ];
-  const scoreAxis = model.unitScore
+}
+
+/** The score axis: [0, 1] with a little room for the markers, else the round span of the means and their error bars. */
+function scoreAxis(model: ParetoModel) {
+  return model.unitScore
     ? // A little room past 0 and 1 so markers at a perfect or zero score are not cut in half by the plot's edge; ticks stay round.
       { ...roundAxis(0, 1), domain: [-0.02, 1.02] as [number, number], allowDataOverflow: true }
     : roundAxis(
         Math.min(...model.measured.flatMap((s) => s.points.map((p) => p.y - (p.err?.[0] ?? 0)))),
         Math.max(...model.measured.flatMap((s) => s.points.map((p) => p.y + (p.err?.[1] ?? 0)))),
       );
+}
 
-  const chart = (
-    <ScatterChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 28, left: 8 }}>
+interface ParetoChartOptions {
+  readonly model: ParetoModel;
+  readonly samples: ReturnType<typeof sampleDots>;
+  readonly width: number;
+  readonly height: number;
+  readonly showNominal: boolean;
+  readonly animate: boolean;
+  readonly colorOf: (method: string) => string;
+  /** What clicking a mark does: select its cells (undefined: not clickable). */
+  readonly select: (p: Pt) => (() => void) | undefined;
+}
+
+/** A method's samples or nominal budgets: marks only, with no line and no legend entry. */
+function markSeries(key: string, name: string, points: Pt[], animated: boolean, mark: (p: Pt) => MarkSpec): ReactNode {
+  return points.length ? <Scatter key={key} name={name} data={points} legendType="none" isAnimationActive={animated} shape={markShape(mark)} /> : null;
+}
+
+/** The recharts chart, back to front: sample dots, frontier, nominal diamonds, measured means with error bars (recharts wants them as direct children). */
+function paretoChart(o: ParetoChartOptions): ReactNode {
+  const { model, colorOf, select } = o;
+  return (
+    <ScatterChart width={o.width} height={o.height} margin={{ top: 8, right: 16, bottom: 28, left: 8 }}>
       <CartesianGrid stroke={CHART_THEME.grid} />
       <XAxis {...numberXAxis(model.xMax)} label={bottomLabel(`KV cache held, measured (${model.unit.name})`, -16)} />
-      <YAxis type="number" dataKey="y" {...scoreAxis} {...axisStyle()} label={sideLabel('Mean score')} />
+      <YAxis type="number" dataKey="y" {...scoreAxis(model)} {...axisStyle()} label={sideLabel('Mean score')} />
       <Tooltip content={<TooltipBody />} cursor={{ strokeDasharray: '3 3', stroke: CHART_THEME.muted }} isAnimationActive={false} />
-      {samples.map((s) =>
+      {o.samples.map((s) =>
         markSeries(`samples-${s.method}`, `${s.method} samples`, s.points, false, (p) => ({
           r: 2,
           opacity: 0.3,
@@ -221,18 +292,9 @@ export function ParetoChart(props: ParetoChartProps): ReactNode {
           className="pareto-frontier"
         />
       ) : null}
-      {showNominal
+      {o.showNominal
         ? model.nominal.map((s) =>
-            markSeries(`nominal-${s.method}`, `${s.method} (nominal)`, s.points, animate, (p) => ({
-              kind: 'diamond',
-              hollow: true,
-              r: 3.5,
-              color: colorOf(s.method),
-              label: `${p.label}: ${pct(p.group?.nominalRatio ?? Number.NaN)} of the full cache`,
-              testId: 'pareto-nominal',
-              data: { series: s.method, key: p.group?.key ?? '' },
-              onActivate: select(p),
-            })),
+            markSeries(`nominal-${s.method}`, `${s.method} (nominal)`, s.points, o.animate, nominalMark(s.method, colorOf(s.method), select)),
           )
         : null}
       {model.measured.map((s) => (
@@ -241,47 +303,41 @@ export function ParetoChart(props: ParetoChartProps): ReactNode {
           name={s.method}
           data={s.points}
           line={{ stroke: colorOf(s.method), strokeWidth: 1.5 }}
-          isAnimationActive={animate}
-          shape={markShape((p: Pt) => {
-            const g = p.group;
-            return {
-              color: colorOf(s.method),
-              warn: (g?.flags.length ?? 0) > 0,
-              label: `${p.label}: ${fmt(p.y, 3)} ± ${fmt(g?.score.ci95 ?? Number.NaN, 3)}`,
-              testId: 'pareto-point',
-              data: { series: s.method, key: g?.key ?? '', budget: g?.budget ?? '', flags: g?.flags.join(' ') ?? '', cells: p.ids.length },
-              onActivate: select(p),
-            };
-          })}
+          isAnimationActive={o.animate}
+          shape={markShape(measuredMark(s.method, colorOf(s.method), select))}
         >
           <ErrorBar dataKey="err" direction="y" stroke={colorOf(s.method)} width={4} isAnimationActive={false} />
         </Scatter>
       ))}
     </ScatterChart>
   );
+}
 
-  return (
-    <ChartFrame
-      testId={testId}
-      title={props.title ?? 'Accuracy vs measured KV memory'}
-      legend={legend}
-      {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}
-      toolbar={
-        <label style={{ fontSize: 12 }}>
-          <input type="checkbox" data-testid={`${testId}-nominal-toggle`} checked={showNominal} onChange={(e) => setShowNominal(e.currentTarget.checked)} />{' '}
-          nominal budget
-        </label>
-      }
-      note={
-        <>
-          Filled: measured KV bytes held; hollow ◇: nominal budget at the same score; dashed: Pareto frontier; bars: 95 % CI.
-          {thinnedTo < thinnedFrom ? ` Samples drawn: ${thinnedTo} dots for ${thinnedFrom} cells (the means use every cell).` : ''}
-        </>
-      }
-    >
-      <div ref={box} style={{ width: '100%' }}>
-        {chart}
-      </div>
-    </ChartFrame>
-  );
+/** A nominal budget: a hollow diamond naming its keep ratio. */
+function nominalMark(method: string, color: string, select: ParetoChartOptions['select']) {
+  return (p: Pt): MarkSpec => ({
+    kind: 'diamond',
+    hollow: true,
+    r: 3.5,
+    color,
+    label: `${p.label}: ${pct(p.group?.nominalRatio ?? Number.NaN)} of the full cache`,
+    testId: 'pareto-nominal',
+    data: { series: method, key: p.group?.key ?? '' },
+    onActivate: select(p),
+  });
+}
+
+/** A measured mean: a filled marker (a warning one when the group has sanity flags) naming its score and CI. */
+function measuredMark(method: string, color: string, select: ParetoChartOptions['select']) {
+  return (p: Pt): MarkSpec => {
+    const g = p.group;
+    return {
+      color,
+      warn: (g?.flags.length ?? 0) > 0,
+      label: `${p.label}: ${fmt(p.y, 3)} ± ${fmt(g?.score.ci95 ?? Number.NaN, 3)}`,
+      testId: 'pareto-point',
+      data: { series: method, key: g?.key ?? '', budget: g?.budget ?? '', flags: g?.flags.join(' ') ?? '', cells: p.ids.length },
+      onActivate: select(p),
+    };
+  };
 }

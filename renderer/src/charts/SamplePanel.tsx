@@ -119,53 +119,12 @@ const LIST_MAX = 200;
 
 const flagText = (f: string): string => (FLAG_INFO as Readonly<Record<string, { text: string } | undefined>>)[f]?.text ?? f;
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 function CellDetail({ row, sample }: { row: ResultRow; sample: SampleState | null }): ReactNode {
-  const metaEntries = Object.entries(row.meta).filter(([k]) => k !== 'text' || typeof row.meta[k] !== 'string' || String(row.meta[k]).length < 200);
   return (
     <div data-testid="sample-detail" data-cell={row.cellId}>
       <dl className="facts" style={{ display: 'grid', gridTemplateColumns: 'auto 1fr', gap: '2px 10px', margin: '6px 0' }}>
-        <dt>sample</dt>
-        <dd className="mono">{row.sampleId}</dd>
-        <dt>method</dt>
-        <dd>
-          {row.methodLabel} @ {row.budget}
-        </dd>
-        <dt>score</dt>
-        <dd data-testid="sample-score">
-          {fmt(row.score, 3)} <span className="muted">({row.metric})</span>
-        </dd>
-        <dt>answer</dt>
-        <dd data-testid="sample-answer">{row.answers.length ? row.answers.join(' | ') : <span className="muted">— (scored from logits)</span>}</dd>
-        <dt>prediction</dt>
-        <dd data-testid="sample-prediction" style={{ whiteSpace: 'pre-wrap' }}>
-          {row.prediction || <span className="muted">—</span>}
-        </dd>
-        {row.fidelity ? (
-          <>
-            <dt>fidelity</dt>
-            <dd>
-              ΔNLL {fmt(row.fidelity.deltaNll, 4)} · KL {fmt(row.fidelity.kl, 4)} · top-1 {fmt(row.fidelity.top1, 3)} · greedy prefix{' '}
-              {row.fidelity.greedyPrefix}
-            </dd>
-          </>
-        ) : null}
-        <dt>KV held</dt>
-        <dd>
-          {fmtBytes(row.kv.heldBytes)} of {fmtBytes(row.kv.fullBytes)} ({pct(row.kv.fullBytes > 0 ? row.kv.heldBytes / row.kv.fullBytes : Number.NaN)}; nominal{' '}
-          {pct(row.kv.nominalRatio)})
-        </dd>
-        <dt>prompt</dt>
-        <dd>
-          {row.promptTokens} tokens
-          {metaEntries.length ? <span className="muted"> · {metaEntries.map(([k, v]) => `${k} ${String(v)}`).join(' · ')}</span> : null}
-        </dd>
-        {row.kv.layerBudgets.length ? (
-          <>
-            <dt>layer budgets</dt>
-            <dd className="mono">{row.kv.layerBudgets.join(' ')}</dd>
-          </>
-        ) : null}
+        <OutcomeFacts row={row} />
+        <CostFacts row={row} />
       </dl>
       {row.flags.length ? (
         <ul data-testid="sample-flags" role="alert" className="notice" style={{ margin: '4px 0', paddingLeft: 18 }}>
@@ -186,6 +145,64 @@ function CellDetail({ row, sample }: { row: ResultRow; sample: SampleState | nul
         <p className="muted small">No retention recorded for this cell (set the experiment's record.kept to keep positions).</p>
       )}
     </div>
+  );
+}
+
+/** What the cell is and how it did: sample, method @ budget, score, answer, prediction, fidelity. */
+function OutcomeFacts({ row }: { row: ResultRow }): ReactNode {
+  return (
+    <>
+      <dt>sample</dt>
+      <dd className="mono">{row.sampleId}</dd>
+      <dt>method</dt>
+      <dd>
+        {row.methodLabel} @ {row.budget}
+      </dd>
+      <dt>score</dt>
+      <dd data-testid="sample-score">
+        {fmt(row.score, 3)} <span className="muted">({row.metric})</span>
+      </dd>
+      <dt>answer</dt>
+      <dd data-testid="sample-answer">{row.answers.length ? row.answers.join(' | ') : <span className="muted">— (scored from logits)</span>}</dd>
+      <dt>prediction</dt>
+      <dd data-testid="sample-prediction" style={{ whiteSpace: 'pre-wrap' }}>
+        {row.prediction || <span className="muted">—</span>}
+      </dd>
+      {row.fidelity ? (
+        <>
+          <dt>fidelity</dt>
+          <dd>
+            ΔNLL {fmt(row.fidelity.deltaNll, 4)} · KL {fmt(row.fidelity.kl, 4)} · top-1 {fmt(row.fidelity.top1, 3)} · greedy prefix {row.fidelity.greedyPrefix}
+          </dd>
+        </>
+      ) : null}
+    </>
+  );
+}
+
+/** What the cell held: KV bytes against the full cache, the prompt (with its metadata), the per-layer budgets. */
+function CostFacts({ row }: { row: ResultRow }): ReactNode {
+  // A long prompt text in the metadata would swamp the line; it shows under Prompt instead.
+  const metaEntries = Object.entries(row.meta).filter(([k]) => k !== 'text' || typeof row.meta[k] !== 'string' || String(row.meta[k]).length < 200);
+  return (
+    <>
+      <dt>KV held</dt>
+      <dd>
+        {fmtBytes(row.kv.heldBytes)} of {fmtBytes(row.kv.fullBytes)} ({pct(row.kv.fullBytes > 0 ? row.kv.heldBytes / row.kv.fullBytes : Number.NaN)}; nominal{' '}
+        {pct(row.kv.nominalRatio)})
+      </dd>
+      <dt>prompt</dt>
+      <dd>
+        {row.promptTokens} tokens
+        {metaEntries.length ? <span className="muted"> · {metaEntries.map(([k, v]) => `${k} ${String(v)}`).join(' · ')}</span> : null}
+      </dd>
+      {row.kv.layerBudgets.length ? (
+        <>
+          <dt>layer budgets</dt>
+          <dd className="mono">{row.kv.layerBudgets.join(' ')}</dd>
+        </>
+      ) : null}
+    </>
   );
 }
 

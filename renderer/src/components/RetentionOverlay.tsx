@@ -15,7 +15,7 @@
  * the observation window live), and the needle with some context around it,
  * with the rest elided, so four columns of a 32K-token prompt still render quickly.
  */
-import { useMemo, useRef } from 'react';
+import { useMemo, useRef, type ReactNode } from 'react';
 import { formatInt } from '../util/format.ts';
 import { displayPieces } from '../util/tokens.ts';
 
@@ -54,32 +54,74 @@ export function visibleRanges(n: number, edge: number, needle?: { start: number;
   return merged;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function RetentionOverlay({ tokens, kept, layer, head, layerBudget, needle, edge = 1500, testId }: RetentionOverlayProps) {
   const listRef = useRef<HTMLDivElement>(null);
   const shown = useMemo(() => displayPieces(tokens), [tokens]);
-  const heads = kept[layer]?.length ?? 0;
-  const { share, keptCount } = useMemo(() => {
-    const layerHeads = kept[layer] ?? [];
-    const share = new Float32Array(tokens.length);
-    if (kept.length === 0) share.fill(1);
-    else {
-      const chosen = head === 'all' ? layerHeads : layerHeads[head] ? [layerHeads[head]] : [];
-      for (const positions of chosen) for (const p of positions) if (p >= 0 && p < share.length) share[p] = (share[p] ?? 0) + 1 / chosen.length;
-    }
-    let keptCount = 0;
-    for (const s of share) if (s > 0) keptCount++;
-    return { share, keptCount };
-  }, [tokens, kept, layer, head]);
-
+  const { share, keptCount } = useMemo(() => keptShare({ tokens: tokens.length, kept, layer, head }), [tokens, kept, layer, head]);
   const n = tokens.length;
   const span = needle && needle.start >= 0 && needle.end <= n && needle.start < needle.end ? needle : null;
   let needleKept = 0;
   if (span) for (let i = span.start; i < span.end; i++) if ((share[i] ?? 0) > 0) needleKept++;
+  const { legend, why } = legendText({ n, keptCount, heads: kept[layer]?.length ?? 0, compressed: kept.length > 0, head, layerBudget });
+  return (
+    <div className="retention" data-testid={testId} data-kept-count={keptCount} data-token-count={n}>
+      <div className="retention-legend row gap wrap">
+        <span title={why} data-testid="retention-legend">
+          {legend}
+          {why ? ' (union over heads)' : ''}
+        </span>
+        {span ? (
+          <>
+            <span data-testid="retention-needle-kept" data-value={needleKept} data-total={span.end - span.start}>
+              needle: {needleKept} / {span.end - span.start} tokens kept
+            </span>
+            <button type="button" className="link" onClick={() => jumpToNeedle(listRef.current)} data-testid="retention-jump-needle">
+              Jump to needle
+            </button>
+          </>
+        ) : null}
+      </div>
+      <div className="retention-tokens" ref={listRef}>
+        {tokenSpans({ tokens, shown, share, span, ranges: visibleRanges(n, edge, span) })}
+      </div>
+    </div>
+  );
+}
 
-  const spans = [];
+/**
+ * Per prompt position, the share of the chosen heads that kept it (1 for the full cache, whose `kept` is
+ * empty), and how many positions some head kept.
+ */
+function keptShare(o: { tokens: number; kept: RetentionOverlayProps['kept']; layer: number; head: number | 'all' }): {
+  share: Float32Array;
+  keptCount: number;
+} {
+  const layerHeads = o.kept[o.layer] ?? [];
+  const share = new Float32Array(o.tokens);
+  if (o.kept.length === 0) share.fill(1);
+  else {
+    const one = o.head === 'all' ? undefined : layerHeads[o.head];
+    const chosen = o.head === 'all' ? layerHeads : one ? [one] : [];
+    for (const positions of chosen) for (const p of positions) if (p >= 0 && p < share.length) share[p] = (share[p] ?? 0) + 1 / chosen.length;
+  }
+  let keptCount = 0;
+  for (const s of share) if (s > 0) keptCount++;
+  return { share, keptCount };
+}
+
+/** The drawn ranges' tokens, shaded by their share, the needle's outlined, with "… n tokens …" for every elided stretch. */
+function tokenSpans(o: {
+  tokens: readonly string[];
+  shown: readonly string[];
+  share: Float32Array;
+  span: { readonly start: number; readonly end: number } | null;
+  ranges: readonly [number, number][];
+}): ReactNode[] {
+  const { tokens, share, span } = o;
+  const n = tokens.length;
+  const spans: ReactNode[] = [];
   let drawnTo = 0;
-  for (const [from, to] of visibleRanges(n, edge, span)) {
+  for (const [from, to] of o.ranges) {
     if (from > drawnTo)
       spans.push(
         <span key={`gap-${from}`} className="tok-gap">
@@ -99,7 +141,7 @@ export function RetentionOverlay({ tokens, kept, layer, head, layerBudget, needl
           style={s > 0 && s < 1 ? { opacity: 0.35 + 0.65 * s } : undefined}
           title={`#${i} ${JSON.stringify(tokens[i] ?? '')}`}
         >
-          {shown[i]}
+          {o.shown[i]}
         </span>,
       );
     }
@@ -112,50 +154,34 @@ export function RetentionOverlay({ tokens, kept, layer, head, layerBudget, needl
         … {formatInt(n - drawnTo)} tokens …
       </span>,
     );
+  return spans;
+}
 
-  const jump = (): void => {
-    const list = listRef.current;
-    const first = list?.querySelector<HTMLElement>('[data-needle="1"]');
-    if (!list || !first) return;
-    // Only the token list scrolls (it is the offset parent of its tokens), not the page around it.
-    list.scrollTop = Math.max(0, first.offsetTop - list.clientHeight / 3);
-    list.classList.remove('flash-needle');
-    void list.offsetWidth; // restart the highlight animation on a second click
-    list.classList.add('flash-needle');
-  };
+/** Scrolls the token list to the needle's first token and flashes the list. */
+function jumpToNeedle(list: HTMLDivElement | null): void {
+  const first = list?.querySelector<HTMLElement>('[data-needle="1"]');
+  if (!list || !first) return;
+  // Only the token list scrolls (it is the offset parent of its tokens), not the page around it.
+  list.scrollTop = Math.max(0, first.offsetTop - list.clientHeight / 3);
+  list.classList.remove('flash-needle');
+  void list.offsetWidth; // restart the highlight animation on a second click
+  list.classList.add('flash-needle');
+}
 
-  const compressed = kept.length > 0;
-  const legend = !compressed
+/** The legend's line, and for all heads of a compressed cache why the union exceeds one head's budget (its tooltip). */
+function legendText(o: { n: number; keptCount: number; heads: number; compressed: boolean; head: number | 'all'; layerBudget: number | undefined }): {
+  legend: string;
+  why: string | undefined;
+} {
+  const { n, keptCount, head, layerBudget } = o;
+  const legend = !o.compressed
     ? `full cache: all ${formatInt(n)} prompt tokens kept`
     : head === 'all'
-      ? `kept by any of the ${heads} KV heads: ${formatInt(keptCount)} / ${formatInt(n)} tokens`
+      ? `kept by any of the ${o.heads} KV heads: ${formatInt(keptCount)} / ${formatInt(n)} tokens`
       : `KV head ${head} kept ${formatInt(keptCount)} / ${formatInt(n)} tokens`;
   const why =
-    compressed && head === 'all'
+    o.compressed && head === 'all'
       ? `Each KV head keeps its own tokens${layerBudget !== undefined ? `, at most ${formatInt(layerBudget)} in this layer (its budget per head)` : ''}. Heads keep different tokens, so the count of tokens at least one head kept (the union) is larger than one head's budget. Shade = share of the heads that kept a token; pick one head to see exactly what it kept.`
       : undefined;
-
-  return (
-    <div className="retention" data-testid={testId} data-kept-count={keptCount} data-token-count={n}>
-      <div className="retention-legend row gap wrap">
-        <span title={why} data-testid="retention-legend">
-          {legend}
-          {why ? ' (union over heads)' : ''}
-        </span>
-        {span ? (
-          <>
-            <span data-testid="retention-needle-kept" data-value={needleKept} data-total={span.end - span.start}>
-              needle: {needleKept} / {span.end - span.start} tokens kept
-            </span>
-            <button type="button" className="link" onClick={jump} data-testid="retention-jump-needle">
-              Jump to needle
-            </button>
-          </>
-        ) : null}
-      </div>
-      <div className="retention-tokens" ref={listRef}>
-        {spans}
-      </div>
-    </div>
-  );
+  return { legend, why };
 }

@@ -8,7 +8,7 @@
  * `follow`: stay pinned to the bottom while the user has not scrolled up —
  * what a log view wants as lines stream in.
  */
-import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode, type UIEvent } from 'react';
 
 export interface VirtualListProps<T> {
   readonly items: readonly T[];
@@ -25,7 +25,6 @@ export interface VirtualListProps<T> {
   readonly ariaLabel?: string;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function VirtualList<T>({
   items,
   rowHeight,
@@ -39,29 +38,7 @@ export function VirtualList<T>({
   empty,
   ariaLabel,
 }: VirtualListProps<T>) {
-  const ref = useRef<HTMLDivElement>(null);
-  const [scrollTop, setScrollTop] = useState(0);
-  const [viewport, setViewport] = useState(height);
-  const pinned = useRef(true);
-
-  useEffect(() => {
-    const el = ref.current;
-    if (!el || typeof ResizeObserver === 'undefined') return;
-    const ro = new ResizeObserver(() => {
-      if (el.clientHeight > 0) setViewport(el.clientHeight);
-    });
-    ro.observe(el);
-    return () => ro.disconnect();
-  }, []);
-
-  // Follow mode: after new rows arrive, scroll to the end if the user was at the end.
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!follow || !el || !pinned.current) return;
-    el.scrollTop = items.length * rowHeight;
-    setScrollTop(el.scrollTop);
-  }, [follow, items.length, rowHeight]);
-
+  const { ref, scrollTop, viewport, onScroll } = useScrollWindow({ count: items.length, rowHeight, height, follow });
   const total = items.length * rowHeight;
   const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
   const last = Math.min(items.length, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
@@ -88,14 +65,47 @@ export function VirtualList<T>({
       role="list"
       aria-label={ariaLabel}
       style={{ height, overflowY: 'auto', position: 'relative' }}
-      onScroll={(e) => {
-        const el = e.currentTarget;
-        setScrollTop(el.scrollTop);
-        pinned.current = el.scrollTop + el.clientHeight >= el.scrollHeight - rowHeight;
-      }}
+      onScroll={onScroll}
     >
       {items.length === 0 && empty ? <div className="vlist-empty">{empty}</div> : null}
       <div style={{ height: total, position: 'relative' }}>{rows}</div>
     </div>
   );
+}
+
+/**
+ * Where the list is scrolled and how tall its viewport really is (a ResizeObserver keeps it current), and in
+ * follow mode the scroll to the end whenever rows arrive — but only while the user is at the end already.
+ */
+function useScrollWindow(o: { count: number; rowHeight: number; height: number; follow: boolean }) {
+  const { count, rowHeight, follow } = o;
+  const ref = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(o.height);
+  const pinned = useRef(true);
+
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      if (el.clientHeight > 0) setViewport(el.clientHeight);
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  // Follow mode: after new rows arrive, scroll to the end if the user was at the end.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!follow || !el || !pinned.current) return;
+    el.scrollTop = count * rowHeight;
+    setScrollTop(el.scrollTop);
+  }, [follow, count, rowHeight]);
+
+  const onScroll = (e: UIEvent<HTMLDivElement>): void => {
+    const el = e.currentTarget;
+    setScrollTop(el.scrollTop);
+    pinned.current = el.scrollTop + el.clientHeight >= el.scrollHeight - rowHeight;
+  };
+  return { ref, scrollTop, viewport, onScroll };
 }

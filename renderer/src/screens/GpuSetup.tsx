@@ -12,7 +12,7 @@
  * model, falling back to CPU with a reason if the provider cannot start.
  */
 import { useState } from 'react';
-import type { ExecutionProviderChoice } from '@kvlab/core';
+import type { AppInfo, ExecutionProviderChoice } from '@kvlab/core';
 import { isExecutionProviderChoice } from '@kvlab/core';
 import { useLab, useLabApi } from '../store/index.ts';
 
@@ -26,20 +26,81 @@ const LABELS: Readonly<Record<string, string>> = {
 };
 const label = (id: string): string => LABELS[id] ?? id;
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function GpuSetupPanel() {
-  const api = useLabApi();
   const appInfo = useLab((s) => s.appInfo);
   const settings = useLab((s) => s.settings);
+  if (!appInfo || !settings) return null;
+  return (
+    <section className="card gpu-setup" data-testid="gpu-setup" aria-labelledby="gpu-setup-title">
+      <h2 id="gpu-setup-title">GPU setup</h2>
+      <ActiveProvider appInfo={appInfo} requested={settings.executionProvider} />
+      <ProviderTable providers={appInfo.executionProviders} />
+      <ProviderPicker providers={appInfo.executionProviders} requested={settings.executionProvider} />
+      <GpuHowTo />
+    </section>
+  );
+}
+
+type Providers = AppInfo['executionProviders'];
+
+/** What the engine runs on, on which adapter, and why it is not what was requested. */
+function ActiveProvider({ appInfo, requested }: { appInfo: AppInfo; requested: ExecutionProviderChoice }) {
+  const active = appInfo.executionProvider;
+  const requestedInfo = appInfo.executionProviders.find((p) => p.id === requested);
+  return (
+    <p>
+      Running on <strong data-testid="gpu-active">{label(active)}</strong>
+      {appInfo.adapter ? (
+        <span data-testid="gpu-adapter">
+          {' '}
+          on {appInfo.adapter.name ?? 'an unnamed adapter'} ({appInfo.adapter.backend}
+          {appInfo.adapter.software === true ? ', a software adapter: not a GPU, timings are no speed claim' : ''})
+        </span>
+      ) : null}
+      {appInfo.executionProviderReason ? (
+        <span className="hint" data-testid="gpu-reason">
+          {' '}
+          — {appInfo.executionProviderReason}
+        </span>
+      ) : null}
+      {requested !== active && requested !== 'auto' ? (
+        <span className="hint" data-testid="gpu-fallback">
+          {' '}
+          — {label(requested)} was requested but is unavailable{requestedInfo?.reason ? `: ${requestedInfo.reason}` : ''}
+        </span>
+      ) : null}
+    </p>
+  );
+}
+
+/** Every provider this installation knows, available or why not. */
+function ProviderTable({ providers }: { providers: Providers }) {
+  return (
+    <table className="table small" data-testid="gpu-providers">
+      <thead>
+        <tr>
+          <th>Provider</th>
+          <th>Status</th>
+        </tr>
+      </thead>
+      <tbody>
+        {providers.map((p) => (
+          <tr key={p.id} data-testid={`gpu-provider-${p.id}`} data-available={p.available}>
+            <td>{label(p.id)}</td>
+            <td>{p.available ? <span className="tag tag-ok">available</span> : <span className="muted">unavailable{p.reason ? `: ${p.reason}` : ''}</span>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** The provider to request (saved as a setting; the engine applies it at the next model load) and "Check again". */
+function ProviderPicker({ providers, requested }: { providers: Providers; requested: ExecutionProviderChoice }) {
+  const api = useLabApi();
   const loadSettings = useLab((s) => s.loadSettings);
   const reportError = useLab((s) => s.reportError);
   const [busy, setBusy] = useState(false);
-
-  if (!appInfo || !settings) return null;
-  const requested = settings.executionProvider;
-  const active = appInfo.executionProvider;
-  const requestedInfo = appInfo.executionProviders.find((p) => p.id === requested);
-
   const request = async (executionProvider: ExecutionProviderChoice) => {
     setBusy(true);
     try {
@@ -56,100 +117,61 @@ export function GpuSetupPanel() {
     await loadSettings();
     setBusy(false);
   };
-
   return (
-    <section className="card gpu-setup" data-testid="gpu-setup" aria-labelledby="gpu-setup-title">
-      <h2 id="gpu-setup-title">GPU setup</h2>
-      <p>
-        Running on <strong data-testid="gpu-active">{label(active)}</strong>
-        {appInfo.adapter ? (
-          <span data-testid="gpu-adapter">
-            {' '}
-            on {appInfo.adapter.name ?? 'an unnamed adapter'} ({appInfo.adapter.backend}
-            {appInfo.adapter.software === true ? ', a software adapter: not a GPU, timings are no speed claim' : ''})
-          </span>
-        ) : null}
-        {appInfo.executionProviderReason ? (
-          <span className="hint" data-testid="gpu-reason">
-            {' '}
-            — {appInfo.executionProviderReason}
-          </span>
-        ) : null}
-        {requested !== active && requested !== 'auto' ? (
-          <span className="hint" data-testid="gpu-fallback">
-            {' '}
-            — {label(requested)} was requested but is unavailable{requestedInfo?.reason ? `: ${requestedInfo.reason}` : ''}
-          </span>
-        ) : null}
+    <div className="row gap">
+      <label>
+        Run models on{' '}
+        <select
+          value={requested}
+          disabled={busy}
+          data-testid="gpu-select"
+          onChange={(e) => {
+            if (isExecutionProviderChoice(e.target.value)) void request(e.target.value);
+          }}
+        >
+          <option value="auto">{label('auto')}</option>
+          {providers
+            .filter((p) => isExecutionProviderChoice(p.id))
+            .map((p) => (
+              <option key={p.id} value={p.id} disabled={!p.available && p.id !== requested}>
+                {label(p.id)}
+                {p.available ? '' : ' (unavailable)'}
+              </option>
+            ))}
+        </select>
+      </label>
+      <button type="button" disabled={busy} data-testid="gpu-recheck" onClick={() => void recheck()}>
+        Check again
+      </button>
+    </div>
+  );
+}
+
+/** How to get each platform's GPU provider. */
+function GpuHowTo() {
+  return (
+    <details data-testid="gpu-howto">
+      <summary>How to get GPU inference</summary>
+      <ul className="small">
+        <li>
+          <strong>Linux with an NVIDIA GPU</strong>: install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9, then in a KV Lab checkout run{' '}
+          <code>npm run setup:gpu</code> (it downloads onnxruntime&apos;s CUDA provider and checks that a CUDA session starts). For an installed app, add{' '}
+          <code>-- --app &lt;the app&apos;s folder&gt;</code> to copy the provider into it. Restart KV Lab, press <em>Check again</em> and choose CUDA.
+        </li>
+        <li>
+          <strong>Any GPU with a current driver</strong>: WebGPU is bundled (Vulkan on Linux x64, D3D12 on Windows, Metal on macOS); nothing to install.
+          Automatic uses it when the adapter is a real GPU, never a software one (SwiftShader).
+        </li>
+        <li>
+          <strong>Windows</strong>: onnxruntime&apos;s Windows build has no CUDA provider; DirectML is bundled and uses any DirectX 12 GPU (NVIDIA, AMD, Intel).
+        </li>
+        <li>
+          <strong>macOS</strong>: Core ML is bundled (Apple silicon).
+        </li>
+      </ul>
+      <p className="muted small">
+        A provider that fails to start (a missing library, no device) falls back to the CPU; the reason shows above once a model has been loaded.
       </p>
-      <table className="table small" data-testid="gpu-providers">
-        <thead>
-          <tr>
-            <th>Provider</th>
-            <th>Status</th>
-          </tr>
-        </thead>
-        <tbody>
-          {appInfo.executionProviders.map((p) => (
-            <tr key={p.id} data-testid={`gpu-provider-${p.id}`} data-available={p.available}>
-              <td>{label(p.id)}</td>
-              <td>
-                {p.available ? <span className="tag tag-ok">available</span> : <span className="muted">unavailable{p.reason ? `: ${p.reason}` : ''}</span>}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <div className="row gap">
-        <label>
-          Run models on{' '}
-          <select
-            value={requested}
-            disabled={busy}
-            data-testid="gpu-select"
-            onChange={(e) => {
-              if (isExecutionProviderChoice(e.target.value)) void request(e.target.value);
-            }}
-          >
-            <option value="auto">{label('auto')}</option>
-            {appInfo.executionProviders
-              .filter((p) => isExecutionProviderChoice(p.id))
-              .map((p) => (
-                <option key={p.id} value={p.id} disabled={!p.available && p.id !== requested}>
-                  {label(p.id)}
-                  {p.available ? '' : ' (unavailable)'}
-                </option>
-              ))}
-          </select>
-        </label>
-        <button type="button" disabled={busy} data-testid="gpu-recheck" onClick={() => void recheck()}>
-          Check again
-        </button>
-      </div>
-      <details data-testid="gpu-howto">
-        <summary>How to get GPU inference</summary>
-        <ul className="small">
-          <li>
-            <strong>Linux with an NVIDIA GPU</strong>: install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9, then in a KV Lab checkout run{' '}
-            <code>npm run setup:gpu</code> (it downloads onnxruntime&apos;s CUDA provider and checks that a CUDA session starts). For an installed app, add{' '}
-            <code>-- --app &lt;the app&apos;s folder&gt;</code> to copy the provider into it. Restart KV Lab, press <em>Check again</em> and choose CUDA.
-          </li>
-          <li>
-            <strong>Any GPU with a current driver</strong>: WebGPU is bundled (Vulkan on Linux x64, D3D12 on Windows, Metal on macOS); nothing to install.
-            Automatic uses it when the adapter is a real GPU, never a software one (SwiftShader).
-          </li>
-          <li>
-            <strong>Windows</strong>: onnxruntime&apos;s Windows build has no CUDA provider; DirectML is bundled and uses any DirectX 12 GPU (NVIDIA, AMD,
-            Intel).
-          </li>
-          <li>
-            <strong>macOS</strong>: Core ML is bundled (Apple silicon).
-          </li>
-        </ul>
-        <p className="muted small">
-          A provider that fails to start (a missing library, no device) falls back to the CPU; the reason shows above once a model has been loaded.
-        </p>
-      </details>
-    </section>
+    </details>
   );
 }

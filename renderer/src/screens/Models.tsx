@@ -22,15 +22,7 @@ import { formatBytes, formatCount, formatInt, formatPercent } from '../util/form
 import { tensorTypeRows } from '../util/tensor-types.ts';
 import { GpuSetupPanel } from './GpuSetup.tsx';
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ModelsScreen() {
-  const models = useLab((s) => s.models);
-  const modelsLoaded = useLab((s) => s.modelsLoaded);
-  const selectedModelId = useLab((s) => s.selectedModelId);
-  const card = useLab((s) => (s.selectedModelId ? s.cards[s.selectedModelId] : undefined));
-  const selectModel = useLab((s) => s.selectModel);
-  const navigate = useLab((s) => s.navigate);
-
   return (
     <section className="screen screen-models" data-testid="screen-models">
       <header className="screen-header">
@@ -42,57 +34,10 @@ export function ModelsScreen() {
           <OpenModel />
           <DownloadModel />
           <h2>Known models</h2>
-          {!modelsLoaded ? <p className="muted">Loading…</p> : null}
-          <ul className="model-list" data-testid="model-list">
-            {models.map((m) => (
-              <li key={m.id}>
-                <button
-                  type="button"
-                  className={`model-item ${m.id === selectedModelId ? 'selected' : ''}`}
-                  aria-pressed={m.id === selectedModelId}
-                  data-testid={`model-item-${m.id}`}
-                  data-model-name={m.name}
-                  onClick={() => void selectModel(m.id)}
-                >
-                  <span className="model-name">{m.name}</span>
-                  <span className="model-tags">
-                    {m.bundled ? <span className="tag tag-accent">bundled</span> : null}
-                    <span className="tag">{m.format}</span>
-                    {m.loaded ? <span className="tag tag-ok">loaded</span> : null}
-                  </span>
-                  <span className="model-path muted" title={m.path}>
-                    {m.path}
-                  </span>
-                </button>
-              </li>
-            ))}
-          </ul>
+          <ModelList />
         </div>
         <div className="col">
-          {card ? (
-            <>
-              <ModelCardView card={card} />
-              {card.floatWeightEstimates ? <FloatWeightsPicker card={card} /> : null}
-              <KvTypePicker card={card} />
-            </>
-          ) : selectedModelId ? (
-            <p className="muted">Reading the model card…</p>
-          ) : (
-            <p className="muted">No model selected.</p>
-          )}
-          {card ? (
-            <div className="row gap">
-              <button type="button" className="primary" data-testid="model-to-playground" onClick={() => navigate('playground')}>
-                Try it in the Playground
-              </button>
-              <button type="button" data-testid="model-to-profile" onClick={() => navigate('profile')}>
-                Layer profile
-              </button>
-              <button type="button" data-testid="model-to-builder" onClick={() => navigate('builder')}>
-                Build an experiment
-              </button>
-            </div>
-          ) : null}
+          <SelectedModel />
           <GpuSetupPanel />
         </div>
       </div>
@@ -100,44 +45,81 @@ export function ModelsScreen() {
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
+/** Every model the engine knows; pressing one selects it. */
+function ModelList() {
+  const models = useLab((s) => s.models);
+  const modelsLoaded = useLab((s) => s.modelsLoaded);
+  const selectedModelId = useLab((s) => s.selectedModelId);
+  const selectModel = useLab((s) => s.selectModel);
+  return (
+    <>
+      {!modelsLoaded ? <p className="muted">Loading…</p> : null}
+      <ul className="model-list" data-testid="model-list">
+        {models.map((m) => (
+          <li key={m.id}>
+            <button
+              type="button"
+              className={`model-item ${m.id === selectedModelId ? 'selected' : ''}`}
+              aria-pressed={m.id === selectedModelId}
+              data-testid={`model-item-${m.id}`}
+              data-model-name={m.name}
+              onClick={() => void selectModel(m.id)}
+            >
+              <span className="model-name">{m.name}</span>
+              <span className="model-tags">
+                {m.bundled ? <span className="tag tag-accent">bundled</span> : null}
+                <span className="tag">{m.format}</span>
+                {m.loaded ? <span className="tag tag-ok">loaded</span> : null}
+              </span>
+              <span className="model-path muted" title={m.path}>
+                {m.path}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+/** The selected model's card, its load settings and where to go with it. */
+function SelectedModel() {
+  const selectedModelId = useLab((s) => s.selectedModelId);
+  const card = useLab((s) => (s.selectedModelId ? s.cards[s.selectedModelId] : undefined));
+  if (!card) return <p className="muted">{selectedModelId ? 'Reading the model card…' : 'No model selected.'}</p>;
+  return (
+    <>
+      <ModelCardView card={card} />
+      {card.floatWeightEstimates ? <FloatWeightsPicker card={card} /> : null}
+      <KvTypePicker card={card} />
+      <ModelActions />
+    </>
+  );
+}
+
+function ModelActions() {
+  const navigate = useLab((s) => s.navigate);
+  return (
+    <div className="row gap">
+      <button type="button" className="primary" data-testid="model-to-playground" onClick={() => navigate('playground')}>
+        Try it in the Playground
+      </button>
+      <button type="button" data-testid="model-to-profile" onClick={() => navigate('profile')}>
+        Layer profile
+      </button>
+      <button type="button" data-testid="model-to-builder" onClick={() => navigate('builder')}>
+        Build an experiment
+      </button>
+    </div>
+  );
+}
+
+/** A model opened by path, by the desktop's file dialogs, or dropped on the zone. */
 function OpenModel() {
-  const openModel = useLab((s) => s.openModel);
   const opening = useLab((s) => s.opening);
   const openError = useLab((s) => s.openError);
-  const [path, setPath] = useState('');
-  const [hint, setHint] = useState<string | null>(null);
+  const { path, setPath, hint, open, onDrop, pick, shell } = useModelOpener();
   const [over, setOver] = useState(false);
-  const shell = shellExtras();
-
-  const open = async (p: string) => {
-    setHint(null);
-    if (await openModel(p)) setPath('');
-  };
-  const onDrop = (e: DragEvent<HTMLDivElement>) => {
-    e.preventDefault();
-    setOver(false);
-    const file = e.dataTransfer.files[0];
-    if (!file) return;
-    const full = shell?.getPathForFile(file) ?? '';
-    if (full) {
-      setPath(full);
-      void open(full);
-    } else {
-      // A browser never reveals where a dropped file lives: offer its name and ask for the rest.
-      setPath(file.name);
-      setHint(`The browser only tells the file's name (${file.name}). Complete its full path on the engine's machine, then Open.`);
-    }
-  };
-  const pick = async (kind: 'file' | 'folder') => {
-    if (!shell) return;
-    const p = kind === 'file' ? await shell.pickModelFile() : await shell.pickModelFolder();
-    if (p) {
-      setPath(p);
-      void open(p);
-    }
-  };
-
   return (
     <div
       className={`dropzone ${over ? 'over' : ''}`}
@@ -147,7 +129,10 @@ function OpenModel() {
         setOver(true);
       }}
       onDragLeave={() => setOver(false)}
-      onDrop={onDrop}
+      onDrop={(e) => {
+        setOver(false);
+        onDrop(e);
+      }}
     >
       <form
         className="open-model"
@@ -172,40 +157,83 @@ function OpenModel() {
             {opening !== null ? 'Opening…' : 'Open'}
           </button>
         </div>
-        {shell ? (
-          <div className="row gap">
-            <button type="button" onClick={() => void pick('file')} data-testid="model-pick-file">
-              Choose file…
-            </button>
-            <button type="button" onClick={() => void pick('folder')} data-testid="model-pick-folder">
-              Choose folder…
-            </button>
-          </div>
-        ) : null}
+        {shell ? <PickButtons pick={pick} /> : null}
         <p className="muted small">…or drop a model file here.</p>
-        {hint ? (
-          <p className="hint" data-testid="model-drop-hint">
-            {hint}
-          </p>
-        ) : null}
-        {openError ? (
-          <p className="error" role="alert" data-testid="model-open-error">
-            {openError}
-          </p>
-        ) : null}
+        <Message className="hint" testId="model-drop-hint" text={hint} />
+        <Message className="error" role="alert" testId="model-open-error" text={openError} />
       </form>
     </div>
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
+/**
+ * The path field's state and the ways to fill it: typing, a dropped file, a dialog.
+ * Opening clears the field once the model opened.
+ */
+function useModelOpener() {
+  const openModel = useLab((s) => s.openModel);
+  const [path, setPath] = useState('');
+  const [hint, setHint] = useState<string | null>(null);
+  const shell = shellExtras();
+  const open = async (p: string) => {
+    setHint(null);
+    if (await openModel(p)) setPath('');
+  };
+  const onDrop = (e: DragEvent<HTMLDivElement>) => {
+    e.preventDefault();
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    const full = shell?.getPathForFile(file) ?? '';
+    if (full) {
+      setPath(full);
+      void open(full);
+    } else {
+      // A browser never reveals where a dropped file lives: offer its name and ask for the rest.
+      setPath(file.name);
+      setHint(`The browser only tells the file's name (${file.name}). Complete its full path on the engine's machine, then Open.`);
+    }
+  };
+  const pick = async (kind: 'file' | 'folder') => {
+    if (!shell) return;
+    const p = kind === 'file' ? await shell.pickModelFile() : await shell.pickModelFolder();
+    if (p) {
+      setPath(p);
+      void open(p);
+    }
+  };
+  return { path, setPath, hint, open, onDrop, pick, shell };
+}
+
+/** The desktop's file and folder dialogs. */
+function PickButtons({ pick }: { pick: (kind: 'file' | 'folder') => Promise<void> }) {
+  return (
+    <div className="row gap">
+      <button type="button" onClick={() => void pick('file')} data-testid="model-pick-file">
+        Choose file…
+      </button>
+      <button type="button" onClick={() => void pick('folder')} data-testid="model-pick-folder">
+        Choose folder…
+      </button>
+    </div>
+  );
+}
+
+/** A paragraph for a message, or nothing while there is none. */
+function Message({ className, role, testId, text }: { className: string; role?: 'alert'; testId: string; text: string | null | undefined }) {
+  return text ? (
+    <p className={className} role={role} data-testid={testId}>
+      {text}
+    </p>
+  ) : null;
+}
+
+/** A Hugging Face repo (and optionally one of its GGUF files) downloaded into the engine's models folder, then opened. */
 function DownloadModel() {
   const downloadModel = useLab((s) => s.downloadModel);
   const download = useLab((s) => s.download);
   const [repo, setRepo] = useState('');
   const [file, setFile] = useState('');
   const busy = download !== null && !download.done;
-
   return (
     <form
       className="open-model hf-download"
@@ -247,27 +275,35 @@ function DownloadModel() {
         </button>
       </div>
       <p className="muted small">No file: the repository's safetensors folder is downloaded.</p>
-      {download && !download.error ? (
-        <div data-testid="hf-status" data-done={download.done}>
-          <ProgressBar
-            value={download.bytesDone}
-            max={download.bytesTotal}
-            label={`downloading ${download.repo}${download.file ? `/${download.file}` : ''}`}
-            testId="hf-progress"
-          />
-          <p className="muted small">
-            {download.done ? 'Downloaded' : 'Downloading'} {download.repo}
-            {download.file ? ` · ${download.file}` : ''}: {formatBytes(download.bytesDone)}
-            {download.bytesTotal > 0 ? ` of ${formatBytes(download.bytesTotal)}` : ''}
-          </p>
-        </div>
-      ) : null}
-      {download?.error ? (
-        <p className="error" role="alert" data-testid="hf-error">
-          {download.error}
-        </p>
-      ) : null}
+      <DownloadStatus />
     </form>
+  );
+}
+
+/** The download's progress (fed by model.download events), or why it failed. */
+function DownloadStatus() {
+  const download = useLab((s) => s.download);
+  if (!download) return null;
+  if (download.error)
+    return (
+      <p className="error" role="alert" data-testid="hf-error">
+        {download.error}
+      </p>
+    );
+  return (
+    <div data-testid="hf-status" data-done={download.done}>
+      <ProgressBar
+        value={download.bytesDone}
+        max={download.bytesTotal}
+        label={`downloading ${download.repo}${download.file ? `/${download.file}` : ''}`}
+        testId="hf-progress"
+      />
+      <p className="muted small">
+        {download.done ? 'Downloaded' : 'Downloading'} {download.repo}
+        {download.file ? ` · ${download.file}` : ''}: {formatBytes(download.bytesDone)}
+        {download.bytesTotal > 0 ? ` of ${formatBytes(download.bytesTotal)}` : ''}
+      </p>
+    </div>
   );
 }
 
@@ -355,11 +391,12 @@ export function ramEstimate(card: ModelCard): { kvAtContext: number; total: numb
   return { kvAtContext, total: card.estimatedLoadBytes + kvAtContext };
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function ModelCardView({ card }: { card: ModelCard }) {
+/** The card's facts, in the order they show: [label, value, test id]. */
+function modelFacts(card: ModelCard): [string, string, string][] {
   const gqa = card.kvHeads > 0 ? card.heads / card.kvHeads : 0;
   const ram = ramEstimate(card);
-  const facts: [string, string, string][] = [
+  const forms = card.floatWeightEstimates;
+  return [
     ['Architecture', card.architecture, 'card-arch'],
     ['Parameters', formatCount(card.parameters), 'card-params'],
     ['Layers', String(card.layers), 'card-layers'],
@@ -372,19 +409,18 @@ export function ModelCardView({ card }: { card: ModelCard }) {
     ['KV bytes / token', `${formatBytes(card.kvBytesPerToken.f32)} (f32) · ${formatBytes(card.kvBytesPerToken.f16)} (f16)`, 'card-kv-bytes'],
     ['File size', formatBytes(card.fileBytes), 'card-file'],
     ['RAM to load', formatBytes(card.estimatedLoadBytes), 'card-ram-load'],
-    ...(card.floatWeightEstimates
-      ? ([
-          [
-            'RAM by weight form',
-            `float32 ${formatBytes(card.floatWeightEstimates.f32)} · 8-bit ${formatBytes(card.floatWeightEstimates.q8)} · 4-bit ${formatBytes(card.floatWeightEstimates.q4)}`,
-            'card-ram-forms',
-          ],
-        ] as [string, string, string][])
+    ...(forms
+      ? ([['RAM by weight form', `float32 ${formatBytes(forms.f32)} · 8-bit ${formatBytes(forms.q8)} · 4-bit ${formatBytes(forms.q4)}`, 'card-ram-forms']] as [
+          string,
+          string,
+          string,
+        ][])
       : []),
     ['RAM at full context', `${formatBytes(ram.total)} (KV ${formatBytes(ram.kvAtContext)} for ${formatInt(card.contextLength)} tokens)`, 'card-ram'],
   ];
-  const types = tensorTypeRows(card.storedTypes);
-  const meta = Object.entries(card.metadata);
+}
+
+export function ModelCardView({ card }: { card: ModelCard }) {
   return (
     <article className="card model-card" data-testid="model-card" data-model-id={card.id}>
       <header>
@@ -395,54 +431,68 @@ export function ModelCardView({ card }: { card: ModelCard }) {
         </p>
       </header>
       <dl className="facts">
-        {facts.map(([k, v, id]) => (
+        {modelFacts(card).map(([k, v, id]) => (
           <div key={k} className="fact">
             <dt>{k}</dt>
             <dd data-testid={id}>{v}</dd>
           </div>
         ))}
       </dl>
-      {types.length ? (
-        <>
-          <h3>Stored tensor types</h3>
-          <p className="muted small">How the file stores its weights: the element type of its tensors and how many weight values each holds.</p>
-          <table className="table small" data-testid="card-tensor-types">
-            <thead>
-              <tr>
-                <th>Type</th>
-                <th>Meaning</th>
-                <th>Weight values</th>
-                <th>Share</th>
-              </tr>
-            </thead>
-            <tbody>
-              {types.map((t) => (
-                <tr key={t.type} data-type={t.type}>
-                  <td className="mono">{t.type}</td>
-                  <td>{t.words}</td>
-                  <td>{formatInt(t.elements)}</td>
-                  <td>{formatPercent(t.share)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      ) : null}
-      {meta.length ? (
-        <>
-          <h3>Metadata</h3>
-          <table className="table small" data-testid="card-metadata">
-            <tbody>
-              {meta.map(([k, v]) => (
-                <tr key={k}>
-                  <th className="mono">{k}</th>
-                  <td>{String(v)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      ) : null}
+      <TensorTypes card={card} />
+      <Metadata card={card} />
     </article>
+  );
+}
+
+/** How the file stores its weights, per element type; nothing when the card does not say. */
+function TensorTypes({ card }: { card: ModelCard }) {
+  const types = tensorTypeRows(card.storedTypes);
+  if (!types.length) return null;
+  return (
+    <>
+      <h3>Stored tensor types</h3>
+      <p className="muted small">How the file stores its weights: the element type of its tensors and how many weight values each holds.</p>
+      <table className="table small" data-testid="card-tensor-types">
+        <thead>
+          <tr>
+            <th>Type</th>
+            <th>Meaning</th>
+            <th>Weight values</th>
+            <th>Share</th>
+          </tr>
+        </thead>
+        <tbody>
+          {types.map((t) => (
+            <tr key={t.type} data-type={t.type}>
+              <td className="mono">{t.type}</td>
+              <td>{t.words}</td>
+              <td>{formatInt(t.elements)}</td>
+              <td>{formatPercent(t.share)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/** The file's own metadata, key by key; nothing when it has none. */
+function Metadata({ card }: { card: ModelCard }) {
+  const meta = Object.entries(card.metadata);
+  if (!meta.length) return null;
+  return (
+    <>
+      <h3>Metadata</h3>
+      <table className="table small" data-testid="card-metadata">
+        <tbody>
+          {meta.map(([k, v]) => (
+            <tr key={k}>
+              <th className="mono">{k}</th>
+              <td>{String(v)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }

@@ -12,11 +12,11 @@
  * expected number and the overlays can jump to the needle.
  */
 import { useEffect, useMemo } from 'react';
-import type { ExampleKind, MethodInfo, PlaygroundExample, PlaygroundResult } from '@kvlab/core';
+import type { ExampleKind, MethodInfo, ModelCard, PlaygroundExample, PlaygroundResponse, PlaygroundResult } from '@kvlab/core';
 import { exampleTemplates, niahWholeScore } from '@kvlab/core';
 import { RetentionOverlay } from '../components/RetentionOverlay.tsx';
 import { useLab } from '../store/index.ts';
-import { exampleLengths, MAX_PLAYGROUND_CONFIGS } from '../store/playground.ts';
+import { exampleLengths, MAX_PLAYGROUND_CONFIGS, type PlaygroundConfig } from '../store/playground.ts';
 import { formatBytes, formatInt, formatPercent, formatRate } from '../util/format.ts';
 import { decodeByteTokens, findTextSpan } from '../util/tokens.ts';
 
@@ -34,51 +34,11 @@ export function methodChoices(infos: readonly MethodInfo[]): string[] {
   return out;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function PlaygroundScreen() {
   const modelId = useLab((s) => s.selectedModelId);
   const card = useLab((s) => (s.selectedModelId ? s.cards[s.selectedModelId] : undefined));
-  const prompt = useLab((s) => s.prompt);
-  const maxNewTokens = useLab((s) => s.maxNewTokens);
-  const configs = useLab((s) => s.configs);
-  const running = useLab((s) => s.playgroundRunning);
-  const error = useLab((s) => s.playgroundError);
   const response = useLab((s) => s.response);
-  const layer = useLab((s) => s.overlayLayer);
-  const head = useLab((s) => s.overlayHead);
-  const methodInfo = useLab((s) => s.methodInfo);
-  const setPrompt = useLab((s) => s.setPrompt);
-  const setMax = useLab((s) => s.setMaxNewTokens);
-  const setConfig = useLab((s) => s.setConfig);
-  const addConfig = useLab((s) => s.addConfig);
-  const removeConfig = useLab((s) => s.removeConfig);
-  const setOverlay = useLab((s) => s.setOverlay);
-  const run = useLab((s) => s.runPlayground);
-  const exampleOptions = useLab((s) => s.exampleOptions);
-  const example = useLab((s) => s.example);
-  const exampleLoading = useLab((s) => s.exampleLoading);
-  const exampleError = useLab((s) => s.exampleError);
-  const responseExample = useLab((s) => s.responseExample);
-  const setExampleOptions = useLab((s) => s.setExampleOptions);
-  const insertExample = useLab((s) => s.insertExample);
-  const loadCard = useLab((s) => s.loadCard);
-  const choices = useMemo(() => methodChoices(methodInfo), [methodInfo]);
-  const lengths = useMemo(() => exampleLengths(card?.contextLength), [card?.contextLength]);
-  const templates = useMemo(() => exampleTemplates(exampleOptions.kind), [exampleOptions.kind]);
-
-  useEffect(() => {
-    if (modelId) void loadCard(modelId);
-  }, [modelId, loadCard]);
-  // The first thing the Playground shows is the default example, once the model's card says how long a prompt fits.
-  useEffect(() => {
-    if (modelId && card && prompt === '' && example === null && !exampleLoading && exampleError === null)
-      void insertExample(modelId, { contextLength: card.contextLength, ifEmpty: true });
-  }, [modelId, card, prompt, example, exampleLoading, exampleError, insertExample]);
-  const needleSpan = useMemo(() => (response && responseExample ? findTextSpan(response.tokens, responseExample.needle) : null), [response, responseExample]);
-
-  const layers = response?.results.find((r) => r.kept.length)?.kept.length ?? card?.layers ?? 0;
-  const kvHeads = response?.results.find((r) => r.kept.length)?.kept[0]?.length ?? card?.kvHeads ?? 0;
-
+  useFirstExample(modelId, card);
   return (
     <section className="screen screen-playground" data-testid="screen-playground">
       <header className="screen-header">
@@ -87,279 +47,379 @@ export function PlaygroundScreen() {
           Model: <strong>{card?.name ?? 'none selected'}</strong>. One prompt, the full cache and up to {MAX_PLAYGROUND_CONFIGS} compressed configurations.
         </p>
       </header>
-      <form
-        className="card playground-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (modelId) void run(modelId);
-        }}
-      >
-        <div className="row gap wrap pg-example" data-testid="playground-example">
-          <label>
-            Example{' '}
-            <select
-              value={exampleOptions.kind}
-              onChange={(e) => setExampleOptions({ kind: e.target.value as ExampleKind, template: 'train-0' })}
-              data-testid="playground-example-kind"
-            >
-              <option value="passkey">passkey</option>
-              <option value="needle">needle</option>
-            </select>
-          </label>
-          <label>
-            Template{' '}
-            <select
-              value={exampleOptions.template}
-              onChange={(e) => setExampleOptions({ template: e.target.value })}
-              data-testid="playground-example-template"
-              className="pg-template"
-            >
-              <optgroup label="Trained format (the demo model learnt these)">
-                {templates
-                  .filter((t) => !t.heldOut)
-                  .map((t) => (
-                    <option key={t.id} value={t.id}>
-                      {templateLabel(t.id, t.template.statement)}
-                    </option>
-                  ))}
-              </optgroup>
-              <optgroup label="Held out (never seen in training)">
-                {templates
-                  .filter((t) => t.heldOut)
-                  .map((t) => (
-                    <option key={t.id} value={t.id}>
-                      {templateLabel(t.id, t.template.statement)}
-                    </option>
-                  ))}
-              </optgroup>
-            </select>
-          </label>
-          <label>
-            Length{' '}
-            <select
-              value={String(lengths.includes(exampleOptions.contextLength) ? exampleOptions.contextLength : (lengths[0] ?? ''))}
-              onChange={(e) => setExampleOptions({ contextLength: Number(e.target.value) })}
-              data-testid="playground-example-length"
-            >
-              {lengths.map((l) => (
-                <option key={l} value={l}>
-                  {formatInt(l)} tokens
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Depth{' '}
-            <input
-              type="number"
-              min={0}
-              max={100}
-              value={exampleOptions.depth}
-              onChange={(e) => setExampleOptions({ depth: Math.max(0, Math.min(100, Number(e.target.value) || 0)) })}
-              className="num-input"
-              data-testid="playground-example-depth"
-            />
-            %
-          </label>
-          <label>
-            Seed{' '}
-            <input
-              type="number"
-              min={0}
-              value={exampleOptions.seed}
-              onChange={(e) => setExampleOptions({ seed: Math.max(0, Math.floor(Number(e.target.value) || 0)) })}
-              className="num-input"
-              data-testid="playground-example-seed"
-            />
-          </label>
-          <button
-            type="button"
-            disabled={!modelId || exampleLoading}
-            onClick={() => modelId && void insertExample(modelId, card ? { contextLength: card.contextLength } : {})}
-            data-testid="playground-insert-example"
-          >
-            {exampleLoading ? 'Generating…' : 'Insert example'}
-          </button>
-        </div>
-        {example && prompt.includes(example.needle) ? (
-          <p className="muted small" data-testid="playground-example-info" data-answer={example.answers.join(' ')}>
-            {describeExample(example)}
-          </p>
-        ) : null}
-        {exampleError ? (
-          <p className="error" role="alert" data-testid="playground-example-error">
-            {exampleError}
-          </p>
-        ) : null}
-        <label htmlFor="pg-prompt">Prompt</label>
-        <textarea
-          id="pg-prompt"
-          rows={5}
-          value={prompt}
-          placeholder={exampleLoading ? 'Generating an example…' : 'A prompt, or Insert example above'}
-          onChange={(e) => setPrompt(e.target.value)}
-          data-testid="playground-prompt"
-        />
-        <div className="row gap wrap">
-          {configs.map((c, i) => (
-            <fieldset key={i} className="config" data-testid={`playground-config-${i}`}>
-              <legend>Config {i + 1}</legend>
-              <select
-                aria-label={`Method ${i + 1}`}
-                value={c.method}
-                onChange={(e) => setConfig(i, { method: e.target.value })}
-                data-testid={`playground-method-${i}`}
-              >
-                {(choices.includes(c.method) ? choices : [c.method, ...choices]).map((m) => (
-                  <option key={m} value={m}>
-                    {m}
-                  </option>
-                ))}
-              </select>
-              <input
-                aria-label={`Budget ${i + 1}`}
-                value={c.budget}
-                onChange={(e) => setConfig(i, { budget: e.target.value })}
-                className="budget-input"
-                data-testid={`playground-budget-${i}`}
-              />
-              <button
-                type="button"
-                className="link"
-                onClick={() => removeConfig(i)}
-                aria-label={`Remove config ${i + 1}`}
-                data-testid={`playground-remove-${i}`}
-              >
-                Remove
-              </button>
-            </fieldset>
-          ))}
-          {configs.length < MAX_PLAYGROUND_CONFIGS ? (
-            <button type="button" onClick={addConfig} data-testid="playground-add-config">
-              + Add configuration
-            </button>
-          ) : null}
-        </div>
-        <div className="row gap">
-          <label>
-            Max new tokens{' '}
-            <input
-              type="number"
-              min={1}
-              max={1024}
-              value={maxNewTokens}
-              onChange={(e) => setMax(Math.max(1, Math.min(1024, Number(e.target.value) || 1)))}
-              className="num-input"
-              data-testid="playground-max-tokens"
-            />
-          </label>
-          <button type="submit" className="primary" disabled={!modelId || running || !prompt.trim()} data-testid="playground-run">
-            {running ? 'Running…' : 'Run'}
-          </button>
-        </div>
-        {error ? (
-          <p className="error" role="alert" data-testid="playground-error">
-            {error}
-          </p>
-        ) : null}
-      </form>
-
-      {response ? (
-        <>
-          <div className="row gap overlay-controls card">
-            <label>
-              Layer <strong data-testid="playground-layer-value">{layer}</strong>
-              <input
-                type="range"
-                min={0}
-                max={Math.max(0, layers - 1)}
-                value={layer}
-                onChange={(e) => setOverlay({ layer: Number(e.target.value) })}
-                data-testid="playground-layer"
-              />
-            </label>
-            <label>
-              KV head{' '}
-              <select
-                value={head === 'all' ? 'all' : String(head)}
-                onChange={(e) => setOverlay({ head: e.target.value === 'all' ? 'all' : Number(e.target.value) })}
-                data-testid="playground-head"
-              >
-                <option value="all">all heads (shade = share kept)</option>
-                {Array.from({ length: kvHeads }, (_, h) => (
-                  <option key={h} value={h}>
-                    head {h}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <span className="muted small" data-testid="playground-prefill">
-              {prefillLine(response.results[0])}
-            </span>
-          </div>
-          {(response.warnings ?? []).map((w) => (
-            <p key={w} className="warning" role="alert" data-testid="playground-warning">
-              {w}
-            </p>
-          ))}
-          <div className="pg-results" data-testid="playground-results" style={{ gridTemplateColumns: `repeat(${response.results.length}, minmax(0, 1fr))` }}>
-            {response.results.map((r, i) => (
-              <ResultColumn
-                key={`${r.label}-${i}`}
-                index={i}
-                result={r}
-                tokens={response.tokens}
-                layer={layer}
-                head={head}
-                example={responseExample}
-                needle={needleSpan}
-              />
-            ))}
-          </div>
-        </>
-      ) : null}
+      <PlaygroundForm modelId={modelId} card={card} />
+      {response ? <PlaygroundResults response={response} card={card} /> : null}
     </section>
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-function ResultColumn({
-  result,
-  tokens,
-  layer,
-  head,
-  index,
-  example,
-  needle,
-}: {
-  result: PlaygroundResult;
-  tokens: readonly string[];
-  layer: number;
-  head: number | 'all';
-  index: number;
-  example: PlaygroundExample | null;
-  needle: { start: number; end: number } | null;
-}) {
-  const share = result.fullBytes > 0 ? result.kvBytes / result.fullBytes : 1;
+type Card = ModelCard | undefined;
+
+/** Loads the selected model's card, then — once it says how long a prompt fits — inserts the default example into an empty prompt. */
+function useFirstExample(modelId: string | null, card: Card): void {
+  const prompt = useLab((s) => s.prompt);
+  const example = useLab((s) => s.example);
+  const exampleLoading = useLab((s) => s.exampleLoading);
+  const exampleError = useLab((s) => s.exampleError);
+  const insertExample = useLab((s) => s.insertExample);
+  const loadCard = useLab((s) => s.loadCard);
+  useEffect(() => {
+    if (modelId) void loadCard(modelId);
+  }, [modelId, loadCard]);
+  // The first thing the Playground shows is the default example, once the model's card says how long a prompt fits.
+  useEffect(() => {
+    if (modelId && card && prompt === '' && example === null && !exampleLoading && exampleError === null)
+      void insertExample(modelId, { contextLength: card.contextLength, ifEmpty: true });
+  }, [modelId, card, prompt, example, exampleLoading, exampleError, insertExample]);
+}
+
+/** The prompt, its example picker, the configurations and Run. */
+function PlaygroundForm({ modelId, card }: { modelId: string | null; card: Card }) {
+  const prompt = useLab((s) => s.prompt);
+  const error = useLab((s) => s.playgroundError);
+  const exampleLoading = useLab((s) => s.exampleLoading);
+  const setPrompt = useLab((s) => s.setPrompt);
+  const run = useLab((s) => s.runPlayground);
+  return (
+    <form
+      className="card playground-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (modelId) void run(modelId);
+      }}
+    >
+      <ExamplePicker modelId={modelId} card={card} />
+      <ExampleNotes />
+      <label htmlFor="pg-prompt">Prompt</label>
+      <textarea
+        id="pg-prompt"
+        rows={5}
+        value={prompt}
+        placeholder={exampleLoading ? 'Generating an example…' : 'A prompt, or Insert example above'}
+        onChange={(e) => setPrompt(e.target.value)}
+        data-testid="playground-prompt"
+      />
+      <ConfigList />
+      <RunRow modelId={modelId} />
+      {error ? (
+        <p className="error" role="alert" data-testid="playground-error">
+          {error}
+        </p>
+      ) : null}
+    </form>
+  );
+}
+
+/** "Insert example" and what it asks for: kind, template, length, depth, seed. */
+function ExamplePicker({ modelId, card }: { modelId: string | null; card: Card }) {
+  const exampleOptions = useLab((s) => s.exampleOptions);
+  const exampleLoading = useLab((s) => s.exampleLoading);
+  const setExampleOptions = useLab((s) => s.setExampleOptions);
+  const insertExample = useLab((s) => s.insertExample);
+  return (
+    <div className="row gap wrap pg-example" data-testid="playground-example">
+      <label>
+        Example{' '}
+        <select
+          value={exampleOptions.kind}
+          onChange={(e) => setExampleOptions({ kind: e.target.value as ExampleKind, template: 'train-0' })}
+          data-testid="playground-example-kind"
+        >
+          <option value="passkey">passkey</option>
+          <option value="needle">needle</option>
+        </select>
+      </label>
+      <TemplateSelect />
+      <LengthSelect contextLength={card?.contextLength} />
+      <ExampleNumbers />
+      <button
+        type="button"
+        disabled={!modelId || exampleLoading}
+        onClick={() => modelId && void insertExample(modelId, card ? { contextLength: card.contextLength } : {})}
+        data-testid="playground-insert-example"
+      >
+        {exampleLoading ? 'Generating…' : 'Insert example'}
+      </button>
+    </div>
+  );
+}
+
+/** The templates of the chosen kind, the trained ones apart from the held-out ones. */
+function TemplateSelect() {
+  const exampleOptions = useLab((s) => s.exampleOptions);
+  const setExampleOptions = useLab((s) => s.setExampleOptions);
+  const templates = useMemo(() => exampleTemplates(exampleOptions.kind), [exampleOptions.kind]);
+  const options = (heldOut: boolean) =>
+    templates
+      .filter((t) => t.heldOut === heldOut)
+      .map((t) => (
+        <option key={t.id} value={t.id}>
+          {templateLabel(t.id, t.template.statement)}
+        </option>
+      ));
+  return (
+    <label>
+      Template{' '}
+      <select
+        value={exampleOptions.template}
+        onChange={(e) => setExampleOptions({ template: e.target.value })}
+        data-testid="playground-example-template"
+        className="pg-template"
+      >
+        <optgroup label="Trained format (the demo model learnt these)">{options(false)}</optgroup>
+        <optgroup label="Held out (never seen in training)">{options(true)}</optgroup>
+      </select>
+    </label>
+  );
+}
+
+/** The example lengths that fit the model's context. */
+function LengthSelect({ contextLength }: { contextLength: number | undefined }) {
+  const wanted = useLab((s) => s.exampleOptions.contextLength);
+  const setExampleOptions = useLab((s) => s.setExampleOptions);
+  const lengths = useMemo(() => exampleLengths(contextLength), [contextLength]);
+  return (
+    <label>
+      Length{' '}
+      <select
+        value={String(lengths.includes(wanted) ? wanted : (lengths[0] ?? ''))}
+        onChange={(e) => setExampleOptions({ contextLength: Number(e.target.value) })}
+        data-testid="playground-example-length"
+      >
+        {lengths.map((l) => (
+          <option key={l} value={l}>
+            {formatInt(l)} tokens
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** The needle's depth (0–100 %) and the generator's seed. */
+function ExampleNumbers() {
+  const exampleOptions = useLab((s) => s.exampleOptions);
+  const setExampleOptions = useLab((s) => s.setExampleOptions);
+  return (
+    <>
+      <label>
+        Depth{' '}
+        <input
+          type="number"
+          min={0}
+          max={100}
+          value={exampleOptions.depth}
+          onChange={(e) => setExampleOptions({ depth: Math.max(0, Math.min(100, Number(e.target.value) || 0)) })}
+          className="num-input"
+          data-testid="playground-example-depth"
+        />
+        %
+      </label>
+      <label>
+        Seed{' '}
+        <input
+          type="number"
+          min={0}
+          value={exampleOptions.seed}
+          onChange={(e) => setExampleOptions({ seed: Math.max(0, Math.floor(Number(e.target.value) || 0)) })}
+          className="num-input"
+          data-testid="playground-example-seed"
+        />
+      </label>
+    </>
+  );
+}
+
+/** What the inserted example is (while its needle is still in the prompt), or why inserting one failed. */
+function ExampleNotes() {
+  const prompt = useLab((s) => s.prompt);
+  const example = useLab((s) => s.example);
+  const exampleError = useLab((s) => s.exampleError);
+  return (
+    <>
+      {example && prompt.includes(example.needle) ? (
+        <p className="muted small" data-testid="playground-example-info" data-answer={example.answers.join(' ')}>
+          {describeExample(example)}
+        </p>
+      ) : null}
+      {exampleError ? (
+        <p className="error" role="alert" data-testid="playground-example-error">
+          {exampleError}
+        </p>
+      ) : null}
+    </>
+  );
+}
+
+/** One fieldset per compressed configuration (method and budget), and "+ Add configuration" while there is room. */
+function ConfigList() {
+  const configs = useLab((s) => s.configs);
+  const methodInfo = useLab((s) => s.methodInfo);
+  const addConfig = useLab((s) => s.addConfig);
+  const choices = useMemo(() => methodChoices(methodInfo), [methodInfo]);
+  return (
+    <div className="row gap wrap">
+      {configs.map((c, i) => (
+        <ConfigFieldset key={i} index={i} config={c} choices={choices} />
+      ))}
+      {configs.length < MAX_PLAYGROUND_CONFIGS ? (
+        <button type="button" onClick={addConfig} data-testid="playground-add-config">
+          + Add configuration
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+function ConfigFieldset({ index: i, config: c, choices }: { index: number; config: PlaygroundConfig; choices: readonly string[] }) {
+  const setConfig = useLab((s) => s.setConfig);
+  const removeConfig = useLab((s) => s.removeConfig);
+  return (
+    <fieldset className="config" data-testid={`playground-config-${i}`}>
+      <legend>Config {i + 1}</legend>
+      <select aria-label={`Method ${i + 1}`} value={c.method} onChange={(e) => setConfig(i, { method: e.target.value })} data-testid={`playground-method-${i}`}>
+        {/* The config's own method stays an option even where the engine's list does not offer it. */}
+        {(choices.includes(c.method) ? choices : [c.method, ...choices]).map((m) => (
+          <option key={m} value={m}>
+            {m}
+          </option>
+        ))}
+      </select>
+      <input
+        aria-label={`Budget ${i + 1}`}
+        value={c.budget}
+        onChange={(e) => setConfig(i, { budget: e.target.value })}
+        className="budget-input"
+        data-testid={`playground-budget-${i}`}
+      />
+      <button type="button" className="link" onClick={() => removeConfig(i)} aria-label={`Remove config ${i + 1}`} data-testid={`playground-remove-${i}`}>
+        Remove
+      </button>
+    </fieldset>
+  );
+}
+
+/** The generation cap and Run. */
+function RunRow({ modelId }: { modelId: string | null }) {
+  const prompt = useLab((s) => s.prompt);
+  const maxNewTokens = useLab((s) => s.maxNewTokens);
+  const running = useLab((s) => s.playgroundRunning);
+  const setMax = useLab((s) => s.setMaxNewTokens);
+  return (
+    <div className="row gap">
+      <label>
+        Max new tokens{' '}
+        <input
+          type="number"
+          min={1}
+          max={1024}
+          value={maxNewTokens}
+          onChange={(e) => setMax(Math.max(1, Math.min(1024, Number(e.target.value) || 1)))}
+          className="num-input"
+          data-testid="playground-max-tokens"
+        />
+      </label>
+      <button type="submit" className="primary" disabled={!modelId || running || !prompt.trim()} data-testid="playground-run">
+        {running ? 'Running…' : 'Run'}
+      </button>
+    </div>
+  );
+}
+
+/** The response: the shared overlay controls, the engine's warnings and one column per configuration. */
+function PlaygroundResults({ response, card }: { response: PlaygroundResponse; card: Card }) {
+  const layer = useLab((s) => s.overlayLayer);
+  const head = useLab((s) => s.overlayHead);
+  const responseExample = useLab((s) => s.responseExample);
+  const needleSpan = useMemo(() => (responseExample ? findTextSpan(response.tokens, responseExample.needle) : null), [response, responseExample]);
+  return (
+    <>
+      <OverlayControls response={response} card={card} />
+      {(response.warnings ?? []).map((w) => (
+        <p key={w} className="warning" role="alert" data-testid="playground-warning">
+          {w}
+        </p>
+      ))}
+      <div className="pg-results" data-testid="playground-results" style={{ gridTemplateColumns: `repeat(${response.results.length}, minmax(0, 1fr))` }}>
+        {response.results.map((r, i) => (
+          <ResultColumn
+            key={`${r.label}-${i}`}
+            index={i}
+            result={r}
+            tokens={response.tokens}
+            layer={layer}
+            head={head}
+            example={responseExample}
+            needle={needleSpan}
+          />
+        ))}
+      </div>
+    </>
+  );
+}
+
+/** The layer slider and KV head picker every column's overlay follows, and the shared prefill. */
+function OverlayControls({ response, card }: { response: PlaygroundResponse; card: Card }) {
+  const layer = useLab((s) => s.overlayLayer);
+  const head = useLab((s) => s.overlayHead);
+  const setOverlay = useLab((s) => s.setOverlay);
+  // A compressed column's retention says how many layers and heads there are; the card does when only the full cache ran.
+  const layers = response.results.find((r) => r.kept.length)?.kept.length ?? card?.layers ?? 0;
+  const kvHeads = response.results.find((r) => r.kept.length)?.kept[0]?.length ?? card?.kvHeads ?? 0;
+  return (
+    <div className="row gap overlay-controls card">
+      <label>
+        Layer <strong data-testid="playground-layer-value">{layer}</strong>
+        <input
+          type="range"
+          min={0}
+          max={Math.max(0, layers - 1)}
+          value={layer}
+          onChange={(e) => setOverlay({ layer: Number(e.target.value) })}
+          data-testid="playground-layer"
+        />
+      </label>
+      <label>
+        KV head{' '}
+        <select
+          value={head === 'all' ? 'all' : String(head)}
+          onChange={(e) => setOverlay({ head: e.target.value === 'all' ? 'all' : Number(e.target.value) })}
+          data-testid="playground-head"
+        >
+          <option value="all">all heads (shade = share kept)</option>
+          {Array.from({ length: kvHeads }, (_, h) => (
+            <option key={h} value={h}>
+              head {h}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span className="muted small" data-testid="playground-prefill">
+        {prefillLine(response.results[0])}
+      </span>
+    </div>
+  );
+}
+
+interface ResultColumnProps {
+  readonly result: PlaygroundResult;
+  readonly tokens: readonly string[];
+  readonly layer: number;
+  readonly head: number | 'all';
+  readonly index: number;
+  readonly example: PlaygroundExample | null;
+  readonly needle: { start: number; end: number } | null;
+}
+
+/** One configuration's answer: its stats, its text and which prompt tokens it kept. */
+function ResultColumn({ result, tokens, layer, head, index, example, needle }: ResultColumnProps) {
   const text = decodeByteTokens(result.text);
-  // Whole numbers only (niah_whole): "435088888" is not the passkey 43508, though RULER's substring match would count it.
-  const right = example ? niahWholeScore(text, example.answers) === 1 : null;
   const compressed = result.kept.length > 0;
   return (
     <article className="card pg-column" data-testid="playground-column" data-label={result.label} data-index={index}>
       <header>
         <h3 className="mono">{result.label}</h3>
-        <div className="pg-stats">
-          <span data-testid="pg-rate" title="Generation speed after the prefill: new tokens per second of decoding with this cache">
-            decode {formatRate(result.tokensPerSecond)}
-          </span>
-          <span data-testid="pg-kv">
-            KV {formatBytes(result.kvBytes)} / {formatBytes(result.fullBytes)} ({formatPercent(share)})
-          </span>
-        </div>
-        <div className="kv-bar" title={`${formatPercent(share)} of the full cache`}>
-          <div className="kv-bar-fill" style={{ width: `${Math.min(100, share * 100).toFixed(1)}%` }} />
-        </div>
+        <ResultStats result={result} />
         {result.layerBudgets.length && compressed ? (
           <p
             className="muted small mono"
@@ -374,11 +434,7 @@ function ResultColumn({
             note: {notice}
           </p>
         ))}
-        {example && right !== null ? (
-          <p className={`small ${right ? 'ok' : 'error'}`} data-testid="pg-verdict" data-right={right ? '1' : '0'}>
-            {right ? `✓ answers ${example.answers.join(', ')}` : `✗ expected ${example.answers.join(', ')}`}
-          </p>
-        ) : null}
+        {example ? <Verdict text={text} answers={example.answers} /> : null}
       </header>
       <p className="pg-text" data-testid="pg-text">
         {text}
@@ -393,6 +449,37 @@ function ResultColumn({
         testId="retention-overlay"
       />
     </article>
+  );
+}
+
+/** Decode speed, and the KV bytes held against the full cache (as text and as a bar). */
+function ResultStats({ result }: { result: PlaygroundResult }) {
+  const share = result.fullBytes > 0 ? result.kvBytes / result.fullBytes : 1;
+  return (
+    <>
+      <div className="pg-stats">
+        <span data-testid="pg-rate" title="Generation speed after the prefill: new tokens per second of decoding with this cache">
+          decode {formatRate(result.tokensPerSecond)}
+        </span>
+        <span data-testid="pg-kv">
+          KV {formatBytes(result.kvBytes)} / {formatBytes(result.fullBytes)} ({formatPercent(share)})
+        </span>
+      </div>
+      <div className="kv-bar" title={`${formatPercent(share)} of the full cache`}>
+        <div className="kv-bar-fill" style={{ width: `${Math.min(100, share * 100).toFixed(1)}%` }} />
+      </div>
+    </>
+  );
+}
+
+/** Whether the answer holds the example's expected number. */
+function Verdict({ text, answers }: { text: string; answers: readonly string[] }) {
+  // Whole numbers only (niah_whole): "435088888" is not the passkey 43508, though RULER's substring match would count it.
+  const right = niahWholeScore(text, answers) === 1;
+  return (
+    <p className={`small ${right ? 'ok' : 'error'}`} data-testid="pg-verdict" data-right={right ? '1' : '0'}>
+      {right ? `✓ answers ${answers.join(', ')}` : `✗ expected ${answers.join(', ')}`}
+    </p>
   );
 }
 

@@ -5,7 +5,7 @@
  * same downloadFile util.
  */
 import { useEffect, useState } from 'react';
-import type { ExportedFile } from '@kvlab/core';
+import type { ExportedFile, RunSummary } from '@kvlab/core';
 import { RunOptions } from '../components/RunOptions.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLab, useLabApi } from '../store/index.ts';
@@ -20,35 +20,15 @@ const FORMATS = [
 ] as const;
 type Format = (typeof FORMATS)[number]['id'];
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function ReportsScreen({ save = downloadFile }: { save?: (f: ExportedFile) => unknown }) {
-  const api = useLabApi();
   const runs = useLab((s) => s.runs);
   const selectedRunId = useLab((s) => s.selectedRunId);
   const selectRun = useLab((s) => s.selectRun);
-  const [busy, setBusy] = useState<Format | null>(null);
-  const [last, setLast] = useState<{ name: string; size: number } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
   useEffect(() => {
     if (!selectedRunId && runs[0]) selectRun(runs[0].id);
   }, [selectedRunId, runs, selectRun]);
   const run = runs.find((r) => r.id === selectedRunId);
-
-  const exportAs = async (format: Format) => {
-    if (!run) return;
-    setBusy(format);
-    setError(null);
-    try {
-      const file = await api.exportReport({ runId: run.id, format });
-      save(file);
-      setLast({ name: file.fileName, size: exportedFileBlob(file).size });
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(null);
-    }
-  };
+  const { busy, last, error, exportAs } = useReportExport(run, save);
 
   return (
     <section className="screen screen-reports" data-testid="screen-reports">
@@ -74,17 +54,53 @@ export function ReportsScreen({ save = downloadFile }: { save?: (f: ExportedFile
             </button>
           ))}
         </div>
-        {last ? (
-          <p className="ok" data-testid="report-saved">
-            Saved {last.name} ({formatBytes(last.size)}).
-          </p>
-        ) : null}
-        {error ? (
-          <p className="error" role="alert" data-testid="report-error">
-            {error}
-          </p>
-        ) : null}
+        <ExportOutcome last={last} error={error} />
       </div>
     </section>
+  );
+}
+
+interface SavedFile {
+  readonly name: string;
+  readonly size: number;
+}
+
+/** Exports the run's report in one format at a time and saves it: which format is under way, the last file saved, or why it failed. */
+function useReportExport(run: RunSummary | undefined, save: (f: ExportedFile) => unknown) {
+  const api = useLabApi();
+  const [busy, setBusy] = useState<Format | null>(null);
+  const [last, setLast] = useState<SavedFile | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const exportAs = async (format: Format) => {
+    if (!run) return;
+    setBusy(format);
+    setError(null);
+    try {
+      const file = await api.exportReport({ runId: run.id, format });
+      save(file);
+      setLast({ name: file.fileName, size: exportedFileBlob(file).size });
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, last, error, exportAs };
+}
+
+function ExportOutcome({ last, error }: { last: SavedFile | null; error: string | null }) {
+  return (
+    <>
+      {last ? (
+        <p className="ok" data-testid="report-saved">
+          Saved {last.name} ({formatBytes(last.size)}).
+        </p>
+      ) : null}
+      {error ? (
+        <p className="error" role="alert" data-testid="report-error">
+          {error}
+        </p>
+      ) : null}
+    </>
   );
 }

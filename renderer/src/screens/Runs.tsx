@@ -83,20 +83,9 @@ function RunListItem({ run, selected, onSelect }: { run: RunSummary; selected: b
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 function RunDetailView({ run }: { run: RunSummary }) {
   const rows = useLab((s) => s.rows[run.id] ?? EMPTY_ROWS);
-  const logs = useLab((s) => s.logs[run.id] ?? EMPTY_LOGS);
-  const current = useLab((s) => s.current[run.id]);
-  const detail = useLab((s) => s.details[run.id]);
-  const cancel = useLab((s) => s.cancelRun);
-  const resume = useLab((s) => s.resumeRun);
-  const navigate = useLab((s) => s.navigate);
-  const summary = useMemo(() => summarizeByMethodBudget(rows), [rows]);
-  const cells = useMemo(() => rows.filter((r): r is ResultRow => r.kind === 'cell'), [rows]);
   const active = run.status === 'running' || run.status === 'queued';
-  const canResume = run.status === 'cancelled' || run.status === 'failed';
-
   return (
     <article className="run-detail" data-testid="run-detail" data-run-id={run.id}>
       <div className="card">
@@ -105,121 +94,168 @@ function RunDetailView({ run }: { run: RunSummary }) {
           <StatusBadge status={run.status} />
         </div>
         <ProgressBar value={run.cellsDone} max={run.cellsTotal} label={`${run.name} progress`} testId="run-progress" />
-        <div className="row gap wrap small run-stats">
-          <span data-testid="run-cells">
-            {run.cellsDone} / {run.cellsTotal} cells ({formatPercent(run.cellsTotal ? run.cellsDone / run.cellsTotal : 0, 0)})
-          </span>
-          {run.status === 'running' ? <span data-testid="run-eta">ETA {formatDuration(run.etaSeconds)}</span> : null}
-          {run.status === 'running' ? <span data-testid="run-rate">{formatRate(run.tokensPerSecond)}</span> : null}
-          {current && run.status === 'running' ? (
-            <span className="mono muted" data-testid="run-current">
-              {current}
-            </span>
-          ) : null}
-        </div>
+        <RunStats run={run} />
         {run.error ? (
           <p className="error" role="alert" data-testid="run-error">
             {run.error}
           </p>
         ) : null}
-        <div className="row gap">
-          <button type="button" disabled={!active} onClick={() => void cancel(run.id)} data-testid="run-cancel">
-            Cancel
-          </button>
-          <button type="button" disabled={!canResume} onClick={() => void resume(run.id)} data-testid="run-resume">
-            Resume
-          </button>
-          <button type="button" className="primary" disabled={rows.length === 0} onClick={() => navigate('compare')} data-testid="run-compare">
-            Compare results
-          </button>
-          <button type="button" disabled={rows.length === 0} onClick={() => navigate('reports')} data-testid="run-report">
-            Report
-          </button>
-        </div>
-        {detail ? (
-          <p className="muted small mono" title="Results folder on the engine's machine">
-            {detail.outDir}
-          </p>
-        ) : null}
+        <RunActions run={run} active={active} hasRows={rows.length > 0} />
+        <RunFolder runId={run.id} />
       </div>
-
-      <div className="card">
-        <h3 data-testid="run-summary-title">{active ? 'By method and budget (so far)' : 'By method and budget'}</h3>
-        <table className="table small" data-testid="run-summary">
-          <thead>
-            <tr>
-              <th>Method</th>
-              <th>Budget</th>
-              <th>Cells</th>
-              <th>Mean score</th>
-              <th>KV held (measured)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {summary.map((m) => (
-              <tr key={`${m.label}\u0000${m.budget}`} data-method={m.label} data-budget={m.budget}>
-                <td className="mono">{m.label}</td>
-                <td>{m.budget}</td>
-                <td>{m.cells}</td>
-                <td data-testid="run-summary-score">{m.meanScore.toFixed(3)}</td>
-                <td>{formatPercent(m.meanShare)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-
+      <MethodSummary rows={rows} active={active} />
       <div className="stack">
-        <div className="card">
-          <h3>
-            Rows <span className="muted small">({rows.length})</span>
-          </h3>
-          <div className="row-head small muted">
-            <span>sample</span>
-            <span>method</span>
-            <span>budget</span>
-            <span>score</span>
-            <span>KV held</span>
-          </div>
-          <VirtualList
-            items={cells}
-            rowHeight={24}
-            height={260}
-            follow
-            testId="run-rows"
-            ariaLabel="Result rows"
-            rowKey={(r) => r.cellId}
-            renderRow={(r) => (
-              <div className="row-line small">
-                <SampleId id={r.sampleId} />
-                <span className="mono ellipsis">{r.methodLabel}</span>
-                <span>{r.budget}</span>
-                <span>{r.score.toFixed(2)}</span>
-                <span>{formatBytes(r.kv.heldBytes)}</span>
-              </div>
-            )}
-          />
-        </div>
-        <div className="card">
-          <h3>
-            Log <span className="muted small">({logs.length})</span>
-          </h3>
-          <VirtualList
-            items={logs}
-            rowHeight={22}
-            height={220}
-            follow
-            testId="run-logs"
-            ariaLabel="Run log"
-            renderRow={(l) => (
-              <div className={`log-line small mono log-${l.level}`}>
-                <span className="muted">{formatTime(l.time)}</span> {l.message}
-              </div>
-            )}
-          />
-        </div>
+        <RowsCard rows={rows} />
+        <LogCard runId={run.id} />
       </div>
     </article>
+  );
+}
+
+/** Cells done, and while the run runs: its ETA, rate and the cell it is on. */
+function RunStats({ run }: { run: RunSummary }) {
+  const current = useLab((s) => s.current[run.id]);
+  return (
+    <div className="row gap wrap small run-stats">
+      <span data-testid="run-cells">
+        {run.cellsDone} / {run.cellsTotal} cells ({formatPercent(run.cellsTotal ? run.cellsDone / run.cellsTotal : 0, 0)})
+      </span>
+      {run.status === 'running' ? <span data-testid="run-eta">ETA {formatDuration(run.etaSeconds)}</span> : null}
+      {run.status === 'running' ? <span data-testid="run-rate">{formatRate(run.tokensPerSecond)}</span> : null}
+      {current && run.status === 'running' ? (
+        <span className="mono muted" data-testid="run-current">
+          {current}
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
+/** Cancel while it runs, resume once it stopped, and the screens that read its rows once it has some. */
+function RunActions({ run, active, hasRows }: { run: RunSummary; active: boolean; hasRows: boolean }) {
+  const cancel = useLab((s) => s.cancelRun);
+  const resume = useLab((s) => s.resumeRun);
+  const navigate = useLab((s) => s.navigate);
+  const canResume = run.status === 'cancelled' || run.status === 'failed';
+  return (
+    <div className="row gap">
+      <button type="button" disabled={!active} onClick={() => void cancel(run.id)} data-testid="run-cancel">
+        Cancel
+      </button>
+      <button type="button" disabled={!canResume} onClick={() => void resume(run.id)} data-testid="run-resume">
+        Resume
+      </button>
+      <button type="button" className="primary" disabled={!hasRows} onClick={() => navigate('compare')} data-testid="run-compare">
+        Compare results
+      </button>
+      <button type="button" disabled={!hasRows} onClick={() => navigate('reports')} data-testid="run-report">
+        Report
+      </button>
+    </div>
+  );
+}
+
+/** Where the run writes its results, once its detail has loaded. */
+function RunFolder({ runId }: { runId: string }) {
+  const detail = useLab((s) => s.details[runId]);
+  return detail ? (
+    <p className="muted small mono" title="Results folder on the engine's machine">
+      {detail.outDir}
+    </p>
+  ) : null;
+}
+
+/** Mean score and KV held per method and budget, filling in as rows stream. */
+function MethodSummary({ rows, active }: { rows: readonly AnyRow[]; active: boolean }) {
+  const summary = useMemo(() => summarizeByMethodBudget(rows), [rows]);
+  return (
+    <div className="card">
+      <h3 data-testid="run-summary-title">{active ? 'By method and budget (so far)' : 'By method and budget'}</h3>
+      <table className="table small" data-testid="run-summary">
+        <thead>
+          <tr>
+            <th>Method</th>
+            <th>Budget</th>
+            <th>Cells</th>
+            <th>Mean score</th>
+            <th>KV held (measured)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {summary.map((m) => (
+            <tr key={`${m.label}\u0000${m.budget}`} data-method={m.label} data-budget={m.budget}>
+              <td className="mono">{m.label}</td>
+              <td>{m.budget}</td>
+              <td>{m.cells}</td>
+              <td data-testid="run-summary-score">{m.meanScore.toFixed(3)}</td>
+              <td>{formatPercent(m.meanShare)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The run's result rows (cells only), virtualised and following the newest. */
+function RowsCard({ rows }: { rows: readonly AnyRow[] }) {
+  const cells = useMemo(() => rows.filter((r): r is ResultRow => r.kind === 'cell'), [rows]);
+  return (
+    <div className="card">
+      <h3>
+        Rows <span className="muted small">({rows.length})</span>
+      </h3>
+      <div className="row-head small muted">
+        <span>sample</span>
+        <span>method</span>
+        <span>budget</span>
+        <span>score</span>
+        <span>KV held</span>
+      </div>
+      <VirtualList
+        items={cells}
+        rowHeight={24}
+        height={260}
+        follow
+        testId="run-rows"
+        ariaLabel="Result rows"
+        rowKey={(r) => r.cellId}
+        renderRow={(r) => (
+          <div className="row-line small">
+            <SampleId id={r.sampleId} />
+            <span className="mono ellipsis">{r.methodLabel}</span>
+            <span>{r.budget}</span>
+            <span>{r.score.toFixed(2)}</span>
+            <span>{formatBytes(r.kv.heldBytes)}</span>
+          </div>
+        )}
+      />
+    </div>
+  );
+}
+
+/** The run's log, virtualised and following the newest line. */
+function LogCard({ runId }: { runId: string }) {
+  const logs = useLab((s) => s.logs[runId] ?? EMPTY_LOGS);
+  return (
+    <div className="card">
+      <h3>
+        Log <span className="muted small">({logs.length})</span>
+      </h3>
+      <VirtualList
+        items={logs}
+        rowHeight={22}
+        height={220}
+        follow
+        testId="run-logs"
+        ariaLabel="Run log"
+        renderRow={(l) => (
+          <div className={`log-line small mono log-${l.level}`}>
+            <span className="muted">{formatTime(l.time)}</span> {l.message}
+          </div>
+        )}
+      />
+    </div>
   );
 }
 

@@ -36,7 +36,6 @@ export type DownloadState = Omit<Extract<LabEvent, { type: 'model.download' }>, 
 /** Bundled first, then by name: the default model is always at the top. */
 const order = (ms: readonly ModelSummary[]): ModelSummary[] => [...ms].sort((a, b) => Number(b.bundled) - Number(a.bundled) || a.name.localeCompare(b.name));
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => ({
   models: [],
   modelsLoaded: false,
@@ -45,6 +44,13 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
   opening: null,
   openError: null,
   download: null,
+  ...modelListActions(set, get, api),
+  ...openModelAction(set, get, api),
+  ...downloadActions(set, get, api),
+});
+
+/** The list (the selection falls back to the default model when the selected one is gone), the cards and the selection. */
+const modelListActions: SliceCreator<Pick<ModelsSlice, 'loadModels' | 'loadCard' | 'selectModel'>> = (set, get, api) => ({
   loadModels: async () => {
     try {
       const models = order(await api.listModels({}));
@@ -73,6 +79,10 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
     set({ selectedModelId: modelId });
     await get().loadCard(modelId);
   },
+});
+
+/** Opening a model by path: its card joins the cards and the list, and it becomes the selection. */
+const openModelAction: SliceCreator<Pick<ModelsSlice, 'openModel'>> = (set, get, api) => ({
   openModel: async (path) => {
     const p = path.trim();
     if (!p) {
@@ -91,16 +101,24 @@ export const createModelsSlice: SliceCreator<ModelsSlice> = (set, get, api) => (
       return null;
     }
   },
+});
+
+/** Why a download request cannot start, or null: a repo id must be "owner/name", a file a .gguf. */
+function downloadInputError(repo: string, file: string): string | null {
+  if (!HF_REPO_ID.test(repo)) return 'Enter a Hugging Face repo id, "owner/name".';
+  if (file && !/\.gguf$/i.test(file)) return 'The file must be a .gguf file in the repo (leave it empty for a safetensors folder).';
+  return null;
+}
+
+/** A Hugging Face download and the progress its model.download events report. */
+const downloadActions: SliceCreator<Pick<ModelsSlice, 'downloadModel' | 'handleDownloadEvent'>> = (set, get, api) => ({
   downloadModel: async (repoText, fileText) => {
     const repo = repoText.trim();
     const file = fileText?.trim() ?? '';
     const start = { repo, file, bytesDone: 0, bytesTotal: 0 };
-    if (!HF_REPO_ID.test(repo)) {
-      set({ download: { ...start, done: true, error: 'Enter a Hugging Face repo id, "owner/name".' } });
-      return null;
-    }
-    if (file && !/\.gguf$/i.test(file)) {
-      set({ download: { ...start, done: true, error: 'The file must be a .gguf file in the repo (leave it empty for a safetensors folder).' } });
+    const invalid = downloadInputError(repo, file);
+    if (invalid) {
+      set({ download: { ...start, done: true, error: invalid } });
       return null;
     }
     if (get().download?.done === false) return null;

@@ -94,7 +94,6 @@ export interface PlaygroundSlice {
   runPlayground(modelId: string): Promise<void>;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, api) => ({
   // Filled with DEFAULT_EXAMPLE when the Playground first opens on a model (insertExample).
   prompt: '',
@@ -114,6 +113,13 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
   exampleError: null,
   responseExample: null,
   playgroundSpeeds: {},
+  ...exampleActions(set, get, api),
+  ...editActions(set, get, api),
+  ...runAction(set, get, api),
+});
+
+/** The example picker's options, and inserting the example they describe into the prompt. */
+const exampleActions: SliceCreator<Pick<PlaygroundSlice, 'setExampleOptions' | 'insertExample'>> = (set, get, api) => ({
   setExampleOptions: (patch) => set((s) => ({ exampleOptions: { ...s.exampleOptions, ...patch } })),
   insertExample: async (modelId, opts = {}) => {
     const o = get().exampleOptions;
@@ -133,6 +139,12 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
       set({ exampleLoading: false, exampleError: errorMessage(e) });
     }
   },
+});
+
+/** The prompt, the generation cap, the configurations (at most MAX_PLAYGROUND_CONFIGS) and the overlay's layer and head. */
+const editActions: SliceCreator<Pick<PlaygroundSlice, 'setPrompt' | 'setMaxNewTokens' | 'setConfig' | 'addConfig' | 'removeConfig' | 'setOverlay'>> = (
+  set,
+) => ({
   setPrompt: (prompt) => set({ prompt }),
   setMaxNewTokens: (maxNewTokens) => set({ maxNewTokens }),
   setConfig: (index, patch) => set((s) => ({ configs: s.configs.map((c, i) => (i === index ? { ...c, ...patch } : c)) })),
@@ -142,6 +154,10 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
     ),
   removeConfig: (index) => set((s) => ({ configs: s.configs.filter((_, i) => i !== index) })),
   setOverlay: ({ layer, head }) => set({ ...(layer !== undefined ? { overlayLayer: layer } : {}), ...(head !== undefined ? { overlayHead: head } : {}) }),
+});
+
+/** One run: the response, the example it answers (if any), the overlay's layer kept in range, and the speed it measured. */
+const runAction: SliceCreator<Pick<PlaygroundSlice, 'runPlayground'>> = (set, get, api) => ({
   runPlayground: async (modelId) => {
     const { prompt, maxNewTokens, configs, example } = get();
     set({ playgroundRunning: true, playgroundError: null });

@@ -56,8 +56,40 @@ export function withoutLiveFields<T extends RunSummary>(run: T): Partial<T> {
   return Object.fromEntries(Object.entries(run).filter(([k]) => !live.has(k))) as Partial<T>;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
+  const ctx: RunsContext = { set, get, api, track: runTracker(set) };
+  return {
+    runs: [],
+    runsLoaded: false,
+    details: {},
+    rows: {},
+    logs: {},
+    current: {},
+    ...loadActions(ctx),
+    ...controlActions(ctx),
+    handleEvent: eventHandler(ctx),
+    subscribe: () => api.onEvent((e) => get().handleEvent(e)),
+  };
+};
+
+type SetState = Parameters<SliceCreator<RunsSlice>>[0];
+type GetState = Parameters<SliceCreator<RunsSlice>>[1];
+
+/** What the runs slice's actions share: the store, the API and the run tracker. */
+interface RunsContext {
+  readonly set: SetState;
+  readonly get: GetState;
+  readonly api: Parameters<SliceCreator<RunsSlice>>[2];
+  readonly track: RunTracker;
+}
+
+type RunTracker = ReturnType<typeof runTracker>;
+
+/**
+ * The bookkeeping that lets answers and events race safely (see the header): how many status/progress events
+ * each run has seen, which cell ids it already holds, and the writes that respect both.
+ */
+function runTracker(set: SetState) {
   /** Cell ids seen per run (outside React state: it only guards against duplicates). */
   const seen = new Map<string, Set<string>>();
   const seenOf = (runId: string): Set<string> => {
@@ -68,6 +100,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
   /** How many status/progress events arrived per run: an answer compares the count before and after its call. */
   const eventCount = new Map<string, number>();
   const eventsOf = (runId: string): number => eventCount.get(runId) ?? 0;
+  const countEvent = (runId: string): void => void eventCount.set(runId, eventsOf(runId) + 1);
   /** The answer's run, less its live fields when an event about it arrived after `before` was read. */
   const fresh = <T extends RunSummary>(run: T, before: number): T | Partial<T> => (eventsOf(run.id) === before ? run : withoutLiveFields(run));
   const patchRun = (runId: string, patch: Partial<RunSummary>): void =>
@@ -85,29 +118,29 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     );
   const appendRows = (runId: string, rows: readonly AnyRow[]): void => {
     const ids = seenOf(runId);
-    const fresh = rows.filter((r) => !ids.has(r.cellId));
-    if (fresh.length === 0) return;
-    for (const r of fresh) ids.add(r.cellId);
-    set((s) => ({ rows: { ...s.rows, [runId]: [...(s.rows[runId] ?? []), ...fresh] } }));
+    const unseen = rows.filter((r) => !ids.has(r.cellId));
+    if (unseen.length === 0) return;
+    for (const r of unseen) ids.add(r.cellId);
+    set((s) => ({ rows: { ...s.rows, [runId]: [...(s.rows[runId] ?? []), ...unseen] } }));
   };
+  /** A snapshot of every run's event count, for an answer about all runs. */
+  const snapshot = (): ReadonlyMap<string, number> => new Map(eventCount);
+  return { eventsOf, countEvent, snapshot, patchRun, upsertRun, appendRows };
+}
 
+/** The run list, and one run's detail, log and rows (paged). */
+function loadActions({ set, get, api, track }: RunsContext): Pick<RunsSlice, 'loadRuns' | 'loadRun'> {
   return {
-    runs: [],
-    runsLoaded: false,
-    details: {},
-    rows: {},
-    logs: {},
-    current: {},
     loadRuns: async () => {
       try {
-        const before = new Map(eventCount);
+        const before = track.snapshot();
         const listed = await api.listRuns({});
         set((s) => {
           const shown = new Map(s.runs.map((r) => [r.id, r]));
           return {
             runs: listed.map((r) => {
               const cur = shown.get(r.id);
-              return cur && eventsOf(r.id) !== (before.get(r.id) ?? 0) ? { ...cur, ...withoutLiveFields(r) } : r;
+              return cur && track.eventsOf(r.id) !== (before.get(r.id) ?? 0) ? { ...cur, ...withoutLiveFields(r) } : r;
             }),
             runsLoaded: true,
           };
@@ -119,32 +152,38 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     },
     loadRun: async (runId) => {
       try {
-        const before = eventsOf(runId);
+        const before = track.eventsOf(runId);
         const detail = await api.getRun({ runId });
         // Lines that arrived as events while getRun was in flight may be newer than the detail's copy: keep the longer log.
         set((s) => {
           const shown = s.runs.find((r) => r.id === runId);
-          const live = eventsOf(runId) !== before && shown ? Object.fromEntries(LIVE_FIELDS.filter((k) => k in shown).map((k) => [k, shown[k]])) : {};
+          const live = track.eventsOf(runId) !== before && shown ? Object.fromEntries(LIVE_FIELDS.filter((k) => k in shown).map((k) => [k, shown[k]])) : {};
           return {
             details: { ...s.details, [runId]: { ...detail, ...live } },
             logs: { ...s.logs, [runId]: (s.logs[runId]?.length ?? 0) > detail.logs.length ? (s.logs[runId] ?? []) : detail.logs },
           };
         });
-        upsertRun(detail, before);
+        track.upsertRun(detail, before);
         for (let offset = 0; ; offset += PAGE) {
           const page = await api.getResults({ runId, offset, limit: PAGE });
-          appendRows(runId, page.rows);
+          track.appendRows(runId, page.rows);
           if (page.rows.length < PAGE || offset + page.rows.length >= page.total) break;
         }
       } catch (e) {
         get().reportError(e, `loading run ${runId}`);
       }
     },
+  };
+}
+
+/** Start, cancel and resume: each answer updates the run unless an event overtook it. */
+function controlActions({ get, api, track }: RunsContext): Pick<RunsSlice, 'startRun' | 'cancelRun' | 'resumeRun'> {
+  return {
     startRun: async (experiment, name) => {
       try {
         const run = await api.startRun({ experiment, ...(name ? { name } : {}) });
         // A new id: any event about it arrived while startRun was in flight.
-        upsertRun(run, 0);
+        track.upsertRun(run, 0);
         get().selectRun(run.id);
         return run;
       } catch (e) {
@@ -154,58 +193,61 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, api) => {
     },
     cancelRun: async (runId) => {
       try {
-        const before = eventsOf(runId);
-        upsertRun(await api.cancelRun({ runId }), before);
+        const before = track.eventsOf(runId);
+        track.upsertRun(await api.cancelRun({ runId }), before);
       } catch (e) {
         get().reportError(e, 'cancelling');
       }
     },
     resumeRun: async (runId) => {
       try {
-        const before = eventsOf(runId);
-        upsertRun(await api.resumeRun({ runId }), before);
+        const before = track.eventsOf(runId);
+        track.upsertRun(await api.resumeRun({ runId }), before);
       } catch (e) {
         get().reportError(e, 'resuming');
       }
     },
-    handleEvent: (e) => {
-      switch (e.type) {
-        case 'run.progress': {
-          eventCount.set(e.runId, eventsOf(e.runId) + 1);
-          const queued = get().runs.find((r) => r.id === e.runId)?.status === 'queued';
-          patchRun(e.runId, {
-            cellsDone: e.cellsDone,
-            cellsTotal: e.cellsTotal,
-            tokensPerSecond: e.tokensPerSecond,
-            etaSeconds: e.etaSeconds,
-            ...(queued ? { status: 'running' as const } : {}),
-          });
-          set((s) => ({ current: { ...s.current, [e.runId]: e.current } }));
+  };
+}
+
+/** The engine's events, each applied to the slice it concerns (see the header). */
+function eventHandler({ set, get, track }: RunsContext): RunsSlice['handleEvent'] {
+  return (e) => {
+    switch (e.type) {
+      case 'run.progress': {
+        track.countEvent(e.runId);
+        const queued = get().runs.find((r) => r.id === e.runId)?.status === 'queued';
+        track.patchRun(e.runId, {
+          cellsDone: e.cellsDone,
+          cellsTotal: e.cellsTotal,
+          tokensPerSecond: e.tokensPerSecond,
+          etaSeconds: e.etaSeconds,
+          ...(queued ? { status: 'running' as const } : {}),
+        });
+        set((s) => ({ current: { ...s.current, [e.runId]: e.current } }));
+        return;
+      }
+      case 'run.row':
+        track.appendRows(e.runId, [e.row]);
+        return;
+      case 'run.log':
+        set((s) => ({ logs: { ...s.logs, [e.runId]: [...(s.logs[e.runId] ?? []), e.line] } }));
+        return;
+      case 'run.status':
+        track.countEvent(e.runId);
+        if (!get().runs.some((r) => r.id === e.runId)) {
+          void get().loadRuns();
           return;
         }
-        case 'run.row':
-          appendRows(e.runId, [e.row]);
-          return;
-        case 'run.log':
-          set((s) => ({ logs: { ...s.logs, [e.runId]: [...(s.logs[e.runId] ?? []), e.line] } }));
-          return;
-        case 'run.status':
-          eventCount.set(e.runId, eventsOf(e.runId) + 1);
-          if (!get().runs.some((r) => r.id === e.runId)) {
-            void get().loadRuns();
-            return;
-          }
-          patchRun(e.runId, e.error !== undefined ? { status: e.status, error: e.error } : { status: e.status });
-          if (e.status !== 'running') set((s) => ({ current: Object.fromEntries(Object.entries(s.current).filter(([k]) => k !== e.runId)) }));
-          return;
-        case 'models.changed':
-          void get().loadModels();
-          return;
-        case 'model.download':
-          get().handleDownloadEvent(e);
-          return;
-      }
-    },
-    subscribe: () => api.onEvent((e) => get().handleEvent(e)),
+        track.patchRun(e.runId, e.error !== undefined ? { status: e.status, error: e.error } : { status: e.status });
+        if (e.status !== 'running') set((s) => ({ current: Object.fromEntries(Object.entries(s.current).filter(([k]) => k !== e.runId)) }));
+        return;
+      case 'models.changed':
+        void get().loadModels();
+        return;
+      case 'model.download':
+        get().handleDownloadEvent(e);
+        return;
+    }
   };
-};
+}
