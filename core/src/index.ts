@@ -55,3 +55,4 @@ export * from './results/compare.ts';
 export * from './results/colors.ts';
 export * from './results/ticks.ts';
 export * from './eta.ts';
+export * from './prompt-room.ts';

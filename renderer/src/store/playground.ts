@@ -11,6 +11,7 @@
  * template, length, depth, seed) or write their own prompt.
  */
 import type { ExampleKind, PlaygroundExample, PlaygroundResponse } from '@kvlab/core';
+import { promptRoom } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
 import { speedFromPlayground, type MeasuredSpeed } from '../util/cost.ts';
 import { errorMessage } from '../util/format.ts';
@@ -42,13 +43,13 @@ export const DEFAULT_EXAMPLE: ExampleOptions = { kind: 'passkey', template: 'tra
 
 /** The example lengths offered. */
 const EXAMPLE_LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072];
-/** Room an example leaves in the context: its 32 generated tokens plus the runner's 32-token margin. */
-const EXAMPLE_ROOM = 64;
+/** Tokens an example may generate: the NIAH generator's answer cap for one value, which the example's sample carries. */
+const EXAMPLE_ANSWER_TOKENS = 32;
 
 /** The example lengths that fit a model's context with room for the answer; the smallest is always offered. */
 export function exampleLengths(contextLength: number | undefined): number[] {
   if (contextLength === undefined) return EXAMPLE_LENGTHS.filter((l) => l <= 2048);
-  const fit = EXAMPLE_LENGTHS.filter((l) => l + EXAMPLE_ROOM <= contextLength);
+  const fit = EXAMPLE_LENGTHS.filter((l) => l <= promptRoom(contextLength, EXAMPLE_ANSWER_TOKENS));
   return fit.length ? fit : [EXAMPLE_LENGTHS[0] ?? 128];
 }
 
