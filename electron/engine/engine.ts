@@ -2,6 +2,9 @@
  * The inference engine: a model's decoder graph in an onnxruntime-node
  * session, chunked prefill that returns K/V and the attention statistics the
  * compression methods need, and single-token decode steps against a KvCache.
+ * It implements InferenceEngine (inference-engine.ts), which is all the
+ * runner, the profile and the generation loop see; `openModel` is the opener
+ * they default to.
  *
  * Plain Node module (no electron import): the app's utility process, the CLI,
  * serve mode and the tests all use it.
