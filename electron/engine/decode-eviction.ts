@@ -17,7 +17,7 @@
  */
 import type { CompressionPlan, LayerObservation, ScorerDef } from '@kvlab/core';
 import { f32, getScorer } from '@kvlab/core';
-import type { PrefillResult } from './engine.ts';
+import type { PrefillResult } from './inference-engine.ts';
 import type { KvCache } from './kv-cache.ts';
 
 export class DecodeEvictor {

@@ -2,6 +2,9 @@
  * The inference engine: a model's decoder graph in an onnxruntime-node
  * session, chunked prefill that returns K/V and the attention statistics the
  * compression methods need, and single-token decode steps against a KvCache.
+ * It implements InferenceEngine (inference-engine.ts), which is all the
+ * runner, the profile and the generation loop see; `openModel` is the opener
+ * they default to.
  *
  * Plain Node module (no electron import): the app's utility process, the CLI,
  * serve mode and the tests all use it.
@@ -15,8 +18,19 @@ import type { ExecutionProvider, ExecutionProviderChoice, KvModelShape, LayerObs
 import { f32, LabError, tensor, toFloat32 } from '@kvlab/core';
 import { buildDecoderGraph, MASK_NEG, type KvType } from './graph/decoder.ts';
 import { kvArray, type KvArray, type KvCache } from './kv-cache.ts';
-import type { LoadedModel, ModelConfig } from './model.ts';
-import type { ProviderInfo } from './providers.ts';
+import type {
+  EngineInfo,
+  EngineOpener,
+  EngineOptions,
+  InferenceEngine,
+  OpenedModel,
+  PrefillOptions,
+  PrefillResult,
+  StepOptions,
+  StepResult,
+} from './inference-engine.ts';
+import { describeWeights, hasBlockWeights, loadModel } from './load.ts';
+import type { LoadedModel, ModelConfig, Tokenizer } from './model.ts';
 import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
@@ -26,63 +40,8 @@ export const GRAPH_VERSION = 6;
 /** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
 export type { ExecutionProvider, ExecutionProviderChoice };
 
-export interface EngineOptions {
-  /** Intra-op threads (default: onnxruntime's choice). */
-  readonly threads?: number;
-  /** A provider by name, or 'auto' (providers.ts); default 'cpu'. */
-  readonly executionProvider?: ExecutionProviderChoice;
-  /** Where built graphs are cached (default ~/.cache/kvlab/graphs, or $KVLAB_CACHE/graphs). */
-  readonly cacheDir?: string;
-  /** Prefill chunk length (tokens per run); bounds the transient [Hq, S, T] attention. Default: autoPrefillChunk. */
-  readonly prefillChunk?: number;
-  /**
-   * Multiply weight blocks (every quantised matrix) with float32 activations:
-   * exact against the dequantised weights, but onnxruntime's kernels for it are
-   * 2.4× slower per decode matmul for 4-bit blocks and ~100× for 8-bit ones
-   * than the default, which quantises the activations to int8 per block as
-   * llama.cpp's CPU path does. For tests, and for users who want exactness.
-   */
-  readonly exactMatmul?: boolean;
-  /**
-   * The KV cache's element type (default 'f32'). 'f16' holds and moves half
-   * the bytes (llama.cpp's default); the graph computes in float32, casting
-   * the past up where it reads it, which on the CPU costs a pass over the
-   * cache per step. Budgets and "KV held" count the chosen type's bytes.
-   */
-  readonly kvType?: KvType;
-}
-
-export interface PrefillOptions {
-  /** Observation windows α to aggregate (one longer than the prompt is clamped to it: core's observedWindow); the last query's row is always returned. */
-  readonly windows?: readonly number[];
-  /** Also accumulate H2O's attention over every prompt query. */
-  readonly accumulate?: boolean;
-  /** Return logits for every prompt position (teacher forcing) instead of only the last. */
-  readonly allLogits?: boolean;
-  /** Return the last `queries` post-RoPE queries per layer (LMBO). */
-  readonly queries?: number;
-  readonly signal?: AbortSignal;
-}
-
-export interface PrefillResult {
-  readonly n: number;
-  /** [K, V] logits: K = n with allLogits, else 1 (the last position). */
-  readonly logits: Float32Array;
-  /** Per layer [Hkv, n, d], head-major (the cache's layout; the observations share these buffers). */
-  readonly keys: KvArray[];
-  readonly values: KvArray[];
-  /** Per layer statistics for core's scorers and allocators (keys/values in core's [Hkv, n, d]). */
-  readonly observations: LayerObservation[];
-  /** Per layer [Hq, q, d] post-RoPE window queries, when asked. */
-  readonly queries?: Float32Array[];
-  readonly timings: { readonly prefillMs: number };
-}
-
-/** The provider in use, why, and (on WebGPU) the adapter: see ProviderInfo. */
-export interface EngineInfo extends ProviderInfo {
-  readonly graphPath: string;
-  readonly graphCached: boolean;
-}
+/** The engine's interface and its option and result types live with the interface (inference-engine.ts). */
+export type { EngineInfo, EngineOptions, PrefillOptions, PrefillResult, StepOptions, StepResult } from './inference-engine.ts';
 
 /** An engine setting the chosen provider or adapter cannot run, found when the session first runs it. */
 export class EngineSetupError extends LabError {
@@ -93,7 +52,64 @@ export class EngineSetupError extends LabError {
   }
 }
 
-export class Engine {
+/** The past one graph run attends to, per layer: K/V [Hkv, slots, d], and a mask that hides empty slots. */
+interface PastFeed {
+  readonly keys: KvArray;
+  readonly values: KvArray;
+  readonly mask: Float32Array;
+  readonly slots: number;
+}
+
+/** One graph run over `tokens` at `positions`, against per-layer past K/V. */
+interface GraphRun {
+  readonly tokens: readonly number[];
+  readonly positions: readonly number[];
+  readonly past: (l: number) => PastFeed;
+  /** [A, S]: row a weighs the queries whose attention statistic a sums (H2O's ones row, window rows). */
+  readonly statRows: Float32Array;
+  readonly statCount: number;
+  /** The positions (of this run) whose logits come back. */
+  readonly logitsIndex: readonly number[];
+  readonly fetchStats: boolean;
+  readonly fetchQueries: boolean;
+}
+
+/** What one prefill computes, fixed before its first chunk runs. */
+interface PrefillPlan {
+  readonly n: number;
+  /** Observation windows, clamped to the prompt, ascending, always with α = 1 (the last query's row). */
+  readonly windows: readonly number[];
+  /** Chunk boundaries: 0, …, n. */
+  readonly bounds: readonly number[];
+  readonly accumulate: boolean;
+  readonly allLogits: boolean;
+  readonly queries: number;
+}
+
+/** The prefill's outputs, filled chunk by chunk. */
+interface PrefillState {
+  readonly keys: KvArray[];
+  readonly values: KvArray[];
+  /** Per layer [Hq, n]: H2O's attention summed over every prompt query. */
+  readonly accumulated: Float32Array[] | undefined;
+  readonly logitsAll: Float32Array | undefined;
+  lastLogits: Float32Array;
+  readonly observations: LayerObservation[];
+  queries: Float32Array[] | undefined;
+}
+
+/** One prefill chunk: tokens start … end−1; the last chunk carries the window statistics. */
+interface Chunk {
+  readonly start: number;
+  readonly end: number;
+  readonly last: boolean;
+  /** Past slots fed: the `start` tokens before it, or one masked slot for the first chunk. */
+  readonly fedPast: number;
+  /** Statistic rows: [ones (H2O)?, window α… (last chunk only)]. */
+  readonly statCount: number;
+}
+
+export class Engine implements InferenceEngine {
   private readonly inv: Float64Array;
   /**
    * Bytes the last graph run moved between JS and the session: every input
@@ -119,6 +135,10 @@ export class Engine {
     return this.model.config;
   }
 
+  get tokenizer(): Tokenizer {
+    return this.model.tokenizer;
+  }
+
   get shape(): KvModelShape {
     const c = this.model.config;
     return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: this.kvType === 'f16' ? 'float16' : 'float32' };
@@ -140,60 +160,17 @@ export class Engine {
     await this.session.release();
   }
 
-  /** One graph run over `tokens` at `positions`, against per-layer past K/V. */
-  // eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-  private async run(
-    tokens: readonly number[],
-    positions: readonly number[],
-    past: (l: number) => { keys: KvArray; values: KvArray; mask: Float32Array; slots: number },
-    statRows: Float32Array,
-    A: number,
-    logitsIndex: readonly number[],
-    fetchStats: boolean,
-    fetchQueries: boolean,
-  ): Promise<ort.InferenceSession.OnnxValueMapType> {
-    const c = this.config;
-    const S = tokens.length;
-    const half = c.headDim / 2;
-    const { cos, sin } = ropeTables(this.inv, positions);
-    const causal = new Float32Array(S * S);
-    for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) causal[i * S + j] = MASK_NEG;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor(
-        'int64',
-        BigInt64Array.from(tokens, (t) => BigInt(t)),
-        [1, S],
-      ),
-      rope_cos: new ort.Tensor('float32', cos, [1, S, 1, half]),
-      rope_sin: new ort.Tensor('float32', sin, [1, S, 1, half]),
-      causal_mask: new ort.Tensor('float32', causal, [1, 1, 1, S, S]),
-      stat_weights: new ort.Tensor('float32', statRows, [1, 1, 1, A, S]),
-      ...windowRowFeeds(statRows, A, S),
-      logits_index: new ort.Tensor(
-        'int64',
-        BigInt64Array.from(logitsIndex, (i) => BigInt(i)),
-        [logitsIndex.length],
-      ),
-      new_from: new ort.Tensor('int64', BigInt64Array.of(BigInt(-S)), [1]),
-    };
+  /** Runs the graph once; records the bytes it moved (lastRunBytes). */
+  private async run(r: GraphRun): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const feeds = this.feedsFor(r);
     const fetches = ['logits'];
-    for (let l = 0; l < c.numLayers; l++) {
-      const p = past(l);
-      feeds[`past_key_${l}`] = kvTensor(p.keys, [1, c.numKvHeads, 1, p.slots, c.headDim]);
-      feeds[`past_value_${l}`] = kvTensor(p.values, [1, c.numKvHeads, 1, p.slots, c.headDim]);
-      feeds[`past_mask_${l}`] = new ort.Tensor('float32', p.mask, [1, c.numKvHeads, 1, 1, p.slots]);
+    for (let l = 0; l < this.config.numLayers; l++) {
       fetches.push(`key_${l}`, `value_${l}`);
-      if (fetchStats) fetches.push(`wsum_${l}`, `wsq_${l}`, `went_${l}`);
-      if (fetchQueries) fetches.push(`query_${l}`);
+      if (r.fetchStats) fetches.push(`wsum_${l}`, `wsq_${l}`, `went_${l}`);
+      if (r.fetchQueries) fetches.push(`query_${l}`);
     }
     const out = await this.session.run(feeds, fetches).catch((e: unknown) => {
-      // onnxruntime's WebGPU provider compiles a kernel's shader on its first run; a float16 cache needs the
-      // adapter's shader-f16 feature (software adapters such as SwiftShader lack it).
-      if (this.kvType === 'f16' && /requires f16 but the device does not support it/.test(String(e)))
-        throw new EngineSetupError(
-          `the f16 KV cache cannot run on this GPU adapter (${this.info.adapter?.name ?? this.info.executionProvider}): it has no shader-f16 support; use the f32 cache (--kv-type f32, "kvType": "f32") or the CPU`,
-        );
-      throw e;
+      throw this.setupError(e) ?? e;
     });
     let uploaded = 0;
     for (const t of Object.values(feeds)) uploaded += (t.data as ArrayBufferView).byteLength;
@@ -203,134 +180,185 @@ export class Engine {
     return out;
   }
 
+  /** The graph's inputs for one run: ids, RoPE tables, masks, statistic weights, and every layer's past. */
+  private feedsFor(r: GraphRun): Record<string, ort.Tensor> {
+    const c = this.config;
+    const S = r.tokens.length;
+    const half = c.headDim / 2;
+    const { cos, sin } = ropeTables(this.inv, r.positions);
+    const causal = new Float32Array(S * S);
+    for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) causal[i * S + j] = MASK_NEG;
+    const A = r.statCount;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(r.tokens, (t) => BigInt(t)),
+        [1, S],
+      ),
+      rope_cos: new ort.Tensor('float32', cos, [1, S, 1, half]),
+      rope_sin: new ort.Tensor('float32', sin, [1, S, 1, half]),
+      causal_mask: new ort.Tensor('float32', causal, [1, 1, 1, S, S]),
+      stat_weights: new ort.Tensor('float32', r.statRows, [1, 1, 1, A, S]),
+      ...windowRowFeeds(r.statRows, A, S),
+      logits_index: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(r.logitsIndex, (i) => BigInt(i)),
+        [r.logitsIndex.length],
+      ),
+      new_from: new ort.Tensor('int64', BigInt64Array.of(BigInt(-S)), [1]),
+    };
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = r.past(l);
+      feeds[`past_key_${l}`] = kvTensor(p.keys, [1, c.numKvHeads, 1, p.slots, c.headDim]);
+      feeds[`past_value_${l}`] = kvTensor(p.values, [1, c.numKvHeads, 1, p.slots, c.headDim]);
+      feeds[`past_mask_${l}`] = new ort.Tensor('float32', p.mask, [1, c.numKvHeads, 1, 1, p.slots]);
+    }
+    return feeds;
+  }
+
+  /**
+   * onnxruntime's WebGPU provider compiles a kernel's shader on its first run; a float16 cache needs the
+   * adapter's shader-f16 feature (software adapters such as SwiftShader lack it): that failure, said plainly.
+   */
+  private setupError(e: unknown): EngineSetupError | undefined {
+    if (this.kvType !== 'f16' || !/requires f16 but the device does not support it/.test(String(e))) return undefined;
+    return new EngineSetupError(
+      `the f16 KV cache cannot run on this GPU adapter (${this.info.adapter?.name ?? this.info.executionProvider}): it has no shader-f16 support; use the f32 cache (--kv-type f32, "kvType": "f32") or the CPU`,
+    );
+  }
+
   /**
    * Full-attention prefill of `tokens` (positions 0 … n−1) in chunks. Returns
    * K/V per layer and the statistics for compression. Peak memory is linear in
    * n: the largest transient is [Hq, chunk, n].
    */
-  // eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
   async prefill(tokens: readonly number[], opts: PrefillOptions = {}): Promise<PrefillResult> {
     const t0 = performance.now();
-    const c = this.config;
-    const n = tokens.length;
+    const plan = this.planPrefill(tokens.length, opts);
+    const state = this.prefillState(plan);
+    for (let b = 0; b + 1 < plan.bounds.length; b++) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+      await this.prefillChunk(tokens, plan, state, b);
+    }
+    return {
+      n: plan.n,
+      logits: state.logitsAll ?? state.lastLogits,
+      keys: state.keys,
+      values: state.values,
+      observations: state.observations,
+      ...(state.queries ? { queries: state.queries } : {}),
+      timings: { prefillMs: performance.now() - t0 },
+    };
+  }
+
+  /** The windows and chunk boundaries of an n-token prefill. */
+  private planPrefill(n: number, opts: PrefillOptions): PrefillPlan {
     if (n < 1) throw new RangeError('prefill needs at least one token');
-    const { numLayers: L, numKvHeads: Hkv, headDim: d, numHeads: Hq } = c;
-    const row = Hkv * d;
     // A window longer than the prompt observes every prompt query: α is clamped to n, as core's windowOf looks it up.
     const windows = [...new Set([1, ...(opts.windows ?? []).map((a) => Math.min(a, n))])].sort((a, b) => a - b);
-    const maxWindow = Math.max(...windows, opts.queries ?? 0);
-    if (maxWindow > n) throw new RangeError(`${opts.queries ?? 0} window queries exceed the prompt (${n} tokens)`);
+    const queries = opts.queries ?? 0;
+    const maxWindow = Math.max(...windows, queries);
+    if (maxWindow > n) throw new RangeError(`${queries} window queries exceed the prompt (${n} tokens)`);
     // Chunk boundaries: fixed size, with the last chunk holding every window query.
     const bounds: number[] = [];
-    const chunk = this.chunk ?? autoPrefillChunk(Hq, n);
+    const chunk = this.chunk ?? autoPrefillChunk(this.config.numHeads, n);
     for (let s = 0; s < n; s += chunk) bounds.push(s);
     while (bounds.length > 1 && n - (bounds[bounds.length - 1] ?? 0) < maxWindow) bounds.pop();
     bounds.push(n);
+    return { n, windows, bounds, accumulate: opts.accumulate ?? false, allLogits: opts.allLogits ?? false, queries };
+  }
 
-    const keys = Array.from({ length: L }, () => kvArray(this.kvType, n * row));
-    const values = Array.from({ length: L }, () => kvArray(this.kvType, n * row));
-    const accumulated = opts.accumulate ? Array.from({ length: L }, () => new Float32Array(Hq * n)) : undefined;
-    const logitsAll = opts.allLogits ? new Float32Array(n * c.vocabSize) : undefined;
-    let lastLogits = new Float32Array(c.vocabSize);
-    const observations: LayerObservation[] = [];
-    let queries: Float32Array[] | undefined;
-
-    for (let b = 0; b + 1 < bounds.length; b++) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
-      const start = bounds[b] ?? 0;
-      const end = bounds[b + 1] ?? n;
-      const S = end - start;
-      const last = b + 2 === bounds.length;
-      // Stat rows: [ones (H2O)?, window α… (final chunk only)].
-      const rows: Float32Array[] = [];
-      if (accumulated) rows.push(new Float32Array(S).fill(1));
-      if (last) for (const a of windows) rows.push(Float32Array.from({ length: S }, (_, s) => (s >= S - a ? 1 : 0)));
-      if (rows.length === 0) rows.push(new Float32Array(S));
-      const A = rows.length;
-      const statRows = new Float32Array(A * S);
-      rows.forEach((r, i) => statRows.set(r, i * S));
-      // keys[l]/values[l] hold the first `start` tokens head-major [Hkv, start, d] at their front:
-      // exactly the past this chunk attends to, fed without a copy. The first chunk has no past; it is
-      // fed one masked slot instead, which takes no attention (zero-size tensors are never fed, on any provider).
-      const fedPast = Math.max(start, 1);
-      const pastMask = start > 0 ? new Float32Array(Hkv * start) : new Float32Array(Hkv).fill(MASK_NEG);
-      const emptyPast = kvArray(this.kvType, row);
-      const out = await this.run(
-        tokens.slice(start, end),
-        Array.from({ length: S }, (_, i) => start + i),
-        (l) => ({
-          keys: start > 0 ? (keys[l] ?? new Float32Array(0)).subarray(0, start * row) : emptyPast,
-          values: start > 0 ? (values[l] ?? new Float32Array(0)).subarray(0, start * row) : emptyPast,
-          mask: pastMask,
-          slots: fedPast,
-        }),
-        statRows,
-        A,
-        opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
-        last || accumulated !== undefined,
-        last && (opts.queries ?? 0) > 0,
-      );
-      const lg = out['logits']?.data as Float32Array;
-      if (logitsAll) logitsAll.set(lg, start * c.vocabSize);
-      else lastLogits = lg.slice(-c.vocabSize);
-      for (let l = 0; l < L; l++) {
-        appendHeadMajor(keys[l] ?? new Float32Array(0), out[`key_${l}`]?.data as KvArray, start, S, Hkv, d);
-        appendHeadMajor(values[l] ?? new Float32Array(0), out[`value_${l}`]?.data as KvArray, start, S, Hkv, d);
-        const wsum = out[`wsum_${l}`]?.data as Float32Array | undefined;
-        const T = fedPast + S; // slots of this chunk's statistics: the fed past, then the new tokens
-        const skip = fedPast - start; // the masked slot of an empty past comes first; it is skipped
-        if (accumulated && wsum) {
-          // Row 0 is the ones row: Σ over this chunk's queries, [Hq, A, T] with head-major Hq = Hkv·g.
-          const acc = accumulated[l] ?? new Float32Array(0);
-          for (let h = 0; h < Hq; h++) for (let t = 0; t < end; t++) acc[h * n + t] = (acc[h * n + t] ?? 0) + (wsum[(h * A + 0) * T + skip + t] ?? 0);
-        }
-        if (last) {
-          const wsq = out[`wsq_${l}`]?.data as Float32Array;
-          const went = out[`went_${l}`]?.data as Float32Array;
-          const off = accumulated ? 1 : 0;
-          const ws: WindowAttention[] = windows.map((a, i) => {
-            const r = off + i;
-            const sum = new Float32Array(Hq * n);
-            const sq = new Float32Array(Hq * n);
-            const ent = new Float32Array(Hq);
-            for (let h = 0; h < Hq; h++) {
-              sum.set((wsum ?? new Float32Array(0)).subarray((h * A + r) * T + skip, (h * A + r + 1) * T), h * n);
-              sq.set(wsq.subarray((h * A + r) * T + skip, (h * A + r + 1) * T), h * n);
-              ent[h] = (went[h * A + r] ?? 0) / a;
-            }
-            return { size: a, sum: f32([Hq, n], sum), sqSum: f32([Hq, n], sq), entropy: ent };
-          });
-          const lastQuery = ws.find((w) => w.size === 1)?.sum ?? f32([Hq, n]);
-          observations.push({
-            layer: l,
-            seqLen: n,
-            numQueryHeads: Hq,
-            numKvHeads: Hkv,
-            headDim: d,
-            windows: ws,
-            lastQuery,
-            ...(accumulated ? { accumulated: f32([Hq, n], accumulated[l]) } : {}),
-            // The methods read float32; an f16 cache is converted only for a method that reads K or V.
-            ...lazyKv([Hkv, n, d], keys[l] ?? new Float32Array(0), values[l] ?? new Float32Array(0)),
-          });
-          if ((opts.queries ?? 0) > 0) {
-            const q = out[`query_${l}`]?.data as Float32Array; // [S, Hq, d]
-            const nq = opts.queries ?? 0;
-            queries ??= [];
-            queries.push(headMajor(q.subarray((S - nq) * Hq * d), nq, Hq, d));
-          }
-        }
-      }
-    }
+  private prefillState(plan: PrefillPlan): PrefillState {
+    const { numLayers: L, numKvHeads: Hkv, headDim: d, numHeads: Hq, vocabSize: V } = this.config;
+    const size = plan.n * Hkv * d;
     return {
-      n,
-      logits: logitsAll ?? lastLogits,
-      keys,
-      values,
-      observations,
-      ...(queries ? { queries } : {}),
-      timings: { prefillMs: performance.now() - t0 },
+      keys: Array.from({ length: L }, () => kvArray(this.kvType, size)),
+      values: Array.from({ length: L }, () => kvArray(this.kvType, size)),
+      accumulated: plan.accumulate ? Array.from({ length: L }, () => new Float32Array(Hq * plan.n)) : undefined,
+      logitsAll: plan.allLogits ? new Float32Array(plan.n * V) : undefined,
+      lastLogits: new Float32Array(V),
+      observations: [],
+      queries: undefined,
     };
+  }
+
+  /** Runs chunk b of the prefill and folds its outputs into `state`. */
+  private async prefillChunk(tokens: readonly number[], plan: PrefillPlan, state: PrefillState, b: number): Promise<void> {
+    const start = plan.bounds[b] ?? 0;
+    const end = plan.bounds[b + 1] ?? plan.n;
+    const last = b + 2 === plan.bounds.length;
+    const S = end - start;
+    const stat = chunkStatRows(S, plan.accumulate, last ? plan.windows : []);
+    const chunk: Chunk = { start, end, last, fedPast: Math.max(start, 1), statCount: stat.count };
+    const out = await this.run({
+      tokens: tokens.slice(start, end),
+      positions: Array.from({ length: S }, (_, i) => start + i),
+      past: this.chunkPast(state, start),
+      statRows: stat.rows,
+      statCount: stat.count,
+      logitsIndex: plan.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
+      fetchStats: last || plan.accumulate,
+      fetchQueries: last && plan.queries > 0,
+    });
+    const lg = out['logits']?.data as Float32Array;
+    if (state.logitsAll) state.logitsAll.set(lg, start * this.config.vocabSize);
+    else state.lastLogits = lg.slice(-this.config.vocabSize);
+    for (let l = 0; l < this.config.numLayers; l++) this.foldLayer(out, l, { plan, state, chunk });
+  }
+
+  /**
+   * keys[l]/values[l] hold the first `start` tokens head-major [Hkv, start, d] at their front:
+   * exactly the past a chunk attends to, fed without a copy. The first chunk has no past; it is
+   * fed one masked slot instead, which takes no attention (zero-size tensors are never fed, on any provider).
+   */
+  private chunkPast(state: PrefillState, start: number): (l: number) => PastFeed {
+    const { numKvHeads: Hkv, headDim: d } = this.config;
+    const row = Hkv * d;
+    const mask = start > 0 ? new Float32Array(Hkv * start) : new Float32Array(Hkv).fill(MASK_NEG);
+    const empty = kvArray(this.kvType, row);
+    const slots = Math.max(start, 1);
+    return (l) => ({
+      keys: start > 0 ? (state.keys[l] ?? new Float32Array(0)).subarray(0, start * row) : empty,
+      values: start > 0 ? (state.values[l] ?? new Float32Array(0)).subarray(0, start * row) : empty,
+      mask,
+      slots,
+    });
+  }
+
+  /** One layer's chunk outputs: K/V appended, H2O's sum grown, and (last chunk) the layer's observation and queries. */
+  private foldLayer(out: ort.InferenceSession.OnnxValueMapType, l: number, at: { plan: PrefillPlan; state: PrefillState; chunk: Chunk }): void {
+    const { plan, state, chunk } = at;
+    const { numKvHeads: Hkv, headDim: d, numHeads: Hq } = this.config;
+    const layout = { start: chunk.start, count: chunk.end - chunk.start, heads: Hkv, headDim: d };
+    appendHeadMajor(state.keys[l] ?? new Float32Array(0), out[`key_${l}`]?.data as KvArray, layout);
+    appendHeadMajor(state.values[l] ?? new Float32Array(0), out[`value_${l}`]?.data as KvArray, layout);
+    const stats: ChunkStats = {
+      wsum: out[`wsum_${l}`]?.data as Float32Array | undefined,
+      wsq: out[`wsq_${l}`]?.data as Float32Array | undefined,
+      went: out[`went_${l}`]?.data as Float32Array | undefined,
+      numHeads: Hq,
+      chunk,
+    };
+    const acc = state.accumulated?.[l];
+    if (acc && stats.wsum) accumulateChunk(acc, stats, plan.n);
+    if (!chunk.last) return;
+    state.observations.push({
+      layer: l,
+      seqLen: plan.n,
+      numQueryHeads: Hq,
+      numKvHeads: Hkv,
+      headDim: d,
+      ...windowObservation(stats, plan),
+      ...(acc ? { accumulated: f32([Hq, plan.n], acc) } : {}),
+      // The methods read float32; an f16 cache is converted only for a method that reads K or V.
+      ...lazyKv([Hkv, plan.n, d], state.keys[l] ?? new Float32Array(0), state.values[l] ?? new Float32Array(0)),
+    });
+    if (plan.queries > 0) {
+      const q = out[`query_${l}`]?.data as Float32Array; // [S, Hq, d]
+      const S = chunk.end - chunk.start;
+      state.queries ??= [];
+      state.queries.push(headMajor(q.subarray((S - plan.queries) * Hq * d), plan.queries, Hq, d));
+    }
   }
 
   /**
@@ -340,43 +368,97 @@ export class Engine {
    * `attention`, also returns each layer's attention rows of the new tokens
    * summed, [Hq, slots] (H2O's decode-time accumulation).
    */
-  async step(
-    cache: KvCache,
-    tokens: readonly number[],
-    opts: { readonly attention?: boolean; readonly allLogits?: boolean } = {},
-  ): Promise<{ logits: Float32Array; attention?: Float32Array[] }> {
+  async step(cache: KvCache, tokens: readonly number[], opts: StepOptions = {}): Promise<StepResult> {
     const S = tokens.length;
     const start = cache.nextPosition;
     const L = this.config.numLayers;
     const fed = Array.from({ length: L }, (_, l) => ({ slots: cache.slots(l), cap: cache.feeds(l).slots }));
-    const out = await this.run(
+    const out = await this.run({
       tokens,
-      Array.from({ length: S }, (_, i) => start + i),
-      (l) => cache.feeds(l),
-      new Float32Array(S).fill(1),
-      1,
-      opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
-      opts.attention ?? false,
-      false,
-    );
+      positions: Array.from({ length: S }, (_, i) => start + i),
+      past: (l) => cache.feeds(l),
+      statRows: new Float32Array(S).fill(1),
+      statCount: 1,
+      logitsIndex: opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
+      fetchStats: opts.attention ?? false,
+      fetchQueries: false,
+    });
     const attention: Float32Array[] = [];
     for (let l = 0; l < L; l++) {
       cache.append(l, out[`key_${l}`]?.data as KvArray, out[`value_${l}`]?.data as KvArray, S);
-      if (opts.attention) {
-        // The graph's rows span the fed capacity then the new tokens; the caller's span the slots in use.
-        const { slots: P, cap } = fed[l] ?? { slots: 0, cap: 0 };
-        const wsum = out[`wsum_${l}`]?.data as Float32Array;
-        const rows = new Float32Array(this.config.numHeads * (P + S));
-        for (let h = 0; h < this.config.numHeads; h++) {
-          rows.set(wsum.subarray(h * (cap + S), h * (cap + S) + P), h * (P + S));
-          rows.set(wsum.subarray(h * (cap + S) + cap, (h + 1) * (cap + S)), h * (P + S) + P);
-        }
-        attention.push(rows);
-      }
+      if (opts.attention)
+        attention.push(stepAttention(out[`wsum_${l}`]?.data as Float32Array, this.config.numHeads, { ...(fed[l] ?? { slots: 0, cap: 0 }), S }));
     }
     cache.advance(S);
     return { logits: (out['logits']?.data as Float32Array).slice(), ...(opts.attention ? { attention } : {}) };
   }
+}
+
+/** The statistic weights of a prefill chunk, [A, S]: H2O's ones row (when accumulating), then one row per window. */
+function chunkStatRows(S: number, accumulate: boolean, windows: readonly number[]): { rows: Float32Array; count: number } {
+  const rows: Float32Array[] = [];
+  if (accumulate) rows.push(new Float32Array(S).fill(1));
+  for (const a of windows) rows.push(Float32Array.from({ length: S }, (_, s) => (s >= S - a ? 1 : 0)));
+  if (rows.length === 0) rows.push(new Float32Array(S));
+  const out = new Float32Array(rows.length * S);
+  rows.forEach((r, i) => out.set(r, i * S));
+  return { rows: out, count: rows.length };
+}
+
+/** One layer's statistic outputs of one chunk: [Hq, A, T] sums and squares, [Hq, A] entropies, T = fed past + new tokens. */
+interface ChunkStats {
+  readonly wsum: Float32Array | undefined;
+  readonly wsq: Float32Array | undefined;
+  readonly went: Float32Array | undefined;
+  readonly numHeads: number;
+  readonly chunk: Chunk;
+}
+
+/** Adds the chunk's ones row (row 0: Σ over its queries, head-major Hq = Hkv·g) to H2O's per-token sums [Hq, n]. */
+function accumulateChunk(acc: Float32Array, st: ChunkStats, n: number): void {
+  const { chunk, numHeads: Hq } = st;
+  const wsum = st.wsum ?? new Float32Array(0);
+  const A = chunk.statCount;
+  const T = chunk.fedPast + (chunk.end - chunk.start);
+  const skip = chunk.fedPast - chunk.start; // the masked slot of an empty past comes first; it is skipped
+  for (let h = 0; h < Hq; h++) for (let t = 0; t < chunk.end; t++) acc[h * n + t] = (acc[h * n + t] ?? 0) + (wsum[(h * A + 0) * T + skip + t] ?? 0);
+}
+
+/** The last chunk's window rows as core's WindowAttention per window, and the last query's row. */
+function windowObservation(st: ChunkStats, plan: PrefillPlan): Pick<LayerObservation, 'windows' | 'lastQuery'> {
+  const { chunk, numHeads: Hq } = st;
+  const { n } = plan;
+  const wsum = st.wsum ?? new Float32Array(0);
+  const wsq = st.wsq ?? new Float32Array(0);
+  const went = st.went ?? new Float32Array(0);
+  const A = chunk.statCount;
+  const T = chunk.fedPast + (chunk.end - chunk.start);
+  const skip = chunk.fedPast - chunk.start;
+  const off = plan.accumulate ? 1 : 0;
+  const windows: WindowAttention[] = plan.windows.map((a, i) => {
+    const r = off + i;
+    const sum = new Float32Array(Hq * n);
+    const sq = new Float32Array(Hq * n);
+    const ent = new Float32Array(Hq);
+    for (let h = 0; h < Hq; h++) {
+      sum.set(wsum.subarray((h * A + r) * T + skip, (h * A + r + 1) * T), h * n);
+      sq.set(wsq.subarray((h * A + r) * T + skip, (h * A + r + 1) * T), h * n);
+      ent[h] = (went[h * A + r] ?? 0) / a;
+    }
+    return { size: a, sum: f32([Hq, n], sum), sqSum: f32([Hq, n], sq), entropy: ent };
+  });
+  return { windows, lastQuery: windows.find((w) => w.size === 1)?.sum ?? f32([Hq, n]) };
+}
+
+/** A decode step's attention rows [Hq, P + S]: the graph's span the fed capacity then the new tokens; the caller's span the slots in use. */
+function stepAttention(wsum: Float32Array, Hq: number, fed: { slots: number; cap: number; S: number }): Float32Array {
+  const { slots: P, cap, S } = fed;
+  const rows = new Float32Array(Hq * (P + S));
+  for (let h = 0; h < Hq; h++) {
+    rows.set(wsum.subarray(h * (cap + S), h * (cap + S) + P), h * (P + S));
+    rows.set(wsum.subarray(h * (cap + S) + cap, (h + 1) * (cap + S)), h * (P + S) + P);
+  }
+  return rows;
 }
 
 /**
@@ -429,10 +511,15 @@ export function autoPrefillChunk(numHeads: number, n: number): number {
  * leaving [H, start + S, d] there. The heads move up in place, last first
  * (each head's new place lies at or after its old one), so the buffer needs
  * no second copy; prefill pays one memmove of the past per chunk, instead of
- * the graph transposing and concatenating it on every run.
+ * the graph transposing and concatenating it on every run. `count` tokens
+ * of `heads` × `headDim` each.
  */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-export function appendHeadMajor(buf: KvArray, src: KvArray, start: number, S: number, H: number, d: number): void {
+export function appendHeadMajor(
+  buf: KvArray,
+  src: KvArray,
+  at: { readonly start: number; readonly count: number; readonly heads: number; readonly headDim: number },
+): void {
+  const { start, count: S, heads: H, headDim: d } = at;
   const end = start + S;
   for (let h = H - 1; h > 0; h--) buf.copyWithin(h * end * d, h * start * d, (h * start + start) * d);
   for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) buf.set(src.subarray((s * H + h) * d, (s * H + h + 1) * d), (h * end + start + s) * d);
@@ -533,3 +620,18 @@ function ensureGraph(model: LoadedModel, cacheDir = defaultCacheDir(), form: Gra
   renameSync(tmp, path);
   return { path, cached: false };
 }
+
+/** A loaded model as an OpenedModel: its engines are real ones (Engine.create). */
+export function openedModel(model: LoadedModel): OpenedModel {
+  return {
+    path: model.path,
+    config: model.config,
+    tokenizer: model.tokenizer,
+    weights: describeWeights(model),
+    blockWeights: hasBlockWeights(model),
+    startEngine: (options) => Engine.create(model, options),
+  };
+}
+
+/** The real opener: loads the model's file(s) (load.ts); its engines run on onnxruntime. */
+export const openModel: EngineOpener = async (path, options) => openedModel(await loadModel(path, options));

@@ -2,14 +2,14 @@
  * The generation loop: prefill (full attention) → scores → per-layer budgets
  * (core) → gather K/V → decode, greedily or with seeded sampling.
  *
- * Compression happens once, at the end of prefill (ZigZagKV spec §6): the
+ * Compression happens once, at the end of prefill, as in the ZigZagKV paper: the
  * first generated token comes from the uncompressed prefill logits, every
  * later token from the compressed cache, at positions n + t.
  */
 import type { BudgetSpec, CompressionConfig, CompressionPlan, ResolvedBudget } from '@kvlab/core';
-import { createRng, fitBudget, planCompression, resolveBudget, windowsNeeded, getScorer, parseParams } from '@kvlab/core';
+import { createRng, fitBudget, getScorer, observedWindow, parseParams, planCompression, resolveBudget, windowsNeeded } from '@kvlab/core';
 import { DecodeEvictor } from './decode-eviction.ts';
-import type { Engine, PrefillResult } from './engine.ts';
+import type { InferenceEngine, PrefillResult } from './inference-engine.ts';
 import type { CacheSize } from './kv-cache.ts';
 import { KvCache } from './kv-cache.ts';
 
@@ -34,7 +34,7 @@ export interface GenerateOptions {
   /**
    * Keep every KV head at its post-prefill budget while decoding, evicting by
    * the scorer (H2O, StreamingLLM, TOVA, Knorm, Random). Default false: the
-   * cache grows by one token per step (spec §6).
+   * cache grows by one token per step, as methods that compress only the prompt do.
    */
   readonly evictDuringDecode?: boolean;
   /** More ids that end generation (e.g. the newline token for LongBench's samsum). */
@@ -86,8 +86,45 @@ export function sampler(s: Sampling = {}): (logits: Float32Array) => number {
   };
 }
 
+/** What a prefill must compute for some methods: their observation windows (before clamping to a prompt) and H2O's accumulation. */
+export interface PrefillNeeds {
+  readonly windows: readonly number[];
+  readonly accumulate: boolean;
+}
+
+/**
+ * The statistics a prefill must compute so that every method given can be
+ * planned from it: the union of their observation windows, and H2O's
+ * accumulation if any needs it. Parses each method's parameters; callers that
+ * prefill many prompts for the same methods compute this once.
+ */
+export function prefillNeeds(methods: readonly Method[]): PrefillNeeds {
+  const windows = new Set<number>();
+  let accumulate = false;
+  for (const method of methods) {
+    if (method === 'full') continue;
+    for (const a of windowsNeeded(method)) windows.add(a);
+    const scorer = getScorer(method.scorer.id);
+    accumulate ||= scorer.needs(parseParams(scorer, method.scorer.params)).some((x) => x.input === 'accumulated');
+  }
+  return { windows: [...windows].sort((a, b) => a - b), accumulate };
+}
+
+/** The needs of several method sets together (the methods of a sample's cells). */
+export function unionNeeds(needs: readonly PrefillNeeds[]): PrefillNeeds {
+  const windows = new Set(needs.flatMap((x) => x.windows));
+  return { windows: [...windows].sort((a, b) => a - b), accumulate: needs.some((x) => x.accumulate) };
+}
+
+/** One full-attention prefill of `prompt` with the statistics `needs` asks for. */
+export async function prefillWith(engine: InferenceEngine, prompt: readonly number[], needs: PrefillNeeds, signal?: AbortSignal): Promise<PrefillResult> {
+  // Clamped to the prompt as the methods look them up: a 3-token prompt gets α = 3 for an α = 8 method.
+  const windows = [...new Set(needs.windows.map((a) => observedWindow(a, prompt.length)))].sort((a, b) => a - b);
+  return engine.prefill(prompt, { windows, accumulate: needs.accumulate, ...(signal ? { signal } : {}) });
+}
+
 /** Runs the prefill a method needs (windows, H2O accumulation). */
-export async function prefillFor(engine: Engine, prompt: readonly number[], method: Method, signal?: AbortSignal): Promise<PrefillResult> {
+export async function prefillFor(engine: InferenceEngine, prompt: readonly number[], method: Method, signal?: AbortSignal): Promise<PrefillResult> {
   return prefillForMethods(engine, prompt, [method], signal);
 }
 
@@ -96,40 +133,59 @@ export async function prefillFor(engine: Engine, prompt: readonly number[], meth
  * union of their observation windows; H2O's accumulation if any needs it), so
  * an experiment prefills each sample once for all its methods and budgets.
  */
-export async function prefillForMethods(engine: Engine, prompt: readonly number[], methods: readonly Method[], signal?: AbortSignal): Promise<PrefillResult> {
-  const windows = new Set<number>();
-  let accumulate = false;
-  for (const method of methods) {
-    if (method === 'full') continue;
-    // Clamped to the prompt as the methods look them up: a 3-token prompt gets α = 3 for an α = 8 method.
-    for (const a of windowsNeeded(method, prompt.length)) windows.add(a);
-    const scorer = getScorer(method.scorer.id);
-    accumulate ||= scorer.needs(parseParams(scorer, method.scorer.params)).some((x) => x.input === 'accumulated');
-  }
-  return engine.prefill(prompt, { windows: [...windows].sort((a, b) => a - b), accumulate, ...(signal ? { signal } : {}) });
+export async function prefillForMethods(
+  engine: InferenceEngine,
+  prompt: readonly number[],
+  methods: readonly Method[],
+  signal?: AbortSignal,
+): Promise<PrefillResult> {
+  return prefillWith(engine, prompt, prefillNeeds(methods), signal);
+}
+
+/** What compressing a prefill decided: no plan for the full cache. */
+export interface Compression {
+  readonly plan?: CompressionPlan;
+  /** The budget really kept: raised above the stated one when `adjusted` is set. */
+  readonly budget?: ResolvedBudget;
 }
 
 /**
- * Builds the (possibly compressed) cache from a prefill, with capacity for
- * `reserve` generated tokens (kv-cache.ts); the prefill can be reused for many
- * methods. A budget below what the method can keep of this
- * prompt is raised to the smallest that works (fitBudget; `budget.adjusted`
- * says so), so the returned budget is the one the cache really holds.
+ * Plans the compression of a prefill for a method and budget. A budget below
+ * what the method can keep of this prompt is raised to the smallest that
+ * works (fitBudget; `budget.adjusted` says so), so the returned budget is the
+ * one the cache will really hold.
  */
+export function compressionOf(engine: Pick<InferenceEngine, 'shape'>, pre: PrefillResult, method: Method, budget?: BudgetSpec): Compression {
+  if (method === 'full' || !budget) return {};
+  const resolved = fitBudget(resolveBudget(budget, engine.shape, pre.n), method);
+  const plan = planCompression(pre.observations, method, resolved.totalTokens);
+  return { plan, budget: resolved };
+}
+
+/**
+ * The cache a compression keeps of a prefill, with capacity for `reserve`
+ * generated tokens (kv-cache.ts). A prefill and its plan can build many
+ * caches: each is independent of the others.
+ */
+export function cacheOf(engine: Pick<InferenceEngine, 'shape'>, pre: PrefillResult, compression: Compression, reserve?: number): KvCache {
+  const { plan } = compression;
+  if (!plan) return KvCache.full(engine.shape, pre.keys, pre.values, pre.n, reserve);
+  return KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept, reserve);
+}
+
+/** compressionOf, then cacheOf: the (possibly compressed) cache from a prefill, which can be reused for many methods. */
 export function compressPrefill(
-  engine: Engine,
+  engine: Pick<InferenceEngine, 'shape'>,
   pre: PrefillResult,
   method: Method,
   budget?: BudgetSpec,
   reserve?: number,
 ): { cache: KvCache; plan?: CompressionPlan; budget?: ResolvedBudget } {
-  if (method === 'full' || !budget) return { cache: KvCache.full(engine.shape, pre.keys, pre.values, pre.n, reserve) };
-  const resolved = fitBudget(resolveBudget(budget, engine.shape, pre.n), method);
-  const plan = planCompression(pre.observations, method, resolved.totalTokens);
-  return { cache: KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept, reserve), plan, budget: resolved };
+  const compression = compressionOf(engine, pre, method, budget);
+  return { cache: cacheOf(engine, pre, compression, reserve), ...compression };
 }
 
-export async function generate(engine: Engine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+export async function generate(engine: InferenceEngine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
   const method = opts.method ?? 'full';
   const pre = opts.prefill ?? (await prefillFor(engine, prompt, method, opts.signal));
   const t1 = performance.now();
@@ -139,7 +195,7 @@ export async function generate(engine: Engine, prompt: readonly number[], opts: 
   const heldAfterCompression = cache.size();
   const evictor = opts.evictDuringDecode && plan?.compress ? new DecodeEvictor(cache, plan, pre, engine.config.numHeads) : undefined;
   const pick = sampler(opts.sampling);
-  const eos = new Set([...engine.model.tokenizer.eosIds, ...(opts.stopIds ?? [])]);
+  const eos = new Set([...engine.tokenizer.eosIds, ...(opts.stopIds ?? [])]);
   const tokens: number[] = [];
   let next = pick(pre.logits.subarray(pre.logits.length - engine.config.vocabSize));
   const t2 = performance.now();

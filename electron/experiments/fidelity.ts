@@ -2,30 +2,36 @@
  * Fidelity of one compressed cell against the full cache on the same sample,
  * from teacher-forced logits (core/src/metrics/fidelity.ts does the maths).
  *
- * Where compression happens (spec §6): the first continuation token is
+ * Where compression happens (once, after prefill): the first continuation token is
  * predicted by the uncompressed prefill, so position 0 is identical for every
  * method; positions 1 … M−1 are predicted from the compressed cache.
  */
 import { fidelitySummary, greedyPrefixMatch } from '@kvlab/core';
 import type { FidelityMetrics } from './rows.ts';
 
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-export function fidelityFromLogits(
-  mine: Float32Array,
-  full: Float32Array,
-  targets: readonly number[],
-  vocab: number,
-  myGreedy: readonly number[],
-  fullGreedy: readonly number[],
-): FidelityMetrics {
-  const T = targets.length;
-  const s = fidelitySummary({ dims: [T, vocab], data: full }, { dims: [T, vocab], data: mine }, targets);
+/** One cell's outputs and the full cache's, over the same continuation. */
+export interface FidelityInputs {
+  /** Teacher-forced logits [T, V] from the compressed cache. */
+  readonly mine: Float32Array;
+  /** The same from the full cache. */
+  readonly full: Float32Array;
+  /** The continuation's token ids (T). */
+  readonly targets: readonly number[];
+  readonly vocab: number;
+  /** Greedy continuations from the compressed and the full cache. */
+  readonly myGreedy: readonly number[];
+  readonly fullGreedy: readonly number[];
+}
+
+export function fidelityFromLogits(x: FidelityInputs): FidelityMetrics {
+  const T = x.targets.length;
+  const s = fidelitySummary({ dims: [T, x.vocab], data: x.full }, { dims: [T, x.vocab], data: x.mine }, x.targets);
   return {
     nll: s.nllCompressed,
     ppl: s.perplexityCompressed,
     deltaNll: s.deltaNll,
     kl: s.kl,
     top1: s.top1Agreement,
-    greedyPrefix: greedyPrefixMatch(myGreedy, fullGreedy),
+    greedyPrefix: greedyPrefixMatch(x.myGreedy, x.fullGreedy),
   };
 }

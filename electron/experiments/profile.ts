@@ -6,7 +6,7 @@
  * rows in a results folder like any other result.
  */
 import { computeLmbo, f32, lmbaPerHead } from '@kvlab/core';
-import type { Engine } from '../engine/engine.ts';
+import type { InferenceEngine } from '../engine/inference-engine.ts';
 import type { ProfileRow } from './rows.ts';
 
 export interface ProfileOptions {
@@ -23,7 +23,7 @@ export interface ProfileOptions {
 
 /** Profiles one prompt; returns the row fields that depend on the prompt. */
 export async function profilePrompt(
-  engine: Engine,
+  engine: InferenceEngine,
   ids: readonly number[],
   opts: ProfileOptions = {},
 ): Promise<Pick<ProfileRow, 'promptTokens' | 'tau' | 'lmba' | 'lmbaPerHead' | 'tauO' | 'lmbo' | 'lmboCurves'>> {

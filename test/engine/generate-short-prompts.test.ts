@@ -1,10 +1,10 @@
 /**
- * Issue #15 on the real stories260K model: prompts of 1, 2, 3 … tokens, below
+ * Short prompts on the real stories260K model: prompts of 1, 2, 3 … tokens, below
  * every method's observation window, work for every registered scorer ×
  * allocator, with and without every head-wise split. The property: a budget
  * that covers the prompt gives exactly the full-cache run (same tokens, same
  * bytes), and so does any budget when the method protects the whole prompt
- * (the budget is then raised to the full cache, with a notice, issue #17).
+ * (the budget is then raised to the full cache, with a notice).
  * Above the window, a small budget compresses and the cache holds exactly the
  * (possibly raised) budget it reports.
  */

@@ -1,5 +1,5 @@
 /**
- * Correctness group 3 (issue #3): a compressed run whose budget covers the
+ * Compression against the full cache: a compressed run whose budget covers the
  * prompt is identical to the full run, and a run at 20 % really holds 20 %
  * of the bytes. Plus the generation loop's contract: first token from the
  * uncompressed prefill, positions continuing from n, seeded sampling.

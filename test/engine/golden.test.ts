@@ -1,5 +1,5 @@
 /**
- * Correctness group 1 (issue #3): stories260K, loaded from its GGUF and from
+ * The golden text: stories260K, loaded from its GGUF and from
  * its llama2.c .bin + tok512.bin, reproduces the documented greedy text
  * exactly through the real engine (shared/docs/data.md §1.2). The model files
  * come from ../shared and are sha256-checked: a missing file fails the test.

@@ -39,7 +39,7 @@ describe('appendHeadMajor', () => {
     const buf = new Float32Array(n * H * d);
     let start = 0;
     for (const S of [1, 4, 2, 4]) {
-      appendHeadMajor(buf, seq.subarray(start * H * d, (start + S) * H * d), start, S, H, d);
+      appendHeadMajor(buf, seq.subarray(start * H * d, (start + S) * H * d), { start, count: S, heads: H, headDim: d });
       start += S;
       // After each chunk the front of the buffer is [H, start, d].
       for (let h = 0; h < H; h++)
