@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { BudgetSpec, Provenance, ResolvedBudgetEntry, Sample } from '@kvlab/core';
-import { canonicalJson, cellWeights, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
+import { canonicalJson, cellWeights, parseExperiment, promptRoom, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { openedModel, openModel } from '../engine/engine.ts';
 import type { Compression, PrefillNeeds } from '../engine/generate.ts';
@@ -271,7 +271,7 @@ function warnOverlong(run: Run, plan: ModelPlan): void {
   const limit = model.config.contextLength;
   const length = (gr: Group): number => plannedTokens(gr.sample);
   const fidelity = (gr: Group): boolean => gr.sample.metric === 'fidelity';
-  const cut = groups.filter((gr) => !fidelity(gr) && length(gr) > promptRoom(model, gr.sample, run.def));
+  const cut = groups.filter((gr) => !fidelity(gr) && length(gr) > roomFor(model, gr.sample, run.def));
   const over = groups.filter((gr) => fidelity(gr) && length(gr) > limit);
   const name = `${model.config.name}'s context (${limit.toLocaleString('en-US')} tokens)`;
   if (cut.length > 0)
@@ -571,9 +571,9 @@ function promptIds(model: ModelView, sample: Sample, def: ExperimentDef): number
   return fitPrompt(model, sample, def).ids;
 }
 
-/** Prompt tokens that fit in the model's context with room for the answer (its generation cap) and a margin of 32. */
-function promptRoom(model: ModelView, sample: Sample, def: ExperimentDef): number {
-  return model.config.contextLength - maxNew(sample, def) - 32;
+/** Prompt tokens that fit in the model's context with room for the sample's answer (core's promptRoom rule). */
+function roomFor(model: ModelView, sample: Sample, def: ExperimentDef): number {
+  return promptRoom(model.config.contextLength, maxNew(sample, def));
 }
 
 /**
@@ -585,7 +585,7 @@ function fitPrompt(model: ModelView, sample: Sample, def: ExperimentDef): { ids:
   const tok = model.tokenizer as Partial<HfTokenizer> & ModelView['tokenizer'];
   let text = sample.prompt;
   let truncated = false;
-  const room = promptRoom(model, sample, def);
+  const room = roomFor(model, sample, def);
   if (sample.metric !== 'fidelity' && room > 0) {
     const raw = tok.encode(text, { addBos: false });
     if (raw.length > room) {
