@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample } from '@kvlab/core';
-import { canonicalJson, cellWeights, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
+import { canonicalJson, cellWeights, leakCheckId, parseExperiment, resolveBudgets, resolveMethods, sampleCells, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import type { PrefillResult } from '../engine/engine.ts';
@@ -142,11 +142,7 @@ export async function runExperiment(raw: unknown, opts: RunOptions): Promise<Run
           const shardOk = !opts.shard || g % opts.shard.count === opts.shard.index;
           g++;
           if (!shardOk) continue;
-          const cells: Cell[] = [];
-          for (const m of methods) {
-            if (m.config === 'full') cells.push({ id: cellId(mi, sample.id, m.label, 'full'), method: m, budget: { text: 'full' } });
-            else for (const b of budgets) cells.push({ id: cellId(mi, sample.id, m.label, b.text), method: m, budget: { text: b.text, spec: b.spec } });
-          }
+          const cells: Cell[] = sampleCells(mi, sample.id, methods, budgets);
           groups.push({ modelIndex: mi, sample, cells });
         }
       }
@@ -401,13 +397,9 @@ async function sampledTextFor(def: ExperimentDef, model: LoadedModel, opts: Pick
 function firstFullCell(groups: readonly Group[]): { group: Group; cell: Cell; checkId: string } | undefined {
   for (const group of groups) {
     const cell = group.cells.find((c) => c.method.config === 'full');
-    if (cell) return { group, cell, checkId: `${cell.id}#leak-check` };
+    if (cell) return { group, cell, checkId: leakCheckId(cell.id) };
   }
   return undefined;
-}
-
-function cellId(modelIndex: number, sampleId: string, methodLabel: string, budget: string): string {
-  return `m${modelIndex}/${sampleId}/${methodLabel}/${budget}`;
 }
 
 function maxNew(sample: Sample, def: ExperimentDef): number {
