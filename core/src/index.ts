@@ -46,6 +46,7 @@ export * from './workloads/fidelity.ts';
 export * from './workloads/workload.ts';
 export * from './workloads/registry.ts';
 export * from './experiment-plan.ts';
+export * from './run-status.ts';
 export * from './metrics/text.ts';
 export * from './metrics/fidelity.ts';
 export * from './api/rows.ts';

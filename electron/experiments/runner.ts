@@ -14,7 +14,8 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { BudgetSpec, CompressionPlan, ResolvedBudget, Sample } from '@kvlab/core';
-import { canonicalJson, cellWeights, leakCheckId, parseExperiment, resolveBudgets, resolveMethods, sampleCells, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
+import { canonicalJson, cellWeights, parseExperiment, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
+import { leakCheckId, sampleCells } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import type { PrefillResult } from '../engine/engine.ts';

@@ -59,7 +59,9 @@ export function generateFidelity(def: z.input<typeof fidelityWorkload>, opts: Ge
       const ti = rng.int(texts.length);
       const pool = new SentencePool(textSentences('fidelity', texts, ti, rng.int((texts[ti] ?? '').length)), opts.counter, cache);
       const prefix = (n: number): string => pool.pieces(n).join(' ');
-      const prompt = fitUnits(N, lengthTolerance(N), { predict: (n) => pool.tokensOf(n), unitsFor: (t) => pool.wordsFor(t) }, (n) => opts.counter.count(prefix(n)));
+      const prompt = fitUnits(N, lengthTolerance(N), { predict: (n) => pool.tokensOf(n), unitsFor: (t) => pool.wordsFor(t) }, (n) =>
+        opts.counter.count(prefix(n)),
+      );
       if (prompt.n === 0) throw new WorkloadError('fidelity', `promptTokens ${N} is shorter than one word of the source`);
       const n = prompt.n;
       const base = pool.tokensOf(n);
@@ -120,7 +122,14 @@ export const fidelity = {
       write: (v) => (typeof v === 'string' && v.trim() === 'sampled' ? { texts: 'sampled' } : writeAs.names('texts')(v)),
     },
     { key: 'promptTokens', label: 'Prompt tokens', control: 'text', testId: 'prompts', initial: '256', write: writeAs.numbers('promptTokens') },
-    { key: 'continuationTokens', label: 'Continuation tokens', control: 'text', testId: 'continuation', initial: '32', write: writeAs.number('continuationTokens') },
+    {
+      key: 'continuationTokens',
+      label: 'Continuation tokens',
+      control: 'text',
+      testId: 'continuation',
+      initial: '32',
+      write: writeAs.number('continuationTokens'),
+    },
     { key: 'samples', label: 'Samples per length', control: 'text', testId: 'samples', initial: '2', write: writeAs.optionalNumber('samples') },
   ],
 } as const satisfies WorkloadKindDef<'fidelity', typeof fidelityWorkload>;

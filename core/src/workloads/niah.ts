@@ -392,7 +392,15 @@ export const niah = {
   sketch: sketchNiah,
   sources: (d) => (d.haystack.kind === 'texts' ? { kind: 'texts', names: d.haystack.names } : { kind: 'none' }),
   form: [
-    { key: 'variant', label: 'Variant', control: 'select', options: plainOptions(NIAH_VARIANTS), testId: 'variant', initial: 'passkey', write: writeAs.choice('variant') },
+    {
+      key: 'variant',
+      label: 'Variant',
+      control: 'select',
+      options: plainOptions(NIAH_VARIANTS),
+      testId: 'variant',
+      initial: 'passkey',
+      write: writeAs.choice('variant'),
+    },
     { key: 'contextLengths', label: 'Context lengths (tokens)', control: 'text', testId: 'contexts', initial: '256', write: writeAs.numbers('contextLengths') },
     { key: 'depths', label: 'Depths (%)', control: 'text', testId: 'depths', initial: '0, 50, 100', write: writeAs.numbers('depths') },
     { key: 'samplesPerCell', label: 'Samples per cell', control: 'text', testId: 'samples', initial: '1', write: writeAs.optionalNumber('samplesPerCell') },

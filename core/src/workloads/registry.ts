@@ -14,7 +14,7 @@ import { niah } from './niah.ts';
 import { ruler } from './ruler.ts';
 import { parseWorkload } from './types.ts';
 import type { GenerateOptions, Sample } from './types.ts';
-import type { SampleGrid, WorkloadField, WorkloadKindDef, WorkloadSources } from './workload.ts';
+import type { SampleGrid, WorkloadField, WorkloadFormValues, WorkloadKindDef, WorkloadSources } from './workload.ts';
 
 export const WORKLOADS = { niah, ruler, fidelity, longbench } as const satisfies { readonly [K in string]: WorkloadKindDef<K, z.ZodType> };
 
@@ -75,4 +75,15 @@ export function sketchWorkload(def: WorkloadDefInput): SampleGrid {
 /** The builder's fields for a kind. */
 export function workloadFields(kind: WorkloadKind): readonly WorkloadField[] {
   return WORKLOADS[kind].form;
+}
+
+/** A new workload's form values: each field's initial value. */
+export function workloadFormDefaults(kind: WorkloadKind): WorkloadFormValues {
+  return Object.fromEntries(workloadFields(kind).map((f) => [f.key, f.initial]));
+}
+
+/** The definition a builder form describes, field by field (a missing value takes the field's initial one). Not validated: parseExperiment names what is wrong. */
+export function workloadFromForm(kind: WorkloadKind, values: WorkloadFormValues): WorkloadDefInput {
+  const entries = workloadFields(kind).map((f) => f.write(values[f.key] ?? f.initial));
+  return Object.assign({ kind }, ...entries) as WorkloadDefInput;
 }
