@@ -1,7 +1,8 @@
 /**
- * Turns a workload definition into samples: reads the files a workload's
- * registry entry names (`workloadSources`: haystack texts, LongBench JSONL) and calls core's pure generators, which
- * never touch the file system.
+ * Turns a workload definition into samples: reads the files its registry
+ * entry names (`workloadSources`: haystack texts, LongBench JSONL, text
+ * sampled from the model) and calls core's pure generators, which never
+ * touch the file system.
  *
  * Text names resolve in the experiment's `texts` folder, else in ../shared/texts
  * next to the app (the public-domain books shipped for tests), else relative

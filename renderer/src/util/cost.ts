@@ -1,6 +1,6 @@
 /**
  * What an experiment will cost before it runs: samples, cells and prefills,
- * counted the way the runner expands an experiment (electron/experiments/runner.ts):
+ * counted the way core expands an experiment for the runner (experiment-plan.ts):
  * every sample is prefilled once per model, "full" adds one cell per sample and
  * every other method one cell per budget. The builder shows it next to the
  * Start button; the fake API plans its runs from the same core sketches, so the
