@@ -44,6 +44,7 @@ import type {
 import {
   afterCell,
   ApiError,
+  canTransition,
   createRng,
   describeMethods,
   playgroundExample,
@@ -509,7 +510,7 @@ function runHandlers(st: FakeState): Pick<Handlers, 'startRun' | 'listRuns' | 'g
     },
     cancelRun: ({ runId }) => {
       const r = runOr404(st, runId);
-      if (r.summary.status === 'queued' || r.summary.status === 'running') {
+      if (canTransition(r.summary.status, 'cancelled')) {
         log(st, r, 'warn', `cancelled after ${r.summary.cellsDone}/${r.cells.length} cells; finished cells are kept`);
         setStatus(st, r, 'cancelled');
       }
@@ -517,8 +518,7 @@ function runHandlers(st: FakeState): Pick<Handlers, 'startRun' | 'listRuns' | 'g
     },
     resumeRun: ({ runId }) => {
       const r = runOr404(st, runId);
-      if (r.summary.status !== 'cancelled' && r.summary.status !== 'failed')
-        throw new ApiError('E_BUSY', `run ${runId} is ${r.summary.status}; only cancelled or failed runs resume`);
+      if (!canTransition(r.summary.status, 'queued')) throw new ApiError('E_BUSY', `run ${runId} is ${r.summary.status}; only cancelled or failed runs resume`);
       setStatus(st, r, 'queued');
       log(st, r, 'info', `resumed: ${r.summary.cellsDone} finished cells are skipped`);
       startTimer(st);
