@@ -1,8 +1,9 @@
 /**
  * Experiment definitions: one file describes a comparison — models ×
  * methods × budgets × workloads — validated here and expanded by the runner
- * into cells (kvpress `EvaluationConfig`, KVCache-Factory's run arguments;
- * style.md §2.14).
+ * into cells (experiment-plan.ts; like kvpress `EvaluationConfig` and
+ * KVCache-Factory's run arguments). Workloads are checked against the workload
+ * registry (workloads/registry.ts).
  *
  * Methods are method strings ("full", "snapkv/zigzagkv+adakv", see
  * method-spec.ts) or objects with parameters and a label; budgets are budget
@@ -20,7 +21,7 @@ import { describeIssues } from './issues.ts';
 import { pathText } from './path-text.ts';
 import { validateMethod } from './registry.ts';
 import { EXECUTION_PROVIDER_CHOICES } from './execution-providers.ts';
-import { workloadDef } from './workloads/types.ts';
+import { workloadDef } from './workloads/registry.ts';
 
 const params = z.record(z.string(), z.unknown());
 

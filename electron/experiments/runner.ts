@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import type { BudgetSpec, Provenance, ResolvedBudgetEntry, Sample } from '@kvlab/core';
 import { canonicalJson, cellWeights, parseExperiment, promptRoom, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
+import { leakCheckId, sampleCells } from '@kvlab/core';
 import { openedModel, openModel } from '../engine/engine.ts';
 import type { Compression, PrefillNeeds } from '../engine/generate.ts';
 import { argmax, cacheOf, compressionOf, generate, prefillNeeds, prefillWith, sampler, unionNeeds } from '../engine/generate.ts';
@@ -228,20 +229,10 @@ function planGroups(run: Run, modelIndex: number, ctx: SampleContext, dealt: { n
       owner.set(sample.id, wi);
       const shardOk = !run.opts.shard || dealt.next % run.opts.shard.count === run.opts.shard.index;
       dealt.next++;
-      if (shardOk) groups.push({ modelIndex, sample, cells: sampleCells(modelIndex, sample, run.methods, run.budgets) });
+      if (shardOk) groups.push({ modelIndex, sample, cells: sampleCells(modelIndex, sample.id, run.methods, run.budgets) });
     }
   }
   return groups;
-}
-
-/** One sample's cells: every method at every budget, full KV once. */
-function sampleCells(mi: number, sample: Sample, methods: readonly ResolvedMethod[], budgets: readonly ResolvedBudgetEntry[]): Cell[] {
-  const cells: Cell[] = [];
-  for (const m of methods) {
-    if (m.config === 'full') cells.push({ id: cellId(mi, sample.id, m.label, 'full'), method: m, budget: { text: 'full' } });
-    else for (const b of budgets) cells.push({ id: cellId(mi, sample.id, m.label, b.text), method: m, budget: { text: b.text, spec: b.spec } });
-  }
-  return cells;
 }
 
 /** Counts what is done and what is not, warns about samples that do not fit, says 'start', and weighs the pending cells for the ETA. */
@@ -548,13 +539,9 @@ async function sampledTextFor(def: ExperimentDef, model: OpenedModel, opts: Pick
 function firstFullCell(groups: readonly Group[]): { group: Group; cell: Cell; checkId: string } | undefined {
   for (const group of groups) {
     const cell = group.cells.find((c) => c.method.config === 'full');
-    if (cell) return { group, cell, checkId: `${cell.id}#leak-check` };
+    if (cell) return { group, cell, checkId: leakCheckId(cell.id) };
   }
   return undefined;
-}
-
-function cellId(modelIndex: number, sampleId: string, methodLabel: string, budget: string): string {
-  return `m${modelIndex}/${sampleId}/${methodLabel}/${budget}`;
 }
 
 function maxNew(sample: Sample, def: ExperimentDef): number {

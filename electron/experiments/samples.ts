@@ -1,7 +1,8 @@
 /**
- * Turns a workload definition into samples: reads the files a workload names
- * (haystack texts, LongBench JSONL) and calls core's pure generators, which
- * never touch the file system.
+ * Turns a workload definition into samples: reads the files its registry
+ * entry names (`workloadSources`: haystack texts, LongBench JSONL, text
+ * sampled from the model) and calls core's pure generators, which never
+ * touch the file system.
  *
  * Text names resolve in the experiment's `texts` folder, else in ../shared/texts
  * next to the app (the public-domain books shipped for tests), else relative
@@ -10,7 +11,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Sample, TokenCounter, WorkloadDef } from '@kvlab/core';
-import { generateWorkload, LabError } from '@kvlab/core';
+import { generateWorkload, LabError, workloadSources } from '@kvlab/core';
 import type { Tokenizer } from '../engine/model.ts';
 
 export interface SampleContext {
@@ -67,16 +68,25 @@ function readTexts(names: readonly string[], ctx: SampleContext): string[] {
   return names.map((n) => readFileSync(findText(n, ctx), 'utf8'));
 }
 
-/** The texts a workload reads: haystack/source files, LongBench JSONL contents, or the model-sampled text. */
+function longBenchPath(path: string, ctx: Pick<SampleContext, 'baseDir'>): string {
+  const p = isAbsolute(path) ? path : join(ctx.baseDir, path);
+  if (!existsSync(p)) throw new WorkloadFileError(p, 'LongBench file or folder not found');
+  return p;
+}
+
+/** The texts a workload reads, as its registry entry names them: text files, LongBench JSONL contents, or the model-sampled text. */
 function textsFor(w: WorkloadDef, ctx: SampleContext): readonly string[] | undefined {
-  switch (w.kind) {
-    case 'niah':
-      return w.haystack.kind === 'texts' ? readTexts(w.haystack.names, ctx) : undefined;
-    case 'ruler':
+  const src = workloadSources(w);
+  switch (src.kind) {
+    case 'none':
       return undefined;
-    case 'longbench': {
-      const path = isAbsolute(w.path) ? w.path : join(ctx.baseDir, w.path);
-      if (!existsSync(path)) throw new WorkloadFileError(path, 'LongBench file or folder not found');
+    case 'texts':
+      return readTexts(src.names, ctx);
+    case 'sampled':
+      if (ctx.sampledText === undefined) throw new WorkloadFileError(w.kind, "texts: 'sampled' needs text sampled from the model");
+      return [ctx.sampledText];
+    case 'jsonl': {
+      const path = longBenchPath(src.path, ctx);
       const files = statSync(path).isDirectory()
         ? readdirSync(path)
             .filter((f) => f.endsWith('.jsonl'))
@@ -85,12 +95,6 @@ function textsFor(w: WorkloadDef, ctx: SampleContext): readonly string[] | undef
         : [path];
       return files.map((f) => readFileSync(f, 'utf8'));
     }
-    case 'fidelity':
-      if (w.texts === 'sampled') {
-        if (ctx.sampledText === undefined) throw new WorkloadFileError('fidelity', "texts: 'sampled' needs text sampled from the model");
-        return [ctx.sampledText];
-      }
-      return readTexts(w.texts ?? ['austen-emma.txt'], ctx);
   }
 }
 
@@ -101,12 +105,9 @@ function textsFor(w: WorkloadDef, ctx: SampleContext): readonly string[] | undef
  */
 export function checkWorkloadFiles(workloads: readonly WorkloadDef[], ctx: Pick<SampleContext, 'baseDir' | 'textsDir'>): void {
   for (const w of workloads) {
-    if (w.kind === 'niah' && w.haystack.kind === 'texts') for (const n of w.haystack.names) findText(n, ctx);
-    if (w.kind === 'fidelity' && w.texts !== 'sampled') for (const n of w.texts ?? ['austen-emma.txt']) findText(n, ctx);
-    if (w.kind === 'longbench') {
-      const path = isAbsolute(w.path) ? w.path : join(ctx.baseDir, w.path);
-      if (!existsSync(path)) throw new WorkloadFileError(path, 'LongBench file or folder not found');
-    }
+    const src = workloadSources(w);
+    if (src.kind === 'texts') for (const n of src.names) findText(n, ctx);
+    if (src.kind === 'jsonl') longBenchPath(src.path, ctx);
   }
 }
 

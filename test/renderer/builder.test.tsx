@@ -3,6 +3,7 @@ import './dom.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { act, fireEvent, screen } from '@testing-library/react';
+import { WORKLOAD_KINDS, workloadFields } from '@kvlab/core';
 import { BuilderScreen } from '../../renderer/src/screens/Builder.tsx';
 import { settle, setup } from './render.tsx';
 
@@ -118,4 +119,22 @@ test('the time estimate is unknown until the model has run once, then comes from
   assert.ok(seconds > 0, `seconds: ${seconds}`);
   assert.match(screen.getByTestId('builder-cost-time').textContent ?? '', /^≈ /);
   assert.match(screen.getByTestId('builder-cost-time-basis').textContent ?? '', /the last Playground run/);
+});
+
+test("every workload kind of core's registry can be added, shows its registry fields, and writes what they say into the experiment", async () => {
+  const h = await setup();
+  h.render(<BuilderScreen />);
+  const before = h.store.getState().builder.workloads.length;
+  for (const [n, kind] of WORKLOAD_KINDS.entries()) {
+    fireEvent.click(screen.getByTestId(`builder-add-${kind}`));
+    const i = before + n;
+    assert.equal(screen.getByTestId(`builder-workload-${i}`).getAttribute('data-kind'), kind);
+    for (const f of workloadFields(kind)) assert.ok(screen.getByTestId(`builder-w${i}-${f.testId}`), `${kind}: ${f.key}`);
+  }
+  // A RULER workload's task select and lengths reach the JSON as the registry's writers put them.
+  const ruler = before + WORKLOAD_KINDS.indexOf('ruler');
+  fireEvent.change(screen.getByTestId(`builder-w${ruler}-task`), { target: { value: 'cwe' } });
+  fireEvent.change(screen.getByTestId(`builder-w${ruler}-contexts`), { target: { value: '300, 600' } });
+  const json = JSON.parse(screen.getByTestId('builder-json').textContent ?? '{}') as { workloads: unknown[] };
+  assert.deepEqual(json.workloads[ruler], { kind: 'ruler', task: 'cwe', contextLengths: [300, 600], samples: 2 });
 });

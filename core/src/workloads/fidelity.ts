@@ -4,8 +4,8 @@
  * The runner prefills the prompt (full and compressed KV), scores the
  * continuation teacher-forced (NLL, perplexity, ΔNLL, KL, top-1 agreement —
  * metrics/fidelity.ts) and compares greedy generations of `maxNewTokens` = M
- * tokens. These stay meaningful on small models that cannot retrieve (data.md
- * §4: stories260K's fidelity curve is monotone and smooth).
+ * tokens. These stay meaningful on small models that cannot retrieve
+ * (stories260K's fidelity curve is monotone and smooth).
  *
  * - Source: `texts` (names in the definition), or 'sampled' — text the runner
  *   samples from the model itself (seeded, in-domain) and passes in as texts.
@@ -20,9 +20,29 @@
 import { createRng, mixSeed } from '../rng.ts';
 import { WorkloadError } from './errors.ts';
 import { fitUnits, lengthTolerance, SentencePool, textSentences } from './text.ts';
-import { fidelityWorkload, parseWorkload } from './types.ts';
+import { intIn, parseWorkload } from './types.ts';
 import type { GenerateOptions, Sample } from './types.ts';
-import type { z } from 'zod';
+import type { SampleGrid, SampleSketch, WorkloadKindDef } from './workload.ts';
+import { countOr, uniqueNumbers, writeAs } from './workload.ts';
+import { z } from 'zod';
+
+export const fidelityWorkload = z.strictObject({
+  kind: z.literal('fidelity'),
+  texts: z
+    .union([z.array(z.string().min(1)).min(1), z.literal('sampled')])
+    .optional()
+    .describe("Text names the runner reads, or 'sampled': text the runner samples from the model itself (seeded) — in-domain for small models."),
+  promptTokens: z.array(intIn(1, 4_194_304)).min(1),
+  continuationTokens: intIn(1, 65_536),
+  samples: intIn(1, 100_000).default(1).describe('Samples per prompt length.'),
+});
+export type FidelityWorkload = z.output<typeof fidelityWorkload>;
+
+/** The source when `texts` is left out. */
+const DEFAULT_TEXTS = ['austen-emma.txt'];
+
+/** A sample's id: the one naming both the generator and the sketch use. */
+const fidelitySampleId = (promptTokens: number, sample: number): string => `fidelity/p${promptTokens}/s${sample}`;
 
 export function generateFidelity(def: z.input<typeof fidelityWorkload>, opts: GenerateOptions): Sample[] {
   const d = parseWorkload(fidelityWorkload, def, 'fidelity');
@@ -53,7 +73,7 @@ export function generateFidelity(def: z.input<typeof fidelityWorkload>, opts: Ge
         (m) => opts.counter.count(cont(m)),
       );
       out.push({
-        id: `fidelity/p${N}/s${s}`,
+        id: fidelitySampleId(N, s),
         workload: 'fidelity',
         prompt: prefix(n),
         continuation: cont(Math.max(1, fit.n)),
@@ -72,3 +92,44 @@ export function generateFidelity(def: z.input<typeof fidelityWorkload>, opts: Ge
   }
   return out;
 }
+
+/** The samples of a fidelity definition as written (half-typed input tolerated), named and ordered as generateFidelity makes them. */
+export function sketchFidelity(w: z.input<typeof fidelityWorkload>): SampleGrid {
+  const out: SampleSketch[] = [];
+  const meta = { continuationTokens: countOr(w.continuationTokens, 1), source: w.texts === 'sampled' ? 'sampled' : 'texts' };
+  for (const p of uniqueNumbers(w.promptTokens))
+    for (let s = 0; s < countOr(w.samples, 1); s++)
+      out.push({ id: fidelitySampleId(p, s), workload: 'fidelity', promptTokens: p, metric: 'fidelity', meta: { promptTokens: p, ...meta } });
+  return { samples: out, exact: true };
+}
+
+/** Fidelity to the full cache on any text, as one registry entry. */
+export const fidelity = {
+  kind: 'fidelity',
+  summary: 'A prompt and the continuation that follows it in a text, scored teacher-forced against the full cache (ΔNLL, KL, top-1).',
+  schema: fidelityWorkload,
+  generate: generateFidelity,
+  sketch: sketchFidelity,
+  sources: (d) => (d.texts === 'sampled' ? { kind: 'sampled' } : { kind: 'texts', names: d.texts ?? DEFAULT_TEXTS }),
+  form: [
+    {
+      key: 'texts',
+      label: 'Texts',
+      control: 'text',
+      placeholder: 'sampled, or text names',
+      testId: 'texts',
+      initial: 'sampled',
+      write: (v) => (typeof v === 'string' && v.trim() === 'sampled' ? { texts: 'sampled' } : writeAs.names('texts')(v)),
+    },
+    { key: 'promptTokens', label: 'Prompt tokens', control: 'text', testId: 'prompts', initial: '256', write: writeAs.numbers('promptTokens') },
+    {
+      key: 'continuationTokens',
+      label: 'Continuation tokens',
+      control: 'text',
+      testId: 'continuation',
+      initial: '32',
+      write: writeAs.number('continuationTokens'),
+    },
+    { key: 'samples', label: 'Samples per length', control: 'text', testId: 'samples', initial: '2', write: writeAs.optionalNumber('samples') },
+  ],
+} as const satisfies WorkloadKindDef<'fidelity', typeof fidelityWorkload>;

@@ -2,7 +2,7 @@
  * LongBench v1 (Bai et al., ACL 2024, https://arxiv.org/abs/2308.14508) from its
  * JSONL files: one record per line with `input`, `context`, `answers`,
  * `length`, `dataset`, `language`, `all_classes` and `_id`. The data is not
- * redistributable (landscape.md §3); a user who has the files gets scores
+ * redistributable; a user who has the files gets scores
  * comparable with the papers because the protocol is reproduced here:
  *
  * - prompt template per dataset: THUDM/LongBench config/dataset2prompt.json,
@@ -33,9 +33,23 @@
  * settings; `meta.longbenchE` marks them.
  */
 import { LongBenchParseError } from './errors.ts';
-import { longbenchWorkload, parseWorkload } from './types.ts';
+import { pathText } from '../path-text.ts';
+import { intIn, parseWorkload } from './types.ts';
 import type { Sample, TextMetricId } from './types.ts';
-import type { z } from 'zod';
+import type { SampleGrid, SampleSketch, WorkloadKindDef } from './workload.ts';
+import { countOr, writeAs } from './workload.ts';
+import { z } from 'zod';
+
+export const longbenchWorkload = z.strictObject({
+  kind: z.literal('longbench'),
+  path: pathText().describe('A LongBench-format JSONL file (or a folder of them; the runner resolves it).'),
+  datasets: z.array(z.string().min(1)).min(1).optional().describe("Keep only these datasets (the records' `dataset` field)."),
+  limit: intIn(1, 1_000_000).optional().describe('At most this many samples per dataset, in file order.'),
+});
+export type LongBenchWorkload = z.output<typeof longbenchWorkload>;
+
+/** LongBench rows live in a file the sketch cannot read; without a `limit` this many per dataset is assumed (and the sketch says it is not exact). */
+export const LONGBENCH_GUESS_PER_DATASET = 200;
 
 export interface LongBenchDatasetConfig {
   /** dataset2prompt.json */
@@ -272,3 +286,41 @@ export function generateLongBench(def: z.input<typeof longbenchWorkload>, opts: 
   }
   return out;
 }
+
+/**
+ * A guess at a LongBench workload's samples: `limit` (else LONGBENCH_GUESS_PER_DATASET)
+ * per named dataset, 4096 tokens each, ids as longBenchSample names them where the
+ * record ids are unknown. Exact only in count, and only with `limit` and `datasets`.
+ */
+export function sketchLongBench(w: z.input<typeof longbenchWorkload>): SampleGrid {
+  const datasets = w.datasets?.length ? w.datasets : ['(all datasets)'];
+  const per = countOr(w.limit, LONGBENCH_GUESS_PER_DATASET);
+  const out: SampleSketch[] = [];
+  for (const ds of datasets)
+    for (let i = 0; i < per; i++)
+      out.push({ id: `longbench-${ds}/${i}`, workload: `longbench-${ds}`, promptTokens: 4096, metric: 'qa_f1', meta: { dataset: ds } });
+  return { samples: out, exact: w.limit !== undefined && w.datasets !== undefined };
+}
+
+/** LongBench v1 from the user's JSONL files, as one registry entry. */
+export const longbench = {
+  kind: 'longbench',
+  summary: 'LongBench v1 from your JSONL files, with its prompts, generation caps and metrics.',
+  schema: longbenchWorkload,
+  generate: generateLongBench,
+  sketch: sketchLongBench,
+  sources: (d) => ({ kind: 'jsonl', path: d.path }),
+  form: [
+    { key: 'path', label: 'JSONL file or folder', control: 'text', placeholder: '/data/longbench', testId: 'path', initial: '', write: writeAs.text('path') },
+    {
+      key: 'datasets',
+      label: 'Datasets',
+      control: 'text',
+      placeholder: 'all (or e.g. qasper, hotpotqa)',
+      testId: 'datasets',
+      initial: '',
+      write: writeAs.names('datasets'),
+    },
+    { key: 'limit', label: 'Limit per dataset', control: 'text', testId: 'limit', initial: '20', write: writeAs.optionalNumber('limit') },
+  ],
+} as const satisfies WorkloadKindDef<'longbench', typeof longbenchWorkload>;

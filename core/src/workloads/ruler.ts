@@ -28,12 +28,27 @@ import { WorkloadError } from './errors.ts';
 import { distinctPseudoWords, fillerSentences } from './filler.ts';
 import type { FitModel } from './text.ts';
 import { fitUnits, lengthTolerance, SentencePool, shuffled } from './text.ts';
-import { rulerWorkload, parseWorkload } from './types.ts';
+import { contextLengthsSchema, intIn, parseWorkload } from './types.ts';
 import type { GenerateOptions, Sample, TokenCounter } from './types.ts';
-import type { z } from 'zod';
+import type { SampleGrid, SampleSketch, WorkloadKindDef } from './workload.ts';
+import { countOr, plainOptions, uniqueNumbers, writeAs } from './workload.ts';
+import { z } from 'zod';
 
-type RulerTask = z.output<typeof rulerWorkload>['task'];
-const TASK_CODE: Record<RulerTask, number> = { vt: 11, cwe: 12, fwe: 13, kv: 14 };
+/** The tasks and their seed codes: the one list the schema, generator and builder use. */
+const TASK_CODE = { vt: 11, cwe: 12, fwe: 13, kv: 14 } as const;
+export type RulerTask = keyof typeof TASK_CODE;
+export const RULER_TASKS = Object.keys(TASK_CODE) as [RulerTask, ...RulerTask[]];
+
+export const rulerWorkload = z.strictObject({
+  kind: z.literal('ruler'),
+  task: z.enum(RULER_TASKS).describe('vt: variable tracking; cwe: common words; fwe: frequent words; kv: key-value retrieval'),
+  contextLengths: contextLengthsSchema,
+  samples: intIn(1, 100_000).default(1).describe('Samples per context length.'),
+});
+export type RulerWorkload = z.output<typeof rulerWorkload>;
+
+/** A sample's id: the one naming both the generator and the sketch use. */
+const rulerSampleId = (workload: string, length: number, sample: number): string => `${workload}/c${length}/s${sample}`;
 
 /** Items made on demand (item i is fixed whatever the count), with cumulative token costs. */
 class ItemPool {
@@ -275,7 +290,7 @@ export function generateRuler(def: z.input<typeof rulerWorkload>, opts: Generate
       }
       const built = plan.build(fit.n);
       out.push({
-        id: `${workload}/c${length}/s${s}`,
+        id: rulerSampleId(workload, length, s),
         workload,
         prompt: built.prompt,
         answers: built.answers,
@@ -287,3 +302,28 @@ export function generateRuler(def: z.input<typeof rulerWorkload>, opts: Generate
   }
   return out;
 }
+
+/** The samples of a RULER definition as written (half-typed input tolerated), named and ordered as generateRuler makes them. */
+export function sketchRuler(w: z.input<typeof rulerWorkload>): SampleGrid {
+  const workload = `ruler-${w.task}`;
+  const out: SampleSketch[] = [];
+  for (const c of uniqueNumbers(w.contextLengths))
+    for (let s = 0; s < countOr(w.samples, 1); s++)
+      out.push({ id: rulerSampleId(workload, c, s), workload, promptTokens: c, metric: 'niah', meta: { contextLength: c, task: w.task } });
+  return { samples: out, exact: true };
+}
+
+/** RULER-style synthetic tasks, as one registry entry. */
+export const ruler = {
+  kind: 'ruler',
+  summary: 'RULER-style synthetic tasks: variable tracking, common and frequent words, key-value retrieval.',
+  schema: rulerWorkload,
+  generate: generateRuler,
+  sketch: sketchRuler,
+  sources: () => ({ kind: 'none' }),
+  form: [
+    { key: 'task', label: 'Task', control: 'select', options: plainOptions(RULER_TASKS), testId: 'task', initial: 'vt', write: writeAs.choice('task') },
+    { key: 'contextLengths', label: 'Context lengths (tokens)', control: 'text', testId: 'contexts', initial: '256', write: writeAs.numbers('contextLengths') },
+    { key: 'samples', label: 'Samples per length', control: 'text', testId: 'samples', initial: '2', write: writeAs.optionalNumber('samples') },
+  ],
+} as const satisfies WorkloadKindDef<'ruler', typeof rulerWorkload>;

@@ -220,8 +220,13 @@ export interface FitModel {
  * units (a key-value pair of ~50 tokens) the prompt may fall short by up to a
  * unit, but never overshoots; only if every n seen overshoots, the shortest.
  */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-export function fitUnits(target: number, tol: number, model: FitModel, measure: (n: number) => number, start?: number, maxIter = 24): FitResult {
+export function fitUnits(
+  target: number,
+  tol: number,
+  model: FitModel,
+  measure: (n: number) => number,
+  { start, maxIter = 24 }: { readonly start?: number | undefined; readonly maxIter?: number } = {},
+): FitResult {
   let lo = -1;
   let hi = Number.POSITIVE_INFINITY;
   let best: FitResult | undefined;

@@ -11,11 +11,9 @@
  * (the runner passes `encode(text).length` without BOS); a prompt of "4096
  * tokens" is the text before any chat template and BOS.
  *
- * The four kinds (landscape.md §3 describes the conventions they follow):
- *   niah       needle-in-a-haystack grid, context length × depth   (niah.ts)
- *   ruler      RULER-style synthetic tasks: vt, cwe, fwe, kv        (ruler.ts)
- *   longbench  LongBench v1 JSONL, the 16 English + code datasets  (longbench.ts)
- *   fidelity   prompt + teacher-forced continuation cut from texts (fidelity.ts)
+ * Each kind is one file exporting one definition (schema, generator, sample
+ * sketch, builder form; workload.ts), listed in registry.ts. This file holds
+ * what they share: the Sample they produce and common schema pieces.
  */
 import { z } from 'zod';
 import { describeIssues, joinIssues } from '../issues.ts';
@@ -79,79 +77,17 @@ export interface GenerateOptions {
   readonly texts?: readonly string[];
 }
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
-const contextLengths = z.array(int(16, 4_194_304)).min(1).describe('Prompt lengths in tokens of the model under test (before the chat template).');
+/** An integer schema in [min, max]. */
+export const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
+/** The prompt lengths of a length-swept workload (niah, ruler). */
+export const contextLengthsSchema = z
+  .array(intIn(16, 4_194_304))
+  .min(1)
+  .describe('Prompt lengths in tokens of the model under test (before the chat template).');
 
 /** A text haystack: files the runner reads (by name, e.g. 'austen-emma.txt' from ../shared/texts) and passes in as strings. */
-const textsHaystack = z.strictObject({ kind: z.literal('texts'), names: z.array(pathText()).min(1) });
-const fillerHaystack = z.strictObject({ kind: z.literal('filler') });
-
-export const niahWorkload = z.strictObject({
-  kind: z.literal('niah'),
-  variant: z
-    .enum(['single', 'multikey', 'multivalue', 'passkey'])
-    .default('single')
-    .describe(
-      'single needle; multikey: distractor needles with other keys; multivalue: several values for one key, all to recall; passkey: a number in filler',
-    ),
-  contextLengths,
-  depths: z.array(z.number().min(0).max(100)).min(1).describe('Needle depths in % of the haystack (0 = start, 100 = end).'),
-  samplesPerCell: int(1, 100_000).default(1),
-  haystack: z.discriminatedUnion('kind', [textsHaystack, fillerHaystack]).default({ kind: 'filler' }),
-  heldOutTemplates: z.boolean().default(false).describe('Use the held-out needle templates (for evaluation), disjoint from the default set.'),
-  needles: int(2, 64).default(4).describe('multikey: needles in all (1 target + distractors); multivalue: values for the key.'),
-  // Optional without a default: an experiment that leaves it out parses (and hashes) as it did before the field existed.
-  match: z
-    .enum(['substring', 'whole'])
-    .optional()
-    .describe(
-      "How an answer is found in the output. substring (the default): anywhere, as RULER's string_match_all scores — 81995 counts in '819955.'; whole: only as a whole word, with no letter or digit directly before or after it (metric niah_whole, workload named niah-<variant>-whole).",
-    ),
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-", starting with a letter or digit')
-    .optional()
-    .describe(
-      "The workload's name in results and sample ids (default niah-<variant>, niah-<variant>-whole with match whole): gives two NIAH workloads of one experiment that differ only in templates, haystack or needles names of their own.",
-    ),
-});
-
-export const rulerWorkload = z.strictObject({
-  kind: z.literal('ruler'),
-  task: z.enum(['vt', 'cwe', 'fwe', 'kv']).describe('vt: variable tracking; cwe: common words; fwe: frequent words; kv: key-value retrieval'),
-  contextLengths,
-  samples: int(1, 100_000).default(1).describe('Samples per context length.'),
-});
-
-export const longbenchWorkload = z.strictObject({
-  kind: z.literal('longbench'),
-  path: pathText().describe('A LongBench-format JSONL file (or a folder of them; the runner resolves it).'),
-  datasets: z.array(z.string().min(1)).min(1).optional().describe("Keep only these datasets (the records' `dataset` field)."),
-  limit: int(1, 1_000_000).optional().describe('At most this many samples per dataset, in file order.'),
-});
-
-export const fidelityWorkload = z.strictObject({
-  kind: z.literal('fidelity'),
-  texts: z
-    .union([z.array(z.string().min(1)).min(1), z.literal('sampled')])
-    .optional()
-    .describe("Text names the runner reads, or 'sampled': text the runner samples from the model itself (seeded) — in-domain for small models."),
-  promptTokens: z.array(int(1, 4_194_304)).min(1),
-  continuationTokens: int(1, 65_536),
-  samples: int(1, 100_000).default(1).describe('Samples per prompt length.'),
-});
-
-/** One workload of an experiment, discriminated on `kind`. Unknown keys are rejected. */
-export const workloadDef = z.discriminatedUnion('kind', [niahWorkload, rulerWorkload, longbenchWorkload, fidelityWorkload]);
-
-/** A parsed workload (defaults filled in). */
-export type WorkloadDef = z.output<typeof workloadDef>;
-/** A workload as written in an experiment file (defaults optional). */
-export type WorkloadDefInput = z.input<typeof workloadDef>;
-export type NiahWorkload = z.output<typeof niahWorkload>;
-export type RulerWorkload = z.output<typeof rulerWorkload>;
-export type LongBenchWorkload = z.output<typeof longbenchWorkload>;
-export type FidelityWorkload = z.output<typeof fidelityWorkload>;
+export const textsHaystack = z.strictObject({ kind: z.literal('texts'), names: z.array(pathText()).min(1) });
+export const fillerHaystack = z.strictObject({ kind: z.literal('filler') });
 
 /**
  * Parses with `schema` (defaults filled in); throws a WorkloadError naming the
@@ -161,9 +97,4 @@ export function parseWorkload<S extends z.ZodType>(schema: S, def: unknown, work
   const r = schema.safeParse(def);
   if (!r.success) throw new WorkloadError(workload, joinIssues(describeIssues(r.error.issues)));
   return r.data;
-}
-
-/** Parses one workload of an experiment file. */
-export function parseWorkloadDef(def: unknown): WorkloadDef {
-  return parseWorkload(workloadDef, def, typeof def === 'object' && def !== null && 'kind' in def ? String(def.kind) : 'definition');
 }

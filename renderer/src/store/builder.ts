@@ -8,34 +8,33 @@
  * half-typed value shows as a validation message instead of being silently
  * dropped; `builderExperiment` turns the form into an ExperimentInput.
  * Method choices and their parameter presets come from describeMethods()
- * (core's registry and PRESETS, through the API).
+ * (core's registry and PRESETS, through the API); workload kinds, their fields
+ * and how each field writes into the definition from core's workload registry.
  */
-import type { ExperimentInput, MethodInfo, ModelSummary, RunSummary, WorkloadDefInput } from '@kvlab/core';
-import { parseBudget, parseExperiment, resolveBudget } from '@kvlab/core';
+import type { ExperimentInput, MethodInfo, ModelSummary, RunSummary, WorkloadDefInput, WorkloadFormValues, WorkloadKind } from '@kvlab/core';
+import {
+  optionalNumber,
+  parseBudget,
+  parseExperiment,
+  parseNumberList,
+  resolveBudget,
+  WORKLOAD_KINDS,
+  workloadFormDefaults,
+  workloadFromForm,
+} from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
 import { errorMessage } from '../util/format.ts';
 
-export type WorkloadForm =
-  | {
-      readonly kind: 'niah';
-      readonly variant: 'single' | 'multikey' | 'multivalue' | 'passkey';
-      readonly contextLengths: string;
-      readonly depths: string;
-      readonly samplesPerCell: string;
-      /** Haystack text names (comma-separated); empty = generated filler. */
-      readonly haystack: string;
-      /** The needle templates held out from the demo model's training (evaluation on phrasings it never saw). */
-      readonly heldOutTemplates: boolean;
-      /** How answers are found in the output: RULER's substring match, or whole words only. */
-      readonly match: 'substring' | 'whole';
-      /** The workload's name in results; empty = the default (niah-<variant>[-whole]). */
-      readonly name: string;
-    }
-  | { readonly kind: 'ruler'; readonly task: 'vt' | 'cwe' | 'fwe' | 'kv'; readonly contextLengths: string; readonly samples: string }
-  | { readonly kind: 'fidelity'; readonly texts: string; readonly promptTokens: string; readonly continuationTokens: string; readonly samples: string }
-  | { readonly kind: 'longbench'; readonly path: string; readonly datasets: string; readonly limit: string };
+/**
+ * A workload in the form: its kind and the text typed (or box ticked) in each of
+ * the fields its registry entry lists (core's `workloadFields`).
+ */
+export interface WorkloadForm {
+  readonly kind: WorkloadKind;
+  readonly [field: string]: string | boolean;
+}
 
-export type WorkloadKind = WorkloadForm['kind'];
+export type { WorkloadKind };
 export type AdaMode = 'off' | 'also' | 'only';
 
 export interface BuilderForm {
@@ -65,22 +64,10 @@ export interface BuilderForm {
 /** A labelled method entry with parameters (what the Layer profile's "Save custom allocation" produces). */
 export type CustomMethodEntry = Exclude<ExperimentInput['methods'][number], string> & { readonly label: string };
 
-export const DEFAULT_WORKLOADS: { readonly [K in WorkloadKind]: Extract<WorkloadForm, { kind: K }> } = {
-  niah: {
-    kind: 'niah',
-    variant: 'passkey',
-    contextLengths: '256',
-    depths: '0, 50, 100',
-    samplesPerCell: '1',
-    haystack: '',
-    heldOutTemplates: false,
-    match: 'substring',
-    name: '',
-  },
-  ruler: { kind: 'ruler', task: 'vt', contextLengths: '256', samples: '2' },
-  fidelity: { kind: 'fidelity', texts: 'sampled', promptTokens: '256', continuationTokens: '32', samples: '2' },
-  longbench: { kind: 'longbench', path: '', datasets: '', limit: '20' },
-};
+/** A new workload of each kind, as the registry's form fields start. */
+export const DEFAULT_WORKLOADS: { readonly [K in WorkloadKind]: WorkloadForm } = Object.fromEntries(
+  WORKLOAD_KINDS.map((k) => [k, { ...workloadFormDefaults(k), kind: k }]),
+) as { readonly [K in WorkloadKind]: WorkloadForm };
 
 export interface BuilderPreset {
   readonly id: string;
@@ -177,66 +164,11 @@ export const INITIAL_BUILDER_FORM: BuilderForm = {
 
 // -- Form → experiment ----------------------------------------------------------
 
-/** "256, 512 1024" → [256, 512, 1024]; anything not a number stays NaN so validation names it. */
-export function parseNumberList(text: string): number[] {
-  return text
-    .split(/[\s,;]+/)
-    .filter((t) => t !== '')
-    .map((t) => (/^[-+]?\d*\.?\d+(e[-+]?\d+)?$/i.test(t) ? Number(t) : Number.NaN));
-}
+export { parseNumberList };
 
-/** A single number field: '' → undefined (the schema's default applies). */
-function optionalNumber(text: string): number | undefined {
-  const t = text.trim();
-  if (t === '') return undefined;
-  return /^[-+]?\d*\.?\d+$/.test(t) ? Number(t) : Number.NaN;
-}
-
-const names = (text: string): string[] =>
-  text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
+/** The workload definition a form describes, field by field as its registry entry writes them. */
 export function workloadInput(w: WorkloadForm): WorkloadDefInput {
-  switch (w.kind) {
-    case 'niah': {
-      const hay = names(w.haystack);
-      const samplesPerCell = optionalNumber(w.samplesPerCell);
-      return {
-        kind: 'niah',
-        variant: w.variant,
-        contextLengths: parseNumberList(w.contextLengths),
-        depths: parseNumberList(w.depths),
-        ...(samplesPerCell !== undefined ? { samplesPerCell } : {}),
-        ...(hay.length ? { haystack: { kind: 'texts', names: hay } } : {}),
-        // Written only when they differ from the schema's defaults, so the experiment JSON stays as short as the CLI's examples.
-        ...(w.heldOutTemplates ? { heldOutTemplates: true } : {}),
-        ...(w.match === 'whole' ? { match: 'whole' as const } : {}),
-        ...(w.name.trim() ? { name: w.name.trim() } : {}),
-      };
-    }
-    case 'ruler': {
-      const samples = optionalNumber(w.samples);
-      return { kind: 'ruler', task: w.task, contextLengths: parseNumberList(w.contextLengths), ...(samples !== undefined ? { samples } : {}) };
-    }
-    case 'fidelity': {
-      const samples = optionalNumber(w.samples);
-      const t = w.texts.trim();
-      return {
-        kind: 'fidelity',
-        ...(t === 'sampled' ? { texts: 'sampled' as const } : t ? { texts: names(t) } : {}),
-        promptTokens: parseNumberList(w.promptTokens),
-        continuationTokens: optionalNumber(w.continuationTokens) ?? Number.NaN,
-        ...(samples !== undefined ? { samples } : {}),
-      };
-    }
-    case 'longbench': {
-      const ds = names(w.datasets);
-      const limit = optionalNumber(w.limit);
-      return { kind: 'longbench', path: w.path.trim(), ...(ds.length ? { datasets: ds } : {}), ...(limit !== undefined ? { limit } : {}) };
-    }
-  }
+  return workloadFromForm(w.kind, w);
 }
 
 type MethodEntry = ExperimentInput['methods'][number];
@@ -374,7 +306,8 @@ export interface BuilderSlice {
   setParamPreset(methodId: string, presetName: string): void;
   applyBuilderPreset(presetId: string): void;
   addWorkload(kind: WorkloadKind): void;
-  updateWorkload(index: number, patch: Partial<WorkloadForm>): void;
+  /** New values for some of a workload's fields (its kind stays). */
+  updateWorkload(index: number, patch: WorkloadFormValues): void;
   removeWorkload(index: number): void;
   /** Adds a labelled method entry (a custom allocation from the Layer profile); a label already taken gets a number ("custom-2"). */
   addCustomMethod(entry: CustomMethodEntry): void;
@@ -412,7 +345,7 @@ export const createBuilderSlice: SliceCreator<BuilderSlice> = (set, get, api) =>
   addWorkload: (kind) => set((s) => ({ builder: { ...s.builder, workloads: [...s.builder.workloads, DEFAULT_WORKLOADS[kind]] }, builderPreset: null })),
   updateWorkload: (index, patch) =>
     set((s) => ({
-      builder: { ...s.builder, workloads: s.builder.workloads.map((w, i) => (i === index ? ({ ...w, ...patch } as WorkloadForm) : w)) },
+      builder: { ...s.builder, workloads: s.builder.workloads.map((w, i) => (i === index ? { ...w, ...patch, kind: w.kind } : w)) },
       builderPreset: null,
     })),
   removeWorkload: (index) => set((s) => ({ builder: { ...s.builder, workloads: s.builder.workloads.filter((_, i) => i !== index) }, builderPreset: null })),

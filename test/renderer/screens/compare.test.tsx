@@ -83,7 +83,10 @@ describe('CompareScreen', () => {
     const cell = within(r.getByTestId('compare-heatmap-snapkv/zigzagkv')).getAllByTestId('heatmap-cell')[0];
     fireEvent.click(cell as Element);
     const panel = r.getByTestId('sample-panel');
-    const sampleId = within(panel).getByTestId('sample-detail').getAttribute('data-cell')?.split('|')[1] ?? '';
+    // The cell id is the runner's m<model>/<sample id>/<label>/<budget>: the sample id is its row's.
+    const cellId = within(panel).getByTestId('sample-detail').getAttribute('data-cell');
+    const shown = rows.find((x) => x.cellId === cellId);
+    const sampleId = shown?.kind === 'cell' ? shown.sampleId : '';
     const expected = await api.getSample({ runId, sampleId });
     const prompt = await within(panel).findByTestId('sample-prompt');
     assert.equal(prompt.textContent, expected.prompt);
