@@ -100,7 +100,7 @@ export function zigzagAllocation(stats: LayerStats, total: number, p: ZigZagKvPa
   } else {
     // ⌈B_bound⌉ is capped at ⌊B_avg⌋ so any boundRatio ≤ 1 stays feasible when B_avg is fractional.
     const floor = Math.min(Math.ceil(bound - 1e-9), Math.floor(avg));
-    budgets = conserveTotal('zigzagkv', raw, total, Math.max(floor, stats.minPerLayer), n, uncertainty);
+    budgets = conserveTotal('zigzagkv', raw, total, { lo: Math.max(floor, stats.minPerLayer), hi: n, weights: uncertainty });
   }
   return { lmba, uncertainty, bound, raw, budgets };
 }

@@ -121,7 +121,7 @@ export function lmbaPerHead(obs: LayerObservation, opts: LmbaOptions): Float64Ar
     case 'pooledScores': {
       const w = windowOf(obs, opts.windowSize, 'zigzagkv');
       const a = w.size; // clamped to the prompt (observedWindow)
-      rows = snapScores(w.sum.data, obs.numQueryHeads, obs.numKvHeads, n, a, opts.kernelSize ?? 7, opts.pooling ?? 'max');
+      rows = snapScores({ sum: w.sum.data, Hq: obs.numQueryHeads, Hkv: obs.numKvHeads, n, alpha: a }, opts.kernelSize ?? 7, opts.pooling ?? 'max');
       H = obs.numKvHeads;
       for (let h = 0; h < H; h++) {
         let max = 0;
