@@ -1,5 +1,5 @@
 /**
- * LMBA — the Layer-wise Minimum Budget to keep Attention (ZigZagKV §2.1).
+ * LMBA — the Layer-wise Minimum Budget to keep Attention (ZigZagKV).
  *
  * Paper: Zhong et al., ZigZagKV, COLING 2025, https://arxiv.org/abs/2412.09036.
  *
@@ -9,7 +9,7 @@
  * A layer whose attention is spread out needs many tokens to reach τ of the
  * mass (high LMBA, "uncertain"); a peaked layer needs few.
  *
- * Which distribution a_{l,h} is (spec ambiguity A1, `source`):
+ * Which distribution a_{l,h} is (the paper leaves it open; option `source`):
  *   'windowMean'   (default) per QUERY head, the mean of the α window queries'
  *                  softmax rows over all n keys = windows[α].sum / α (rows sum to 1).
  *   'lastToken'    per query head, the last prompt query's row (obs.lastQuery).

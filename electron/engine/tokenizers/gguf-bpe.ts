@@ -3,7 +3,8 @@
  * Qwen2/2.5, SmolLM, GPT-2-style vocabularies): the metadata is turned into
  * a Hugging Face `tokenizer.json` object in memory and run by
  * @huggingface/tokenizers through `createHfTokenizer` (hf.ts). Checked against
- * llama.cpp's test vectors (../shared/vocab/ggml-vocab-{llama-bpe,qwen2}.gguf.{inp,out}).
+ * llama.cpp's own tokenizer test vectors for its Llama 3 and Qwen2 vocabularies
+ * (ggml-vocab-{llama-bpe,qwen2}.gguf.{inp,out}).
  *
  * The tokenizer.json, field by field, as llama.cpp reads the GGUF (src/llama-vocab.cpp, ggml-org/llama.cpp):
  *  - model: BPE with vocab = `tokenizer.ggml.tokens` (id = index; an empty
