@@ -108,8 +108,16 @@ function answerText(s: Sample): string {
   return ` ${a.slice(0, -1).join(', ')} and ${a[a.length - 1]}.`;
 }
 
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function encodeTask(s: Sample, length: number, kind: string, split: Task['split'], prompt = s.prompt, answer = answerText(s)): Task | undefined {
+/** What a task is filed under: its context length, kind and split. */
+type TaskLabel = Pick<Task, 'length' | 'kind' | 'split'>;
+
+/**
+ * One task from `s`'s prompt and answer, or from a rewritten prompt (and answer; the sample's own
+ * when absent). Undefined when the prompt's tokens are not a prefix of prompt+answer's.
+ */
+function encodeTask(s: Sample, label: TaskLabel, text: { prompt: string; answer?: string } = { prompt: s.prompt }): Task | undefined {
+  const { length, kind, split } = label;
+  const { prompt, answer = answerText(s) } = text;
   const p = tok.encode(prompt, { addBos: true });
   const all = tok.encode(prompt + answer, { addBos: true });
   // The prompt's tokens must be a prefix of prompt+answer's (they are, as the answer starts with a space).
@@ -189,9 +197,9 @@ for (const L of LENGTHS) {
       for (const sample of make(s)) {
         // Encodes a (possibly rewritten) prompt, with its numbers varied under --vary-numbers.
         const emit = (prompt: string) => {
-          if (!vary || !NEEDLE_KINDS.has(kind)) return push(encodeTask(sample, L, kind, 'train', prompt));
+          if (!vary || !NEEDLE_KINDS.has(kind)) return push(encodeTask(sample, { length: L, kind, split: 'train' }, { prompt }));
           const v = withVariedNumbers(prompt, answerText(sample), mixSeed(s, tasks.length));
-          return push(encodeTask(sample, L, kind, 'train', v.prompt, v.answer));
+          return push(encodeTask(sample, { length: L, kind, split: 'train' }, v));
         };
         if (kind !== 'augmented') {
           emit(sample.prompt);
@@ -228,12 +236,12 @@ for (const L of LENGTHS) {
       1000 + ev.int(1e6),
       heldOutText,
     ))
-      push(encodeTask(sample, L, 'eval-single', 'eval'));
+      push(encodeTask(sample, { length: L, kind: 'eval-single', split: 'eval' }));
     for (const sample of generate(
       { kind: 'niah', variant: 'passkey', contextLengths: [L], depths: evDepths, samplesPerCell: 2, heldOutTemplates: true },
       2000 + ev.int(1e6),
     ))
-      push(encodeTask(sample, L, 'eval-passkey', 'eval'));
+      push(encodeTask(sample, { length: L, kind: 'eval-passkey', split: 'eval' }));
   }
   console.error(`L=${L}: ${tasks.length} tasks so far (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }

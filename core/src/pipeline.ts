@@ -138,9 +138,15 @@ export function minimumTotal(config: CompressionConfig, numLayers: number, seqLe
   return floor;
 }
 
+/** A prompt's shape: L layers of an n-token prompt. */
+interface PromptShape {
+  readonly L: number;
+  readonly n: number;
+}
+
 /** The one-line notice for a total raised from `requested` to `floor`. */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function raiseNotice(what: string, requested: number, config: CompressionConfig, L: number, n: number, floor: BudgetFloor): string {
+function raiseNotice(what: string, requested: number, config: CompressionConfig, shape: PromptShape, floor: BudgetFloor): string {
+  const { L, n } = shape;
   const to = floor.tokens >= L * n ? `kept the full cache (${floor.tokens} tokens)` : `raised to ${floor.tokens}`;
   return `budget ${what}= ${requested} token${requested === 1 ? '' : 's'} over ${L} layers is below what ${formatMethodSpec(config)} can keep of this ${n}-token prompt; the minimum is ${floor.why}: ${to}`;
 }
@@ -148,7 +154,7 @@ function raiseNotice(what: string, requested: number, config: CompressionConfig,
 /**
  * Raises a resolved budget that is below minimumTotal to it, recording the
  * notice in `adjusted`, so a too-small budget on a short prompt runs at the
- * smallest budget that works instead of failing (issue #17). Every number in
+ * smallest budget that works instead of failing. Every number in
  * the result is the raised budget, i.e. what is really kept. A budget that
  * already works is returned unchanged.
  */
@@ -158,7 +164,7 @@ export function fitBudget(resolved: ResolvedBudget, config: CompressionConfig): 
   const n = resolved.seqLen;
   const floor = minimumTotal(config, L, n);
   if (resolved.totalTokens >= floor.tokens) return resolved;
-  const notice = raiseNotice(`${formatBudget(resolved.spec)} `, resolved.totalTokens, config, L, n, floor);
+  const notice = raiseNotice(`${formatBudget(resolved.spec)} `, resolved.totalTokens, config, { L, n }, floor);
   return withTotalTokens(resolved, floor.tokens, { requestedTokens: resolved.totalTokens, notice });
 }
 
@@ -175,7 +181,7 @@ export function planCompression(observations: readonly LayerObservation[], confi
   const floor = minimumTotal(config, L, n);
   const raise = requestedTotal < L * n && requestedTotal < floor.tokens;
   const totalTokens = raise ? floor.tokens : requestedTotal;
-  const notices = raise ? [raiseNotice('', requestedTotal, config, L, n, floor)] : [];
+  const notices = raise ? [raiseNotice('', requestedTotal, config, { L, n }, floor)] : [];
   const scorer = getScorer(config.scorer.id);
   const allocator = getAllocator(config.allocator.id);
   const headwise = config.headwise ? getHeadwise(config.headwise.id) : undefined;

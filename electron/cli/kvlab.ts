@@ -36,7 +36,7 @@ import { findDefaultModel } from '../host/default-model.ts';
 import { createLabProcessClient } from '../host/lab-process-client.ts';
 import { defaultResultsDir, defaultSettingsFile, RENDERER_DIST } from '../host/paths.ts';
 import { ensureRendererBuilt } from '../server/build-renderer.ts';
-import { exposureWarning, readTlsFiles, startServer } from '../server/serve.ts';
+import { exposureWarning, readTlsFiles, startServer, type RunningServer, type TlsCredentials } from '../server/serve.ts';
 
 const USAGE = `usage: kvlab <command> …
   run <experiment.json> [--out <dir>] [--shard i/n]
@@ -63,30 +63,33 @@ function int(text: string | undefined, name: string, def: number): number {
   return n;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-async function cmdRun(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, shard: { type: 'string' } } });
-  const file = positionals[0];
-  if (!file) throw new UsageError('run needs an experiment file');
+interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The experiment file's path and parsed JSON (a UsageError when it is missing or not JSON). */
+function readExperimentFile(file: string): { path: string; raw: unknown } {
   const path = resolve(file);
-  let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    return { path, raw: JSON.parse(readFileSync(path, 'utf8')) };
   } catch (e) {
     throw new UsageError(existsSync(path) ? `${file}: not valid JSON (${(e as Error).message})` : `${file}: no such file`);
   }
-  let shard: { index: number; count: number } | undefined;
-  const s = flag(values, 'shard');
-  if (s !== undefined) {
-    const m = /^(\d+)\/(\d+)$/.exec(s);
-    const index = Number(m?.[1]);
-    const count = Number(m?.[2]);
-    if (!m || count < 1 || index >= count) throw new UsageError(`--shard must be i/n with 0 ≤ i < n, got ${s}`);
-    shard = { index, count };
-  }
-  // Default: results/<name>/ under the working directory — not beside the experiment file, which may sit in a checkout
-  // (docs/examples/) where git would see every results folder; /results/ is git-ignored.
-  const outDir = resolve(flag(values, 'out') ?? defaultRunOut(path, shard));
+}
+
+/** --shard i/n, with 0 ≤ i < n. */
+function parseShard(s: string | undefined): Shard | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(s);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) throw new UsageError(`--shard must be i/n with 0 ≤ i < n, got ${s}`);
+  return { index, count };
+}
+
+/** Ctrl-C (or SIGTERM) cancels after the current cell; a second one exits at once. Returns the controller and the handler. */
+function cancelOnSignals(): { controller: AbortController; onSigint: () => void } {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -97,9 +100,14 @@ async function cmdRun(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  return { controller, onSigint };
+}
+
+/** Run events on stderr: the plan, a progress bar (one redrawn line on a terminal, ~20 lines otherwise) and log lines. */
+function progressPrinter(): (e: RunEvent) => void {
   const tty = process.stderr.isTTY;
   let lastLine = 0;
-  const onEvent = (e: RunEvent) => {
+  return (e) => {
     if (e.type === 'start') {
       process.stderr.write(
         `${e.cellsTotal} cells (${e.cellsDone} already done): ${e.prefills} prefills for ${e.cellsTotal - e.cellsDone} cells — ${e.prefillsSaved} prefills saved by sharing\n`,
@@ -115,9 +123,23 @@ async function cmdRun(args: string[]): Promise<number> {
       process.stderr.write(`${tty ? '\n' : ''}${e.level}: ${e.message}\n`);
     }
   };
+}
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, shard: { type: 'string' } } });
+  const file = positionals[0];
+  if (!file) throw new UsageError('run needs an experiment file');
+  const { path, raw } = readExperimentFile(file);
+  const s = flag(values, 'shard');
+  const shard = parseShard(s);
+  // Default: results/<name>/ under the working directory — not beside the experiment file, which may sit in a checkout
+  // (docs/examples/) where git would see every results folder; /results/ is git-ignored.
+  const outDir = resolve(flag(values, 'out') ?? defaultRunOut(path, shard));
+  const { controller, onSigint } = cancelOnSignals();
+  const onEvent = progressPrinter();
   const summary = await runExperiment(raw, { outDir, baseDir: dirname(path), signal: controller.signal, onEvent, ...(shard ? { shard } : {}) });
   process.off('SIGINT', onSigint);
-  if (tty) process.stderr.write('\n');
+  if (process.stderr.isTTY) process.stderr.write('\n');
   const saved = summary.prefillsSaved > 0 ? `, ${summary.prefillsSaved} prefills saved (one prefill per sample shared by ${summary.cellsRun} cells)` : '';
   console.log(
     `${summary.cancelled ? 'cancelled' : 'done'}: ${summary.cellsRun} cells run, ${summary.cellsSkipped} already done, ${summary.prefills} prefills${saved}, ${summary.seconds.toFixed(1)} s → ${outDir}`,
@@ -130,7 +152,7 @@ async function cmdRun(args: string[]): Promise<number> {
 }
 
 /** `results/<experiment file name without .json>[.shard<i>of<n>]` under the working directory. */
-function defaultRunOut(experimentFile: string, shard?: { readonly index: number; readonly count: number }): string {
+function defaultRunOut(experimentFile: string, shard?: Shard): string {
   return join('results', `${basename(experimentFile, '.json')}${shard ? `.shard${shard.index}of${shard.count}` : ''}`);
 }
 
@@ -140,7 +162,91 @@ function formatSeconds(s: number): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
+/** The profile's settings, with their defaults (tokens: 512, or the model's context when shorter). */
+interface ProfileSettings {
+  readonly tokens: number;
+  readonly samples: number;
+  readonly seed: number;
+  readonly tau: number;
+  readonly tauO: number;
+}
+
+function profileSettings(values: Record<string, unknown>, contextLength: number): ProfileSettings {
+  const tokens = int(flag(values, 'tokens'), 'tokens', Math.min(512, contextLength));
+  const samples = int(flag(values, 'samples'), 'samples', 4);
+  const seed = Number(flag(values, 'seed') ?? 0);
+  const tau = Number(flag(values, 'tau') ?? 0.9);
+  const tauO = Number(flag(values, 'tau-o') ?? 0.95);
+  return { tokens, samples, seed, tau, tauO };
+}
+
+/**
+ * The prompts to profile: seeded windows of `textFile` (BOS first), or, without one, seeded samples from
+ * the model itself — text in the model's own domain, which a small model trained on narrow data handles
+ * where arbitrary text would be out of its domain.
+ */
+async function profilePrompts(engine: Engine, textFile: string | undefined, s: ProfileSettings): Promise<number[][]> {
+  const tokenizer = engine.model.tokenizer;
+  const prompts: number[][] = [];
+  if (textFile) {
+    const ids = tokenizer.encode(readFileSync(textFile, 'utf8'), { addBos: false });
+    if (ids.length < s.tokens + 1) throw new UsageError(`${textFile} has only ${ids.length} tokens; need ${s.tokens}`);
+    const rng = createRng(s.seed);
+    for (let i = 0; i < s.samples; i++) {
+      const start = rng.int(ids.length - s.tokens);
+      prompts.push([...(tokenizer.bosId !== undefined ? [tokenizer.bosId] : []), ...ids.slice(start, start + s.tokens - 1)]);
+    }
+  } else {
+    for (let i = 0; i < s.samples; i++) prompts.push(await sampleFromModel(engine, s.tokens, s.seed + i));
+  }
+  return prompts;
+}
+
+/** Where the profile rows go: the results folder, the definition's hash and what they say of the model. */
+interface ProfileTarget {
+  readonly store: ResultsStore;
+  readonly hash: string;
+  readonly modelInfo: ProfileRow['model'];
+  readonly workload: string;
+  readonly lmbo: boolean;
+}
+
+/** Profiles each prompt into a row, appended to the store unless it holds that row already. */
+async function profileRows(engine: Engine, prompts: readonly number[][], s: ProfileSettings, t: ProfileTarget): Promise<ProfileRow[]> {
+  const rows: ProfileRow[] = [];
+  for (const [i, ids] of prompts.entries()) {
+    const id = `profile/${i}`;
+    const p = await profilePrompt(engine, ids, { tau: s.tau, tauO: s.tauO, lmbo: t.lmbo });
+    const row: ProfileRow = {
+      kind: 'profile',
+      cellId: id,
+      experimentHash: t.hash,
+      experiment: `profile of ${engine.model.config.name}`,
+      model: t.modelInfo,
+      workload: t.workload,
+      sampleId: id,
+      ...p,
+      provenance: { ...provenance(), ...providerStamp(engine.info), threads: 0, seed: s.seed, date: new Date().toISOString() },
+    };
+    if (!t.store.has(id)) t.store.append(row);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The per-layer table on stdout: mean LMBA, its uncertainty and mean LMBO (– when not measured). */
+function printProfile(name: string, L: number, rows: readonly ProfileRow[], s: ProfileSettings): void {
+  const mean = (f: (r: ProfileRow) => number) => rows.reduce((a, r) => a + f(r), 0) / rows.length;
+  console.log(`${name}: ${rows.length} prompts × ${s.tokens} tokens, τ = ${s.tau}, τ_o = ${s.tauO}`);
+  console.log('layer   LMBA   uncertainty   LMBO');
+  const lmba = Array.from({ length: L }, (_, l) => mean((r) => r.lmba[l] ?? 0));
+  const uncertainty = layerUncertainty(lmba);
+  for (let l = 0; l < L; l++) {
+    const lmbo = rows.some((r) => r.lmbo.length) ? mean((r) => r.lmbo[l] ?? 0).toFixed(1) : '–';
+    console.log(`${String(l).padStart(5)} ${lmba[l]?.toFixed(1).padStart(6)}   ${(uncertainty[l] ?? 0).toFixed(3).padStart(11)}   ${lmbo.padStart(5)}`);
+  }
+}
+
 async function cmdProfile(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -162,28 +268,14 @@ async function cmdProfile(args: string[]): Promise<number> {
   const ep = flag(values, 'ep') ?? 'cpu';
   if (!isExecutionProviderChoice(ep)) throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got ${ep}`);
   const model = await loadModel(resolve(modelPath));
-  const tokens = int(flag(values, 'tokens'), 'tokens', Math.min(512, model.config.contextLength));
-  const samples = int(flag(values, 'samples'), 'samples', 4);
-  const seed = Number(flag(values, 'seed') ?? 0);
-  const tau = Number(flag(values, 'tau') ?? 0.9);
-  const tauO = Number(flag(values, 'tau-o') ?? 0.95);
+  const s = profileSettings(values, model.config.contextLength);
   const engine = await Engine.create(model, { executionProvider: ep });
   console.error(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
-  const prompts: number[][] = [];
   const textFile = flag(values, 'text');
-  if (textFile) {
-    const ids = model.tokenizer.encode(readFileSync(textFile, 'utf8'), { addBos: false });
-    if (ids.length < tokens + 1) throw new UsageError(`${textFile} has only ${ids.length} tokens; need ${tokens}`);
-    const rng = createRng(seed);
-    for (let i = 0; i < samples; i++) {
-      const start = rng.int(ids.length - tokens);
-      prompts.push([...(model.tokenizer.bosId !== undefined ? [model.tokenizer.bosId] : []), ...ids.slice(start, start + tokens - 1)]);
-    }
-  } else {
-    // In-domain text for small models: seeded samples from the model itself (data.md §3).
-    for (let i = 0; i < samples; i++) prompts.push(await sampleFromModel(engine, tokens, seed + i));
-  }
-  const def = { profile: { model: resolve(modelPath), text: textFile ?? 'sampled', tokens, samples, tau, tauO, seed } };
+  const prompts = await profilePrompts(engine, textFile, s);
+  const def = {
+    profile: { model: resolve(modelPath), text: textFile ?? 'sampled', tokens: s.tokens, samples: s.samples, tau: s.tau, tauO: s.tauO, seed: s.seed },
+  };
   const outDir = resolve(flag(values, 'out') ?? join('results', `${basename(modelPath)}.profile`));
   const modelSha = fileSha256(resolve(modelPath));
   // Any change of model or setting is another definition: a results folder never mixes two.
@@ -191,44 +283,13 @@ async function cmdProfile(args: string[]): Promise<number> {
     .update(canonicalJson({ ...def.profile, modelSha }))
     .digest('hex');
   const store = ResultsStore.open(outDir, def, hash);
-  const modelInfo = {
-    path: resolve(modelPath),
-    name: model.config.name,
-    sha256: modelSha,
-    layers: model.config.numLayers,
-    kvHeads: model.config.numKvHeads,
-    headDim: model.config.headDim,
-  };
-  const rows: ProfileRow[] = [];
-  for (const [i, ids] of prompts.entries()) {
-    const id = `profile/${i}`;
-    const p = await profilePrompt(engine, ids, { tau, tauO, lmbo: !values['no-lmbo'] });
-    const row: ProfileRow = {
-      kind: 'profile',
-      cellId: id,
-      experimentHash: hash,
-      experiment: `profile of ${model.config.name}`,
-      model: modelInfo,
-      workload: textFile ? basename(textFile) : 'sampled',
-      sampleId: id,
-      ...p,
-      provenance: { ...provenance(), ...providerStamp(engine.info), threads: 0, seed, date: new Date().toISOString() },
-    };
-    if (!store.has(id)) store.append(row);
-    rows.push(row);
-  }
+  const { name, numLayers: layers, numKvHeads: kvHeads, headDim } = model.config;
+  const modelInfo = { path: resolve(modelPath), name, sha256: modelSha, layers, kvHeads, headDim };
+  const workload = textFile ? basename(textFile) : 'sampled';
+  const rows = await profileRows(engine, prompts, s, { store, hash, modelInfo, workload, lmbo: !values['no-lmbo'] });
   store.close();
   await engine.dispose();
-  const L = model.config.numLayers;
-  const mean = (f: (r: ProfileRow) => number) => rows.reduce((a, r) => a + f(r), 0) / rows.length;
-  console.log(`${model.config.name}: ${rows.length} prompts × ${tokens} tokens, τ = ${tau}, τ_o = ${tauO}`);
-  console.log('layer   LMBA   uncertainty   LMBO');
-  const lmba = Array.from({ length: L }, (_, l) => mean((r) => r.lmba[l] ?? 0));
-  const uncertainty = layerUncertainty(lmba);
-  for (let l = 0; l < L; l++) {
-    const lmbo = rows.some((r) => r.lmbo.length) ? mean((r) => r.lmbo[l] ?? 0).toFixed(1) : '–';
-    console.log(`${String(l).padStart(5)} ${lmba[l]?.toFixed(1).padStart(6)}   ${(uncertainty[l] ?? 0).toFixed(3).padStart(11)}   ${lmbo.padStart(5)}`);
-  }
+  printProfile(name, model.config.numLayers, rows, s);
   console.log(`→ ${outDir}`);
   return 0;
 }
@@ -312,14 +373,18 @@ function* walk(dir: string, depth: number): Generator<string> {
   }
 }
 
-/**
- * `kvlab serve`: the engine in a child process, the HTTP server in this one.
- * Prints exactly one line on stdout — the URL with its token — once the
- * engine answers; everything else goes to stderr. Ctrl-C stops the run in
- * flight (recorded as cancelled, resumable) and exits.
- */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-async function cmdServe(args: string[]): Promise<number> {
+/** `kvlab serve`'s options, checked before anything starts. */
+interface ServeArgs {
+  readonly port: number;
+  readonly host: string;
+  readonly token: string | undefined;
+  readonly tls: TlsCredentials | undefined;
+  readonly defaultModel: string | null;
+  readonly resultsDir: string;
+  readonly build: boolean;
+}
+
+function parseServeArgs(args: string[]): ServeArgs {
   const { values } = parseArgs({
     args,
     options: {
@@ -349,29 +414,19 @@ async function cmdServe(args: string[]): Promise<number> {
   const modelFlag = flag(values, 'model');
   const defaultModel = modelFlag !== undefined ? resolve(modelFlag) : findDefaultModel();
   if (modelFlag !== undefined && !existsSync(defaultModel ?? '')) throw new UsageError(`--model ${modelFlag}: no such file or folder`);
-  if (defaultModel === null) process.stderr.write('kvlab serve: no default model found (open one in the app, or pass --model)\n');
   const resultsDir = resolve(flag(values, 'results') ?? defaultResultsDir());
-  if (!values['no-build']) await ensureRendererBuilt((line) => process.stderr.write(`kvlab serve: ${line}\n`));
-  const client = createLabProcessClient({ init: { resultsDir, defaultModel, mode: 'serve', baseDir: process.cwd(), settingsFile: defaultSettingsFile() } });
-  let server: Awaited<ReturnType<typeof startServer>> | undefined;
-  try {
-    await client.listModels({}); // starts the engine: the printed URL works at once
-    server = await startServer({ port, host, staticDir: RENDERER_DIST, handlers: client, ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) });
-  } catch (e) {
-    await client.close();
-    throw e;
-  }
-  const warning = exposureWarning(host, server.port, tls !== undefined);
-  if (warning) process.stderr.write(`${warning}\n`);
-  console.log(server.url);
-  const running = server;
-  await new Promise<void>((done) => {
+  return { port, host, token, tls, defaultModel, resultsDir, build: !values['no-build'] };
+}
+
+/** Resolves once Ctrl-C (or SIGTERM) has closed the server and the lab process; a second one exits at once. */
+function untilStopped(server: RunningServer, client: ReturnType<typeof createLabProcessClient>): Promise<void> {
+  return new Promise<void>((done) => {
     let stopping = false;
     const stop = () => {
       if (stopping) process.exit(130);
       stopping = true;
       process.stderr.write('\nkvlab serve: stopping…\n');
-      void running
+      void server
         .close()
         .then(() => client.close())
         .then(done);
@@ -379,6 +434,34 @@ async function cmdServe(args: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/**
+ * `kvlab serve`: the lab process (engine, runner, results) in a child process, the HTTP server in this one.
+ * Prints exactly one line on stdout — the URL with its token — once the
+ * engine answers; everything else goes to stderr. Ctrl-C stops the run in
+ * flight (recorded as cancelled, resumable) and exits.
+ */
+async function cmdServe(args: string[]): Promise<number> {
+  const a = parseServeArgs(args);
+  if (a.defaultModel === null) process.stderr.write('kvlab serve: no default model found (open one in the app, or pass --model)\n');
+  if (a.build) await ensureRendererBuilt((line) => process.stderr.write(`kvlab serve: ${line}\n`));
+  const client = createLabProcessClient({
+    init: { resultsDir: a.resultsDir, defaultModel: a.defaultModel, mode: 'serve', baseDir: process.cwd(), settingsFile: defaultSettingsFile() },
+  });
+  let server: RunningServer;
+  try {
+    await client.listModels({}); // starts the lab process: the printed URL works at once
+    const { port, host, token, tls } = a;
+    server = await startServer({ port, host, staticDir: RENDERER_DIST, handlers: client, ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) });
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  const warning = exposureWarning(a.host, server.port, a.tls !== undefined);
+  if (warning) process.stderr.write(`${warning}\n`);
+  console.log(server.url);
+  await untilStopped(server, client);
   return 0;
 }
 

@@ -260,16 +260,20 @@ interface Inspected {
   readonly hf?: HfModelHeader;
 }
 
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function makeInfo(
-  path: string,
-  format: ModelFormat,
-  config: ModelConfig,
-  tensors: readonly TensorShapeInfo[],
-  fileBytes: number,
-  identity: string,
-  stored?: Record<string, number>,
-): ModelInfo {
+/** What inspecting a model file found, before it is summed up as a ModelInfo. */
+interface InspectedModel {
+  readonly path: string;
+  readonly format: ModelFormat;
+  readonly config: ModelConfig;
+  readonly tensors: readonly TensorShapeInfo[];
+  readonly fileBytes: number;
+  readonly identity: string;
+  /** Elements stored per type, when they are not the tensors' own (a llama2.c file's unused tables). */
+  readonly stored?: Record<string, number>;
+}
+
+function makeInfo(m: InspectedModel): ModelInfo {
+  const { path, format, config, tensors, fileBytes, identity, stored } = m;
   const parameters = countParameters(config);
   const storedTypes: Record<string, number> = stored ?? {};
   if (!stored) for (const t of tensors) storedTypes[t.type] = (storedTypes[t.type] ?? 0) + t.dims.reduce((a, b) => a * b, 1);
@@ -327,13 +331,16 @@ function inspect(path: string): Inspected {
     const config = ggufModelConfig(file);
     const tensors = file.tensors.map((t) => ({ canon: t.name, dims: [...t.dims].reverse(), type: t.typeName }));
     const identity = fileIdentity([{ path, headerBytes: file.dataOffset }]);
-    return { info: makeInfo(path, 'gguf', config, tensors, file.fileSize, identity), gguf: file };
+    return { info: makeInfo({ path, format: 'gguf', config, tensors, fileBytes: file.fileSize, identity }), gguf: file };
   }
   if (d.format === 'llama2c') {
     const { header, config, fileSize } = readLlama2cHeader(path);
     const identity = fileIdentity([{ path, headerBytes: 28 }]);
     // Every float of the file counts as stored, the unused RoPE tables included.
-    return { info: makeInfo(path, 'llama2c', config, llama2cTensors(config), fileSize, identity, { F32: (fileSize - 28) / 4 }), llama2c: header };
+    return {
+      info: makeInfo({ path, format: 'llama2c', config, tensors: llama2cTensors(config), fileBytes: fileSize, identity, stored: { F32: (fileSize - 28) / 4 } }),
+      llama2c: header,
+    };
   }
   const hf = readHfModelHeader(d.dir);
   const tensors = [...hf.safetensors.tensors.values()].map((t) => ({ canon: t.name, dims: t.dims, type: t.dtype }));
@@ -341,7 +348,7 @@ function inspect(path: string): Inspected {
     { path: join(d.dir, 'config.json'), headerBytes: 1 << 20 },
     ...hf.safetensors.files.map((f) => ({ path: f.path, headerBytes: f.dataOffset })),
   ]);
-  return { info: makeInfo(d.dir, 'hf', hf.config, tensors, hf.safetensors.totalBytes, identity), hf };
+  return { info: makeInfo({ path: d.dir, format: 'hf', config: hf.config, tensors, fileBytes: hf.safetensors.totalBytes, identity }), hf };
 }
 
 /** What a model is and what loading it will cost, from its headers only. */

@@ -251,113 +251,127 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Starts the server; resolves once it listens. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export async function startServer(opts: ServeOptions): Promise<RunningServer> {
-  const token = opts.token ?? randomBytes(32).toString('base64url');
-  const tokenDigest = digest(token);
-  const host = opts.host ?? '127.0.0.1';
-  const root = resolve(opts.staticDir);
-  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  const streams = new Set<ServerResponse>();
+/** What the request handlers share: the options, the token's digest, the app folder and the open event streams. */
+interface ServerContext {
+  readonly opts: ServeOptions;
+  readonly tokenDigest: Buffer;
+  readonly root: string;
+  readonly maxBody: number;
+  readonly heartbeatMs: number;
+  readonly streams: Set<ServerResponse>;
+}
 
-  const authorised = (req: IncomingMessage, query: URLSearchParams, allowQuery: boolean): boolean => {
-    const header = req.headers.authorization;
-    let given: string | null = null;
-    if (typeof header === 'string' && /^Bearer /i.test(header)) given = header.slice(7).trim();
-    else if (allowQuery) given = query.get('token');
-    return given !== null && given.length > 0 && timingSafeEqual(digest(given), tokenDigest);
+/** Whether the request carries the token: as a Bearer header, or (for the event stream) as ?token=. */
+function authorised(ctx: ServerContext, req: IncomingMessage, query: URLSearchParams, allowQuery: boolean): boolean {
+  const header = req.headers.authorization;
+  let given: string | null = null;
+  if (typeof header === 'string' && /^Bearer /i.test(header)) given = header.slice(7).trim();
+  else if (allowQuery) given = query.get('token');
+  return given !== null && given.length > 0 && timingSafeEqual(digest(given), ctx.tokenDigest);
+}
+
+/** GET /api/events: the lab's events as server-sent events, with a heartbeat, until either side closes. */
+function openEventStream(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, {
+    ...COMMON_HEADERS,
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write('retry: 2000\n: connected\n\n');
+  ctx.streams.add(res);
+  const unsubscribe = ctx.opts.handlers.onEvent((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
+  const ping = setInterval(() => res.write(': ping\n\n'), ctx.heartbeatMs);
+  const done = () => {
+    unsubscribe();
+    clearInterval(ping);
+    ctx.streams.delete(res);
   };
+  req.on('close', done);
+  res.on('close', done);
+}
 
-  const events = (req: IncomingMessage, res: ServerResponse): void => {
-    res.writeHead(200, {
-      ...COMMON_HEADERS,
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write('retry: 2000\n: connected\n\n');
-    streams.add(res);
-    const unsubscribe = opts.handlers.onEvent((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
-    const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
-    const done = () => {
-      unsubscribe();
-      clearInterval(ping);
-      streams.delete(res);
-    };
-    req.on('close', done);
-    res.on('close', done);
-  };
+/** The JSON body of an API call (undefined when empty); 415 for another content type, 400 for invalid JSON. */
+async function readJsonPayload(req: IncomingMessage, name: string, maxBody: number): Promise<unknown> {
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, new ApiError('E_INVALID', `${name}: the body must be application/json, got '${type || 'none'}'`));
+  const body = await readBody(req, maxBody);
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new HttpError(400, new ApiError('E_INVALID', `${name}: the body is not valid JSON (${(e as Error).message})`));
+  }
+}
 
-  const api = async (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> => {
-    const name = path.slice('/api/'.length);
-    if (name === 'events') {
-      if (!authorised(req, query, true))
-        throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token (add ?token=… from the URL kvlab serve printed)'));
-      if (req.method !== 'GET') throw new HttpError(405, new ApiError('E_INVALID', 'the event stream is GET /api/events'));
-      events(req, res);
-      return;
-    }
-    if (!authorised(req, query, false)) throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token: send Authorization: Bearer <token>'));
-    if (!isLabMethod(name)) throw new HttpError(404, new ApiError('E_UNKNOWN_METHOD', `unknown method '${name}'`));
-    if (req.method !== 'POST') throw new HttpError(405, new ApiError('E_INVALID', `${name} is called with POST /api/${name}`));
-    const type = String(req.headers['content-type'] ?? '')
-      .split(';')[0]
-      ?.trim()
-      .toLowerCase();
-    if (type !== 'application/json') throw new HttpError(415, new ApiError('E_INVALID', `${name}: the body must be application/json, got '${type || 'none'}'`));
-    const body = await readBody(req, maxBody);
-    let payload: unknown = undefined;
-    if (body.length > 0) {
-      try {
-        payload = JSON.parse(body.toString('utf8'));
-      } catch (e) {
-        throw new HttpError(400, new ApiError('E_INVALID', `${name}: the body is not valid JSON (${(e as Error).message})`));
-      }
-    }
-    const result = await dispatch(opts.handlers, name, payload);
-    sendJson(res, 200, result);
-  };
+/** /api/events, or POST /api/<method> with a JSON body, answered with the method's JSON result. */
+async function handleApi(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+  const name = path.slice('/api/'.length);
+  if (name === 'events') {
+    if (!authorised(ctx, req, query, true))
+      throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token (add ?token=… from the URL kvlab serve printed)'));
+    if (req.method !== 'GET') throw new HttpError(405, new ApiError('E_INVALID', 'the event stream is GET /api/events'));
+    openEventStream(ctx, req, res);
+    return;
+  }
+  if (!authorised(ctx, req, query, false)) throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token: send Authorization: Bearer <token>'));
+  if (!isLabMethod(name)) throw new HttpError(404, new ApiError('E_UNKNOWN_METHOD', `unknown method '${name}'`));
+  if (req.method !== 'POST') throw new HttpError(405, new ApiError('E_INVALID', `${name} is called with POST /api/${name}`));
+  const payload = await readJsonPayload(req, name, ctx.maxBody);
+  const result = await dispatch(ctx.opts.handlers, name, payload);
+  sendJson(res, 200, result);
+}
 
-  const serveStatic = (req: IncomingMessage, res: ServerResponse, rawPath: string): void => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, new ApiError('E_INVALID', `${req.method ?? '?'} is not allowed here`));
-    let path: string;
-    try {
-      path = decodeURIComponent(rawPath);
-    } catch {
-      throw new HttpError(400, new ApiError('E_INVALID', 'malformed path'));
-    }
-    if (path.includes('\0')) throw new HttpError(400, new ApiError('E_INVALID', 'malformed path'));
-    if (path === '/') path = '/index.html';
-    const file = resolve(root, `.${path}`);
-    if (file !== root && !file.startsWith(root + sep)) throw new HttpError(403, new ApiError('E_FORBIDDEN', 'path outside the app folder'));
-    const built = existsSync(resolve(root, 'index.html'));
-    if (!built && path === '/index.html') {
-      res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP });
-      res.end(req.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
-      return;
-    }
-    const st = statSync(file, { throwIfNoEntry: false });
-    if (!st?.isFile()) throw new HttpError(404, new ApiError('E_NOT_FOUND', `no such file: ${path}`));
-    // A symlink inside the root that points outside it is outside it.
-    const real = realpathSync(file);
-    const realRoot = realpathSync(root);
-    if (!real.startsWith(realRoot + sep)) throw new HttpError(403, new ApiError('E_FORBIDDEN', 'path outside the app folder'));
-    const ext = extname(file).toLowerCase();
-    res.writeHead(200, {
-      ...COMMON_HEADERS,
-      'Content-Type': MIME[ext] ?? 'application/octet-stream',
-      'Content-Length': String(st.size),
-      'Cache-Control': 'no-cache',
-      ...(ext === '.html' ? { 'Content-Security-Policy': CSP } : {}),
-    });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(real).pipe(res);
-  };
+/** The file a decoded request path names inside `root` ('/' is index.html); 400/403 for paths that leave it. */
+function staticPath(root: string, rawPath: string): { path: string; file: string } {
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    throw new HttpError(400, new ApiError('E_INVALID', 'malformed path'));
+  }
+  if (path.includes('\0')) throw new HttpError(400, new ApiError('E_INVALID', 'malformed path'));
+  if (path === '/') path = '/index.html';
+  const file = resolve(root, `.${path}`);
+  if (file !== root && !file.startsWith(root + sep)) throw new HttpError(403, new ApiError('E_FORBIDDEN', 'path outside the app folder'));
+  return { path, file };
+}
 
-  const listener: RequestListener = (req, res) => {
+/** GET/HEAD of a file of the built app (or a page saying it is not built). */
+function serveStatic(root: string, req: IncomingMessage, res: ServerResponse, rawPath: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, new ApiError('E_INVALID', `${req.method ?? '?'} is not allowed here`));
+  const { path, file } = staticPath(root, rawPath);
+  const built = existsSync(resolve(root, 'index.html'));
+  if (!built && path === '/index.html') {
+    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP });
+    res.end(req.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
+    return;
+  }
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st?.isFile()) throw new HttpError(404, new ApiError('E_NOT_FOUND', `no such file: ${path}`));
+  // A symlink inside the root that points outside it is outside it.
+  const real = realpathSync(file);
+  const realRoot = realpathSync(root);
+  if (!real.startsWith(realRoot + sep)) throw new HttpError(403, new ApiError('E_FORBIDDEN', 'path outside the app folder'));
+  const ext = extname(file).toLowerCase();
+  res.writeHead(200, {
+    ...COMMON_HEADERS,
+    'Content-Type': MIME[ext] ?? 'application/octet-stream',
+    'Content-Length': String(st.size),
+    'Cache-Control': 'no-cache',
+    ...(ext === '.html' ? { 'Content-Security-Policy': CSP } : {}),
+  });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(real).pipe(res);
+}
+
+/** Routes /api to handleApi and everything else to serveStatic; any error becomes an error answer. */
+function requestListener(ctx: ServerContext): RequestListener {
+  return (req, res) => {
     const raw = req.url ?? '/';
     // Only origin-form targets ("/path?query"): no absolute URLs, no "*".
     if (!raw.startsWith('/')) return sendError(res, 400, new ApiError('E_INVALID', 'bad request target'));
@@ -365,7 +379,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const path = q < 0 ? raw : raw.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
     // Both run inside a promise, so a synchronous throw becomes an error answer, never an uncaught exception.
-    const work = path === '/api' || path.startsWith('/api/') ? api(req, res, path, query) : new Promise<void>((done) => done(serveStatic(req, res, path)));
+    const work =
+      path === '/api' || path.startsWith('/api/')
+        ? handleApi(ctx, req, res, path, query)
+        : new Promise<void>((done) => done(serveStatic(ctx.root, req, res, path)));
     work.catch((e: unknown) => {
       if (e instanceof HttpError)
         return sendError(res, e.status, e.apiError, e.status === 405 ? { Allow: path.startsWith('/api/') ? 'POST' : 'GET, HEAD' } : {});
@@ -373,6 +390,21 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       sendError(res, STATUS[err.code] ?? 500, err);
     });
   };
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const token = opts.token ?? randomBytes(32).toString('base64url');
+  const host = opts.host ?? '127.0.0.1';
+  const ctx: ServerContext = {
+    opts,
+    tokenDigest: digest(token),
+    root: resolve(opts.staticDir),
+    maxBody: opts.maxBodyBytes ?? 16 * 1024 * 1024,
+    heartbeatMs: opts.heartbeatMs ?? 15_000,
+    streams: new Set<ServerResponse>(),
+  };
+  const listener = requestListener(ctx);
   const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
 
   await new Promise<void>((ok, fail) => {
@@ -394,8 +426,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     port: addr.port,
     close: () =>
       new Promise<void>((done) => {
-        for (const s of streams) s.end();
-        streams.clear();
+        for (const s of ctx.streams) s.end();
+        ctx.streams.clear();
         server.close(() => done());
         server.closeAllConnections();
       }),

@@ -102,7 +102,7 @@ export function cakeAllocation(stats: LayerStats, total: number, params: CakePar
         `the average budget ${+(total / L).toFixed(3)} tokens per layer must exceed windowSize α = ${p.windowSize} (CAKE splits B_avg − α by preference)`,
       );
     }
-    budgets = conserveTotal('cake', raw, total, stats.minPerLayer, n, share);
+    budgets = conserveTotal('cake', raw, total, { lo: stats.minPerLayer, hi: n, weights: share });
   }
   return { preference, raw, budgets };
 }

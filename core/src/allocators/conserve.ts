@@ -1,7 +1,7 @@
 /**
  * Turning real-valued per-layer budgets into integers that conserve the total.
  *
- * Shared by every layer allocator (ZigZagKV spec §5):
+ * Shared by every layer allocator:
  *  1. Feasibility: total ≥ Σ hi → every layer keeps everything; total < Σ lo → BudgetError.
  *  2. Water-fill on reals: clamp into [lo, hi]; share the surplus (or deficit)
  *     among layers not at the violated bound, in proportion to `weights`
@@ -13,7 +13,7 @@
  * Known property of step 3 (Hamilton's method): it is not strictly monotone in
  * the total (the "Alabama paradox"): raising the total by one token can move
  * a layer's budget down by one. The real-valued water-fill IS monotone; the
- * property tests check both facts. The spec and KVCache-Factory use largest
+ * property tests check both facts. ZigZagKV's paper and KVCache-Factory use largest
  * remainder, so we keep it and document the ±1.
  */
 import { BudgetError, ShapeError } from '../errors.ts';
@@ -75,13 +75,20 @@ export function largestRemainder(x: ArrayLike<number>, total: number): Int32Arra
   return out;
 }
 
+/** Per-layer integer bounds and the water-fill's weights (see the steps above). */
+export interface ConserveLimits {
+  readonly lo: PerLayer;
+  readonly hi: PerLayer;
+  readonly weights: ArrayLike<number>;
+}
+
 /**
  * Steps 1–3 above. `lo`/`hi` are per-layer integer bounds (a number applies to
  * every layer); `lo` is lowered to `hi` where a layer has fewer tokens than
  * its floor. Returns Int32Array[L].
  */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-export function conserveTotal(method: string, raw: ArrayLike<number>, total: number, lo: PerLayer, hi: PerLayer, weights: ArrayLike<number>): Int32Array {
+export function conserveTotal(method: string, raw: ArrayLike<number>, total: number, limits: ConserveLimits): Int32Array {
+  const { lo, hi, weights } = limits;
   const L = raw.length;
   if (weights.length !== L) throw new ShapeError(`${method} weights`, `need ${L} entries, got ${weights.length}`);
   if (!Number.isInteger(total) || total < 0) throw new BudgetError(method, `total must be a non-negative integer, got ${total}`);

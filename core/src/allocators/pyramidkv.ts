@@ -136,7 +136,7 @@ function allocate(stats: LayerStats, total: number, params: PyramidKvParams): In
   }
   if (p.schedule === 'kvcacheFactory') return pyramidKvcacheFactory(L, n, total, stats.minPerLayer, p);
   const raw = pyramidRaw(L, n, total, p);
-  return conserveTotal('pyramidkv', raw, total, stats.minPerLayer, n, raw);
+  return conserveTotal('pyramidkv', raw, total, { lo: stats.minPerLayer, hi: n, weights: raw });
 }
 
 export const pyramidkv = {

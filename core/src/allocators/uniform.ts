@@ -24,6 +24,6 @@ export const uniform = {
   allocate(stats, total) {
     const L = stats.numLayers;
     const raw = new Float64Array(L).fill(total / L);
-    return conserveTotal('uniform', raw, total, stats.minPerLayer, stats.seqLen, new Float64Array(L).fill(1));
+    return conserveTotal('uniform', raw, total, { lo: stats.minPerLayer, hi: stats.seqLen, weights: new Float64Array(L).fill(1) });
   },
 } as const satisfies AllocatorDef<'uniform', Record<string, never>>;

@@ -4,19 +4,19 @@
  * Paper: Zhong et al., "ZigZagKV: Dynamic KV Cache Compression for
  * Long-context Modeling based on Layer Uncertainty", COLING 2025,
  * https://aclanthology.org/2025.coling-main.596 (arXiv 2412.09036). No official
- * code; the formula follows the spec in shared/docs/zigzagkv.md (§2, §5, §7),
- * which rebuilds it from the abstract, reviews and the kvpress PR #238 port.
+ * code; the formula is rebuilt from the paper's abstract, its reviews and the
+ * port in kvpress pull request #238.
  *
  *   U_l      = LMBA_l / Σ_i LMBA_i                  (uniform when Σ LMBA = 0)
  *   budget_l = B_bound + (B_avg − B_bound) · L · U_l   ("Eq. 6")
  * then water-filled into [max(⌈B_bound⌉, minPerLayer), n] and rounded by
  * largest remainder so Σ budget_l = L·B_avg exactly (conserve.ts).
  *
- * Params (defaults from spec §8):
+ * Params (defaults):
  *   tau = 0.9            LMBA attention-mass threshold τ
  *   boundRatio = 0.2     B_bound = boundRatio · B_avg (kvpress v2; v1 used 0.1; 0 = unbounded Eq. 5)
  *   boundTokens          absolute B_bound in tokens; overrides boundRatio when set
- *   lmbaSource           'windowMean' | 'lastToken' | 'pooledScores' (A1)
+ *   lmbaSource           'windowMean' | 'lastToken' | 'pooledScores' (see analysis/lmba.ts)
  *   windowSize α = 8     the observation window LMBA is read from
  *   kernelSize = 7, pooling = 'max'   only for lmbaSource 'pooledScores'
  *   allocation           'perInput' (LMBA from this prompt) | 'staticProfile' (from `staticLmba`, e.g. a calibration profile)
@@ -47,7 +47,7 @@ const params = paramObject({
     .min(0, { error: 'must be a non-negative integer' })
     .optional()
     .describe('Floor B_bound in tokens per layer; overrides boundRatio when set.'),
-  lmbaSource: enumParam(['windowMean', 'lastToken', 'pooledScores'], 'windowMean', 'Which attention distribution LMBA is measured on (spec A1).'),
+  lmbaSource: enumParam(['windowMean', 'lastToken', 'pooledScores'], 'windowMean', 'Which attention distribution LMBA is measured on.'),
   windowSize: intParam({ min: 1, max: 4096, default: 8, description: 'Observation window α the LMBA statistics are read from.' }),
   kernelSize: intParam({ min: 1, max: 255, default: 7, description: "Pooling kernel for lmbaSource 'pooledScores'." }),
   pooling: enumParam(['max', 'avg', 'none'], 'max', "Pooling for lmbaSource 'pooledScores'."),
@@ -60,7 +60,7 @@ const params = paramObject({
 });
 export type ZigZagKvParams = z.infer<typeof params>;
 
-/** Everything the allocation computed, for the lab's per-layer views (spec §7 "return the diagnostics"). */
+/** Everything the allocation computed, for the lab's per-layer views. */
 export interface ZigZagAllocation {
   readonly lmba: Float64Array;
   readonly uncertainty: Float64Array;
@@ -100,7 +100,7 @@ export function zigzagAllocation(stats: LayerStats, total: number, p: ZigZagKvPa
   } else {
     // ⌈B_bound⌉ is capped at ⌊B_avg⌋ so any boundRatio ≤ 1 stays feasible when B_avg is fractional.
     const floor = Math.min(Math.ceil(bound - 1e-9), Math.floor(avg));
-    budgets = conserveTotal('zigzagkv', raw, total, Math.max(floor, stats.minPerLayer), n, uncertainty);
+    budgets = conserveTotal('zigzagkv', raw, total, { lo: Math.max(floor, stats.minPerLayer), hi: n, weights: uncertainty });
   }
   return { lmba, uncertainty, bound, raw, budgets };
 }

@@ -4,7 +4,8 @@
  * The engine computes these aggregates inside its ONNX graph; this file is
  * the plain-loop version used by analysis (LMBO), by the tests to build
  * observations from real Q/K, and as the spec the graph is checked against.
- * Softmax is computed in float64 and stored as float32 (spec §3.1: "in float32").
+ * Softmax is computed in float64 and stored as float32, the type of the
+ * observations the engine produces.
  *
  * Shapes:
  *   queries  [Hq, α, d]   the last α prompt queries, post-RoPE

@@ -1,5 +1,5 @@
 /**
- * LMBA — the Layer-wise Minimum Budget to keep Attention (ZigZagKV §2.1).
+ * LMBA — the Layer-wise Minimum Budget to keep Attention (ZigZagKV).
  *
  * Paper: Zhong et al., ZigZagKV, COLING 2025, https://arxiv.org/abs/2412.09036.
  *
@@ -9,7 +9,7 @@
  * A layer whose attention is spread out needs many tokens to reach τ of the
  * mass (high LMBA, "uncertain"); a peaked layer needs few.
  *
- * Which distribution a_{l,h} is (spec ambiguity A1, `source`):
+ * Which distribution a_{l,h} is (the paper leaves it open; option `source`):
  *   'windowMean'   (default) per QUERY head, the mean of the α window queries'
  *                  softmax rows over all n keys = windows[α].sum / α (rows sum to 1).
  *   'lastToken'    per query head, the last prompt query's row (obs.lastQuery).
@@ -121,7 +121,7 @@ export function lmbaPerHead(obs: LayerObservation, opts: LmbaOptions): Float64Ar
     case 'pooledScores': {
       const w = windowOf(obs, opts.windowSize, 'zigzagkv');
       const a = w.size; // clamped to the prompt (observedWindow)
-      rows = snapScores(w.sum.data, obs.numQueryHeads, obs.numKvHeads, n, a, opts.kernelSize ?? 7, opts.pooling ?? 'max');
+      rows = snapScores({ sum: w.sum.data, Hq: obs.numQueryHeads, Hkv: obs.numKvHeads, n, alpha: a }, opts.kernelSize ?? 7, opts.pooling ?? 'max');
       H = obs.numKvHeads;
       for (let h = 0; h < H; h++) {
         let max = 0;

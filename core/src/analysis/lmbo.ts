@@ -1,11 +1,12 @@
 /**
- * LMBO — the Layer-wise Minimum Budget to keep the Output (ZigZagKV §2.4). Analysis only:
- * no allocator reads it (spec §2.4, "the allocator uses LMBA only").
+ * LMBO — the Layer-wise Minimum Budget to keep the Output (ZigZagKV). Analysis only:
+ * no allocator reads it: ZigZagKV's allocator uses LMBA only.
  *
  * Paper: Zhong et al., "ZigZagKV: Dynamic KV Cache Compression for Long-context
  * Modeling based on Layer Uncertainty", COLING 2025, https://arxiv.org/abs/2412.09036.
- * The paper body was not available (spec §9: LMBO details are Low confidence), so
- * the definition below is KV Lab's (spec §8 A9) and every open choice is an option.
+ * The paper's full text was not available when this was written, so the definition
+ * below is KV Lab's (low confidence in matching the paper's details), and every open
+ * choice is an option.
  *
  * One layer; window query i sits at position pos_i = n − α + i and sees keys j ≤ pos_i:
  *   p[h,i,j]  causal softmax(q·kᵀ/√d) of window query i in query head h (windowAttentionProbs)
@@ -13,10 +14,10 @@
  *             query head concatenated: o[h,i] = Σ_j p[h,i,j]·V[kv(h),j]   (Hq·α·d numbers)
  *   s_h(j)    Σ_i p[h,i,j]: head h's window-summed attention (no pooling)
  *   K_h(B)    the top-B tokens by s, ties to the earlier token; B counts every token
- *             (the window is not protected; spec: "only the top-B tokens … in each head")
+ *             (the window is not protected: only the top-B tokens of each head are kept)
  *   õ(B)      o with each row's softmax renormalised over K_h(B) ∩ {j ≤ pos_i}:
  *             Σ_{j∈K} p_j·V_j / Σ_{j∈K} p_j. A row that keeps no visible token outputs 0.
- *   sim(B)    'cosine'  cos(o, õ)                         (spec A9 default)
+ *   sim(B)    'cosine'  cos(o, õ)                         (the default)
  *             'relL2'   1 − ‖o − õ‖/‖o‖, so sim ≥ τ_o ⇔ the relative L2 error ≤ 1 − τ_o
  *   LMBO      min { B ∈ [1, n] : sim(B) ≥ τ_o }, with sim(n) = 1 exactly, so LMBO ≤ n.
  *
@@ -26,7 +27,7 @@
  *   similarity  'cosine'     'cosine' | 'relL2' (both over the concatenated output).
  *   granularity 'kvHead'     'kvHead': rank by the mean of s over the g query heads of a KV
  *                            head, so the whole group keeps the same B tokens — what a GQA
- *                            cache can hold (spec §4, A5). 'queryHead': every query head keeps
+ *                            cache can hold. 'queryHead': every query head keeps
  *                            its own top B (g× the memory; comparison only).
  *   grid        32           the budgets of the returned curve: a count G ≥ 2 of log-spaced
  *                            integers in [1, n] (1 and n included), or an explicit list.
@@ -122,22 +123,28 @@ function similarityOf(kind: 'cosine' | 'relL2', oo: number, cross: number, sq: n
   return 1 - Math.sqrt(Math.max(0, oo - 2 * cross + sq) / oo);
 }
 
-/** LMBO of one layer, with its similarity curve. See the file header for the definitions. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function computeLmbo(layer: LmboInputs, options: LmboOptions = {}): LmboResult {
-  const opt = parseParams(LMBO, options);
-  const { queries, keys, values } = layer;
-  const { Hq, Hkv, alpha, n, d } = attentionShape(queries, keys);
-  expectDims('values', values, [Hkv, n, d]);
-  if (alpha < 1) throw new ShapeError('queries', 'need at least one window query');
-  const budgets = lmboGrid(opt.grid, n);
-  const probs = windowAttentionProbs(queries, keys).data;
-  const V = values.data;
-  const g = Hq / Hkv;
-  const rows = Hq * alpha;
-  const first = n - alpha; // position of window query 0
+/** One layer's window attention and values, with the sizes every step reads. */
+interface LayerData {
+  /** Window attention probabilities [Hq, α, n]. */
+  readonly probs: Float32Array;
+  /** Values [Hkv, n, d]. */
+  readonly V: Float32Array;
+  readonly Hq: number;
+  readonly Hkv: number;
+  readonly alpha: number;
+  readonly n: number;
+  readonly d: number;
+  /** Query heads per KV head. */
+  readonly g: number;
+  /** Hq·α output rows. */
+  readonly rows: number;
+  /** Position of window query 0. */
+  readonly first: number;
+}
 
-  // o, renormalised by Σp (≈ 1) exactly like õ, so that õ(n) = o up to summation order.
+/** o, renormalised by Σp (≈ 1) exactly like õ, so that õ(n) = o up to summation order; with ‖o‖² per KV head and in all. */
+function fullOutput(L: LayerData): { o: Float64Array; ooHead: Float64Array; oo: number } {
+  const { probs, V, Hq, Hkv, alpha, n, d, g, rows, first } = L;
   const o = new Float64Array(rows * d);
   const ooHead = new Float64Array(Hkv);
   for (let h = 0; h < Hq; h++) {
@@ -163,11 +170,19 @@ export function computeLmbo(layer: LmboInputs, options: LmboOptions = {}): LmboR
   }
   let oo = 0;
   for (const s of ooHead) oo += s;
+  return { o, ooHead, oo };
+}
 
-  // Rankings: one per unit (a KV head's group, or a single query head); ties to the earlier token.
-  const perKv = opt.granularity === 'kvHead';
-  const units = perKv ? Hkv : Hq;
-  const headsPerUnit = perKv ? g : 1;
+/** What tokens are ranked for: `units` units (a KV head's group, or a single query head) of `headsPerUnit` query heads. */
+interface Units {
+  readonly units: number;
+  readonly headsPerUnit: number;
+}
+
+/** Token order per unit [units, n], by window-summed attention descending, ties to the earlier token. */
+function rankings(L: LayerData, U: Units): Int32Array {
+  const { probs, alpha, n, first } = L;
+  const { units, headsPerUnit } = U;
   const order = new Int32Array(units * n);
   const score = new Float64Array(n);
   for (let u = 0; u < units; u++) {
@@ -181,59 +196,104 @@ export function computeLmbo(layer: LmboInputs, options: LmboOptions = {}): LmboR
     const idx = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => (score[b] ?? 0) - (score[a] ?? 0) || a - b);
     order.set(idx, u * n);
   }
+  return order;
+}
 
-  // One pass in rank order. Per row: N = Σ_kept p·v, D = Σ_kept p, cross = o·N, sq = ‖N‖².
-  const N = new Float64Array(rows * d);
-  const D = new Float64Array(rows);
-  const cross = new Float64Array(rows);
-  const sq = new Float64Array(rows);
+/** The kept tokens' sums per row: N = Σ_kept p·v, D = Σ_kept p, cross = o·N, sq = ‖N‖²; and their per-KV-head totals. */
+interface KeptSums {
+  readonly N: Float64Array;
+  readonly D: Float64Array;
+  readonly cross: Float64Array;
+  readonly sq: Float64Array;
+  readonly crossHead: Float64Array;
+  readonly sqHead: Float64Array;
+}
+
+/** Adds each unit's token of rank r to the kept sums of the rows that see it. */
+function keepRank(L: LayerData, U: Units, k: { sums: KeptSums; o: Float64Array; order: Int32Array }, r: number): void {
+  const { probs, V, alpha, n, d, g, first } = L;
+  const { N, D, cross, sq } = k.sums;
+  const { o, order } = k;
+  for (let u = 0; u < U.units; u++) {
+    const j = order[u * n + r] ?? 0;
+    for (let h = u * U.headsPerUnit; h < (u + 1) * U.headsPerUnit; h++) {
+      const vo = (Math.floor(h / g) * n + j) * d;
+      for (let i = Math.max(0, j - first); i < alpha; i++) {
+        const row = h * alpha + i;
+        const pj = probs[row * n + j] ?? 0;
+        if (!(pj > 0)) continue;
+        D[row] = (D[row] ?? 0) + pj;
+        const base = row * d;
+        let c = 0;
+        let s = 0;
+        for (let t = 0; t < d; t++) {
+          const x = (N[base + t] ?? 0) + pj * (V[vo + t] ?? 0);
+          N[base + t] = x;
+          c += (o[base + t] ?? 0) * x;
+          s += x * x;
+        }
+        cross[row] = c;
+        sq[row] = s;
+      }
+    }
+  }
+}
+
+/** o·õ and ‖õ‖² per KV head (õ row = N/D; a row that keeps nothing is 0). */
+function sumPerHead(L: LayerData, sums: KeptSums): void {
+  const { alpha, g, rows } = L;
+  const { D, cross, sq, crossHead, sqHead } = sums;
+  crossHead.fill(0);
+  sqHead.fill(0);
+  for (let row = 0; row < rows; row++) {
+    const z = D[row] ?? 0;
+    if (!(z > 0)) continue; // õ row = 0
+    const kvh = Math.floor(Math.floor(row / alpha) / g);
+    crossHead[kvh] = (crossHead[kvh] ?? 0) + (cross[row] ?? 0) / z;
+    sqHead[kvh] = (sqHead[kvh] ?? 0) + (sq[row] ?? 0) / (z * z);
+  }
+}
+
+/** LMBO of one layer, with its similarity curve. See the file header for the definitions. */
+export function computeLmbo(layer: LmboInputs, options: LmboOptions = {}): LmboResult {
+  const opt = parseParams(LMBO, options);
+  const { queries, keys, values } = layer;
+  const { Hq, Hkv, alpha, n, d } = attentionShape(queries, keys);
+  expectDims('values', values, [Hkv, n, d]);
+  if (alpha < 1) throw new ShapeError('queries', 'need at least one window query');
+  const budgets = lmboGrid(opt.grid, n);
+  const g = Hq / Hkv;
+  const rows = Hq * alpha;
+  const L: LayerData = { probs: windowAttentionProbs(queries, keys).data, V: values.data, Hq, Hkv, alpha, n, d, g, rows, first: n - alpha };
+  const { o, ooHead, oo } = fullOutput(L);
+  const perKv = opt.granularity === 'kvHead';
+  const U: Units = { units: perKv ? Hkv : Hq, headsPerUnit: perKv ? g : 1 };
+  const order = rankings(L, U);
+
+  // One pass in rank order: sim(B) for every B, stopping once the grid, LMBO and every per-head LMBO are known.
+  const sums: KeptSums = {
+    N: new Float64Array(rows * d),
+    D: new Float64Array(rows),
+    cross: new Float64Array(rows),
+    sq: new Float64Array(rows),
+    crossHead: new Float64Array(Hkv),
+    sqHead: new Float64Array(Hkv),
+  };
+  const kept = { sums, o, order };
   const curve: LmboPoint[] = [];
   const perHead = new Int32Array(Hkv);
   let lmbo = 0;
   let found = 0; // per-head LMBOs found
   let next = 0; // next grid index
-  const crossHead = new Float64Array(Hkv);
-  const sqHead = new Float64Array(Hkv);
   for (let B = 1; B <= n; B++) {
-    const r = B - 1;
-    for (let u = 0; u < units; u++) {
-      const j = order[u * n + r] ?? 0;
-      for (let h = u * headsPerUnit; h < (u + 1) * headsPerUnit; h++) {
-        const vo = (Math.floor(h / g) * n + j) * d;
-        for (let i = Math.max(0, j - first); i < alpha; i++) {
-          const row = h * alpha + i;
-          const pj = probs[row * n + j] ?? 0;
-          if (!(pj > 0)) continue;
-          D[row] = (D[row] ?? 0) + pj;
-          const base = row * d;
-          let c = 0;
-          let s = 0;
-          for (let t = 0; t < d; t++) {
-            const x = (N[base + t] ?? 0) + pj * (V[vo + t] ?? 0);
-            N[base + t] = x;
-            c += (o[base + t] ?? 0) * x;
-            s += x * x;
-          }
-          cross[row] = c;
-          sq[row] = s;
-        }
-      }
-    }
-    crossHead.fill(0);
-    sqHead.fill(0);
-    for (let row = 0; row < rows; row++) {
-      const z = D[row] ?? 0;
-      if (!(z > 0)) continue; // õ row = 0
-      const kvh = Math.floor(Math.floor(row / alpha) / g);
-      crossHead[kvh] = (crossHead[kvh] ?? 0) + (cross[row] ?? 0) / z;
-      sqHead[kvh] = (sqHead[kvh] ?? 0) + (sq[row] ?? 0) / (z * z);
-    }
+    keepRank(L, U, kept, B - 1);
+    sumPerHead(L, sums);
     let c = 0;
     let s = 0;
     for (let k = 0; k < Hkv; k++) {
-      c += crossHead[k] ?? 0;
-      s += sqHead[k] ?? 0;
-      if ((perHead[k] ?? 0) === 0 && (B === n || similarityOf(opt.similarity, ooHead[k] ?? 0, crossHead[k] ?? 0, sqHead[k] ?? 0) >= opt.threshold)) {
+      c += sums.crossHead[k] ?? 0;
+      s += sums.sqHead[k] ?? 0;
+      if ((perHead[k] ?? 0) === 0 && (B === n || similarityOf(opt.similarity, ooHead[k] ?? 0, sums.crossHead[k] ?? 0, sums.sqHead[k] ?? 0) >= opt.threshold)) {
         perHead[k] = B;
         found++;
       }

@@ -63,13 +63,22 @@ const params = paramObject({
 });
 export type AdaKvParams = z.infer<typeof params>;
 
+/** Scores laid out as [H, n] (flattened), whose candidates are the positions [lo, hi) of each row. */
+interface CandidateRows {
+  readonly data: Float32Array;
+  readonly H: number;
+  readonly n: number;
+  readonly lo: number;
+  readonly hi: number;
+}
+
 /**
- * Counts the candidates of `data` (flattened [H, n], candidates [lo, hi) of each row, skipping
- * `skip`) that fall in the top `k`, ties to the lower row then the lower index. When `mark`
- * is given, the picked positions are set to 1 in it.
+ * Counts the candidates of `rows` (skipping those set in `skip`) that fall in the top `k`, ties
+ * to the lower row then the lower index. When `mark` is given, the picked positions are set to 1
+ * in it.
  */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function topKCounts(data: Float32Array, H: number, n: number, lo: number, hi: number, k: number, skip: Uint8Array | null, mark: Uint8Array | null): Int32Array {
+function topKCounts(rows: CandidateRows, k: number, skip: Uint8Array | null, mark: Uint8Array | null): Int32Array {
+  const { data, H, n, lo, hi } = rows;
   const counts = new Int32Array(H);
   if (k <= 0) return counts;
   const vals: number[] = [];
@@ -108,7 +117,7 @@ export function adakvSplit(scores: Tensor<'float32'>, layerBudget: number, prote
   const data = scores.data;
   let extra: ArrayLike<number>;
   if (p.allocation === 'blend') {
-    const c = topKCounts(data, H, n, lo, hi, H * C, null, null);
+    const c = topKCounts({ data, H, n, lo, hi }, H * C, null, null);
     extra = largestRemainder(
       Float64Array.from(c, (x) => x * (1 - a) + a * C),
       H * C,
@@ -116,8 +125,8 @@ export function adakvSplit(scores: Tensor<'float32'>, layerBudget: number, prote
   } else {
     const f = Math.floor(C * a);
     const kept = new Uint8Array(H * n);
-    for (let h = 0; h < H; h++) topKCounts(data.subarray(h * n, (h + 1) * n), 1, n, lo, hi, f, null, kept.subarray(h * n, (h + 1) * n));
-    const c = topKCounts(data, H, n, lo, hi, H * (C - f), kept, null);
+    for (let h = 0; h < H; h++) topKCounts({ data: data.subarray(h * n, (h + 1) * n), H: 1, n, lo, hi }, f, null, kept.subarray(h * n, (h + 1) * n));
+    const c = topKCounts({ data, H, n, lo, hi }, H * (C - f), kept, null);
     extra = Int32Array.from(c, (x) => x + f);
   }
   return Int32Array.from({ length: H }, (_, h) => P + (extra[h] ?? 0));

@@ -10,7 +10,7 @@
  * For every token j outside the recent window: s_h(j) = Σ over ALL queries i ≥ j
  * of softmax attention a_h(i, j) (observation.accumulated, causal), averaged over
  * the g query heads of each KV head (GQA; KVCache-Factory instead repeats KV to
- * query-head granularity, spec §4). No pooling. The last `recentSize` tokens are
+ * query-head granularity; a KV Lab cache holds one token set per KV head). No pooling. The last `recentSize` tokens are
  * protected and score +∞. This is what KVCache-Factory's H2OKVCluster does at the
  * end of prefill: it sums the causal attention of every prompt query (not only the
  * window's; older PyramidKV-repo versions masked only the last window×window block,

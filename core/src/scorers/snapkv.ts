@@ -34,9 +34,18 @@ const params = paramObject({
 });
 export type SnapKvParams = z.infer<typeof params>;
 
+/** One layer's window-attention sums: `sum` is [Hq, n], summed over the last `alpha` prompt queries. */
+export interface WindowSums {
+  readonly sum: Float32Array;
+  readonly Hq: number;
+  readonly Hkv: number;
+  readonly n: number;
+  readonly alpha: number;
+}
+
 /** Window-attention scores for the prefix, pooled and group-averaged; shared with scorers that build on SnapKV. */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-export function snapScores(sum: Float32Array, Hq: number, Hkv: number, n: number, alpha: number, kernel: number, pooling: Pooling): Float32Array {
+export function snapScores(window: WindowSums, kernel: number, pooling: Pooling): Float32Array {
+  const { sum, Hq, Hkv, n, alpha } = window;
   const prefix = Math.max(0, n - alpha);
   const rows = new Float32Array(Hq * prefix);
   for (let h = 0; h < Hq; h++) rows.set(sum.subarray(h * n, h * n + prefix), h * prefix);
@@ -59,6 +68,6 @@ export const snapkv = {
   score(obs, p) {
     const w = windowOf(obs, p.windowSize, 'snapkv');
     const n = obs.seqLen;
-    return f32([obs.numKvHeads, n], snapScores(w.sum.data, obs.numQueryHeads, obs.numKvHeads, n, w.size, p.kernelSize, p.pooling));
+    return f32([obs.numKvHeads, n], snapScores({ sum: w.sum.data, Hq: obs.numQueryHeads, Hkv: obs.numKvHeads, n, alpha: w.size }, p.kernelSize, p.pooling));
   },
 } as const satisfies ScorerDef<'snapkv', SnapKvParams>;

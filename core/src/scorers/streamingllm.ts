@@ -13,7 +13,8 @@
  * therefore keeps exactly [0, sinkTokens) ∪ [n − (B − sinkTokens), n). The
  * same for every KV head. Positions are exact in float32 up to 2²⁴ tokens.
  * Not reproduced here: the paper's re-assignment of positions inside the cache
- * (kvpress: KeyRerotationPress); KV Lab keeps the original RoPE (spec §6).
+ * (kvpress: KeyRerotationPress); KV Lab keeps every kept key at its original
+ * RoPE position, for every method alike, so methods differ only in what they keep.
  *
  * Params:
  *   sinkTokens = 4   attention sinks at the start, always kept (paper, kvpress)

@@ -456,7 +456,7 @@ const DEQUANT: ReadonlyMap<string, Dequant> = new Map([
  * `nBlocks · blockSize` floats to `out[outOffset…]`. Throws a RangeError for an unsupported
  * type or out-of-range spans (callers check support first and turn it into a ModelFileError).
  */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
+// eslint-disable-next-line max-params -- source and output spans as (array, offset) pairs, as TypedArray.set and ggml's dequantize_row_* take them; called once per chunk of a tensor being read
 export function dequantize(type: GgmlType, src: Uint8Array, srcOffset: number, nBlocks: number, out: Float32Array, outOffset = 0): void {
   const fn = type.supported ? DEQUANT.get(type.name) : undefined;
   if (!fn) throw new RangeError(`ggml type ${type.name} cannot be dequantised; supported: ${SUPPORTED_TYPE_NAMES.join(', ')}`);

@@ -119,40 +119,30 @@ export function llama3RopeFactor(freq: number, s: Extract<RopeScaling, { type: '
   return 1 / ((1 - smooth) / s.factor + smooth);
 }
 
+type Llama3Scaling = Extract<RopeScaling, { type: 'llama3' }>;
+
 /**
- * Recovers Llama 3 scaling parameters from llama.cpp's `rope_freqs.weight`
- * (one divisor per frequency). factor = the largest divisor; in the smooth
- * band, s = (1/f − 1/factor)/(1 − 1/factor) is linear in the frequency,
- * s = a·freq + b, which fixes highFreqFactor and the original context when
- * lowFreqFactor = 1 (as in every Llama 3.x release) and two frequencies fall
- * in the band. Otherwise Meta's defaults (1, 4, 8192) are tried, then a
- * search over the original context. Any parameters that reproduce every
- * stored factor are equivalent for this head size, since only these
- * frequencies are ever used; if none does, the model is refused.
+ * Llama 3 parameters that may reproduce `factors` (largest divisor F, frequencies `freqs`), most
+ * likely first: the exact fit from two band points, Meta's defaults, then a search over the
+ * original context.
  */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function fitLlama3RopeScaling(path: string, factors: Float32Array, theta: number, headDim: number): RopeScaling | undefined {
-  const n = headDim / 2;
-  if (factors.length !== n) throw new ModelFileError(path, `tensor '${ROPE_FREQS}' has ${factors.length} values, expected ${n} (head dim ${headDim} / 2)`);
-  if (factors.every((f) => Math.abs(f - 1) < 1e-6)) return undefined;
-  const freqs = Array.from({ length: n }, (_, i) => 1 / theta ** ((2 * i) / headDim));
-  const F = Math.max(...factors);
+function llama3Candidates(factors: Float32Array, freqs: readonly number[], F: number): Llama3Scaling[] {
   const band: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < factors.length; i++) {
     const f = factors[i] ?? 1;
     if (f > 1 + 1e-4 && f < F * (1 - 1e-4)) band.push(i);
   }
   // Position of frequency i in the smooth band, from its stored factor.
   const s = (i: number): number => (1 / (factors[i] ?? 1) - 1 / F) / (1 - 1 / F);
   const tidyCtx = (c: number): number => (Math.abs(c - Math.round(c)) < 1e-3 * c ? Math.round(c) : c);
-  const make = (high: number, ctx: number): Extract<RopeScaling, { type: 'llama3' }> => ({
+  const make = (high: number, ctx: number): Llama3Scaling => ({
     type: 'llama3',
     factor: tidyFloat32(F),
     lowFreqFactor: 1,
     highFreqFactor: Number(high.toPrecision(6)),
     originalMaxPositionEmbeddings: tidyCtx(ctx),
   });
-  const candidates: Extract<RopeScaling, { type: 'llama3' }>[] = [];
+  const candidates: Llama3Scaling[] = [];
   const i0 = band[0];
   const i1 = band[band.length - 1];
   if (i0 !== undefined && i1 !== undefined && i1 !== i0) {
@@ -174,8 +164,27 @@ export function fitLlama3RopeScaling(path: string, factors: Float32Array, theta:
       for (const high of [4, 2, 8, 1.5]) candidates.push(make(high, ctx));
     }
   }
+  return candidates;
+}
+
+/**
+ * Recovers Llama 3 scaling parameters from llama.cpp's `rope_freqs.weight`
+ * (one divisor per frequency). factor = the largest divisor; in the smooth
+ * band, s = (1/f − 1/factor)/(1 − 1/factor) is linear in the frequency,
+ * s = a·freq + b, which fixes highFreqFactor and the original context when
+ * lowFreqFactor = 1 (as in every Llama 3.x release) and two frequencies fall
+ * in the band. Otherwise Meta's defaults (1, 4, 8192) are tried, then a
+ * search over the original context. Any parameters that reproduce every
+ * stored factor are equivalent for this head size, since only these
+ * frequencies are ever used; if none does, the model is refused.
+ */
+export function fitLlama3RopeScaling(path: string, factors: Float32Array, theta: number, headDim: number): RopeScaling | undefined {
+  const n = headDim / 2;
+  if (factors.length !== n) throw new ModelFileError(path, `tensor '${ROPE_FREQS}' has ${factors.length} values, expected ${n} (head dim ${headDim} / 2)`);
+  if (factors.every((f) => Math.abs(f - 1) < 1e-6)) return undefined;
+  const freqs = Array.from({ length: n }, (_, i) => 1 / theta ** ((2 * i) / headDim));
   let mismatch = '';
-  for (const c of candidates) {
+  for (const c of llama3Candidates(factors, freqs, Math.max(...factors))) {
     if (
       !(c.highFreqFactor > 1) ||
       !(c.originalMaxPositionEmbeddings > 0) ||
@@ -195,9 +204,17 @@ export function fitLlama3RopeScaling(path: string, factors: Float32Array, theta:
   );
 }
 
-/** Reads the model config from GGUF metadata and the tensor table (reads no weights except the tiny rope_freqs). Refuses unsupported models. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function ggufModelConfig(file: GgufFile): ModelConfig {
+/** A GGUF file being read as a model of architecture `archName`: `k` names its `<arch>.*` keys. */
+interface ArchReader {
+  readonly file: GgufFile;
+  readonly path: string;
+  readonly archName: string;
+  readonly architecture: Architecture;
+  readonly k: (s: string) => string;
+  readonly unsupported: (problem: string) => never;
+}
+
+function archReader(file: GgufFile): ArchReader {
   const path = file.path;
   const archName = getString(file, 'general.architecture');
   const architecture = ARCHITECTURES[archName];
@@ -207,14 +224,18 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
       `architecture '${archName}' is not supported; KV Lab supports: ${SUPPORTED_ARCHITECTURES.join(', ')}`,
       'E_MODEL_UNSUPPORTED',
     );
-  const k = (s: string): string => `${archName}.${s}`;
   const unsupported = (p: string): never => {
     throw new ModelFileError(path, p, 'E_MODEL_UNSUPPORTED');
   };
+  return { file, path, archName, architecture, k: (s) => `${archName}.${s}`, unsupported };
+}
 
+type GgufShape = Pick<ModelConfig, 'hiddenSize' | 'numLayers' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'contextLength' | 'headDim'>;
+
+/** The model's sizes from `<arch>.*` metadata; refuses mixture-of-experts, unequal K/V head sizes and partial RoPE. */
+function ggufShape({ file, path, k, unsupported }: ArchReader): GgufShape {
   const experts = getNumber(file, k('expert_count'), false);
   if (experts !== undefined && experts > 0) unsupported(`mixture-of-experts models (${k('expert_count')} = ${experts}) are not supported`);
-
   const hiddenSize = uniformInt(file, k('embedding_length'), true) ?? 0;
   const numLayers = uniformInt(file, k('block_count'), true) ?? 0;
   const intermediateSize = uniformInt(file, k('feed_forward_length'), true) ?? 0;
@@ -232,15 +253,26 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
   if (headDim % 2 !== 0) throw new ModelFileError(path, `head size ${headDim} is odd, so RoPE pairs cannot be formed`);
   const ropeDim = uniformInt(file, k('rope.dimension_count'), false) ?? headDim;
   if (ropeDim !== headDim) unsupported(`partial RoPE (${k('rope.dimension_count')} ${ropeDim} < head size ${headDim}) is not supported`);
+  return { hiddenSize, numLayers, intermediateSize, numHeads, numKvHeads, contextLength, headDim };
+}
+
+/** The RMSNorm epsilon and RoPE base, checked. */
+function normAndTheta({ file, path, k }: ArchReader): { eps: number; ropeTheta: number } {
   const eps = getNumber(file, k('attention.layer_norm_rms_epsilon'));
   if (!(eps > 0 && eps < 1))
     throw new ModelFileError(path, `metadata key '${k('attention.layer_norm_rms_epsilon')}' is ${eps}, expected a small positive number`);
   const ropeTheta = getNumber(file, k('rope.freq_base'), false) ?? 10000;
   if (!(ropeTheta > 1) || !Number.isFinite(ropeTheta))
     throw new ModelFileError(path, `metadata key '${k('rope.freq_base')}' is ${ropeTheta}, expected a number > 1`);
+  return { eps, ropeTheta };
+}
 
-  // Tensor table: every tensor must be one we use, in a layer that exists, and every layer must be there
-  // (checked before anything loops over numLayers, so a corrupt block_count cannot run away).
+/**
+ * The tensor table by name: every tensor must be one we use, in a layer that exists, and every layer must be
+ * there (checked before anything loops over numLayers, so a corrupt block_count cannot run away).
+ */
+function checkedTensorTable(r: ArchReader, numLayers: number): Map<string, GgufFile['tensors'][number]> {
+  const { file, path, k } = r;
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   if (numLayers * 9 + 2 > file.tensors.length)
     throw new ModelFileError(path, `${k('block_count')} is ${numLayers}, but the file has only ${file.tensors.length} tensors (each layer needs 9)`);
@@ -248,36 +280,55 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
     if (!byName.has(`blk.${i}.attn_q.weight`)) throw new ModelFileError(path, `missing tensor 'blk.${i}.attn_q.weight' (${k('block_count')} is ${numLayers})`);
   for (const t of file.tensors) {
     const c = canonicalName(t.name);
-    if (c === undefined) unsupported(`tensor ${quoteName(t.name)} is not part of the ${archName} architecture as KV Lab implements it`);
+    if (c === undefined) r.unsupported(`tensor ${quoteName(t.name)} is not part of the ${r.archName} architecture as KV Lab implements it`);
     if (c?.layer !== undefined && c.layer >= numLayers)
       throw new ModelFileError(path, `tensor ${quoteName(t.name)} belongs to layer ${c.layer}, but ${k('block_count')} is ${numLayers}`);
   }
+  return byName;
+}
+
+/** The vocabulary size: token_embd's second GGUF dim (its first must be the hidden size). */
+function vocabSizeOf(path: string, byName: ReadonlyMap<string, GgufFile['tensors'][number]>, hiddenSize: number): number {
   const embed = byName.get('token_embd.weight');
   if (!embed) throw new ModelFileError(path, `missing tensor 'token_embd.weight'`);
   if (embed.dims.length !== 2 || embed.dims[0] !== hiddenSize)
     throw new ModelFileError(path, `tensor 'token_embd.weight' has dims [${embed.dims.join(', ')}], expected [${hiddenSize}, vocab]`);
-  const vocabSize = embed.dims[1] ?? 0;
+  return embed.dims[1] ?? 0;
+}
 
-  // RoPE scaling: linear (metadata), Llama 3 (rope_freqs tensor); anything else is refused.
+/** RoPE scaling: linear (metadata), Llama 3 (rope_freqs tensor); anything else is refused. */
+function ggufRopeScaling(r: ArchReader, hasRopeFreqs: boolean, rope: { ropeTheta: number; headDim: number }): RopeScaling | undefined {
+  const { file, path, k, unsupported } = r;
   const scalingType = getString(file, k('rope.scaling.type'), false);
   const scalingFactor = getNumber(file, k('rope.scaling.factor'), false) ?? getNumber(file, k('rope.scale_linear'), false);
-  let ropeScaling: RopeScaling | undefined;
-  if (byName.has(ROPE_FREQS)) {
-    if (architecture === 'qwen2') unsupported(`tensor '${ROPE_FREQS}' (per-frequency RoPE factors) is not supported for qwen2`);
+  if (hasRopeFreqs) {
+    if (r.architecture === 'qwen2') unsupported(`tensor '${ROPE_FREQS}' (per-frequency RoPE factors) is not supported for qwen2`);
     if (scalingType !== undefined && scalingType !== 'none' && scalingType !== 'llama3')
       unsupported(`RoPE scaling '${scalingType}' combined with '${ROPE_FREQS}' is not supported`);
-    ropeScaling = fitLlama3RopeScaling(path, readGgufTensor(file, ROPE_FREQS), ropeTheta, headDim);
-  } else if (scalingType === 'linear' || (scalingType === undefined && scalingFactor !== undefined)) {
-    if (scalingFactor !== undefined && scalingFactor !== 1) {
-      if (!(scalingFactor > 0) || !Number.isFinite(scalingFactor))
-        throw new ModelFileError(path, `RoPE scaling factor ${scalingFactor} is not a positive number`);
-      ropeScaling = { type: 'linear', factor: tidyFloat32(scalingFactor) };
-    }
-  } else if (scalingType !== undefined && scalingType !== 'none') {
-    unsupported(`RoPE scaling '${scalingType}' is not supported (KV Lab supports linear and Llama 3 scaling)`);
+    return fitLlama3RopeScaling(path, readGgufTensor(file, ROPE_FREQS), rope.ropeTheta, rope.headDim);
   }
+  if (scalingType === 'linear' || (scalingType === undefined && scalingFactor !== undefined)) {
+    if (scalingFactor === undefined || scalingFactor === 1) return undefined;
+    if (!(scalingFactor > 0) || !Number.isFinite(scalingFactor))
+      throw new ModelFileError(path, `RoPE scaling factor ${scalingFactor} is not a positive number`);
+    return { type: 'linear', factor: tidyFloat32(scalingFactor) };
+  }
+  if (scalingType !== undefined && scalingType !== 'none')
+    unsupported(`RoPE scaling '${scalingType}' is not supported (KV Lab supports linear and Llama 3 scaling)`);
+  return undefined;
+}
 
+/** Reads the model config from GGUF metadata and the tensor table (reads no weights except the tiny rope_freqs). Refuses unsupported models. */
+export function ggufModelConfig(file: GgufFile): ModelConfig {
+  const r = archReader(file);
+  const { path, architecture } = r;
+  const shape = ggufShape(r);
+  const { eps, ropeTheta } = normAndTheta(r);
+  const byName = checkedTensorTable(r, shape.numLayers);
+  const vocabSize = vocabSizeOf(path, byName, shape.hiddenSize);
+  const ropeScaling = ggufRopeScaling(r, byName.has(ROPE_FREQS), { ropeTheta, headDim: shape.headDim });
   const name = getString(file, 'general.name', false) ?? basename(path).replace(/\.gguf$/i, '');
+  const { hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength } = shape;
   return {
     architecture,
     name,

@@ -47,11 +47,22 @@ export function syntheticVocab(size: number): { tokens: string[]; scores: number
   return { tokens, scores: tokens.map((_, i) => -i), types };
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function writeGgufModel(path: string, model: { readonly config: ModelConfig; readonly weights: Weights }, opts: GgufModelOptions = {}): void {
+type Model = { readonly config: ModelConfig; readonly weights: Weights };
+
+/** Turns the model's weights into GGUF tensors: names, GGUF dims, storage type and Q/K layout. */
+interface TensorMaker {
+  /** A weight's values by canonical name (ModelFileError when missing). */
+  readonly get: (name: string) => Float32Array;
+  /** Q/K rows (or biases) in the layout llama.cpp stores for the architecture. */
+  readonly qk: (data: Float32Array, heads: number) => Float32Array;
+  /** A matrix [out, inp] in the storage type (or the raw blocks `opts.raw` gives). */
+  readonly mat: (name: string, out: number, inp: number, data: Float32Array) => GgufWriteTensor;
+  /** A vector, always F32. */
+  readonly vec: (name: string, data: Float32Array) => GgufWriteTensor;
+}
+
+function tensorMaker(path: string, model: Model, opts: GgufModelOptions, arch: 'llama' | 'qwen2'): TensorMaker {
   const c = model.config;
-  if (c.ropeScaling?.type === 'llama3') throw new ModelFileError(path, 'writing Llama 3 RoPE scaling (rope_freqs) is not implemented', 'E_MODEL_UNSUPPORTED');
-  const arch = c.architecture === 'qwen2' ? 'qwen2' : 'llama';
   const type = opts.type ?? 'F32';
   const get = (name: string): Float32Array => {
     const w = model.weights.get(name);
@@ -71,48 +82,50 @@ export function writeGgufModel(path: string, model: { readonly config: ModelConf
     return r ? { name, dims: [inp, out], type: r.type, raw: r.raw } : { name, dims: [inp, out], type, data };
   };
   const vec = (name: string, data: Float32Array): GgufWriteTensor => ({ name, dims: [data.length], type: 'F32', data });
+  return { get, qk, mat, vec };
+}
 
-  const { hiddenSize: D, intermediateSize: F, numHeads: Hq, numKvHeads: Hkv, headDim: d, vocabSize: V } = c;
-  const tensors: GgufWriteTensor[] = [mat('token_embd.weight', V, D, get('embed'))];
-  for (let i = 0; i < c.numLayers; i++) {
-    const b = `blk.${i}.`;
+/** Layer i's tensors under llama.cpp's names. */
+function layerTensors(m: TensorMaker, c: ModelConfig, i: number): GgufWriteTensor[] {
+  const { get, qk, mat, vec } = m;
+  const { hiddenSize: D, intermediateSize: F, numHeads: Hq, numKvHeads: Hkv, headDim: d } = c;
+  const b = `blk.${i}.`;
+  const tensors = [
+    vec(`${b}attn_norm.weight`, get(layerWeight(i, 'attnNorm'))),
+    mat(`${b}attn_q.weight`, Hq * d, D, qk(get(layerWeight(i, 'wq')), Hq)),
+    mat(`${b}attn_k.weight`, Hkv * d, D, qk(get(layerWeight(i, 'wk')), Hkv)),
+    mat(`${b}attn_v.weight`, Hkv * d, D, get(layerWeight(i, 'wv'))),
+    mat(`${b}attn_output.weight`, D, Hq * d, get(layerWeight(i, 'wo'))),
+    vec(`${b}ffn_norm.weight`, get(layerWeight(i, 'ffnNorm'))),
+    mat(`${b}ffn_gate.weight`, F, D, get(layerWeight(i, 'wGate'))),
+    mat(`${b}ffn_up.weight`, F, D, get(layerWeight(i, 'wUp'))),
+    mat(`${b}ffn_down.weight`, D, F, get(layerWeight(i, 'wDown'))),
+  ];
+  if (c.qkvBias) {
     tensors.push(
-      vec(`${b}attn_norm.weight`, get(layerWeight(i, 'attnNorm'))),
-      mat(`${b}attn_q.weight`, Hq * d, D, qk(get(layerWeight(i, 'wq')), Hq)),
-      mat(`${b}attn_k.weight`, Hkv * d, D, qk(get(layerWeight(i, 'wk')), Hkv)),
-      mat(`${b}attn_v.weight`, Hkv * d, D, get(layerWeight(i, 'wv'))),
-      mat(`${b}attn_output.weight`, D, Hq * d, get(layerWeight(i, 'wo'))),
-      vec(`${b}ffn_norm.weight`, get(layerWeight(i, 'ffnNorm'))),
-      mat(`${b}ffn_gate.weight`, F, D, get(layerWeight(i, 'wGate'))),
-      mat(`${b}ffn_up.weight`, F, D, get(layerWeight(i, 'wUp'))),
-      mat(`${b}ffn_down.weight`, D, F, get(layerWeight(i, 'wDown'))),
+      vec(`${b}attn_q.bias`, qk(get(layerWeight(i, 'bq')), Hq)),
+      vec(`${b}attn_k.bias`, qk(get(layerWeight(i, 'bk')), Hkv)),
+      vec(`${b}attn_v.bias`, get(layerWeight(i, 'bv'))),
     );
-    if (c.qkvBias) {
-      tensors.push(
-        vec(`${b}attn_q.bias`, qk(get(layerWeight(i, 'bq')), Hq)),
-        vec(`${b}attn_k.bias`, qk(get(layerWeight(i, 'bk')), Hkv)),
-        vec(`${b}attn_v.bias`, get(layerWeight(i, 'bv'))),
-      );
-    }
   }
-  tensors.push(vec('output_norm.weight', get('finalNorm')));
-  if (!c.tiedEmbeddings) tensors.push(mat('output.weight', V, D, get('lmHead')));
+  return tensors;
+}
 
-  const vocab = opts.vocab ?? syntheticVocab(V);
-  if (vocab.tokens.length !== V) throw new ModelFileError(path, `the vocabulary has ${vocab.tokens.length} tokens, the model ${V}`);
+/** The `<arch>.*` and tokenizer metadata llama.cpp reads, then `opts.metadata`. */
+function modelMetadata(c: ModelConfig, arch: 'llama' | 'qwen2', vocab: NonNullable<GgufModelOptions['vocab']>, opts: GgufModelOptions): GgufMetadataEntry[] {
   const metadata: GgufMetadataEntry[] = [
     ['general.architecture', 'string', arch],
     ['general.name', 'string', c.name],
     ['general.description', 'string', opts.description ?? 'Random-weight model written by KV Lab for tests and benchmarks.'],
     [`${arch}.context_length`, 'uint32', c.contextLength],
-    [`${arch}.embedding_length`, 'uint32', D],
-    [`${arch}.feed_forward_length`, 'uint32', F],
+    [`${arch}.embedding_length`, 'uint32', c.hiddenSize],
+    [`${arch}.feed_forward_length`, 'uint32', c.intermediateSize],
     [`${arch}.block_count`, 'uint32', c.numLayers],
-    [`${arch}.attention.head_count`, 'uint32', Hq],
-    [`${arch}.attention.head_count_kv`, 'uint32', Hkv],
-    [`${arch}.attention.key_length`, 'uint32', d],
-    [`${arch}.attention.value_length`, 'uint32', d],
-    [`${arch}.rope.dimension_count`, 'uint32', d],
+    [`${arch}.attention.head_count`, 'uint32', c.numHeads],
+    [`${arch}.attention.head_count_kv`, 'uint32', c.numKvHeads],
+    [`${arch}.attention.key_length`, 'uint32', c.headDim],
+    [`${arch}.attention.value_length`, 'uint32', c.headDim],
+    [`${arch}.rope.dimension_count`, 'uint32', c.headDim],
     [`${arch}.rope.freq_base`, 'float32', c.ropeTheta],
     [`${arch}.attention.layer_norm_rms_epsilon`, 'float32', c.rmsNormEps],
     ['tokenizer.ggml.model', 'string', 'llama'],
@@ -126,7 +139,23 @@ export function writeGgufModel(path: string, model: { readonly config: ModelConf
   if (c.ropeScaling?.type === 'linear')
     metadata.push([`${arch}.rope.scaling.type`, 'string', 'linear'], [`${arch}.rope.scaling.factor`, 'float32', c.ropeScaling.factor]);
   metadata.push(...(opts.metadata ?? []));
-  writeGguf(path, { metadata, tensors });
+  return metadata;
+}
+
+export function writeGgufModel(path: string, model: Model, opts: GgufModelOptions = {}): void {
+  const c = model.config;
+  if (c.ropeScaling?.type === 'llama3') throw new ModelFileError(path, 'writing Llama 3 RoPE scaling (rope_freqs) is not implemented', 'E_MODEL_UNSUPPORTED');
+  const arch = c.architecture === 'qwen2' ? 'qwen2' : 'llama';
+  const m = tensorMaker(path, model, opts, arch);
+  const { hiddenSize: D, vocabSize: V } = c;
+  const tensors: GgufWriteTensor[] = [m.mat('token_embd.weight', V, D, m.get('embed'))];
+  for (let i = 0; i < c.numLayers; i++) tensors.push(...layerTensors(m, c, i));
+  tensors.push(m.vec('output_norm.weight', m.get('finalNorm')));
+  if (!c.tiedEmbeddings) tensors.push(m.mat('output.weight', V, D, m.get('lmHead')));
+
+  const vocab = opts.vocab ?? syntheticVocab(V);
+  if (vocab.tokens.length !== V) throw new ModelFileError(path, `the vocabulary has ${vocab.tokens.length} tokens, the model ${V}`);
+  writeGguf(path, { metadata: modelMetadata(c, arch, vocab, opts), tensors });
 }
 
 function badLayout(path: string): never {

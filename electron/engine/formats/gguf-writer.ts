@@ -255,22 +255,19 @@ function tensorBytes(t: GgufWriteTensor, count: number, size: number): Uint8Arra
   }
 }
 
-/** Writes a GGUF v3 (or v2) file. Throws TypeError/RangeError on an invalid spec. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function writeGguf(path: string, spec: GgufWriteSpec): void {
-  const alignment = spec.alignment ?? 32;
-  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0)
-    throw new RangeError(`GGUF alignment must be a power of two, got ${alignment}`);
+/** A metadata key and the writer of its type tag and value. */
+type MetadataWriter = [string, (b: Bytes) => void];
 
-  // Metadata as [key, writer] pairs; general.alignment is added when non-default.
-  const entries: [string, (b: Bytes) => void][] = [];
+/** Metadata as [key, writer] pairs; general.alignment is added when non-default. */
+function metadataWriters(metadata: GgufWriteSpec['metadata'], alignment: number): MetadataWriter[] {
+  const entries: MetadataWriter[] = [];
   const keys = new Set<string>();
   const addKey = (k: string): void => {
     if (keys.has(k)) throw new RangeError(`GGUF metadata key '${k}' given twice`);
     keys.add(k);
   };
-  if (Array.isArray(spec.metadata)) {
-    for (const [k, type, v] of spec.metadata as readonly GgufMetadataEntry[]) {
+  if (Array.isArray(metadata)) {
+    for (const [k, type, v] of metadata as readonly GgufMetadataEntry[]) {
       addKey(k);
       const base = type.endsWith('[]') ? type.slice(0, -2) : type;
       if (!(base in TYPE_ID)) throw new TypeError(`GGUF metadata '${k}': unknown type '${type}'`);
@@ -283,8 +280,7 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
       ]);
     }
   } else {
-    const map =
-      spec.metadata instanceof Map ? (spec.metadata as ReadonlyMap<string, GgufValue>) : new Map(Object.entries(spec.metadata as Record<string, GgufValue>));
+    const map = metadata instanceof Map ? (metadata as ReadonlyMap<string, GgufValue>) : new Map(Object.entries(metadata as Record<string, GgufValue>));
     for (const [k, v] of map) {
       addKey(k);
       entries.push([k, (b) => b.inferred(v, k)]);
@@ -294,22 +290,21 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
     addKey('general.alignment');
     entries.push(['general.alignment', (b) => (b.u32(GGUF_TYPE.UINT32), b.u32(alignment))]);
   }
+  return entries;
+}
 
-  const h = new Bytes();
-  h.u32(0x46554747);
-  h.u32(spec.version ?? 3);
-  h.u64(spec.tensors.length);
-  h.u64(entries.length);
-  for (const [k, write] of entries) {
-    h.string(k);
-    write(h);
-  }
+/** Each tensor's element count and stored byte size, in the order written. */
+interface TensorLayout {
+  readonly counts: number[];
+  readonly byteSizes: number[];
+}
 
+/** Appends the tensor infos to `h` (offsets padded to `alignment`), checking names, types and sizes. */
+function writeTensorInfos(h: Bytes, tensors: readonly GgufWriteTensor[], alignment: number): TensorLayout {
   const names = new Set<string>();
-  const sizes: number[] = [];
-  const byteSizes: number[] = [];
+  const layout: TensorLayout = { counts: [], byteSizes: [] };
   let offset = 0;
-  for (const t of spec.tensors) {
+  for (const t of tensors) {
     if (names.has(t.name)) throw new RangeError(`GGUF tensor '${t.name}' given twice`);
     names.add(t.name);
     const type = ggmlTypeByName(t.type);
@@ -327,10 +322,30 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
     for (const d of t.dims) h.u64(d);
     h.u32(type.id);
     h.u64(offset);
-    sizes.push(count);
-    byteSizes.push(size);
+    layout.counts.push(count);
+    layout.byteSizes.push(size);
     offset += pad(size, alignment);
   }
+  return layout;
+}
+
+/** Writes a GGUF v3 (or v2) file. Throws TypeError/RangeError on an invalid spec. */
+export function writeGguf(path: string, spec: GgufWriteSpec): void {
+  const alignment = spec.alignment ?? 32;
+  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0)
+    throw new RangeError(`GGUF alignment must be a power of two, got ${alignment}`);
+  const entries = metadataWriters(spec.metadata, alignment);
+
+  const h = new Bytes();
+  h.u32(0x46554747);
+  h.u32(spec.version ?? 3);
+  h.u64(spec.tensors.length);
+  h.u64(entries.length);
+  for (const [k, write] of entries) {
+    h.string(k);
+    write(h);
+  }
+  const layout = writeTensorInfos(h, spec.tensors, alignment);
   h.zeros(pad(h.length, alignment) - h.length);
 
   const fd = openSync(path, 'w');
@@ -339,7 +354,7 @@ export function writeGguf(path: string, spec: GgufWriteSpec): void {
     writeAll(fd, header);
     const zeros = new Uint8Array(alignment);
     spec.tensors.forEach((t, i) => {
-      const bytes = tensorBytes(t, sizes[i] ?? 0, byteSizes[i] ?? 0);
+      const bytes = tensorBytes(t, layout.counts[i] ?? 0, layout.byteSizes[i] ?? 0);
       writeAll(fd, bytes);
       const p = pad(bytes.length, alignment) - bytes.length;
       if (p) writeAll(fd, zeros.subarray(0, p));

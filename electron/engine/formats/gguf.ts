@@ -1,5 +1,6 @@
 /**
- * GGUF reader (versions 2 and 3), after ggml's spec `docs/gguf.md`:
+ * GGUF reader (versions 2 and 3), after the format as ggml documents it
+ * (docs/gguf.md in the ggml repository):
  *
  *   u32 magic "GGUF" · u32 version · u64 n_tensors · u64 n_kv
  *   n_kv × { string key · u32 value_type · value }
@@ -47,7 +48,7 @@ export interface GgufFile {
   readonly fileSize: number;
 }
 
-/** GGUF metadata value types (gguf.md `gguf_metadata_value_type`). */
+/** GGUF metadata value types (ggml's `gguf_metadata_value_type`). */
 export const GGUF_TYPE = {
   UINT8: 0,
   INT8: 1,
@@ -291,95 +292,120 @@ function looksLegacyGgml(magic: Buffer): string | undefined {
   return undefined;
 }
 
+/** Checks the magic and returns the version (2 or 3). */
+function readVersion(c: Cursor): number {
+  const magic = c.u32('magic');
+  if (magic !== GGUF_MAGIC) {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32LE(magic);
+    const legacy = looksLegacyGgml(bytes);
+    if (legacy) c.fail(`legacy '${legacy}' GGML file, not GGUF: convert it with a current llama.cpp`);
+    const printable = /^[\x20-\x7e]{4}$/.test(bytes.toString('latin1')) ? ` '${bytes.toString('latin1')}'` : '';
+    c.fail(`not a GGUF file: magic is 0x${bytes.toString('hex')}${printable}, expected 'GGUF'`);
+  }
+  const version = c.u32('version');
+  if (version === 1) c.fail('GGUF version 1 is not supported (KV Lab reads versions 2 and 3): convert it with a current llama.cpp');
+  if (version === 0x02000000 || version === 0x03000000) c.fail(`big-endian GGUF (version bytes ${version.toString(16)}) is not supported`);
+  if (version !== 2 && version !== 3) c.fail(`unsupported GGUF version ${version} (KV Lab reads versions 2 and 3)`);
+  return version;
+}
+
+/** The tensor and metadata counts, checked against the bytes left. */
+function readCounts(c: Cursor): { nTensors: number; nKv: number } {
+  const nTensors = c.u64('tensor count');
+  const nKv = c.u64('metadata count');
+  // Smallest possible entries: a KV is key length (8) + type (4) + 1 byte; a tensor info is name length (8) + n_dims (4) + type (4) + offset (8).
+  if (nKv * 13 > c.remaining)
+    c.fail(`truncated or corrupt: header claims ${nKv} metadata entries, but only ${c.remaining} bytes follow (at least ${nKv * 13} needed)`);
+  if (nTensors * 24 > c.remaining)
+    c.fail(`truncated or corrupt: header claims ${nTensors} tensors, but only ${c.remaining} bytes follow (at least ${nTensors * 24} needed)`);
+  return { nTensors, nKv };
+}
+
+function readMetadata(c: Cursor, nKv: number): Map<string, GgufValue> {
+  const metadata = new Map<string, GgufValue>();
+  for (let i = 0; i < nKv; i++) {
+    const key = c.string(`metadata key #${i}`);
+    if (metadata.has(key)) c.fail(`duplicate metadata key ${quoteName(key)}`);
+    const type = c.u32(`type of metadata ${quoteName(key)}`);
+    if (type > GGUF_TYPE.FLOAT64) c.fail(`metadata ${quoteName(key)} has unknown value type ${type} (at byte ${c.pos - 4}; GGUF defines 0–12)`);
+    metadata.set(key, readValue(c, type, `metadata ${quoteName(key)}`, 0));
+  }
+  return metadata;
+}
+
+/** general.alignment (a power of two), else the default. */
+function alignmentOf(c: Cursor, metadata: ReadonlyMap<string, GgufValue>): number {
+  const al = metadata.get('general.alignment');
+  if (al === undefined) return DEFAULT_ALIGNMENT;
+  if (typeof al !== 'number' || !Number.isInteger(al) || al <= 0 || (al & (al - 1)) !== 0 || al > 1 << 30) {
+    c.fail(`general.alignment is ${String(al)}, expected a power of two`);
+  }
+  return al as number;
+}
+
+/** A tensor info as stored: its offset `rel` is relative to the data section. */
+interface RawTensorInfo {
+  readonly name: string;
+  readonly dims: number[];
+  readonly type: number;
+  readonly typeName: string;
+  readonly rel: number;
+  readonly byteLength: number;
+}
+
+function readDims(c: Cursor, name: string): { dims: number[]; count: number } {
+  const nDims = c.u32(`dimension count of tensor ${quoteName(name)}`);
+  if (nDims > MAX_DIMS) c.fail(`tensor ${quoteName(name)} has ${nDims} dimensions (ggml allows at most ${MAX_DIMS})`);
+  const dims: number[] = [];
+  let count = 1;
+  for (let k = 0; k < nDims; k++) {
+    const d = c.u64(`dimension ${k} of tensor ${quoteName(name)}`);
+    dims.push(d);
+    count *= d;
+    if (!Number.isSafeInteger(count)) c.fail(`tensor ${quoteName(name)} has dims [${dims.join(', ')}…]: too many elements`);
+  }
+  return { dims, count };
+}
+
+/** Tensor info #i: a new name, its dims, a known type whose blocks tile its rows, an aligned offset. */
+function readTensorInfo(c: Cursor, i: number, names: Set<string>, alignment: number): RawTensorInfo {
+  const name = c.string(`name of tensor #${i}`);
+  if (names.has(name)) c.fail(`duplicate tensor name ${quoteName(name)}`);
+  names.add(name);
+  const { dims, count } = readDims(c, name);
+  const typeId = c.u32(`type of tensor ${quoteName(name)}`);
+  const type = ggmlType(typeId);
+  if (!type) c.fail(`tensor ${quoteName(name)} has unknown ggml type ${typeId}; KV Lab can read: ${SUPPORTED_TYPE_NAMES.join(', ')}`);
+  const rel = c.u64(`data offset of tensor ${quoteName(name)}`);
+  const ne0 = dims[0] ?? 1;
+  if (ne0 % type.blockSize !== 0)
+    c.fail(`tensor ${quoteName(name)} has ${ne0} values per row, not a multiple of the ${type.name} block size ${type.blockSize}`);
+  const byteLength = (count / type.blockSize) * type.typeSize;
+  const size = c.size;
+  if (!Number.isSafeInteger(byteLength) || byteLength > size)
+    c.fail(`tensor ${quoteName(name)} [${dims.join(', ')}] ${type.name} needs ${byteLength} bytes, more than the whole file (${size} bytes)`);
+  if (rel % alignment !== 0) c.fail(`tensor ${quoteName(name)} data offset ${rel} is not a multiple of the alignment ${alignment}`);
+  return { name, dims, type: typeId, typeName: type.name, rel, byteLength };
+}
+
 /**
  * Reads a GGUF file's header, metadata and tensor table (no tensor data).
  * Throws ModelFileError for anything that is not a well-formed GGUF v2/v3 file
  * whose tensors all lie inside it.
  */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function readGgufHeader(path: string): GgufFile {
   const { fd, size } = openModelFile(path);
   try {
     if (size < 4) throw new ModelFileError(path, `too short to be a GGUF file (${size} bytes)`);
     const c: Cursor = new Cursor(path, fd, size);
-    const magic = c.u32('magic');
-    if (magic !== GGUF_MAGIC) {
-      const bytes = Buffer.alloc(4);
-      bytes.writeUInt32LE(magic);
-      const legacy = looksLegacyGgml(bytes);
-      if (legacy) c.fail(`legacy '${legacy}' GGML file, not GGUF: convert it with a current llama.cpp`);
-      const printable = /^[\x20-\x7e]{4}$/.test(bytes.toString('latin1')) ? ` '${bytes.toString('latin1')}'` : '';
-      c.fail(`not a GGUF file: magic is 0x${bytes.toString('hex')}${printable}, expected 'GGUF'`);
-    }
-    const version = c.u32('version');
-    if (version === 1) c.fail('GGUF version 1 is not supported (KV Lab reads versions 2 and 3): convert it with a current llama.cpp');
-    if (version === 0x02000000 || version === 0x03000000) c.fail(`big-endian GGUF (version bytes ${version.toString(16)}) is not supported`);
-    if (version !== 2 && version !== 3) c.fail(`unsupported GGUF version ${version} (KV Lab reads versions 2 and 3)`);
-
-    const nTensors = c.u64('tensor count');
-    const nKv = c.u64('metadata count');
-    // Smallest possible entries: a KV is key length (8) + type (4) + 1 byte; a tensor info is name length (8) + n_dims (4) + type (4) + offset (8).
-    if (nKv * 13 > c.remaining)
-      c.fail(`truncated or corrupt: header claims ${nKv} metadata entries, but only ${c.remaining} bytes follow (at least ${nKv * 13} needed)`);
-    if (nTensors * 24 > c.remaining)
-      c.fail(`truncated or corrupt: header claims ${nTensors} tensors, but only ${c.remaining} bytes follow (at least ${nTensors * 24} needed)`);
-
-    const metadata = new Map<string, GgufValue>();
-    for (let i = 0; i < nKv; i++) {
-      const key = c.string(`metadata key #${i}`);
-      if (metadata.has(key)) c.fail(`duplicate metadata key ${quoteName(key)}`);
-      const type = c.u32(`type of metadata ${quoteName(key)}`);
-      if (type > GGUF_TYPE.FLOAT64) c.fail(`metadata ${quoteName(key)} has unknown value type ${type} (at byte ${c.pos - 4}; GGUF defines 0–12)`);
-      metadata.set(key, readValue(c, type, `metadata ${quoteName(key)}`, 0));
-    }
-
-    let alignment = DEFAULT_ALIGNMENT;
-    const al = metadata.get('general.alignment');
-    if (al !== undefined) {
-      if (typeof al !== 'number' || !Number.isInteger(al) || al <= 0 || (al & (al - 1)) !== 0 || al > 1 << 30) {
-        c.fail(`general.alignment is ${String(al)}, expected a power of two`);
-      }
-      alignment = al;
-    }
-
-    interface Raw {
-      name: string;
-      dims: number[];
-      type: number;
-      typeName: string;
-      rel: number;
-      byteLength: number;
-    }
-    const raw: Raw[] = [];
+    const version = readVersion(c);
+    const { nTensors, nKv } = readCounts(c);
+    const metadata = readMetadata(c, nKv);
+    const alignment = alignmentOf(c, metadata);
+    const raw: RawTensorInfo[] = [];
     const names = new Set<string>();
-    for (let i = 0; i < nTensors; i++) {
-      const name = c.string(`name of tensor #${i}`);
-      if (names.has(name)) c.fail(`duplicate tensor name ${quoteName(name)}`);
-      names.add(name);
-      const nDims = c.u32(`dimension count of tensor ${quoteName(name)}`);
-      if (nDims > MAX_DIMS) c.fail(`tensor ${quoteName(name)} has ${nDims} dimensions (ggml allows at most ${MAX_DIMS})`);
-      const dims: number[] = [];
-      let count = 1;
-      for (let k = 0; k < nDims; k++) {
-        const d = c.u64(`dimension ${k} of tensor ${quoteName(name)}`);
-        dims.push(d);
-        count *= d;
-        if (!Number.isSafeInteger(count)) c.fail(`tensor ${quoteName(name)} has dims [${dims.join(', ')}…]: too many elements`);
-      }
-      const typeId = c.u32(`type of tensor ${quoteName(name)}`);
-      const type = ggmlType(typeId);
-      if (!type) c.fail(`tensor ${quoteName(name)} has unknown ggml type ${typeId}; KV Lab can read: ${SUPPORTED_TYPE_NAMES.join(', ')}`);
-      const rel = c.u64(`data offset of tensor ${quoteName(name)}`);
-      const ne0 = dims[0] ?? 1;
-      if (ne0 % type.blockSize !== 0)
-        c.fail(`tensor ${quoteName(name)} has ${ne0} values per row, not a multiple of the ${type.name} block size ${type.blockSize}`);
-      const byteLength = (count / type.blockSize) * type.typeSize;
-      if (!Number.isSafeInteger(byteLength) || byteLength > size)
-        c.fail(`tensor ${quoteName(name)} [${dims.join(', ')}] ${type.name} needs ${byteLength} bytes, more than the whole file (${size} bytes)`);
-      if (rel % alignment !== 0) c.fail(`tensor ${quoteName(name)} data offset ${rel} is not a multiple of the alignment ${alignment}`);
-      raw.push({ name, dims, type: typeId, typeName: type.name, rel, byteLength });
-    }
-
+    for (let i = 0; i < nTensors; i++) raw.push(readTensorInfo(c, i, names, alignment));
     const dataOffset = Math.ceil(c.pos / alignment) * alignment;
     const tensors: GgufTensorInfo[] = raw.map((t) => {
       const offset = dataOffset + t.rel;

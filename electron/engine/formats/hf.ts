@@ -114,23 +114,24 @@ function configMetadata(json: Json): Record<string, string | number | boolean> {
   return out;
 }
 
-/**
- * ModelConfig from the parsed contents of config.json. `file` names it in
- * errors; `name` is the model's display name; `hasLmHead` says whether the
- * weights hold lm_head.weight (decides tying when the config does not say).
- */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function hfModelConfig(json: unknown, file: string, name: string, hasLmHead: boolean): ModelConfig {
-  const fail = (problem: string, code: 'E_MODEL_FILE' | 'E_MODEL_UNSUPPORTED' = 'E_MODEL_FILE'): never => {
+type FailCode = 'E_MODEL_FILE' | 'E_MODEL_UNSUPPORTED';
+
+/** Typed reads of config.json's fields, failing with a ModelFileError that names the file and the field. */
+interface ConfigReader {
+  readonly c: Json;
+  readonly fail: (problem: string, code?: FailCode) => never;
+  /** Whether field `k` is set (not undefined or null). */
+  readonly present: (k: string) => boolean;
+  /** A positive integer field, or `fallback` when it is not set. */
+  readonly int: (k: string, fallback?: number) => number;
+  /** A finite number field `k` of `obj` (named `where` + k), or `fallback` when it is missing. */
+  readonly num: (obj: Json, k: string, where: string, fallback?: number) => number;
+}
+
+function configReader(c: Json, file: string): ConfigReader {
+  const fail = (problem: string, code: FailCode = 'E_MODEL_FILE'): never => {
     throw new ModelFileError(file, problem, code);
   };
-  if (!isObject(json)) return fail('is not a JSON object');
-  const c = json;
-  const modelType = c['model_type'];
-  const architecture = typeof modelType === 'string' ? ARCHITECTURES[modelType] : undefined;
-  if (!architecture) {
-    return fail(`model_type ${show(modelType)} is not supported; KV Lab supports: ${SUPPORTED_ARCHITECTURES.join(', ')}`, 'E_MODEL_UNSUPPORTED');
-  }
   const present = (k: string): boolean => c[k] !== undefined && c[k] !== null;
   const int = (k: string, fallback?: number): number => {
     const v = present(k) ? c[k] : fallback;
@@ -142,7 +143,11 @@ export function hfModelConfig(json: unknown, file: string, name: string, hasLmHe
     if (typeof v !== 'number' || !Number.isFinite(v)) return fail(`'${where}${k}' is ${show(obj[k])}, expected a number`);
     return v;
   };
+  return { c, fail, present, int, num };
+}
 
+/** Refuses what the graph does not implement: another activation, MLP biases, partial RoPE. */
+function checkSupported({ c, fail }: ConfigReader): void {
   const act = c['hidden_act'] ?? c['hidden_activation'];
   if (act !== undefined && act !== 'silu' && act !== 'swish')
     fail(`hidden_act ${show(act)} is not supported (KV Lab implements SwiGLU with silu)`, 'E_MODEL_UNSUPPORTED');
@@ -150,7 +155,11 @@ export function hfModelConfig(json: unknown, file: string, name: string, hasLmHe
   const partial = c['partial_rotary_factor'];
   if (partial !== undefined && partial !== null && partial !== 1)
     fail(`partial_rotary_factor ${show(partial)} (partial RoPE) is not supported`, 'E_MODEL_UNSUPPORTED');
+}
 
+type ModelShape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'>;
+
+function modelShape({ fail, present, int }: ConfigReader): ModelShape {
   const hiddenSize = int('hidden_size');
   const intermediateSize = int('intermediate_size');
   const numLayers = int('num_hidden_layers');
@@ -162,61 +171,97 @@ export function hfModelConfig(json: unknown, file: string, name: string, hasLmHe
     fail(`hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads} (and there is no head_dim)`);
   const headDim = int('head_dim', hiddenSize / numHeads);
   if (headDim % 2 !== 0) fail(`head size ${headDim} is odd, so RoPE pairs cannot be formed`);
-  const rmsNormEps = num(c, 'rms_norm_eps', '', 1e-6);
-  if (!(rmsNormEps > 0 && rmsNormEps < 1)) fail(`'rms_norm_eps' is ${rmsNormEps}, expected a small positive number`);
+  return { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim };
+}
 
-  // RoPE: rope_theta + rope_scaling (transformers ≤ 4), or rope_parameters (transformers 5).
+/** RoPE: rope_theta + rope_scaling (transformers ≤ 4), or rope_parameters (transformers 5). */
+function ropeOf(r: ConfigReader): { ropeTheta: number; ropeScaling: RopeScaling | undefined } {
+  const { c, fail, num } = r;
   const params = isObject(c['rope_parameters']) ? c['rope_parameters'] : undefined;
   const ropeTheta = params && params['rope_theta'] !== undefined ? num(params, 'rope_theta', 'rope_parameters.') : num(c, 'rope_theta', '', 10000);
   if (!(ropeTheta > 1)) fail(`'rope_theta' is ${ropeTheta}, expected a number > 1`);
   const scalingRaw = c['rope_scaling'] ?? params;
-  let ropeScaling: RopeScaling | undefined;
-  if (scalingRaw !== undefined && scalingRaw !== null) {
-    if (!isObject(scalingRaw)) return fail(`'rope_scaling' is ${show(scalingRaw)}, expected an object or null`);
-    const s = scalingRaw;
-    const where = c['rope_scaling'] !== undefined && c['rope_scaling'] !== null ? 'rope_scaling.' : 'rope_parameters.';
-    const type = s['rope_type'] ?? s['type'] ?? 'default';
-    const positive = (k: string): number => {
-      const v = num(s, k, where);
-      if (!(v > 0)) fail(`'${where}${k}' is ${v}, expected a positive number`);
-      return v;
-    };
-    if (type === 'llama3') {
-      const r = {
-        type: 'llama3' as const,
-        factor: positive('factor'),
-        lowFreqFactor: positive('low_freq_factor'),
-        highFreqFactor: positive('high_freq_factor'),
-        originalMaxPositionEmbeddings: positive('original_max_position_embeddings'),
-      };
-      if (!(r.highFreqFactor > r.lowFreqFactor)) fail(`'${where}high_freq_factor' ${r.highFreqFactor} must exceed low_freq_factor ${r.lowFreqFactor}`);
-      ropeScaling = r;
-    } else if (type === 'linear') {
-      const factor = positive('factor');
-      if (factor !== 1) ropeScaling = { type: 'linear', factor };
-    } else if (type !== 'default') {
-      fail(`RoPE scaling ${show(type)} is not supported (KV Lab supports linear and llama3)`, 'E_MODEL_UNSUPPORTED');
-    }
-  }
+  if (scalingRaw === undefined || scalingRaw === null) return { ropeTheta, ropeScaling: undefined };
+  if (!isObject(scalingRaw)) return fail(`'rope_scaling' is ${show(scalingRaw)}, expected an object or null`);
+  const where = c['rope_scaling'] !== undefined && c['rope_scaling'] !== null ? 'rope_scaling.' : 'rope_parameters.';
+  return { ropeTheta, ropeScaling: ropeScalingOf(r, scalingRaw, where) };
+}
 
-  let contextLength = int('max_position_embeddings', DEFAULT_CONTEXT[architecture]);
+/** The scaling object `s` (named `where`): llama3, linear (none at factor 1) or default (none). */
+function ropeScalingOf({ fail, num }: ConfigReader, s: Json, where: string): RopeScaling | undefined {
+  const type = s['rope_type'] ?? s['type'] ?? 'default';
+  const positive = (k: string): number => {
+    const v = num(s, k, where);
+    if (!(v > 0)) fail(`'${where}${k}' is ${v}, expected a positive number`);
+    return v;
+  };
+  if (type === 'llama3') {
+    const r = {
+      type: 'llama3' as const,
+      factor: positive('factor'),
+      lowFreqFactor: positive('low_freq_factor'),
+      highFreqFactor: positive('high_freq_factor'),
+      originalMaxPositionEmbeddings: positive('original_max_position_embeddings'),
+    };
+    if (!(r.highFreqFactor > r.lowFreqFactor)) fail(`'${where}high_freq_factor' ${r.highFreqFactor} must exceed low_freq_factor ${r.lowFreqFactor}`);
+    return r;
+  }
+  if (type === 'linear') {
+    const factor = positive('factor');
+    return factor !== 1 ? { type: 'linear', factor } : undefined;
+  }
+  if (type !== 'default') fail(`RoPE scaling ${show(type)} is not supported (KV Lab supports linear and llama3)`, 'E_MODEL_UNSUPPORTED');
+  return undefined;
+}
+
+/** max_position_embeddings, capped by the sliding window where the architecture uses one. */
+function contextLengthOf({ c, fail, int }: ConfigReader, architecture: Architecture): number {
+  const contextLength = int('max_position_embeddings', DEFAULT_CONTEXT[architecture]);
   const window = c['sliding_window'];
   const usesWindow = architecture === 'mistral' || (architecture === 'qwen2' && c['use_sliding_window'] === true);
-  if (usesWindow && window !== undefined && window !== null) {
-    if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0)
-      fail(`'sliding_window' is ${show(window)}, expected a positive integer or null`);
-    contextLength = Math.min(contextLength, window as number);
-  }
+  if (!usesWindow || window === undefined || window === null) return contextLength;
+  if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0)
+    fail(`'sliding_window' is ${show(window)}, expected a positive integer or null`);
+  return Math.min(contextLength, window as number);
+}
 
+/** tie_word_embeddings, else tied exactly when the weights hold no lm_head. */
+function tiedEmbeddingsOf({ c, fail }: ConfigReader, hasLmHead: boolean): boolean {
   const tie = c['tie_word_embeddings'];
   if (tie !== undefined && tie !== null && typeof tie !== 'boolean') fail(`'tie_word_embeddings' is ${show(tie)}, expected a boolean`);
   if (tie === false && !hasLmHead) fail(`tie_word_embeddings is false but the weights have no '${LM_HEAD}'`);
-  const tiedEmbeddings = typeof tie === 'boolean' ? tie : !hasLmHead;
+  return typeof tie === 'boolean' ? tie : !hasLmHead;
+}
 
+/** Q/K/V biases: always for Qwen2, attention_bias for Llama, never for Mistral. */
+function qkvBiasOf({ c, fail }: ConfigReader, architecture: Architecture): boolean {
   const attnBias = c['attention_bias'];
   if (attnBias !== undefined && attnBias !== null && typeof attnBias !== 'boolean') fail(`'attention_bias' is ${show(attnBias)}, expected a boolean`);
-  const qkvBias = architecture === 'qwen2' ? true : architecture === 'llama' ? attnBias === true : false;
+  return architecture === 'qwen2' ? true : architecture === 'llama' ? attnBias === true : false;
+}
 
+/**
+ * ModelConfig from the parsed contents of config.json. `file` names it in
+ * errors; `name` is the model's display name; `hasLmHead` says whether the
+ * weights hold lm_head.weight (decides tying when the config does not say).
+ */
+export function hfModelConfig(json: unknown, file: string, name: string, hasLmHead: boolean): ModelConfig {
+  if (!isObject(json)) throw new ModelFileError(file, 'is not a JSON object', 'E_MODEL_FILE');
+  const r = configReader(json, file);
+  const modelType = json['model_type'];
+  const architecture = typeof modelType === 'string' ? ARCHITECTURES[modelType] : undefined;
+  if (!architecture) {
+    return r.fail(`model_type ${show(modelType)} is not supported; KV Lab supports: ${SUPPORTED_ARCHITECTURES.join(', ')}`, 'E_MODEL_UNSUPPORTED');
+  }
+  checkSupported(r);
+  const shape = modelShape(r);
+  const rmsNormEps = r.num(json, 'rms_norm_eps', '', 1e-6);
+  if (!(rmsNormEps > 0 && rmsNormEps < 1)) r.fail(`'rms_norm_eps' is ${rmsNormEps}, expected a small positive number`);
+  const { ropeTheta, ropeScaling } = ropeOf(r);
+  const contextLength = contextLengthOf(r, architecture);
+  const tiedEmbeddings = tiedEmbeddingsOf(r, hasLmHead);
+  const qkvBias = qkvBiasOf(r, architecture);
+  const { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim } = shape;
   return {
     architecture,
     name,

@@ -122,123 +122,155 @@ export function bf16ToFp32(bits: number): number {
 const cvtF32 = new Float32Array(1);
 const cvtU32 = new Uint32Array(cvtF32.buffer);
 
+/** Throws a ModelFileError naming the file. */
+type Fail = (problem: string) => never;
+
+/** A tensor's header entry, checked; offsets relative to the data section. */
+interface RawEntry {
+  readonly name: string;
+  readonly dtype: string;
+  readonly dims: number[];
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** Where the header entries are checked against: the file's size and its header's length. */
+interface HeaderFrame {
+  readonly fail: Fail;
+  readonly size: number;
+  /** The JSON header's length in bytes. */
+  readonly n: number;
+  /** Bytes after the header. */
+  readonly dataBytes: number;
+}
+
+/** The 8-byte length, then the JSON header as an object; its length `n`. */
+function readHeaderJson(path: string, fd: number, size: number, fail: Fail): { n: number; json: Record<string, unknown> } {
+  if (size < 8) fail(`too short to be a safetensors file (${size} bytes; the 8-byte header length alone needs 8)`);
+  const lenBytes = Buffer.alloc(8);
+  readFully(path, fd, lenBytes, 8, 0);
+  const n64 = lenBytes.readBigUInt64LE(0);
+  if (n64 > BigInt(size - 8)) fail(`header length ${n64} runs past the end of the file (${size} bytes, so at most ${size - 8} bytes of header)`);
+  const n = Number(n64);
+  if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the safetensors limit of ${MAX_HEADER_BYTES} bytes`);
+  if (n < 2) fail(`header length ${n} is too short for a JSON object`);
+  const raw = Buffer.alloc(n);
+  readFully(path, fd, raw, n, 8);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    return fail('header is not valid UTF-8');
+  }
+  if (!text.startsWith('{')) fail(`header does not start with '{' (first byte 0x${(raw[0] ?? 0).toString(16).padStart(2, '0')}): not a safetensors file`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return fail(`header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isObject(json)) return fail('header JSON is not an object');
+  return { n, json };
+}
+
+/** The `__metadata__` entry: an object of strings. */
+function parseMetadata(entry: unknown, fail: Fail): Record<string, string> {
+  if (!isObject(entry)) fail(`'__metadata__' is ${describe(entry)}, expected an object of strings`);
+  const m: Record<string, string> = {};
+  for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(`'__metadata__' entry '${k}' is ${describe(v)}, expected a string`);
+    m[k] = v as string;
+  }
+  return m;
+}
+
+/** A shape's sizes and element count; `t` fails naming the tensor. */
+function parseShape(shape: unknown[], t: Fail): { dims: number[]; count: number } {
+  const dims: number[] = [];
+  let count = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      t(`shape [${shape.map(String).join(', ')}] holds ${describe(d)}, expected non-negative integers`);
+    dims.push(d as number);
+    count *= d as number;
+    if (!Number.isSafeInteger(count)) t(`shape [${shape.join(', ')}] has too many elements`);
+  }
+  return { dims, count };
+}
+
+/** One tensor's entry: { dtype, shape, data_offsets }, its span inside the data section and of the size its shape needs. */
+function parseTensorEntry(frame: HeaderFrame, name: string, entry: unknown): RawEntry {
+  const { dataBytes, n, size } = frame;
+  const t = (problem: string): never => frame.fail(`tensor '${name}': ${problem}`);
+  if (!isObject(entry)) t(`entry is ${describe(entry)}, expected { dtype, shape, data_offsets }`);
+  const e = entry as Record<string, unknown>;
+  const dtype = e['dtype'];
+  if (typeof dtype !== 'string') t(`dtype is ${describe(dtype)}, expected a string`);
+  const bits = SAFETENSORS_DTYPE_BITS[dtype as string];
+  if (bits === undefined) t(`unknown dtype '${String(dtype)}' (safetensors defines ${Object.keys(SAFETENSORS_DTYPE_BITS).join(', ')})`);
+  const shape = e['shape'];
+  if (!Array.isArray(shape)) return t(`shape is ${describe(shape)}, expected an array of sizes`);
+  const { dims, count } = parseShape(shape as unknown[], t);
+  const offs = e['data_offsets'];
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
+    t(`data_offsets is ${Array.isArray(offs) ? `[${offs.map(String).join(', ')}]` : describe(offs)}, expected [begin, end] with non-negative integers`);
+  }
+  const [begin, end] = offs as [number, number];
+  if (end < begin) t(`data_offsets [${begin}, ${end}] end before they begin`);
+  if (end > dataBytes) t(`data_offsets [${begin}, ${end}] lie outside the data section (${dataBytes} bytes after the ${n}-byte header; file ${size} bytes)`);
+  const totalBits = count * (bits as number);
+  if (totalBits % 8 !== 0) t(`shape [${dims.join(', ')}] × ${String(dtype)} is ${totalBits} bits, not a whole number of bytes`);
+  if (totalBits / 8 !== end - begin)
+    t(`shape [${dims.join(', ')}] × ${String(dtype)} needs ${totalBits / 8} bytes, but data_offsets [${begin}, ${end}] span ${end - begin}`);
+  return { name, dtype: dtype as string, dims, begin, end };
+}
+
+/** The tensors must tile the data section: no overlap, no hole, nothing after the last one. */
+function checkTiling(raws: readonly RawEntry[], dataBytes: number, fail: Fail): void {
+  const sorted = [...raws].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: RawEntry | undefined;
+  for (const r of sorted) {
+    if (r.begin < pos && prev) fail(`tensor '${r.name}' data_offsets [${r.begin}, ${r.end}] overlap tensor '${prev.name}' [${prev.begin}, ${prev.end}]`);
+    if (r.begin > pos) fail(`bytes [${pos}, ${r.begin}) of the data section belong to no tensor (a hole before tensor '${r.name}')`);
+    pos = r.end;
+    prev = r;
+  }
+  if (pos !== dataBytes) fail(`the tensors cover ${pos} bytes of the data section, but it holds ${dataBytes} (${dataBytes - pos} trailing bytes)`);
+}
+
 /**
  * Reads and validates a .safetensors file's header (no tensor data).
  * Throws ModelFileError for anything that is not a well-formed safetensors file.
  */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function readSafetensorsHeader(path: string): SafetensorsFile {
   const { fd, size } = openModelFile(path);
   try {
     const fail = (problem: string): never => {
       throw new ModelFileError(path, problem);
     };
-    if (size < 8) fail(`too short to be a safetensors file (${size} bytes; the 8-byte header length alone needs 8)`);
-    const lenBytes = Buffer.alloc(8);
-    readFully(path, fd, lenBytes, 8, 0);
-    const n64 = lenBytes.readBigUInt64LE(0);
-    if (n64 > BigInt(size - 8)) fail(`header length ${n64} runs past the end of the file (${size} bytes, so at most ${size - 8} bytes of header)`);
-    const n = Number(n64);
-    if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the safetensors limit of ${MAX_HEADER_BYTES} bytes`);
-    if (n < 2) fail(`header length ${n} is too short for a JSON object`);
-    const raw = Buffer.alloc(n);
-    readFully(path, fd, raw, n, 8);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    } catch {
-      return fail('header is not valid UTF-8');
-    }
-    if (!text.startsWith('{')) fail(`header does not start with '{' (first byte 0x${(raw[0] ?? 0).toString(16).padStart(2, '0')}): not a safetensors file`);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      return fail(`header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (!isObject(json)) return fail('header JSON is not an object');
-
+    const { n, json } = readHeaderJson(path, fd, size, fail);
     const dataOffset = 8 + n;
-    const dataBytes = size - dataOffset;
+    const frame: HeaderFrame = { fail, size, n, dataBytes: size - dataOffset };
     let metadata: Record<string, string> = {};
-    interface Raw {
-      name: string;
-      dtype: string;
-      dims: number[];
-      begin: number;
-      end: number;
-    }
-    const raws: Raw[] = [];
+    const raws: RawEntry[] = [];
     for (const [name, entry] of Object.entries(json)) {
-      if (name === '__metadata__') {
-        if (!isObject(entry)) fail(`'__metadata__' is ${describe(entry)}, expected an object of strings`);
-        const m: Record<string, string> = {};
-        for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-          if (typeof v !== 'string') fail(`'__metadata__' entry '${k}' is ${describe(v)}, expected a string`);
-          m[k] = v as string;
-        }
-        metadata = m;
-        continue;
-      }
-      const t = (problem: string): never => fail(`tensor '${name}': ${problem}`);
-      if (!isObject(entry)) t(`entry is ${describe(entry)}, expected { dtype, shape, data_offsets }`);
-      const e = entry as Record<string, unknown>;
-      const dtype = e['dtype'];
-      if (typeof dtype !== 'string') t(`dtype is ${describe(dtype)}, expected a string`);
-      const bits = SAFETENSORS_DTYPE_BITS[dtype as string];
-      if (bits === undefined) t(`unknown dtype '${String(dtype)}' (safetensors defines ${Object.keys(SAFETENSORS_DTYPE_BITS).join(', ')})`);
-      const shape = e['shape'];
-      if (!Array.isArray(shape)) return t(`shape is ${describe(shape)}, expected an array of sizes`);
-      const dims: number[] = [];
-      let count = 1;
-      for (const d of shape as unknown[]) {
-        if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
-          t(`shape [${shape.map(String).join(', ')}] holds ${describe(d)}, expected non-negative integers`);
-        dims.push(d as number);
-        count *= d as number;
-        if (!Number.isSafeInteger(count)) t(`shape [${shape.join(', ')}] has too many elements`);
-      }
-      const offs = e['data_offsets'];
-      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
-        t(`data_offsets is ${Array.isArray(offs) ? `[${offs.map(String).join(', ')}]` : describe(offs)}, expected [begin, end] with non-negative integers`);
-      }
-      const [begin, end] = offs as [number, number];
-      if (end < begin) t(`data_offsets [${begin}, ${end}] end before they begin`);
-      if (end > dataBytes)
-        t(`data_offsets [${begin}, ${end}] lie outside the data section (${dataBytes} bytes after the ${n}-byte header; file ${size} bytes)`);
-      const totalBits = count * (bits as number);
-      if (totalBits % 8 !== 0) t(`shape [${dims.join(', ')}] × ${String(dtype)} is ${totalBits} bits, not a whole number of bytes`);
-      if (totalBits / 8 !== end - begin)
-        t(`shape [${dims.join(', ')}] × ${String(dtype)} needs ${totalBits / 8} bytes, but data_offsets [${begin}, ${end}] span ${end - begin}`);
-      raws.push({ name, dtype: dtype as string, dims, begin, end });
+      if (name === '__metadata__') metadata = parseMetadata(entry, fail);
+      else raws.push(parseTensorEntry(frame, name, entry));
     }
-
-    // The tensors must tile the data section: no overlap, no hole, nothing after the last one.
-    const sorted = [...raws].sort((a, b) => a.begin - b.begin || a.end - b.end);
-    let pos = 0;
-    let prev: Raw | undefined;
-    for (const r of sorted) {
-      if (r.begin < pos && prev) fail(`tensor '${r.name}' data_offsets [${r.begin}, ${r.end}] overlap tensor '${prev.name}' [${prev.begin}, ${prev.end}]`);
-      if (r.begin > pos) fail(`bytes [${pos}, ${r.begin}) of the data section belong to no tensor (a hole before tensor '${r.name}')`);
-      pos = r.end;
-      prev = r;
-    }
-    if (pos !== dataBytes) fail(`the tensors cover ${pos} bytes of the data section, but it holds ${dataBytes} (${dataBytes - pos} trailing bytes)`);
-
+    checkTiling(raws, frame.dataBytes, fail);
     const tensors = new Map<string, SafetensorsTensorInfo>();
     for (const r of raws) {
-      tensors.set(
-        r.name,
-        Object.freeze({
-          name: r.name,
-          file: path,
-          fileSize: size,
-          dtype: r.dtype,
-          dims: Object.freeze(r.dims),
-          offset: dataOffset + r.begin,
-          byteLength: r.end - r.begin,
-        }),
-      );
+      const info = {
+        name: r.name,
+        file: path,
+        fileSize: size,
+        dtype: r.dtype,
+        dims: Object.freeze(r.dims),
+        offset: dataOffset + r.begin,
+        byteLength: r.end - r.begin,
+      };
+      tensors.set(r.name, Object.freeze(info));
     }
     return Object.freeze({ path, fileSize: size, headerLength: n, dataOffset, metadata: Object.freeze(metadata), tensors });
   } finally {

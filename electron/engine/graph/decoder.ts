@@ -28,7 +28,8 @@
  *            wsq_l          f32 [1, Hkv, g, A, T_l]  Σ_{s ∈ stat_rows} w[a,s]·p[s,t]²
  *            went_l         f32 [1, Hkv, g, A, 1]    Σ_{s ∈ stat_rows} w[a,s]·H(p[s,·])  (row entropies)
  * The statistics are aggregated in the graph: only [Hq, A, T] crosses into
- * JS, never the [Hq, S, T] attention (issue #3). The caller bounds S so the
+ * JS, never the [Hq, S, T] attention, which for a long prompt would not fit
+ * in memory. The caller bounds S so the
  * transient [Hq, S, T] tensor stays small; memory grows linearly with T.
  *
  * RoPE: weights with an 'interleaved' layout (llama.cpp / llama2.c Q/K) are
@@ -138,29 +139,40 @@ export type KvType = 'f32' | 'f16';
 /** A matrix [N, K] as the graph holds it. */
 type MatrixForm = { readonly kind: 'f32'; readonly data: Float32Array } | { readonly kind: 'nbits'; readonly w: NBitsWeight };
 
+/** What every part of the graph reads: the graph being built, the model, its weights and the options. */
+interface Builder {
+  readonly G: OnnxGraph;
+  readonly config: ModelConfig;
+  /** The model's file, named in errors. */
+  readonly file: string;
+  readonly floatWeights: FloatWeightForm;
+  readonly exact: boolean;
+  readonly stats: boolean;
+  /** The cache's element type in the graph. */
+  readonly kvElem: 'float' | 'float16';
+  readonly tensor: (name: string) => WeightTensor;
+  readonly w: (name: string) => Float32Array;
+  /** Block sums already computed, by input and block size (see blockSumsOf). */
+  readonly blockSums: Map<string, string>;
+}
+
 /**
- * The form a weight [N, K] takes in the graph: ggml blocks as they are stored;
+ * The form weight `name` [N, K] takes in the graph: ggml blocks as they are stored;
  * float-stored weights as float32, or requantised to Q8_0/Q4_0 blocks when
  * asked (and when K is whole 32-element blocks; otherwise float32). Rows are
  * reordered by `perm` (RoPE layout). Checks that every value is finite.
  */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function matrixForm(file: string, name: string, t: WeightTensor, N: number, K: number, floatWeights: FloatWeightForm, perm?: Int32Array): MatrixForm {
+function matrixForm(b: Builder, name: string, N: number, K: number, perm?: Int32Array): MatrixForm {
+  const t = b.tensor(name);
   const stored = t.stored;
   let w: NBitsWeight | undefined;
   if (stored && isNBitsType(stored.type)) w = toNBits(stored.type, stored.bytes(), N, K);
-  else if (floatWeights !== 'f32' && K % 32 === 0) {
+  else if (b.floatWeights !== 'f32' && K % 32 === 0) {
     const data = t.data;
-    w = floatWeights === 'q8' ? toNBits('Q8_0', quantizeQ8_0(data), N, K) : toNBits('Q4_0', quantizeQ4_0(data), N, K);
+    w = b.floatWeights === 'q8' ? toNBits('Q8_0', quantizeQ8_0(data), N, K) : toNBits('Q4_0', quantizeQ4_0(data), N, K);
   }
   if (!w) return { kind: 'f32', data: perm ? permuteRows(t.data, K, perm) : t.data };
-  for (const [what, a] of [
-    ['scale', w.scales],
-    ['block minimum', w.mins],
-  ] as const) {
-    const i = a ? a.findIndex((x) => !Number.isFinite(x)) : -1;
-    if (a && i >= 0) throw new ModelFileError(file, `weight '${name}' has a non-finite ${what} (${a[i]}) in block ${i}: the weights are corrupt`);
-  }
+  checkFiniteBlocks(b.file, name, w);
   if (!perm) return { kind: 'nbits', w };
   const kb = K / w.blockSize;
   return {
@@ -172,6 +184,17 @@ function matrixForm(file: string, name: string, t: WeightTensor, N: number, K: n
       ...(w.mins ? { mins: permuteRows(w.mins, kb, perm) } : {}),
     },
   };
+}
+
+/** Throws a ModelFileError when a block scale or minimum of weight `name` is not finite. */
+function checkFiniteBlocks(file: string, name: string, w: NBitsWeight): void {
+  for (const [what, a] of [
+    ['scale', w.scales],
+    ['block minimum', w.mins],
+  ] as const) {
+    const i = a ? a.findIndex((x) => !Number.isFinite(x)) : -1;
+    if (a && i >= 0) throw new ModelFileError(file, `weight '${name}' has a non-finite ${what} (${a[i]}) in block ${i}: the weights are corrupt`);
+  }
 }
 
 const bytesOf = (a: Float32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -190,32 +213,20 @@ export function halvesToInterleaved(w: Float32Array, heads: number, headDim: num
   return out;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function buildDecoderGraph(
-  config: ModelConfig,
-  weights: Weights,
-  externalFile: string,
-  file = config.name,
-  opts: DecoderGraphOptions = {},
-): DecoderGraph {
-  const stats = opts.stats ?? true;
-  const kvElem = opts.kvType === 'f16' ? 'float16' : 'float';
-  const floatWeights = opts.floatWeights ?? 'f32';
-  const { numLayers: L, numHeads: Hq, numKvHeads: Hkv, headDim: d, hiddenSize: D, vocabSize: V, intermediateSize: F } = config;
-  if (d % 2 !== 0) throw new ModelFileError(file, `head dim ${d} is odd; RoPE needs an even head dim`, 'E_MODEL_UNSUPPORTED');
-  const g = Hq / Hkv;
-  const half = d / 2;
-  const G = new OnnxGraph(externalFile, 1024, opts.sink);
-  const tensor = (name: string): WeightTensor => {
-    const t = weights.get(name);
-    if (!t) throw new ModelFileError(file, `missing weight '${name}'`);
-    return t;
-  };
-  const w = (name: string): Float32Array => tensor(name).data;
-  const interleaved = config.ropeLayout === 'interleaved';
-  const rope = (x: Float32Array, heads: number) => (interleaved ? interleavedToHalves(x, heads, d) : x);
-  const ropePerm = (heads: number) => (interleaved ? ropeRowPermutation(heads, d) : undefined);
+/** The graph's inputs other than the per-layer caches (see the header). */
+interface GraphInputs {
+  readonly ids: string;
+  readonly cos: string;
+  readonly sin: string;
+  readonly causal: string;
+  readonly statW: string;
+  readonly statRows: string;
+  readonly statWW: string;
+  readonly logitsIndex: string;
+  readonly newFrom: string;
+}
 
+function declareInputs(G: OnnxGraph, stats: boolean, half: number): GraphInputs {
   const ids = G.input('input_ids', 'int64', [1, 'S']);
   const cos = G.input('rope_cos', 'float', [1, 'S', 1, half]);
   const sin = G.input('rope_sin', 'float', [1, 'S', 1, half]);
@@ -227,168 +238,313 @@ export function buildDecoderGraph(
   const statWW = stats ? G.input('stat_weights_rows', 'float', [1, 1, 1, 'A', 'W']) : '';
   const logitsIndex = G.input('logits_index', 'int64', ['K']);
   const newFrom = G.input('new_from', 'int64', [1]); // [−S]: where the new tokens' slots start, from the end
+  return { ids, cos, sin, causal, statW, statRows, statWW, logitsIndex, newFrom };
+}
 
-  // Token embedding: a float32 Gather, or GatherBlockQuantized on the stored blocks (plus the block
-  // minimum, gathered and broadcast over its block). Its codes and scales are shared with a tied LM head.
-  const embedForm = matrixForm(file, 'embed', tensor('embed'), V, D, floatWeights);
-  let embed = '';
-  let x: string;
-  if (embedForm.kind === 'f32') {
-    embed = G.float('embed', [V, D], embedForm.data);
-    x = G.op('Gather', [embed, ids], { axis: 0 }); // [1, S, D]
-  } else {
-    const e = embedForm.w;
-    const kb = D / e.blockSize;
-    const codes = G.tensor('embed.q', 'uint8', [V, (D * e.bits) / 8], e.codes, 'embed.codes');
-    const scales = G.tensor('embed.scales', 'float', [V, kb], bytesOf(e.scales), 'embed.scales');
-    x = G.op(
-      'GatherBlockQuantized',
-      [codes, ids, scales],
-      { gather_axis: 0, quantize_axis: 1, block_size: e.blockSize, bits: e.bits },
-      { domain: 'com.microsoft' },
-    );
-    if (e.mins) {
-      const mins = G.op('Unsqueeze', [G.op('Gather', [G.float('embed.mins', [V, kb], e.mins), ids], { axis: 0 }), G.int64([3])]); // [1,S,kb,1]
-      x = G.op('Reshape', [G.op('Add', [G.op('Reshape', [x, G.int64([0, 0, kb, e.blockSize])]), mins]), G.int64([0, 0, D])]);
-    }
+/** The embedded tokens [1, S, D], the embedding's form and, when float32, its initializer (for a tied head). */
+interface Embedded {
+  readonly x: string;
+  readonly form: MatrixForm;
+  readonly embed: string;
+}
+
+/**
+ * Token embedding: a float32 Gather, or GatherBlockQuantized on the stored blocks (plus the block
+ * minimum, gathered and broadcast over its block). Its codes and scales are shared with a tied LM head.
+ */
+function embedTokens(b: Builder, ids: string): Embedded {
+  const { G } = b;
+  const { vocabSize: V, hiddenSize: D } = b.config;
+  const form = matrixForm(b, 'embed', V, D);
+  if (form.kind === 'f32') {
+    const embed = G.float('embed', [V, D], form.data);
+    return { x: G.op('Gather', [embed, ids], { axis: 0 }), form, embed }; // [1, S, D]
   }
+  const e = form.w;
+  const kb = D / e.blockSize;
+  const codes = G.tensor('embed.q', 'uint8', [V, (D * e.bits) / 8], e.codes, 'embed.codes');
+  const scales = G.tensor('embed.scales', 'float', [V, kb], bytesOf(e.scales), 'embed.scales');
+  let x = G.op(
+    'GatherBlockQuantized',
+    [codes, ids, scales],
+    { gather_axis: 0, quantize_axis: 1, block_size: e.blockSize, bits: e.bits },
+    { domain: 'com.microsoft' },
+  );
+  if (e.mins) {
+    const mins = G.op('Unsqueeze', [G.op('Gather', [G.float('embed.mins', [V, kb], e.mins), ids], { axis: 0 }), G.int64([3])]); // [1,S,kb,1]
+    x = G.op('Reshape', [G.op('Add', [G.op('Reshape', [x, G.int64([0, 0, kb, e.blockSize])]), mins]), G.int64([0, 0, D])]);
+  }
+  return { x, form, embed: '' };
+}
 
-  const shapeHeads = (h: number) => G.int64([0, 0, h, d]);
-  const shapeQ5 = G.int64([1, Hkv, g, -1, d]);
+/** Shape and axis constants every layer shares, created once. */
+interface Constants {
+  readonly shapeQ5: string;
+  readonly shapeMerge: string;
+  readonly axes3: string;
+  readonly s0: string;
+  readonly sHalf: string;
+  readonly sEnd: string;
+  readonly axesLast: string;
+  readonly axes4: string;
+  readonly sMax: string;
+  readonly eps: string;
+  readonly scale: string;
+}
+
+function declareConstants(G: OnnxGraph, config: ModelConfig): Constants {
+  const { numHeads: Hq, numKvHeads: Hkv, headDim: d } = config;
+  const shapeQ5 = G.int64([1, Hkv, Hq / Hkv, -1, d]);
   const shapeMerge = G.int64([0, 0, -1]);
   const axes3 = G.int64([3]);
   const s0 = G.int64([0]);
-  const sHalf = G.int64([half]);
+  const sHalf = G.int64([d / 2]);
   const sEnd = G.int64([d]);
   const axesLast = G.int64([-1]);
   const axes4 = G.int64([4]);
   const sMax = G.int64([Number.MAX_SAFE_INTEGER]);
   const eps = G.scalar(1e-30);
   const scale = G.scalar(1 / Math.sqrt(d));
+  return { shapeQ5, shapeMerge, axes3, s0, sHalf, sEnd, axesLast, axes4, sMax, eps, scale };
+}
 
-  const rotate = (t: string): string => {
-    const x1 = G.op('Slice', [t, s0, sHalf, axes3]);
-    const x2 = G.op('Slice', [t, sHalf, sEnd, axes3]);
-    const r1 = G.op('Sub', [G.op('Mul', [x1, cos]), G.op('Mul', [x2, sin])]);
-    const r2 = G.op('Add', [G.op('Mul', [x2, cos]), G.op('Mul', [x1, sin])]);
-    return G.op('Concat', [r1, r2], { axis: 3 });
-  };
-  // Block sums of an input, Σ_{k∈b} x[k] per kernel block [.., K/bs]: the min term of block-minimum types.
-  // Projections that share an input and a block size (q/k/v, gate/up) share them.
-  const blockSums = new Map<string, string>();
-  const sumsOf = (inp: string, K: number, bs: number, rank: 2 | 3): string => {
-    const key = `${inp}|${bs}`;
-    let s = blockSums.get(key);
-    if (!s) {
-      const shape = rank === 3 ? [0, 0, K / bs, bs] : [0, K / bs, bs];
-      s = G.op('ReduceSum', [G.op('Reshape', [inp, G.int64(shape)]), G.int64([-1])], { keepdims: 0 });
-      blockSums.set(key, s);
-    }
-    return s;
-  };
-  /** x · Wᵀ for a matrix in either form; `share` names stored ranges a second reader (a tied head) reuses. */
-  // eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-  const matmul = (inp: string, name: string, N: number, K: number, m: MatrixForm, rank: 2 | 3 = 3, share?: string): string => {
-    if (m.kind === 'f32') return G.op('MatMul', [inp, G.float(name, [K, N], transpose(m.data, N, K))]);
-    const q = m.w;
-    const kb = K / q.blockSize;
-    let y = G.op(
-      'MatMulNBits',
-      [
-        inp,
-        G.tensor(`${name}.q`, 'uint8', [N, kb, (q.blockSize * q.bits) / 8], q.codes, share && `${share}.codes`),
-        G.tensor(`${name}.scales`, 'float', [N * kb], bytesOf(q.scales), share && `${share}.scales`),
-      ],
-      { K, N, bits: q.bits, block_size: q.blockSize, accuracy_level: opts.exact ? 1 : 4 },
-      { domain: 'com.microsoft' },
-    );
-    if (q.mins) y = G.op('Add', [y, G.op('MatMul', [sumsOf(inp, K, q.blockSize, rank), G.float(`${name}.mins`, [kb, N], transpose(q.mins, N, kb))])]);
-    return y;
-  };
-  // eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-  const linear = (inp: string, name: string, out: number, inDim: number, weight: string, perm?: Int32Array, bias?: Float32Array): string => {
-    const y = matmul(inp, name, out, inDim, matrixForm(file, weight, tensor(weight), out, inDim, floatWeights, perm));
-    return bias ? G.op('Add', [y, G.float(`${name}.bias`, [out], bias)]) : y;
-  };
+/** Everything a layer reads besides its own weights. */
+interface LayerInputs {
+  readonly b: Builder;
+  readonly inp: GraphInputs;
+  readonly c: Constants;
+}
 
-  for (let l = 0; l < L; l++) {
-    const toFloat = (t: string) => (kvElem === 'float' ? t : G.op('Cast', [t], { to: ELEM.float }));
-    const pk = toFloat(G.input(`past_key_${l}`, kvElem, [1, Hkv, 1, `P_${l}`, d]));
-    const pv = toFloat(G.input(`past_value_${l}`, kvElem, [1, Hkv, 1, `P_${l}`, d]));
-    const pm = G.input(`past_mask_${l}`, 'float', [1, Hkv, 1, 1, `P_${l}`]);
-    const h = G.op('SimplifiedLayerNormalization', [x, G.float(`l${l}.attn_norm`, [D], w(layerWeight(l, 'attnNorm')))], {
-      axis: -1,
-      epsilon: { float: config.rmsNormEps },
-    });
-    const bias = (n: 'bq' | 'bk' | 'bv', heads: number) =>
-      config.qkvBias ? (n === 'bv' ? w(layerWeight(l, n)) : rope(w(layerWeight(l, n)), heads)) : undefined;
-    const q = linear(h, `l${l}.wq`, Hq * d, D, layerWeight(l, 'wq'), ropePerm(Hq), bias('bq', Hq));
-    const k = linear(h, `l${l}.wk`, Hkv * d, D, layerWeight(l, 'wk'), ropePerm(Hkv), bias('bk', Hkv));
-    const v = linear(h, `l${l}.wv`, Hkv * d, D, layerWeight(l, 'wv'), undefined, bias('bv', Hkv));
+/** Rotate-half RoPE of t [1, S, H, d] by the cos/sin inputs. */
+function rotate(li: LayerInputs, t: string): string {
+  const { G } = li.b;
+  const { cos, sin } = li.inp;
+  const { s0, sHalf, sEnd, axes3 } = li.c;
+  const x1 = G.op('Slice', [t, s0, sHalf, axes3]);
+  const x2 = G.op('Slice', [t, sHalf, sEnd, axes3]);
+  const r1 = G.op('Sub', [G.op('Mul', [x1, cos]), G.op('Mul', [x2, sin])]);
+  const r2 = G.op('Add', [G.op('Mul', [x2, cos]), G.op('Mul', [x1, sin])]);
+  return G.op('Concat', [r1, r2], { axis: 3 });
+}
 
-    const qRot = G.op('Identity', [rotate(G.op('Reshape', [q, shapeHeads(Hq)]))], {}, { name: `query_${l}` }); // [1,S,Hq,d]
-    const kNew = rotate(G.op('Reshape', [k, shapeHeads(Hkv)])); // [1,S,Hkv,d]
-    const vNew = G.op('Reshape', [v, shapeHeads(Hkv)]);
-    // The new tokens' K/V as the cache holds them.
-    G.op(kvElem === 'float' ? 'Identity' : 'Cast', [kNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `key_${l}` });
-    G.op(kvElem === 'float' ? 'Identity' : 'Cast', [vNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `value_${l}` });
-
-    // Queries [1, Hkv, g, S, d], pre-scaled by 1/√d.
-    const q5 = G.op('Reshape', [G.op('Transpose', [G.op('Mul', [qRot, scale])], { perm: [0, 2, 1, 3] }), shapeQ5]);
-    // The past is read where it lies, head-major [Hkv, C, d], never concatenated with the new tokens.
-    // Q·Kᵀ is written as a MatMul of the transposed keys: onnxruntime's CPU optimiser fuses the two into
-    // one FusedMatMul that reads the keys in place (a transposed operand, no copy); a GPU transposes
-    // in its own memory.
-    const scorePast = G.op('Add', [G.op('MatMul', [q5, G.op('Transpose', [pk], { perm: [0, 1, 2, 4, 3] })]), pm]); // [1,Hkv,g,S,C]
-    const kNewT = G.op('Unsqueeze', [G.op('Transpose', [kNew], { perm: [0, 2, 3, 1] }), G.int64([2])]); // [1,Hkv,1,d,S]
-    const scoreNew = G.op('Add', [G.op('MatMul', [q5, kNewT]), causal]); // [1,Hkv,g,S,S]
-    const probs = G.op('Softmax', [G.op('Concat', [scorePast, scoreNew], { axis: 4 })], { axis: -1 }); // [1,Hkv,g,S,C+S]
-    // Split at −S (a graph input: slicing by a length computed in the graph would put that arithmetic
-    // on the CPU provider): Σ_t p·v over the past slots where they lie, plus over the new tokens.
-    const probsPast = G.op('Slice', [probs, s0, newFrom, axes4]); // [1,Hkv,g,S,C]
-    const probsNew = G.op('Slice', [probs, newFrom, sMax, axes4]); // [1,Hkv,g,S,S]
-    const attnPast = G.op('MatMul', [probsPast, pv]); // [1,Hkv,g,S,d]
-    const vNewH = G.op('Unsqueeze', [G.op('Transpose', [vNew], { perm: [0, 2, 1, 3] }), G.int64([2])]); // [1,Hkv,1,S,d]
-    const attn = G.op('Add', [attnPast, G.op('MatMul', [probsNew, vNewH])]); // [1,Hkv,g,S,d]
-    const merged = G.op('Reshape', [G.op('Transpose', [G.op('Reshape', [attn, G.int64([1, Hq, -1, d])])], { perm: [0, 2, 1, 3] }), shapeMerge]); // [1,S,Hq·d]
-    x = G.op('Add', [x, linear(merged, `l${l}.wo`, D, Hq * d, layerWeight(l, 'wo'))]);
-
-    if (stats) {
-      // Attention statistics for the token scorers and LMBA (see header), over past then new slots.
-      G.op('MatMul', [statW, probs], {}, { name: `wsum_${l}` });
-      const probsW = G.op('Gather', [probs, statRows], { axis: 3 }); // [1,Hkv,g,W,T]
-      G.op('MatMul', [statWW, G.op('Mul', [probsW, probsW])], {}, { name: `wsq_${l}` });
-      const rowEnt = G.op('Neg', [G.op('ReduceSum', [G.op('Mul', [probsW, G.op('Log', [G.op('Add', [probsW, eps])])]), axesLast], { keepdims: 1 })]);
-      G.op('MatMul', [statWW, rowEnt], {}, { name: `went_${l}` });
-    }
-
-    const h2 = G.op('SimplifiedLayerNormalization', [x, G.float(`l${l}.ffn_norm`, [D], w(layerWeight(l, 'ffnNorm')))], {
-      axis: -1,
-      epsilon: { float: config.rmsNormEps },
-    });
-    const gate = linear(h2, `l${l}.w_gate`, F, D, layerWeight(l, 'wGate'));
-    const up = linear(h2, `l${l}.w_up`, F, D, layerWeight(l, 'wUp'));
-    const act = G.op('Mul', [G.op('Mul', [gate, G.op('Sigmoid', [gate])]), up]);
-    x = G.op('Add', [x, linear(act, `l${l}.w_down`, D, F, layerWeight(l, 'wDown'))]);
-
-    G.output(`key_${l}`, kvElem, [1, 'S', Hkv, d]);
-    G.output(`value_${l}`, kvElem, [1, 'S', Hkv, d]);
-    if (stats) {
-      G.output(`query_${l}`, 'float', [1, 'S', Hq, d]);
-      G.output(`wsum_${l}`, 'float', [1, Hkv, g, 'A', `T_${l}`]);
-      G.output(`wsq_${l}`, 'float', [1, Hkv, g, 'A', `T_${l}`]);
-      G.output(`went_${l}`, 'float', [1, Hkv, g, 'A', 1]);
-    }
+/**
+ * Block sums of an input, Σ_{k∈b} x[k] per kernel block [.., K/bs]: the min term of block-minimum types.
+ * Projections that share an input and a block size (q/k/v, gate/up) share them.
+ */
+function blockSumsOf(b: Builder, inp: string, K: number, bs: number, rank: 2 | 3): string {
+  const key = `${inp}|${bs}`;
+  let s = b.blockSums.get(key);
+  if (!s) {
+    const shape = rank === 3 ? [0, 0, K / bs, bs] : [0, K / bs, bs];
+    s = b.G.op('ReduceSum', [b.G.op('Reshape', [inp, b.G.int64(shape)]), b.G.int64([-1])], { keepdims: 0 });
+    b.blockSums.set(key, s);
   }
+  return s;
+}
 
-  const xf = G.op('SimplifiedLayerNormalization', [x, G.float('final_norm', [D], w('finalNorm'))], { axis: -1, epsilon: { float: config.rmsNormEps } });
+/** A matrix product's weight: its initializers' name prefix, shape [N, K] and form. */
+interface MatmulWeight {
+  readonly name: string;
+  readonly N: number;
+  readonly K: number;
+  readonly m: MatrixForm;
+  /** The input's rank (3: [1, S, K]; 2: [K', K]). Default 3. */
+  readonly rank?: 2 | 3;
+  /** Names stored ranges a second reader (a tied head) reuses. */
+  readonly share?: string;
+}
+
+/** x · Wᵀ for a matrix in either form. */
+function matmul(b: Builder, inp: string, mw: MatmulWeight): string {
+  const { G } = b;
+  const { name, N, K, m, rank = 3, share } = mw;
+  if (m.kind === 'f32') return G.op('MatMul', [inp, G.float(name, [K, N], transpose(m.data, N, K))]);
+  const q = m.w;
+  const kb = K / q.blockSize;
+  let y = G.op(
+    'MatMulNBits',
+    [
+      inp,
+      G.tensor(`${name}.q`, 'uint8', [N, kb, (q.blockSize * q.bits) / 8], q.codes, share && `${share}.codes`),
+      G.tensor(`${name}.scales`, 'float', [N * kb], bytesOf(q.scales), share && `${share}.scales`),
+    ],
+    { K, N, bits: q.bits, block_size: q.blockSize, accuracy_level: b.exact ? 1 : 4 },
+    { domain: 'com.microsoft' },
+  );
+  if (q.mins) y = G.op('Add', [y, G.op('MatMul', [blockSumsOf(b, inp, K, q.blockSize, rank), G.float(`${name}.mins`, [kb, N], transpose(q.mins, N, kb))])]);
+  return y;
+}
+
+/** A linear layer: weight `weight` [out, in] (rows reordered by `perm`), initializers named `name`, optional bias. */
+interface LinearLayer {
+  readonly name: string;
+  readonly out: number;
+  readonly inDim: number;
+  readonly weight: string;
+  readonly perm?: Int32Array | undefined;
+  readonly bias?: Float32Array | undefined;
+}
+
+function linear(b: Builder, inp: string, ll: LinearLayer): string {
+  const { name, out, inDim, weight, perm, bias } = ll;
+  const y = matmul(b, inp, { name, N: out, K: inDim, m: matrixForm(b, weight, out, inDim, perm) });
+  return bias ? b.G.op('Add', [y, b.G.float(`${name}.bias`, [out], bias)]) : y;
+}
+
+/** RMSNorm of x by the norm weight `weight`, its initializer named `name`. */
+function rmsNorm(b: Builder, x: string, name: string, weight: string): string {
+  return b.G.op('SimplifiedLayerNormalization', [x, b.G.float(name, [b.config.hiddenSize], b.w(weight))], {
+    axis: -1,
+    epsilon: { float: b.config.rmsNormEps },
+  });
+}
+
+/** Layer l's post-RoPE queries [1, S, Hq, d] (an output, `query_l`) and new keys and values [1, S, Hkv, d]. */
+function projectQkv(li: LayerInputs, l: number, h: string): { qRot: string; kNew: string; vNew: string } {
+  const { b } = li;
+  const { G, config } = b;
+  const { numHeads: Hq, numKvHeads: Hkv, headDim: d, hiddenSize: D } = config;
+  const interleaved = config.ropeLayout === 'interleaved';
+  const rope = (x: Float32Array, heads: number) => (interleaved ? interleavedToHalves(x, heads, d) : x);
+  const ropePerm = (heads: number) => (interleaved ? ropeRowPermutation(heads, d) : undefined);
+  const bias = (n: 'bq' | 'bk' | 'bv', heads: number) =>
+    config.qkvBias ? (n === 'bv' ? b.w(layerWeight(l, n)) : rope(b.w(layerWeight(l, n)), heads)) : undefined;
+  const q = linear(b, h, { name: `l${l}.wq`, out: Hq * d, inDim: D, weight: layerWeight(l, 'wq'), perm: ropePerm(Hq), bias: bias('bq', Hq) });
+  const k = linear(b, h, { name: `l${l}.wk`, out: Hkv * d, inDim: D, weight: layerWeight(l, 'wk'), perm: ropePerm(Hkv), bias: bias('bk', Hkv) });
+  const v = linear(b, h, { name: `l${l}.wv`, out: Hkv * d, inDim: D, weight: layerWeight(l, 'wv'), perm: undefined, bias: bias('bv', Hkv) });
+  const shapeHeads = (heads: number) => G.int64([0, 0, heads, d]);
+  const qRot = G.op('Identity', [rotate(li, G.op('Reshape', [q, shapeHeads(Hq)]))], {}, { name: `query_${l}` }); // [1,S,Hq,d]
+  const kNew = rotate(li, G.op('Reshape', [k, shapeHeads(Hkv)])); // [1,S,Hkv,d]
+  const vNew = G.op('Reshape', [v, shapeHeads(Hkv)]);
+  return { qRot, kNew, vNew };
+}
+
+/**
+ * Layer l's attention over its past (read where it lies, head-major [Hkv, C, d], never concatenated
+ * with the new tokens) and the new tokens: returns the residual stream after it and the attention
+ * probabilities [1, Hkv, g, S, C+S] for the statistics.
+ */
+function attention(li: LayerInputs, l: number, x: string): { x: string; probs: string } {
+  const { b, inp, c } = li;
+  const { G, config, kvElem } = b;
+  const { numHeads: Hq, numKvHeads: Hkv, headDim: d, hiddenSize: D } = config;
+  const toFloat = (t: string) => (kvElem === 'float' ? t : G.op('Cast', [t], { to: ELEM.float }));
+  const pk = toFloat(G.input(`past_key_${l}`, kvElem, [1, Hkv, 1, `P_${l}`, d]));
+  const pv = toFloat(G.input(`past_value_${l}`, kvElem, [1, Hkv, 1, `P_${l}`, d]));
+  const pm = G.input(`past_mask_${l}`, 'float', [1, Hkv, 1, 1, `P_${l}`]);
+  const { qRot, kNew, vNew } = projectQkv(li, l, rmsNorm(b, x, `l${l}.attn_norm`, layerWeight(l, 'attnNorm')));
+  // The new tokens' K/V as the cache holds them.
+  G.op(kvElem === 'float' ? 'Identity' : 'Cast', [kNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `key_${l}` });
+  G.op(kvElem === 'float' ? 'Identity' : 'Cast', [vNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `value_${l}` });
+
+  // Queries [1, Hkv, g, S, d], pre-scaled by 1/√d.
+  const q5 = G.op('Reshape', [G.op('Transpose', [G.op('Mul', [qRot, c.scale])], { perm: [0, 2, 1, 3] }), c.shapeQ5]);
+  // Q·Kᵀ is written as a MatMul of the transposed keys: onnxruntime's CPU optimiser fuses the two into
+  // one FusedMatMul that reads the keys in place (a transposed operand, no copy); a GPU transposes
+  // in its own memory.
+  const scorePast = G.op('Add', [G.op('MatMul', [q5, G.op('Transpose', [pk], { perm: [0, 1, 2, 4, 3] })]), pm]); // [1,Hkv,g,S,C]
+  const kNewT = G.op('Unsqueeze', [G.op('Transpose', [kNew], { perm: [0, 2, 3, 1] }), G.int64([2])]); // [1,Hkv,1,d,S]
+  const scoreNew = G.op('Add', [G.op('MatMul', [q5, kNewT]), inp.causal]); // [1,Hkv,g,S,S]
+  const probs = G.op('Softmax', [G.op('Concat', [scorePast, scoreNew], { axis: 4 })], { axis: -1 }); // [1,Hkv,g,S,C+S]
+  // Split at −S (a graph input: slicing by a length computed in the graph would put that arithmetic
+  // on the CPU provider): Σ_t p·v over the past slots where they lie, plus over the new tokens.
+  const probsPast = G.op('Slice', [probs, c.s0, inp.newFrom, c.axes4]); // [1,Hkv,g,S,C]
+  const probsNew = G.op('Slice', [probs, inp.newFrom, c.sMax, c.axes4]); // [1,Hkv,g,S,S]
+  const attnPast = G.op('MatMul', [probsPast, pv]); // [1,Hkv,g,S,d]
+  const vNewH = G.op('Unsqueeze', [G.op('Transpose', [vNew], { perm: [0, 2, 1, 3] }), G.int64([2])]); // [1,Hkv,1,S,d]
+  const attn = G.op('Add', [attnPast, G.op('MatMul', [probsNew, vNewH])]); // [1,Hkv,g,S,d]
+  const merged = G.op('Reshape', [G.op('Transpose', [G.op('Reshape', [attn, G.int64([1, Hq, -1, d])])], { perm: [0, 2, 1, 3] }), c.shapeMerge]); // [1,S,Hq·d]
+  return { x: G.op('Add', [x, linear(b, merged, { name: `l${l}.wo`, out: D, inDim: Hq * d, weight: layerWeight(l, 'wo') })]), probs };
+}
+
+/** Attention statistics for the token scorers and LMBA (see header), over past then new slots. */
+function attentionStats(li: LayerInputs, l: number, probs: string): void {
+  const { G } = li.b;
+  const { statW, statRows, statWW } = li.inp;
+  G.op('MatMul', [statW, probs], {}, { name: `wsum_${l}` });
+  const probsW = G.op('Gather', [probs, statRows], { axis: 3 }); // [1,Hkv,g,W,T]
+  G.op('MatMul', [statWW, G.op('Mul', [probsW, probsW])], {}, { name: `wsq_${l}` });
+  const rowEnt = G.op('Neg', [G.op('ReduceSum', [G.op('Mul', [probsW, G.op('Log', [G.op('Add', [probsW, li.c.eps])])]), li.c.axesLast], { keepdims: 1 })]);
+  G.op('MatMul', [statWW, rowEnt], {}, { name: `went_${l}` });
+}
+
+/** Layer l's SwiGLU feed-forward block: the residual stream after it. */
+function feedForward(b: Builder, l: number, x: string): string {
+  const { G } = b;
+  const { hiddenSize: D, intermediateSize: F } = b.config;
+  const h2 = rmsNorm(b, x, `l${l}.ffn_norm`, layerWeight(l, 'ffnNorm'));
+  const gate = linear(b, h2, { name: `l${l}.w_gate`, out: F, inDim: D, weight: layerWeight(l, 'wGate') });
+  const up = linear(b, h2, { name: `l${l}.w_up`, out: F, inDim: D, weight: layerWeight(l, 'wUp') });
+  const act = G.op('Mul', [G.op('Mul', [gate, G.op('Sigmoid', [gate])]), up]);
+  return G.op('Add', [x, linear(b, act, { name: `l${l}.w_down`, out: D, inDim: F, weight: layerWeight(l, 'wDown') })]);
+}
+
+/** Declares layer l's outputs: its new K/V and, with statistics, its queries and attention statistics. */
+function layerOutputs(b: Builder, l: number): void {
+  const { G, config, kvElem } = b;
+  const { numHeads: Hq, numKvHeads: Hkv, headDim: d } = config;
+  const g = Hq / Hkv;
+  G.output(`key_${l}`, kvElem, [1, 'S', Hkv, d]);
+  G.output(`value_${l}`, kvElem, [1, 'S', Hkv, d]);
+  if (b.stats) {
+    G.output(`query_${l}`, 'float', [1, 'S', Hq, d]);
+    G.output(`wsum_${l}`, 'float', [1, Hkv, g, 'A', `T_${l}`]);
+    G.output(`wsq_${l}`, 'float', [1, Hkv, g, 'A', `T_${l}`]);
+    G.output(`went_${l}`, 'float', [1, Hkv, g, 'A', 1]);
+  }
+}
+
+/** Final norm and the LM head on the positions logits_index picks: the `logits` output [1, K, V]. */
+function lmHead(b: Builder, x: string, logitsIndex: string, embedded: Embedded): void {
+  const { G, config } = b;
+  const { vocabSize: V, hiddenSize: D } = config;
+  const xf = G.op('SimplifiedLayerNormalization', [x, G.float('final_norm', [D], b.w('finalNorm'))], { axis: -1, epsilon: { float: config.rmsNormEps } });
   const picked = G.op('Reshape', [G.op('Gather', [xf, logitsIndex], { axis: 1 }), G.int64([-1, D])]); // [K, D]
   let logits2: string;
-  if (!config.tiedEmbeddings) logits2 = matmul(picked, 'lm_head', V, D, matrixForm(file, 'lmHead', tensor('lmHead'), V, D, floatWeights), 2);
-  else if (embedForm.kind === 'f32') logits2 = G.op('Gemm', [picked, embed], { transB: 1 });
-  else logits2 = matmul(picked, 'lm_head', V, D, embedForm, 2, 'embed');
+  if (!config.tiedEmbeddings) logits2 = matmul(b, picked, { name: 'lm_head', N: V, K: D, m: matrixForm(b, 'lmHead', V, D), rank: 2 });
+  else if (embedded.form.kind === 'f32') logits2 = G.op('Gemm', [picked, embedded.embed], { transB: 1 });
+  else logits2 = matmul(b, picked, { name: 'lm_head', N: V, K: D, m: embedded.form, rank: 2, share: 'embed' });
   G.op('Reshape', [logits2, G.int64([1, -1, V])], {}, { name: 'logits' });
   G.output('logits', 'float', [1, 'K', V]);
+}
 
+export function buildDecoderGraph(
+  config: ModelConfig,
+  weights: Weights,
+  externalFile: string,
+  file = config.name,
+  opts: DecoderGraphOptions = {},
+): DecoderGraph {
+  const stats = opts.stats ?? true;
+  if (config.headDim % 2 !== 0) throw new ModelFileError(file, `head dim ${config.headDim} is odd; RoPE needs an even head dim`, 'E_MODEL_UNSUPPORTED');
+  const G = new OnnxGraph(externalFile, 1024, opts.sink);
+  const tensor = (name: string): WeightTensor => {
+    const t = weights.get(name);
+    if (!t) throw new ModelFileError(file, `missing weight '${name}'`);
+    return t;
+  };
+  const b: Builder = {
+    G,
+    config,
+    file,
+    floatWeights: opts.floatWeights ?? 'f32',
+    exact: opts.exact ?? false,
+    stats,
+    kvElem: opts.kvType === 'f16' ? 'float16' : 'float',
+    tensor,
+    w: (name) => tensor(name).data,
+    blockSums: new Map(),
+  };
+  const inp = declareInputs(G, stats, config.headDim / 2);
+  const embedded = embedTokens(b, inp.ids);
+  const li: LayerInputs = { b, inp, c: declareConstants(G, config) };
+  let x = embedded.x;
+  for (let l = 0; l < config.numLayers; l++) {
+    const att = attention(li, l, x);
+    if (stats) attentionStats(li, l, att.probs);
+    x = feedForward(b, l, att.x);
+    layerOutputs(b, l);
+  }
+  lmHead(b, x, inp.logitsIndex, embedded);
   return { ...G.serialize(`${config.architecture}-decoder`, OPSET), externalFile };
 }

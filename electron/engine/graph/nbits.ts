@@ -6,9 +6,8 @@
  *
  * The kernels compute W[n,k] = scale[n,b] · (code[n,k] − Z), Z = 2^(bits−1)
  * (their default zero point; no zero-point input is ever given), with codes
- * packed low-first along k. Measured on onnxruntime-node 1.30 (shared
- * docs/environment.md §5): 4- and 8-bit work with default or uint8 zero points
- * on the CPU and WebGPU providers; 8-bit with float zero points fails on the
+ * packed low-first along k. Measured on onnxruntime-node 1.30: 4- and 8-bit
+ * work with default or uint8 zero points on the CPU and WebGPU providers; 8-bit with float zero points fails on the
  * CPU, and float zero points have no WebGPU kernel. So every ggml type is
  * written as integer codes shifted into [0, 2^bits) plus, where the type has a
  * per-block minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K), a separate float term:
@@ -103,12 +102,15 @@ function scaleMinK4(j: number, s: Uint8Array, b: number): [number, number] {
   return [((s[b + j + 4] ?? 0) & 0x0f) | (((s[b + j - 4] ?? 0) >>> 6) << 4), ((s[b + j + 4] ?? 0) >>> 4) | (((s[b + j] ?? 0) >>> 6) << 4)];
 }
 
-/** Q4_K/Q5_K: sub-block j's scale fr(d·sc_j) and minimum −fr(dmin·m_j), as ggml rounds them. */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function kScaleMin(j: number, s: Uint8Array, o: number, d: number, dmin: number, sc: Float32Array, mn: Float32Array): void {
-  const [a, m] = scaleMinK4(j, s, o + 4);
-  sc[j] = fr(d * a);
-  mn[j] = -fr(dmin * m);
+/** Q4_K/Q5_K: the 8 sub-blocks' scales fr(d·sc_j) and minimums −fr(dmin·m_j) of the block at s[o…], as ggml rounds them. */
+function kScalesMins(s: Uint8Array, o: number, sc: Float32Array, mn: Float32Array): void {
+  const d = h16(s, o);
+  const dmin = h16(s, o + 2);
+  for (let j = 0; j < 8; j++) {
+    const [a, m] = scaleMinK4(j, s, o + 4);
+    sc[j] = fr(d * a);
+    mn[j] = -fr(dmin * m);
+  }
 }
 
 // Each unpacker mirrors the dequantiser of the same name in formats/dequant.ts; values v are
@@ -253,13 +255,10 @@ const LAYOUTS: Readonly<Record<string, Layout>> = {
     hasMin: true,
     fullRange: true,
     unpack: (s, o, v, sc, mn) => {
-      const d = h16(s, o);
-      const dmin = h16(s, o + 2);
+      kScalesMins(s, o, sc, mn);
       let q = o + 16;
       let y = 0;
       for (let j = 0; j < 8; j += 2) {
-        kScaleMin(j, s, o, d, dmin, sc, mn);
-        kScaleMin(j + 1, s, o, d, dmin, sc, mn);
         for (let l = 0; l < 32; l++) v[y + l] = (s[q + l] ?? 0) & 0x0f;
         for (let l = 0; l < 32; l++) v[y + 32 + l] = (s[q + l] ?? 0) >>> 4;
         y += 64;
@@ -275,16 +274,13 @@ const LAYOUTS: Readonly<Record<string, Layout>> = {
     hasMin: true,
     center: 16,
     unpack: (s, o, v, sc, mn) => {
-      const d = h16(s, o);
-      const dmin = h16(s, o + 2);
+      kScalesMins(s, o, sc, mn);
       const qh = o + 16;
       let ql = o + 48;
       let u1 = 1;
       let u2 = 2;
       let y = 0;
       for (let j = 0; j < 8; j += 2) {
-        kScaleMin(j, s, o, d, dmin, sc, mn);
-        kScaleMin(j + 1, s, o, d, dmin, sc, mn);
         for (let l = 0; l < 32; l++) v[y + l] = ((s[ql + l] ?? 0) & 0x0f) + ((s[qh + l] ?? 0) & u1 ? 16 : 0);
         for (let l = 0; l < 32; l++) v[y + 32 + l] = ((s[ql + l] ?? 0) >>> 4) + ((s[qh + l] ?? 0) & u2 ? 16 : 0);
         y += 64;

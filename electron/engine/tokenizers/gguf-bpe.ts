@@ -3,7 +3,8 @@
  * Qwen2/2.5, SmolLM, GPT-2-style vocabularies): the metadata is turned into
  * a Hugging Face `tokenizer.json` object in memory and run by
  * @huggingface/tokenizers through `createHfTokenizer` (hf.ts). Checked against
- * llama.cpp's test vectors (../shared/vocab/ggml-vocab-{llama-bpe,qwen2}.gguf.{inp,out}).
+ * llama.cpp's own tokenizer test vectors for its Llama 3 and Qwen2 vocabularies
+ * (ggml-vocab-{llama-bpe,qwen2}.gguf.{inp,out}).
  *
  * The tokenizer.json, field by field, as llama.cpp reads the GGUF (src/llama-vocab.cpp, ggml-org/llama.cpp):
  *  - model: BPE with vocab = `tokenizer.ggml.tokens` (id = index; an empty
@@ -204,14 +205,8 @@ export interface GgufBpeTokenizerFiles {
   readonly chatTemplate: string | undefined;
 }
 
-/**
- * The Hugging Face tokenizer.json (and tokenizer_config.json fields) that the
- * GGUF BPE metadata describes (see the module comment). Throws ModelFileError
- * naming `file` for a missing or ill-typed key, and E_MODEL_UNSUPPORTED for a
- * model other than "gpt2" or an unknown `tokenizer.ggml.pre`.
- */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function ggufBpeTokenizerJson(metadata: Metadata, file: string): GgufBpeTokenizerFiles {
+/** The pre-tokenizer `tokenizer.ggml.pre` names (default 'default'); E_MODEL_UNSUPPORTED for an unknown one. */
+function preTokenizerOf(metadata: Metadata, file: string): { pre: string; spec: PreTokenizerSpec } {
   const model = metadata.get(KEY.model);
   if (model !== 'gpt2') {
     throw new ModelFileError(file, `tokenizer '${String(model)}' is not a byte-level BPE vocabulary (${KEY.model} must be "gpt2")`, 'E_MODEL_UNSUPPORTED');
@@ -225,7 +220,17 @@ export function ggufBpeTokenizerJson(metadata: Metadata, file: string): GgufBpeT
       'E_MODEL_UNSUPPORTED',
     );
   }
+  return { pre, spec };
+}
 
+/** The vocabulary: token texts by id, the text → id map, and the added (control, unknown, user-defined) tokens. */
+interface BpeVocab {
+  readonly tokens: string[];
+  readonly vocab: Record<string, number>;
+  readonly addedTokens: Record<string, unknown>[];
+}
+
+function bpeVocab(metadata: Metadata, file: string): BpeVocab {
   const raw = stringArray(metadata, KEY.tokens, file);
   const n = raw.length;
   if (n === 0) throw new ModelFileError(file, `metadata '${KEY.tokens}' is empty`);
@@ -245,73 +250,91 @@ export function ggufBpeTokenizerJson(metadata: Metadata, file: string): GgufBpeT
     vocab[text] = id;
     const type = types[id];
     if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.unknown || type === TOKEN_TYPE.userDefined) {
-      addedTokens.push({
-        id,
-        content: text,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: type !== TOKEN_TYPE.userDefined,
-      });
+      addedTokens.push({ id, content: text, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== TOKEN_TYPE.userDefined });
     }
   }
+  return { tokens, vocab, addedTokens };
+}
 
-  const rawMerges = stringArray(metadata, KEY.merges, file);
+/** The merges as pairs, first occurrence of each; entries without a separating space are dropped. */
+function bpeMerges(metadata: Metadata, file: string): [string, string][] {
   const merges: [string, string][] = [];
   const seenMerges = new Set<string>();
-  for (const m of rawMerges) {
+  for (const m of stringArray(metadata, KEY.merges, file)) {
     const at = m.indexOf(' ', 1);
     if (at < 0) continue; // llama.cpp ranks an unsplittable entry as ("", ""), which never matches
     if (seenMerges.has(m)) continue;
     seenMerges.add(m);
     merges.push([m.slice(0, at), m.slice(at + 1)]);
   }
+  return merges;
+}
 
+/** BOS, EOS and whether BOS is added (the file's flag, else the pre-tokenizer's default, as llama.cpp). */
+interface BosEos {
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly addBos: boolean;
+}
+
+function bosEos(metadata: Metadata, file: string, n: number, pre: { pre: string; spec: PreTokenizerSpec }): BosEos {
   const bosId = tokenId(metadata, KEY.bos, file, n);
   const eosId = tokenId(metadata, KEY.eos, file, n);
   const explicitAddBos = flag(metadata, KEY.addBos, file);
-  const addBos = explicitAddBos ?? spec.addBos;
+  const addBos = explicitAddBos ?? pre.spec.addBos;
   if (addBos && bosId === undefined) {
     throw new ModelFileError(
       file,
       explicitAddBos === undefined
-        ? `pre-tokenizer '${pre}' adds BOS (as llama.cpp), but ${KEY.bos} is not set`
+        ? `pre-tokenizer '${pre.pre}' adds BOS (as llama.cpp), but ${KEY.bos} is not set`
         : `${KEY.addBos} is true, but ${KEY.bos} is not set`,
     );
   }
+  return { bosId, eosId, addBos };
+}
 
+/** End-of-generation ids besides EOS: end-of-turn/message keys and the known end-of-generation texts. */
+function extraEosIdsOf(metadata: Metadata, file: string, tokens: readonly string[], eosId: number | undefined): number[] {
   const extra = new Set<number>();
   for (const key of [KEY.eot, KEY.eom]) {
-    const id = tokenId(metadata, key, file, n);
+    const id = tokenId(metadata, key, file, tokens.length);
     if (id !== undefined) extra.add(id);
   }
   tokens.forEach((t, id) => {
     if (EOG_TEXTS.has(t)) extra.add(id);
   });
   if (eosId !== undefined) extra.delete(eosId);
+  return [...extra].sort((a, b) => a - b);
+}
 
-  const bosText = bosId === undefined ? undefined : tokens[bosId];
-  const postProcessor =
-    addBos && bosText !== undefined && bosId !== undefined
-      ? {
-          type: 'TemplateProcessing',
-          single: [{ SpecialToken: { id: bosText, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-          pair: [
-            { SpecialToken: { id: bosText, type_id: 0 } },
-            { Sequence: { id: 'A', type_id: 0 } },
-            { SpecialToken: { id: bosText, type_id: 1 } },
-            { Sequence: { id: 'B', type_id: 1 } },
-          ],
-          special_tokens: { [bosText]: { id: bosText, ids: [bosId], tokens: [bosText] } },
-        }
-      : null;
+/** The post-processor that prepends BOS, or null when BOS is not added. */
+function bosPostProcessor(addBos: boolean, bosText: string | undefined, bosId: number | undefined): Record<string, unknown> | null {
+  if (!(addBos && bosText !== undefined && bosId !== undefined)) return null;
+  return {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: bosText, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+    pair: [
+      { SpecialToken: { id: bosText, type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: bosText, type_id: 1 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+    ],
+    special_tokens: { [bosText]: { id: bosText, ids: [bosId], tokens: [bosText] } },
+  };
+}
 
-  const tokenizerJson: Record<string, unknown> = {
+/** The tokenizer.json object for a vocabulary, its merges, pre-tokenizer and post-processor. */
+function tokenizerJsonOf(
+  v: BpeVocab,
+  merges: [string, string][],
+  spec: PreTokenizerSpec,
+  postProcessor: Record<string, unknown> | null,
+): Record<string, unknown> {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: addedTokens,
+    added_tokens: v.addedTokens,
     normalizer: null,
     pre_tokenizer: {
       type: 'Sequence',
@@ -331,22 +354,33 @@ export function ggufBpeTokenizerJson(metadata: Metadata, file: string): GgufBpeT
       fuse_unk: false,
       byte_fallback: false,
       ignore_merges: spec.ignoreMerges,
-      vocab,
+      vocab: v.vocab,
       merges,
     },
   };
+}
+
+/**
+ * The Hugging Face tokenizer.json (and tokenizer_config.json fields) that the
+ * GGUF BPE metadata describes (see the module comment). Throws ModelFileError
+ * naming `file` for a missing or ill-typed key, and E_MODEL_UNSUPPORTED for a
+ * model other than "gpt2" or an unknown `tokenizer.ggml.pre`.
+ */
+export function ggufBpeTokenizerJson(metadata: Metadata, file: string): GgufBpeTokenizerFiles {
+  const pre = preTokenizerOf(metadata, file);
+  const v = bpeVocab(metadata, file);
+  const merges = bpeMerges(metadata, file);
+  const { bosId, eosId, addBos } = bosEos(metadata, file, v.tokens.length, pre);
+  const extraEosIds = extraEosIdsOf(metadata, file, v.tokens, eosId);
+  const bosText = bosId === undefined ? undefined : v.tokens[bosId];
+  const tokenizerJson = tokenizerJsonOf(v, merges, pre.spec, bosPostProcessor(addBos, bosText, bosId));
   const tokenizerConfig: Record<string, unknown> = {
     add_bos_token: addBos,
     clean_up_tokenization_spaces: false,
     ...(bosText === undefined ? {} : { bos_token: bosText }),
-    ...(eosId === undefined ? {} : { eos_token: tokens[eosId] }),
+    ...(eosId === undefined ? {} : { eos_token: v.tokens[eosId] }),
   };
-  return {
-    tokenizerJson,
-    tokenizerConfig,
-    extraEosIds: [...extra].sort((a, b) => a - b),
-    chatTemplate: optionalString(metadata, KEY.chatTemplate, file),
-  };
+  return { tokenizerJson, tokenizerConfig, extraEosIds, chatTemplate: optionalString(metadata, KEY.chatTemplate, file) };
 }
 
 /**

@@ -93,75 +93,80 @@ export function renderChatTemplate(
   return t.render({ ...variables, messages: messages.map((m) => ({ ...m })), add_generation_prompt: addGenerationPrompt });
 }
 
-/** Builds the tokenizer from the parsed contents of tokenizer.json and tokenizer_config.json. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function createHfTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown, opts: HfTokenizerOptions = {}): HfTokenizer {
-  const file = opts.file ?? 'tokenizer.json';
-  if (!isObject(tokenizerJson)) throw new ModelFileError(file, 'tokenizer.json is not a JSON object');
-  const config: Json = isObject(tokenizerConfig) ? tokenizerConfig : {};
-  let lib: HfLibTokenizer;
+function buildLib(tokenizerJson: Json, config: Json, file: string): HfLibTokenizer {
   try {
-    lib = new HfLibTokenizer(tokenizerJson, config);
+    return new HfLibTokenizer(tokenizerJson, config);
   } catch (e) {
     throw new ModelFileError(file, `cannot build the tokenizer: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
 
+/** One past the highest id in the vocabulary (added tokens included). */
+function vocabSizeOf(lib: HfLibTokenizer): number {
   let vocabSize = 0;
   for (const id of lib.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
+  return vocabSize;
+}
 
-  const idOf = (field: string): number | undefined => {
-    const content = tokenContent(config[field]);
-    return content === undefined ? undefined : lib.token_to_id(content);
-  };
-  const bosId = idOf('bos_token');
-  const eosId = idOf('eos_token');
-  const eosIds = [...new Set([...(eosId === undefined ? [] : [eosId]), ...(opts.extraEosIds ?? [])])];
+/** The id of a special-token field of tokenizer_config.json ('bos_token'), if set and in the vocabulary. */
+function specialId(lib: HfLibTokenizer, config: Json, field: string): number | undefined {
+  const content = tokenContent(config[field]);
+  return content === undefined ? undefined : lib.token_to_id(content);
+}
 
-  let addBos: boolean;
+/** add_bos_token when it is a boolean, else whether the post-processor puts BOS in front of a single sequence. */
+function defaultAddBos(lib: HfLibTokenizer, config: Json, bosId: number | undefined): boolean {
   const cfgAddBos = config['add_bos_token'];
-  if (bosId === undefined) addBos = false;
-  else if (typeof cfgAddBos === 'boolean') addBos = cfgAddBos;
-  else {
-    const withSpecial = lib.encode('a', { add_special_tokens: true }).ids;
-    const without = lib.encode('a', { add_special_tokens: false }).ids;
-    addBos = withSpecial[0] === bosId && without[0] !== bosId;
-  }
+  if (bosId === undefined) return false;
+  if (typeof cfgAddBos === 'boolean') return cfgAddBos;
+  const withSpecial = lib.encode('a', { add_special_tokens: true }).ids;
+  const without = lib.encode('a', { add_special_tokens: false }).ids;
+  return withSpecial[0] === bosId && without[0] !== bosId;
+}
 
-  // The *_token strings transformers hands to the template.
+/** The *_token strings transformers hands to the template. */
+function specialVarsOf(config: Json): Record<string, string> {
   const specialVars: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) {
     const c = k.endsWith('_token') ? tokenContent(v) : undefined;
     if (c !== undefined) specialVars[k] = c;
   }
-  const chatTemplate = opts.chatTemplate ?? pickChatTemplate(config['chat_template']);
-  let compiled: Template | undefined;
+  return specialVars;
+}
 
-  function encode(text: string, o?: { readonly addBos?: boolean }): number[] {
+/** applyChatTemplate for a template source (compiled on first use); throws when there is none. */
+function chatRenderer(file: string, chatTemplate: string | undefined, specialVars: Record<string, string>): HfTokenizer['applyChatTemplate'] {
+  let compiled: Template | undefined;
+  return (messages, o = {}) => {
+    if (chatTemplate === undefined) throw new Error(`${file}: the tokenizer has no chat template`);
+    compiled ??= new Template(chatTemplate);
+    return renderChatTemplate(compiled, messages, { ...specialVars, ...o.variables }, o.addGenerationPrompt ?? true);
+  };
+}
+
+/** Builds the tokenizer from the parsed contents of tokenizer.json and tokenizer_config.json. */
+export function createHfTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown, opts: HfTokenizerOptions = {}): HfTokenizer {
+  const file = opts.file ?? 'tokenizer.json';
+  if (!isObject(tokenizerJson)) throw new ModelFileError(file, 'tokenizer.json is not a JSON object');
+  const config: Json = isObject(tokenizerConfig) ? tokenizerConfig : {};
+  const lib = buildLib(tokenizerJson, config, file);
+  const vocabSize = vocabSizeOf(lib);
+  const bosId = specialId(lib, config, 'bos_token');
+  const eosId = specialId(lib, config, 'eos_token');
+  const eosIds = [...new Set([...(eosId === undefined ? [] : [eosId]), ...(opts.extraEosIds ?? [])])];
+  const addBos = defaultAddBos(lib, config, bosId);
+  const specialVars = specialVarsOf(config);
+  const chatTemplate = opts.chatTemplate ?? pickChatTemplate(config['chat_template']);
+  const applyChatTemplate = chatRenderer(file, chatTemplate, specialVars);
+
+  const encode = (text: string, o?: { readonly addBos?: boolean }): number[] => {
     const ids = text === '' ? [] : lib.encode(text, { add_special_tokens: false }).ids;
     return (o?.addBos ?? addBos) && bosId !== undefined ? [bosId, ...ids] : ids;
-  }
-
+  };
   const check = (id: number): void => {
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize || lib.id_to_token(id) === undefined)
       throw new RangeError(`token id ${id} is outside the vocabulary (${vocabSize} tokens)`);
   };
-
-  function decode(ids: readonly number[]): string {
-    ids.forEach(check);
-    return ids.length === 0 ? '' : lib.decode([...ids], { skip_special_tokens: true });
-  }
-
-  function piece(id: number): string {
-    check(id);
-    return lib.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
-  }
-
-  function applyChatTemplate(messages: readonly ChatMessage[], o: ChatTemplateOptions = {}): string {
-    if (chatTemplate === undefined) throw new Error(`${file}: the tokenizer has no chat template`);
-    compiled ??= new Template(chatTemplate);
-    return renderChatTemplate(compiled, messages, { ...specialVars, ...o.variables }, o.addGenerationPrompt ?? true);
-  }
-
   return {
     vocabSize,
     bosId,
@@ -169,8 +174,14 @@ export function createHfTokenizer(tokenizerJson: unknown, tokenizerConfig: unkno
     addBos,
     chatTemplate,
     encode,
-    decode,
-    piece,
+    decode: (ids) => {
+      ids.forEach(check);
+      return ids.length === 0 ? '' : lib.decode([...ids], { skip_special_tokens: true });
+    },
+    piece: (id) => {
+      check(id);
+      return lib.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    },
     applyChatTemplate,
     encodeChat: (messages, o) => encode(applyChatTemplate(messages, o), { addBos: false }),
   };

@@ -97,7 +97,119 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8');
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>/;
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
+/** What encode and decode look up, built once per vocabulary. */
+interface Llama2cTables {
+  readonly vocab: Llama2cVocab;
+  readonly n: number;
+  /** Each token's bytes as a binary string. */
+  readonly texts: readonly string[];
+  /** Binary string → first id with it. */
+  readonly lookup: ReadonlyMap<string, number>;
+  readonly spaceId: number | undefined;
+}
+
+function encode(t: Llama2cTables, text: string, opts?: { readonly addBos?: boolean }): number[] {
+  const tokens: number[] = [];
+  if (opts?.addBos ?? true) tokens.push(LLAMA2C_BOS);
+  if (text === '') return tokens;
+  // run.c pushes str_lookup(" ") as is (-1 if absent); fall back to the byte instead.
+  tokens.push(t.spaceId ?? 0x20 + BYTE_OFFSET);
+  const bytes = binary(utf8Encoder.encode(text));
+  for (let i = 0; i < bytes.length;) {
+    // A code point: a byte plus its continuation bytes, at most 4 (run.c's grouping).
+    let j = i + 1;
+    while (j < bytes.length && (bytes.charCodeAt(j) & 0xc0) === 0x80 && j - i < 4) j++;
+    const cp = bytes.slice(i, j);
+    const id = t.lookup.get(cp);
+    if (id !== undefined) tokens.push(id);
+    else for (let k = 0; k < cp.length; k++) tokens.push(cp.charCodeAt(k) + BYTE_OFFSET);
+    i = j;
+  }
+  return merge(t, tokens);
+}
+
+/**
+ * run.c's merge loop: while some adjacent pair concatenates to a token,
+ * replace the pair whose token has the highest score (strictly above -1e10;
+ * ties: the leftmost) by that token. run.c rescans the whole list per merge
+ * (quadratic); a priority queue with stale entries skipped picks the same
+ * pair every step, since list order is index order.
+ */
+function merge(t: Llama2cTables, tokens: number[]): number[] {
+  const n = tokens.length;
+  const tok = Int32Array.from(tokens);
+  const next = new Int32Array(n);
+  const prev = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  const alive = new Uint8Array(n).fill(1);
+  const queue = new BigramQueue();
+  const mergedId = (l: number, r: number): number | undefined => t.lookup.get((t.texts[tok[l] as number] as string) + (t.texts[tok[r] as number] as string));
+  const tryAdd = (l: number, r: number): void => {
+    if (l < 0 || r < 0) return;
+    const id = mergedId(l, r);
+    if (id === undefined) return;
+    const score = t.vocab.scores[id] as number;
+    if (score > -1e10) queue.push(l, r, score, id);
+  };
+  for (let i = 0; i + 1 < n; i++) tryAdd(i, i + 1);
+  while (queue.pop()) {
+    const { topLeft: l, topRight: r, topSize: id } = queue;
+    // Stale: one side merged away or changed since the pair was queued.
+    if (!alive[l] || !alive[r] || next[l] !== r || mergedId(l, r) !== id) continue;
+    tok[l] = id;
+    alive[r] = 0;
+    const rn = next[r] as number;
+    next[l] = rn;
+    if (rn >= 0) prev[rn] = l;
+    tryAdd(prev[l] as number, l);
+    tryAdd(l, rn);
+  }
+  const out: number[] = [];
+  for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i] as number) out.push(tok[i] as number);
+  return out;
+}
+
+/** run.c decode(prev, token) for one token, as bytes. */
+function pieceBytes(t: Llama2cTables, id: number, afterBos: boolean): Uint8Array {
+  let p = t.vocab.pieces[id] as Uint8Array;
+  if (afterBos && p[0] === 0x20) p = p.subarray(1);
+  const m = BYTE_PIECE.exec(t.texts[id] as string);
+  return m ? Uint8Array.of(parseInt(m[1] as string, 16)) : p;
+}
+
+function check(t: Llama2cTables, id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= t.n) throw new RangeError(`token id ${id} is outside the vocabulary (${t.n} tokens)`);
+}
+
+function decode(t: Llama2cTables, ids: readonly number[]): string {
+  const chunks: Uint8Array[] = [];
+  let afterBos = true;
+  for (const id of ids) {
+    check(t, id);
+    if (id === LLAMA2C_BOS || id === LLAMA2C_EOS) {
+      afterBos = id === LLAMA2C_BOS;
+      continue;
+    }
+    const b = pieceBytes(t, id, afterBos);
+    afterBos = false;
+    chunks.push(b);
+  }
+  return decodeUtf8(chunks);
+}
+
+function piece(t: Llama2cTables, id: number): string {
+  check(t, id);
+  const m = BYTE_PIECE.exec(t.texts[id] as string);
+  if (m) {
+    const b = parseInt(m[1] as string, 16);
+    if (b >= 0x20 && b < 0x7f) return String.fromCharCode(b);
+  }
+  return utf8Decoder.decode(t.vocab.pieces[id]);
+}
+
 export function createLlama2cTokenizer(vocab: Llama2cVocab): Llama2cTokenizer {
   const n = vocab.pieces.length;
   const texts = vocab.pieces.map(binary);
@@ -105,111 +217,16 @@ export function createLlama2cTokenizer(vocab: Llama2cVocab): Llama2cTokenizer {
   texts.forEach((t, id) => {
     if (!lookup.has(t)) lookup.set(t, id);
   });
-  const spaceId = lookup.get(' ');
-
-  function encode(text: string, opts?: { readonly addBos?: boolean }): number[] {
-    const tokens: number[] = [];
-    if (opts?.addBos ?? true) tokens.push(LLAMA2C_BOS);
-    if (text === '') return tokens;
-    // run.c pushes str_lookup(" ") as is (-1 if absent); fall back to the byte instead.
-    tokens.push(spaceId ?? 0x20 + BYTE_OFFSET);
-    const bytes = binary(utf8Encoder.encode(text));
-    for (let i = 0; i < bytes.length;) {
-      // A code point: a byte plus its continuation bytes, at most 4 (run.c's grouping).
-      let j = i + 1;
-      while (j < bytes.length && (bytes.charCodeAt(j) & 0xc0) === 0x80 && j - i < 4) j++;
-      const cp = bytes.slice(i, j);
-      const id = lookup.get(cp);
-      if (id !== undefined) tokens.push(id);
-      else for (let k = 0; k < cp.length; k++) tokens.push(cp.charCodeAt(k) + BYTE_OFFSET);
-      i = j;
-    }
-    return merge(tokens);
-  }
-
-  /**
-   * run.c's merge loop: while some adjacent pair concatenates to a token,
-   * replace the pair whose token has the highest score (strictly above -1e10;
-   * ties: the leftmost) by that token. run.c rescans the whole list per merge
-   * (quadratic); a priority queue with stale entries skipped picks the same
-   * pair every step, since list order is index order.
-   */
-  function merge(tokens: number[]): number[] {
-    const n = tokens.length;
-    const tok = Int32Array.from(tokens);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    const alive = new Uint8Array(n).fill(1);
-    const queue = new BigramQueue();
-    const mergedId = (l: number, r: number): number | undefined => lookup.get((texts[tok[l] as number] as string) + (texts[tok[r] as number] as string));
-    const tryAdd = (l: number, r: number): void => {
-      if (l < 0 || r < 0) return;
-      const id = mergedId(l, r);
-      if (id === undefined) return;
-      const score = vocab.scores[id] as number;
-      if (score > -1e10) queue.push(l, r, score, id);
-    };
-    for (let i = 0; i + 1 < n; i++) tryAdd(i, i + 1);
-    while (queue.pop()) {
-      const { topLeft: l, topRight: r, topSize: id } = queue;
-      // Stale: one side merged away or changed since the pair was queued.
-      if (!alive[l] || !alive[r] || next[l] !== r || mergedId(l, r) !== id) continue;
-      tok[l] = id;
-      alive[r] = 0;
-      const rn = next[r] as number;
-      next[l] = rn;
-      if (rn >= 0) prev[rn] = l;
-      tryAdd(prev[l] as number, l);
-      tryAdd(l, rn);
-    }
-    const out: number[] = [];
-    for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i] as number) out.push(tok[i] as number);
-    return out;
-  }
-
-  /** run.c decode(prev, token) for one token, as bytes. */
-  function pieceBytes(id: number, afterBos: boolean): Uint8Array {
-    let p = vocab.pieces[id] as Uint8Array;
-    if (afterBos && p[0] === 0x20) p = p.subarray(1);
-    const m = BYTE_PIECE.exec(texts[id] as string);
-    return m ? Uint8Array.of(parseInt(m[1] as string, 16)) : p;
-  }
-
-  const check = (id: number): void => {
-    if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is outside the vocabulary (${n} tokens)`);
+  const t: Llama2cTables = { vocab, n, texts, lookup, spaceId: lookup.get(' ') };
+  return {
+    vocab,
+    vocabSize: n,
+    bosId: LLAMA2C_BOS,
+    eosIds: [LLAMA2C_EOS],
+    encode: (text, opts) => encode(t, text, opts),
+    decode: (ids) => decode(t, ids),
+    piece: (id) => piece(t, id),
   };
-
-  function decode(ids: readonly number[]): string {
-    const chunks: Uint8Array[] = [];
-    let afterBos = true;
-    for (const id of ids) {
-      check(id);
-      if (id === LLAMA2C_BOS || id === LLAMA2C_EOS) {
-        afterBos = id === LLAMA2C_BOS;
-        continue;
-      }
-      const b = pieceBytes(id, afterBos);
-      afterBos = false;
-      chunks.push(b);
-    }
-    return decodeUtf8(chunks);
-  }
-
-  function piece(id: number): string {
-    check(id);
-    const m = BYTE_PIECE.exec(texts[id] as string);
-    if (m) {
-      const b = parseInt(m[1] as string, 16);
-      if (b >= 0x20 && b < 0x7f) return String.fromCharCode(b);
-    }
-    return utf8Decoder.decode(vocab.pieces[id]);
-  }
-
-  return { vocab, vocabSize: n, bosId: LLAMA2C_BOS, eosIds: [LLAMA2C_EOS], encode, decode, piece };
 }
 
 /** loadLlama2cVocab + createLlama2cTokenizer. */

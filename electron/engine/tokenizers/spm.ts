@@ -1,8 +1,8 @@
 /**
  * The GGUF "llama" SentencePiece tokenizer (tokenizer.ggml.model = "llama"),
  * written by hand to match llama.cpp's `llm_tokenizer_spm` exactly
- * (src/llama-vocab.cpp, ggml-org/llama.cpp; checked against its test vectors
- * in ../shared/vocab/ggml-vocab-llama-spm.gguf.{inp,out}).
+ * (src/llama-vocab.cpp, ggml-org/llama.cpp; checked against llama.cpp's own
+ * test vectors for its Llama SPM vocabulary, ggml-vocab-llama-spm.gguf.{inp,out}).
  *
  * Encoding, as llama.cpp does it:
  *  1. Special-token partition: user-defined tokens (and, with `parseSpecial`,
@@ -265,225 +265,292 @@ export class BigramQueue {
 
 type Fragment = { readonly text: string } | { readonly token: number };
 
-/** Builds the tokenizer for `vocab`. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function createSpmTokenizer(vocab: SpmVocab): SpmTokenizer {
-  const n = vocab.tokens.length;
-  if (vocab.scores.length < n || vocab.types.length < n)
-    throw new Error(`SPM vocabulary: ${n} tokens but ${vocab.scores.length} scores and ${vocab.types.length} types`);
-  const type = (id: number): number => vocab.types[id] ?? SpmTokenType.normal;
+/** A token cut out of the text before SPM runs; `parsedAlways` for user-defined tokens, else only with parseSpecial. */
+interface SpecialToken {
+  readonly id: number;
+  readonly text: string;
+  readonly bytes: number;
+  readonly parsedAlways: boolean;
+}
 
-  // Token text (UTF-8 bytes as a binary string) → first id with it.
+/** What encode and decode look up, built once per vocabulary. */
+interface SpmTables {
+  readonly vocab: SpmVocab;
+  readonly n: number;
+  /** Token text (UTF-8 bytes as a binary string) → first id with it. */
+  readonly byText: ReadonlyMap<string, number>;
+  readonly specials: readonly SpecialToken[];
+  /** Byte → its token (`<0xNN>`, else the one-byte token, else unknown), −1 when none. */
+  readonly byteTokens: readonly number[];
+  /** Bytes each token contributes to decoded text, filled as tokens are decoded. */
+  readonly pieceBytes: (Uint8Array | undefined)[];
+}
+
+const typeOf = (vocab: SpmVocab, id: number): number => vocab.types[id] ?? SpmTokenType.normal;
+
+function textIndex(vocab: SpmVocab): Map<string, number> {
   const byText = new Map<string, number>();
-  for (let id = 0; id < n; id++) {
+  for (let id = 0; id < vocab.tokens.length; id++) {
     const key = toBinary(vocab.tokens[id] as string);
     if (!byText.has(key)) byText.set(key, id);
   }
+  return byText;
+}
 
-  // Tokens cut out of the text before SPM runs (llama.cpp's cache_special_tokens):
-  // longest UTF-8 text first, ties by id (std::sort leaves those unspecified).
-  const specials: { id: number; text: string; bytes: number; parsedAlways: boolean }[] = [];
-  for (let id = 0; id < n; id++) {
-    const t = type(id);
+/** llama.cpp's cache_special_tokens: longest UTF-8 text first, ties by id (std::sort leaves those unspecified). */
+function specialTokens(vocab: SpmVocab): SpecialToken[] {
+  const specials: SpecialToken[] = [];
+  for (let id = 0; id < vocab.tokens.length; id++) {
+    const t = typeOf(vocab, id);
     const text = vocab.tokens[id] as string;
     if (text === '') continue;
     const bytes = utf8Encoder.encode(text).length;
     if (t === SpmTokenType.userDefined) specials.push({ id, text, bytes, parsedAlways: true });
     else if (t === SpmTokenType.control || t === SpmTokenType.unknown) specials.push({ id, text, bytes, parsedAlways: false });
   }
-  specials.sort((a, b) => b.bytes - a.bytes || a.id - b.id);
+  return specials.sort((a, b) => b.bytes - a.bytes || a.id - b.id);
+}
 
+function byteTokenIds(vocab: SpmVocab, byText: ReadonlyMap<string, number>): number[] {
   const HEX = '0123456789ABCDEF';
   const byteTokens: number[] = [];
   for (let b = 0; b < 256; b++) {
     const id = byText.get(`<0x${HEX[b >> 4]}${HEX[b & 15]}>`) ?? byText.get(String.fromCharCode(b)) ?? vocab.unkId;
     byteTokens.push(id ?? -1);
   }
-  const byteToToken = (b: number): number => {
-    const id = byteTokens[b] ?? -1;
-    if (id < 0) throw new Error(`SPM vocabulary has no token for byte 0x${b.toString(16).padStart(2, '0')} and no unknown token`);
-    return id;
-  };
+  return byteTokens;
+}
 
-  function partition(text: string, parseSpecial: boolean): Fragment[] {
-    let frags: Fragment[] = [{ text }];
-    for (const s of specials) {
-      if (!s.parsedAlways && !parseSpecial) continue;
-      const next: Fragment[] = [];
-      for (const f of frags) {
-        if (!('text' in f)) {
-          next.push(f);
-          continue;
-        }
-        let from = 0;
-        for (;;) {
-          const at = f.text.indexOf(s.text, from);
-          if (at < 0) break;
-          if (at > from) next.push({ text: f.text.slice(from, at) });
-          next.push({ token: s.id });
-          from = at + s.text.length;
-        }
-        if (from < f.text.length) next.push({ text: f.text.slice(from) });
-      }
-      frags = next;
-    }
-    return frags;
-  }
+function byteToToken(t: SpmTables, b: number): number {
+  const id = t.byteTokens[b] ?? -1;
+  if (id < 0) throw new Error(`SPM vocabulary has no token for byte 0x${b.toString(16).padStart(2, '0')} and no unknown token`);
+  return id;
+}
 
-  /** llm_tokenizer_spm_session::tokenize on one escaped fragment (UTF-8 binary string). */
-  // eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-  function session(text: string, out: number[]): void {
-    // Symbols: byte offset and length (0 once merged away), doubly linked.
-    const cap = text.length;
-    const start = new Int32Array(cap);
-    const len = new Int32Array(cap);
-    const prev = new Int32Array(cap);
-    const next = new Int32Array(cap);
-    let count = 0;
-    for (let offs = 0; offs < text.length; count++) {
-      const l = Math.min(UTF8_LEN[text.charCodeAt(offs) >> 4] ?? 1, text.length - offs);
-      start[count] = offs;
-      len[count] = l;
-      offs += l;
-      prev[count] = count - 1;
-      next[count] = offs === text.length ? -1 : count + 1;
-    }
-    if (count === 0) return;
-
-    const queue = new BigramQueue();
-    const revMerge = new Map<string, [number, number]>();
-    const tryAddBigram = (left: number, right: number): void => {
-      if (left === -1 || right === -1) return;
-      const s = start[left] as number;
-      const piece = text.slice(s, s + (len[left] as number) + (len[right] as number));
-      const id = byText.get(piece);
-      if (id === undefined) return;
-      queue.push(left, right, vocab.scores[id] as number, piece.length);
-      revMerge.set(piece, [left, right]);
-    };
-
-    for (let i = 1; i < count; i++) tryAddBigram(i - 1, i);
-
-    while (queue.pop()) {
-      const { topLeft: left, topRight: right, topSize: size } = queue;
-      const ln = len[left] as number;
-      const rn = len[right] as number;
-      // One of the two was merged away since this pair was queued.
-      if (ln === 0 || rn === 0 || ln + rn !== size) continue;
-      len[left] = ln + rn;
-      len[right] = 0;
-      const rnext = next[right] as number;
-      next[left] = rnext;
-      if (rnext >= 0) prev[rnext] = left;
-      tryAddBigram(prev[left] as number, left);
-      tryAddBigram(left, rnext);
-    }
-
-    const resegment = (sym: number): void => {
-      const s = start[sym] as number;
-      const piece = text.slice(s, s + (len[sym] as number));
-      const id = byText.get(piece);
-      if (id !== undefined) {
-        out.push(id);
-        return;
-      }
-      const p = revMerge.get(piece);
-      if (p === undefined) {
-        for (let j = 0; j < piece.length; j++) out.push(byteToToken(piece.charCodeAt(j)));
-        return;
-      }
-      resegment(p[0]);
-      resegment(p[1]);
-    };
-    for (let i = 0; i !== -1; i = next[i] as number) resegment(i);
-  }
-
-  function encode(text: string, opts?: SpmEncodeOptions): number[] {
-    const out: number[] = [];
-    const addBos = opts?.addBos ?? vocab.addBos;
-    if (addBos) {
-      if (vocab.bosId === undefined) throw new Error('SPM vocabulary has no BOS token');
-      out.push(vocab.bosId);
-    }
-    if (text === '') return out;
-    let prevSpecial = true;
-    for (const f of partition(text, opts?.parseSpecial ?? false)) {
-      if ('text' in f) {
-        const t = (vocab.addSpacePrefix && prevSpecial ? SPACE : '') + f.text;
-        session(toBinary(t.replaceAll(SPACE, ESCAPED_SPACE)), out);
-        prevSpecial = false;
-      } else {
-        out.push(f.token);
-        prevSpecial = true;
-      }
-    }
-    return out;
-  }
-
-  /** Bytes a token contributes to decoded text (llama.cpp token_to_piece, special = false). */
-  const pieceBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
-  function bytesOf(id: number): Uint8Array {
-    const cached = pieceBytes[id];
-    if (cached) return cached;
-    const text = vocab.tokens[id] as string;
-    let bytes: Uint8Array;
-    switch (type(id)) {
-      case SpmTokenType.normal:
-        bytes = utf8Encoder.encode(text.replaceAll(ESCAPED_SPACE, SPACE));
-        break;
-      case SpmTokenType.userDefined:
-        bytes = utf8Encoder.encode(text);
-        break;
-      case SpmTokenType.byte:
-        bytes = Uint8Array.of(parseInt(text.slice(3, 5), 16) & 0xff);
-        break;
-      default: // control, unknown, unused, undefined: nothing
-        bytes = new Uint8Array(0);
-    }
-    pieceBytes[id] = bytes;
-    return bytes;
-  }
-
-  function decode(ids: readonly number[]): string {
-    const chunks: Uint8Array[] = [];
-    let strip = vocab.addSpacePrefix;
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is outside the vocabulary (${n} tokens)`);
-      const t = type(id);
-      if (t === SpmTokenType.control || t === SpmTokenType.unknown) {
-        strip = vocab.addSpacePrefix;
+/** Step 1: the text cut at every special token that applies, longest first. */
+function partition(t: SpmTables, text: string, parseSpecial: boolean): Fragment[] {
+  let frags: Fragment[] = [{ text }];
+  for (const s of t.specials) {
+    if (!s.parsedAlways && !parseSpecial) continue;
+    const next: Fragment[] = [];
+    for (const f of frags) {
+      if (!('text' in f)) {
+        next.push(f);
         continue;
       }
-      let bytes = bytesOf(id);
-      if (strip && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
-      strip = t === SpmTokenType.userDefined && vocab.addSpacePrefix;
-      chunks.push(bytes);
-    }
-    return decodeUtf8(chunks);
-  }
-
-  function piece(id: number): string {
-    if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is outside the vocabulary (${n} tokens)`);
-    const text = vocab.tokens[id] as string;
-    switch (type(id)) {
-      case SpmTokenType.normal:
-        return text.replaceAll(ESCAPED_SPACE, SPACE);
-      case SpmTokenType.byte: {
-        const b = parseInt(text.slice(3, 5), 16);
-        return b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : text;
+      let from = 0;
+      for (;;) {
+        const at = f.text.indexOf(s.text, from);
+        if (at < 0) break;
+        if (at > from) next.push({ text: f.text.slice(from, at) });
+        next.push({ token: s.id });
+        from = at + s.text.length;
       }
-      default:
-        return text;
+      if (from < f.text.length) next.push({ text: f.text.slice(from) });
+    }
+    frags = next;
+  }
+  return frags;
+}
+
+/** A fragment's symbols: byte offset and length (0 once merged away), doubly linked. */
+interface Symbols {
+  readonly start: Int32Array;
+  readonly len: Int32Array;
+  readonly prev: Int32Array;
+  readonly next: Int32Array;
+  readonly count: number;
+}
+
+/** Step 3's start: one symbol per UTF-8 code point (by lead byte). */
+function splitSymbols(text: string): Symbols {
+  const cap = text.length;
+  const start = new Int32Array(cap);
+  const len = new Int32Array(cap);
+  const prev = new Int32Array(cap);
+  const next = new Int32Array(cap);
+  let count = 0;
+  for (let offs = 0; offs < text.length; count++) {
+    const l = Math.min(UTF8_LEN[text.charCodeAt(offs) >> 4] ?? 1, text.length - offs);
+    start[count] = offs;
+    len[count] = l;
+    offs += l;
+    prev[count] = count - 1;
+    next[count] = offs === text.length ? -1 : count + 1;
+  }
+  return { start, len, prev, next, count };
+}
+
+/** One fragment's merge state: its text, symbols, queued bigrams and the merge that built each piece. */
+interface Session {
+  readonly t: SpmTables;
+  readonly text: string;
+  readonly sym: Symbols;
+  readonly queue: BigramQueue;
+  readonly revMerge: Map<string, [number, number]>;
+}
+
+function tryAddBigram(ss: Session, left: number, right: number): void {
+  if (left === -1 || right === -1) return;
+  const { start, len } = ss.sym;
+  const s = start[left] as number;
+  const piece = ss.text.slice(s, s + (len[left] as number) + (len[right] as number));
+  const id = ss.t.byText.get(piece);
+  if (id === undefined) return;
+  ss.queue.push(left, right, ss.t.vocab.scores[id] as number, piece.length);
+  ss.revMerge.set(piece, [left, right]);
+}
+
+/** Step 3: merges adjacent symbols, the best-scoring vocabulary pair first, until none is left. */
+function mergeSymbols(ss: Session): void {
+  const { len, prev, next, count } = ss.sym;
+  for (let i = 1; i < count; i++) tryAddBigram(ss, i - 1, i);
+  const queue = ss.queue;
+  while (queue.pop()) {
+    const { topLeft: left, topRight: right, topSize: size } = queue;
+    const ln = len[left] as number;
+    const rn = len[right] as number;
+    // One of the two was merged away since this pair was queued.
+    if (ln === 0 || rn === 0 || ln + rn !== size) continue;
+    len[left] = ln + rn;
+    len[right] = 0;
+    const rnext = next[right] as number;
+    next[left] = rnext;
+    if (rnext >= 0) prev[rnext] = left;
+    tryAddBigram(ss, prev[left] as number, left);
+    tryAddBigram(ss, left, rnext);
+  }
+}
+
+/** Step 4 for one symbol: its token, else the merges that built it, else its bytes. */
+function resegment(ss: Session, sym: number, out: number[]): void {
+  const s = ss.sym.start[sym] as number;
+  const piece = ss.text.slice(s, s + (ss.sym.len[sym] as number));
+  const id = ss.t.byText.get(piece);
+  if (id !== undefined) {
+    out.push(id);
+    return;
+  }
+  const p = ss.revMerge.get(piece);
+  if (p === undefined) {
+    for (let j = 0; j < piece.length; j++) out.push(byteToToken(ss.t, piece.charCodeAt(j)));
+    return;
+  }
+  resegment(ss, p[0], out);
+  resegment(ss, p[1], out);
+}
+
+/** llm_tokenizer_spm_session::tokenize on one escaped fragment (UTF-8 binary string). */
+function session(t: SpmTables, text: string, out: number[]): void {
+  const sym = splitSymbols(text);
+  if (sym.count === 0) return;
+  const ss: Session = { t, text, sym, queue: new BigramQueue(), revMerge: new Map() };
+  mergeSymbols(ss);
+  for (let i = 0; i !== -1; i = sym.next[i] as number) resegment(ss, i, out);
+}
+
+function encode(t: SpmTables, text: string, opts?: SpmEncodeOptions): number[] {
+  const { vocab } = t;
+  const out: number[] = [];
+  const addBos = opts?.addBos ?? vocab.addBos;
+  if (addBos) {
+    if (vocab.bosId === undefined) throw new Error('SPM vocabulary has no BOS token');
+    out.push(vocab.bosId);
+  }
+  if (text === '') return out;
+  let prevSpecial = true;
+  for (const f of partition(t, text, opts?.parseSpecial ?? false)) {
+    if ('text' in f) {
+      const s = (vocab.addSpacePrefix && prevSpecial ? SPACE : '') + f.text;
+      session(t, toBinary(s.replaceAll(SPACE, ESCAPED_SPACE)), out);
+      prevSpecial = false;
+    } else {
+      out.push(f.token);
+      prevSpecial = true;
     }
   }
+  return out;
+}
 
+/** Bytes a token contributes to decoded text (llama.cpp token_to_piece, special = false). */
+function bytesOf(t: SpmTables, id: number): Uint8Array {
+  const cached = t.pieceBytes[id];
+  if (cached) return cached;
+  const text = t.vocab.tokens[id] as string;
+  let bytes: Uint8Array;
+  switch (typeOf(t.vocab, id)) {
+    case SpmTokenType.normal:
+      bytes = utf8Encoder.encode(text.replaceAll(ESCAPED_SPACE, SPACE));
+      break;
+    case SpmTokenType.userDefined:
+      bytes = utf8Encoder.encode(text);
+      break;
+    case SpmTokenType.byte:
+      bytes = Uint8Array.of(parseInt(text.slice(3, 5), 16) & 0xff);
+      break;
+    default: // control, unknown, unused, undefined: nothing
+      bytes = new Uint8Array(0);
+  }
+  t.pieceBytes[id] = bytes;
+  return bytes;
+}
+
+function decode(t: SpmTables, ids: readonly number[]): string {
+  const { vocab, n } = t;
+  const chunks: Uint8Array[] = [];
+  let strip = vocab.addSpacePrefix;
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is outside the vocabulary (${n} tokens)`);
+    const type = typeOf(vocab, id);
+    if (type === SpmTokenType.control || type === SpmTokenType.unknown) {
+      strip = vocab.addSpacePrefix;
+      continue;
+    }
+    let bytes = bytesOf(t, id);
+    if (strip && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
+    strip = type === SpmTokenType.userDefined && vocab.addSpacePrefix;
+    chunks.push(bytes);
+  }
+  return decodeUtf8(chunks);
+}
+
+function piece(t: SpmTables, id: number): string {
+  const { vocab, n } = t;
+  if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is outside the vocabulary (${n} tokens)`);
+  const text = vocab.tokens[id] as string;
+  switch (typeOf(vocab, id)) {
+    case SpmTokenType.normal:
+      return text.replaceAll(ESCAPED_SPACE, SPACE);
+    case SpmTokenType.byte: {
+      const b = parseInt(text.slice(3, 5), 16);
+      return b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : text;
+    }
+    default:
+      return text;
+  }
+}
+
+/** Builds the tokenizer for `vocab`. */
+export function createSpmTokenizer(vocab: SpmVocab): SpmTokenizer {
+  const n = vocab.tokens.length;
+  if (vocab.scores.length < n || vocab.types.length < n)
+    throw new Error(`SPM vocabulary: ${n} tokens but ${vocab.scores.length} scores and ${vocab.types.length} types`);
+  const byText = textIndex(vocab);
+  const t: SpmTables = {
+    vocab,
+    n,
+    byText,
+    specials: specialTokens(vocab),
+    byteTokens: byteTokenIds(vocab, byText),
+    pieceBytes: new Array<Uint8Array | undefined>(n),
+  };
   return {
     vocab,
     vocabSize: n,
     bosId: vocab.bosId,
     eosIds: vocab.eosId === undefined ? [] : [vocab.eosId],
-    encode,
-    decode,
-    piece,
+    encode: (text, opts) => encode(t, text, opts),
+    decode: (ids) => decode(t, ids),
+    piece: (id) => piece(t, id),
   };
 }

@@ -44,7 +44,7 @@ export function redistribute(budgets: readonly number[], index: number, value: n
   // Proportional to what each layer holds (equal shares when they hold nothing), then bounded and rounded to the exact rest.
   const raw = others.map((b) => (held > 0 ? (b / held) * rest : rest / others.length));
   const weights = others.map((b) => (held > 0 ? b : 1));
-  const fixed = conserveTotal('custom', raw, rest, lo, hi, weights);
+  const fixed = conserveTotal('custom', raw, rest, { lo, hi, weights });
   const out: number[] = [];
   let j = 0;
   for (let i = 0; i < L; i++) out.push(i === index ? v : (fixed[j++] ?? lo));
@@ -60,5 +60,5 @@ export function rescaleTotal(budgets: readonly number[], total: number, bounds: 
   const hi = Math.max(lo, Math.floor(bounds.max ?? total));
   const t = Math.min(L * hi, Math.max(L * lo, Math.round(total)));
   const raw = budgets.map((b) => (held > 0 ? (b / held) * t : t / L));
-  return Array.from(conserveTotal('custom', raw, t, lo, hi, held > 0 ? budgets : budgets.map(() => 1)));
+  return Array.from(conserveTotal('custom', raw, t, { lo, hi, weights: held > 0 ? budgets : budgets.map(() => 1) }));
 }
