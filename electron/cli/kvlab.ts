@@ -439,7 +439,7 @@ function untilStopped(server: RunningServer, client: ReturnType<typeof createLab
 /**
  * `kvlab serve`: the lab process (engine, runner, results) in a child process, the HTTP server in this one.
  * Prints exactly one line on stdout — the URL with its token — once the
- * engine answers; everything else goes to stderr. Ctrl-C stops the run in
+ * lab process answers; everything else goes to stderr. Ctrl-C stops the run in
  * flight (recorded as cancelled, resumable) and exits.
  */
 async function cmdServe(args: string[]): Promise<number> {
