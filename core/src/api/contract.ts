@@ -20,6 +20,7 @@ import { experimentDef } from '../experiment.ts';
 import { describeIssues, joinIssues } from '../issues.ts';
 import { pathText } from '../path-text.ts';
 import { EXECUTION_PROVIDER_CHOICES } from '../execution-providers.ts';
+import type { ModelFormatId } from '../model-formats.ts';
 import type { ExecutionProviderChoice, GpuAdapterInfo } from '../execution-providers.ts';
 import type { MethodInfo } from '../registry.ts';
 import type { AnyRow } from './rows.ts';
@@ -32,7 +33,7 @@ export interface ModelSummary {
   readonly id: string;
   readonly path: string;
   readonly name: string;
-  readonly format: 'gguf' | 'hf' | 'llama2c';
+  readonly format: ModelFormatId;
   readonly bundled: boolean;
   /** Loaded into the engine process now. */
   readonly loaded: boolean;
