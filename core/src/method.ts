@@ -23,7 +23,13 @@ import type { Tensor } from './tensor.ts';
 /** A strict object schema whose every field has a default, so `{}` parses. */
 export type ParamSchema<P> = z.ZodType<P>;
 
-interface MethodInfo<Id extends string, P> {
+/**
+ * What every compression method's definition carries (scorer, allocator or
+ * head-wise split): its id, its names and its parameter schema. The API's
+ * serialisable view of it, with the schema as JSON Schema, is registry.ts's
+ * `MethodInfo`.
+ */
+export interface CompressionMethodDef<Id extends string, P> {
   readonly id: Id;
   readonly label: string;
   /** One or two sentences: the idea. */
@@ -43,7 +49,7 @@ export interface Protected {
 /** Which observation fields a scorer reads; the engine computes only what is asked. */
 export type ObservationNeed = 'window' | 'windowVariance' | 'lastQuery' | 'accumulated' | 'keys' | 'values';
 
-export interface ScorerDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
+export interface ScorerDef<Id extends string = string, P = unknown> extends CompressionMethodDef<Id, P> {
   needs(params: P): readonly { readonly input: ObservationNeed; readonly windowSize?: number }[];
   /** True when the scorer can re-score during decoding (H2O, StreamingLLM). */
   readonly decodeTime: boolean;
@@ -71,7 +77,7 @@ export interface LayerStats {
 
 export type LayerStatNeed = 'lmba' | 'cake';
 
-export interface AllocatorDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
+export interface AllocatorDef<Id extends string = string, P = unknown> extends CompressionMethodDef<Id, P> {
   /**
    * Computes the allocator's statistics from per-layer observations (e.g.
    * ZigZagKV's LMBA at its τ). Omitted by allocators that need none.
@@ -92,7 +98,7 @@ export interface AllocatorDef<Id extends string = string, P = unknown> extends M
   minTotal?(stats: Pick<LayerStats, 'numLayers' | 'seqLen' | 'minPerLayer'>, params: P): { readonly tokens: number; readonly why: string };
 }
 
-export interface HeadwiseDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
+export interface HeadwiseDef<Id extends string = string, P = unknown> extends CompressionMethodDef<Id, P> {
   /**
    * Splits one layer's budget (B_l tokens per head on average, H_kv·B_l in
    * all) across its KV heads from the layer's scores [Hkv, n]. Returns

@@ -73,7 +73,11 @@ export function getHeadwise(id: string): HeadwiseDef<string, unknown> {
   return HEADWISE[id] as unknown as HeadwiseDef<string, unknown>;
 }
 
-/** Serializable description of one method, for the UI and the CLI (`kvlab methods`). */
+/**
+ * Serializable description of one compression method, for the UI's pickers and
+ * the CLI (`kvlab methods`): its definition (method.ts's CompressionMethodDef)
+ * with the parameters as JSON Schema, their defaults and the named presets.
+ */
 export interface MethodInfo {
   readonly kind: MethodKind;
   readonly id: string;

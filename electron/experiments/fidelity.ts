@@ -7,7 +7,7 @@
  * method; positions 1 … M−1 are predicted from the compressed cache.
  */
 import { fidelitySummary, greedyPrefixMatch } from '@kvlab/core';
-import type { FidelityMetrics } from './rows.ts';
+import type { FidelityMetrics } from '@kvlab/core';
 
 // eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
 export function fidelityFromLogits(

@@ -7,7 +7,7 @@
  */
 import { computeLmbo, f32, lmbaPerHead } from '@kvlab/core';
 import type { Engine } from '../engine/engine.ts';
-import type { ProfileRow } from './rows.ts';
+import type { ProfileRow } from '@kvlab/core';
 
 export interface ProfileOptions {
   /** LMBA threshold τ (default 0.9). */

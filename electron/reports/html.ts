@@ -15,8 +15,8 @@
  */
 import type { StoredExperiment, StoredRow } from '../experiments/store.ts';
 import { readExperiment, readRows } from '../experiments/store.ts';
-import type { GroupSummary, ReportData } from './aggregate.ts';
-import { aggregate, groupLabel } from './aggregate.ts';
+import type { GroupSummary, ReportData } from '@kvlab/core';
+import { aggregate, byteUnit, formatFixed, formatPercent, groupLabel } from '@kvlab/core';
 import type { ChartSeries } from './svg.ts';
 import { esc, FULL_COLOR, groupedBarChart, heatmap, PALETTE, xyChart } from './svg.ts';
 
@@ -39,30 +39,6 @@ export interface HtmlReportOptions {
 
 export function loadReportSource(dir: string): ReportSource {
   return { experiment: readExperiment(dir), rows: readRows(dir) };
-}
-
-// ---------------------------------------------------------------------------
-// Formatting (fixed digits, so output is stable)
-
-const f = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '–');
-
-interface ByteUnit {
-  readonly div: number;
-  readonly name: string;
-}
-
-/** The unit that keeps the largest value between 1 and 1024 (B, KiB, MiB, GiB). */
-export function byteUnit(maxBytes: number): ByteUnit {
-  const units: ByteUnit[] = [
-    { div: 1, name: 'B' },
-    { div: 1024, name: 'KiB' },
-    { div: 1024 ** 2, name: 'MiB' },
-    { div: 1024 ** 3, name: 'GiB' },
-  ];
-  let u = units[0] as ByteUnit;
-  for (const c of units) if (maxBytes >= c.div) u = c;
-  return u;
 }
 
 const table = (
@@ -240,7 +216,7 @@ function accuracySection(d: ReportData, colorOf: (label: string) => string): str
           x: g.heldBytes / unit.div,
           y: g.score.mean,
           err: g.score.ci95,
-          label: `${groupLabel(g)}: ${f(g.score.mean, 3)} ± ${f(g.score.ci95, 3)}`,
+          label: `${groupLabel(g)}: ${formatFixed(g.score.mean, 3)} ± ${formatFixed(g.score.ci95, 3)}`,
         })),
       });
     }
@@ -258,7 +234,7 @@ function accuracySection(d: ReportData, colorOf: (label: string) => string): str
           points: pts.map((g) => ({
             x: g.nominalBytes / unit.div,
             y: g.score.mean,
-            label: `${groupLabel(g)}: nominal ${pct(g.nominalRatio)} of the full cache`,
+            label: `${groupLabel(g)}: nominal ${formatPercent(g.nominalRatio)} of the full cache`,
           })),
         });
     }
@@ -360,7 +336,7 @@ function fidelitySection(d: ReportData, colorOf: (label: string) => string): str
             x: p.nominalRatio * 100,
             y: p[key].mean,
             err: p[key].ci95,
-            label: `${cv.methodLabel} @ ${p.budget}: ${f(p[key].mean, 4)}`,
+            label: `${cv.methodLabel} @ ${p.budget}: ${formatFixed(p[key].mean, 4)}`,
           })),
         })),
         xFromZero: true,
@@ -420,14 +396,18 @@ function resultsSection(d: ReportData): string {
     breakable(g.methodLabel),
     esc(g.budget),
     String(g.score.n),
-    f(g.score.mean, 3),
-    f(g.score.ci95, 3),
-    f(g.score.std, 3),
+    formatFixed(g.score.mean, 3),
+    formatFixed(g.score.ci95, 3),
+    formatFixed(g.score.std, 3),
     esc(g.metric),
-    f(g.heldBytes / unit.div, 2),
-    pct(g.nominalRatio),
-    pct(g.measuredRatio),
-    ...(anyFid ? (g.fidelity ? [f(g.fidelity.deltaNll.mean, 4), f(g.fidelity.kl.mean, 4), f(g.fidelity.top1.mean, 3)] : ['', '', '']) : []),
+    formatFixed(g.heldBytes / unit.div, 2),
+    formatPercent(g.nominalRatio),
+    formatPercent(g.measuredRatio),
+    ...(anyFid
+      ? g.fidelity
+        ? [formatFixed(g.fidelity.deltaNll.mean, 4), formatFixed(g.fidelity.kl.mean, 4), formatFixed(g.fidelity.top1.mean, 3)]
+        : ['', '', '']
+      : []),
     g.flags.map((fl) => `<span class="flag${fl === 'budget-covers-prompt' ? ' info' : ''}">${esc(fl)}</span>`).join(''),
   ]);
   // Text columns wrap (a long model or method name must not push the table past the page); on screen a table that still

@@ -37,8 +37,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResultRow } from '../experiments/rows.ts';
-import { groupCells, splitRows } from './aggregate.ts';
+import type { ResultRow } from '@kvlab/core';
+import { groupCells, splitRows } from '@kvlab/core';
 import type { ReportSource } from './html.ts';
 import { loadReportSource } from './html.ts';
 import { toCsv } from './tables.ts';

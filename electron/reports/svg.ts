@@ -15,7 +15,7 @@
  * data-* attributes (`g.series[data-series]`, `.point`, `rect.cell`,
  * `rect.bar`) so tests and the app can query them.
  */
-import { niahColor, niceTicks as roundTicks, textColorOn, tickDigits } from '@kvlab/core';
+import { formatTokens, niahColor, niceTicks as roundTicks, textColorOn, tickDigits } from '@kvlab/core';
 
 // The colours are core's (results/colors.ts), which the app's charts draw in
 // too, so a method has the same colour on screen and on paper.
@@ -321,13 +321,6 @@ export interface HeatmapOptions {
   readonly height?: number;
 }
 
-/** Token counts as "512", "4K", "128K", "1.5K" (exact multiples of 1024 as K). */
-export function fmtTokens(t: number): string {
-  if (t >= 1024 && t % 1024 === 0) return `${t / 1024}K`;
-  if (t >= 1024 && (t * 2) % 1024 === 0) return `${t / 1024}K`;
-  return String(t);
-}
-
 /**
  * A NIAH heatmap laid out as in gkamradt/LLMTest_NeedleInAHaystack and
  * KVCache-Factory: context length across ("Context length (tokens)"), needle
@@ -378,7 +371,7 @@ export function heatmap(o: HeatmapOptions): string {
   const yEvery = Math.max(1, Math.ceil((rows * 11) / ph));
   s += `<g class="ticks ticks-x" fill="#333333" text-anchor="middle" font-size="9.5">`;
   o.xValues.forEach((v, c) => {
-    if (c % xEvery === 0) s += text(f.left + (c + 0.5) * cw, f.height - f.bottom + 12, fmtTokens(v));
+    if (c % xEvery === 0) s += text(f.left + (c + 0.5) * cw, f.height - f.bottom + 12, formatTokens(v));
   });
   s += `</g><g class="ticks ticks-y" fill="#333333" text-anchor="end" font-size="9.5">`;
   o.yValues.forEach((v, r) => {

@@ -10,8 +10,7 @@
  */
 import type { KeyboardEvent, ReactNode } from 'react';
 import { memo, useCallback } from 'react';
-import { textColorOn } from '@kvlab/core';
-import { fmtTokens } from './format.ts';
+import { formatTokens, textColorOn } from '@kvlab/core';
 import { CHART_THEME } from './theme.ts';
 
 export interface HeatmapGridProps {
@@ -171,7 +170,7 @@ function HeatmapGridImpl(p: HeatmapGridProps): ReactNode {
         {p.xValues.map((v, c) =>
           c % xEvery === 0 ? (
             <text key={`x${c}`} x={f.left + (c + 0.5) * cw} y={height - f.bottom + 12} textAnchor="middle">
-              {fmtTokens(v)}
+              {formatTokens(v)}
             </text>
           ) : null,
         )}

@@ -8,7 +8,7 @@
  */
 import { useEffect, useMemo, type ReactNode } from 'react';
 import type { MethodInfo } from '@kvlab/core';
-import { niahNaming } from '@kvlab/core';
+import { formatDuration, formatInt, niahNaming } from '@kvlab/core';
 import { useLab } from '../store/index.ts';
 import {
   BUILDER_PRESETS,
@@ -21,7 +21,6 @@ import {
   type WorkloadKind,
 } from '../store/builder.ts';
 import { estimateCost, estimateSeconds, speedFromRows } from '../util/cost.ts';
-import { formatDuration, formatInt } from '../util/format.ts';
 
 // eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function BuilderScreen() {

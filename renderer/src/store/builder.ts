@@ -11,9 +11,8 @@
  * (core's registry and PRESETS, through the API).
  */
 import type { ExperimentInput, MethodInfo, ModelSummary, RunSummary, WorkloadDefInput } from '@kvlab/core';
-import { parseBudget, parseExperiment, resolveBudget } from '@kvlab/core';
+import { errorMessage, parseBudget, parseExperiment, resolveBudget } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
-import { errorMessage } from '../util/format.ts';
 
 export type WorkloadForm =
   | {
