@@ -1,7 +1,8 @@
 /**
  * The contracts every method implements, and parameter validation.
  *
- * Three axes, composable with each other (style.md §2):
+ * Three axes, composable with each other (any scorer with any allocator and
+ * any head-wise split):
  *   ScorerDef     token importance per KV head:   score(obs, params) → [Hkv, n], higher = keep
  *   AllocatorDef  tokens per layer:               allocate(stats, total, params) → Int32Array[L]
  *   HeadwiseDef   tokens per KV head in a layer:  split(scores, layerBudget, …) → Int32Array[Hkv]
@@ -65,7 +66,8 @@ export interface LayerStats {
   readonly seqLen: number;
   /**
    * The smallest budget any layer may get, from the token policy: protected
-   * tokens + 1 (ZigZagKV spec §5: lo ≥ α + 1). Allocators raise it with their own floors.
+   * tokens + 1 (a layer must keep every protected token and at least one
+   * scored one: ZigZagKV's floor lo ≥ α + 1). Allocators raise it with their own floors.
    */
   readonly minPerLayer: number;
   /** Per-layer LMBA (analysis/lmba.ts) — ZigZagKV. */

@@ -189,7 +189,6 @@ function summarySection(title: string, d: ReportData): string {
   return `${h}<!--nav-->`;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 function accuracySection(d: ReportData, colorOf: (label: string) => string): string {
   const byMw = new Map<string, GroupSummary[]>();
   for (const g of d.groups) {
@@ -202,70 +201,80 @@ function accuracySection(d: ReportData, colorOf: (label: string) => string): str
   let h = `<h2>Accuracy vs measured KV memory</h2><p class="note">Mean score over samples (error bars: 95 % CI) against the KV bytes the cache really held after compression (filled markers, joined per method). Hollow diamonds mark the nominal budget (keep ratio × full cache) at the same score: a gap between the two is memory the method promised but did not free. The dashed grey line is the Pareto frontier (no other cell scores more with less measured memory).</p>`;
   for (const [mw, gs] of byMw) {
     const [model = '', workload = ''] = mw.split('\u0000');
-    const unit = byteUnit(Math.max(...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite), 0));
-    const methods = [...new Set(gs.map((g) => g.methodLabel))];
-    const series: ChartSeries[] = [];
-    for (const m of methods) {
-      const pts = gs.filter((g) => g.methodLabel === m).sort((a, b) => a.heldBytes - b.heldBytes);
-      const color = colorOf(m);
-      series.push({
-        name: m,
-        color,
-        marker: 'circle',
-        points: pts.map((g) => ({
-          x: g.heldBytes / unit.div,
-          y: g.score.mean,
-          err: g.score.ci95,
-          label: `${groupLabel(g)}: ${formatFixed(g.score.mean, 3)} ± ${formatFixed(g.score.ci95, 3)}`,
-        })),
-      });
-    }
-    for (const m of methods) {
-      const pts = gs.filter((g) => g.methodLabel === m && !g.isFull).sort((a, b) => a.nominalBytes - b.nominalBytes);
-      if (pts.length)
-        series.push({
-          name: `${m} (nominal)`,
-          color: colorOf(m),
-          marker: 'diamond',
-          hollow: true,
-          line: 'none',
-          legend: false,
-          role: 'nominal',
-          points: pts.map((g) => ({
-            x: g.nominalBytes / unit.div,
-            y: g.score.mean,
-            label: `${groupLabel(g)}: nominal ${formatPercent(g.nominalRatio)} of the full cache`,
-          })),
-        });
-    }
-    const front = d.pareto.find((p) => p.model === model && p.workload === workload);
-    if (front && front.keys.length > 1) {
-      const pts = front.keys.map((k) => gs.find((g) => g.key === k)).filter((g): g is GroupSummary => g !== undefined);
-      series.push({
-        name: 'Pareto frontier',
-        color: '#9a9a9a',
-        line: 'dashed',
-        role: 'frontier',
-        points: pts.map((g) => ({ x: g.heldBytes / unit.div, y: g.score.mean })),
-      });
-    }
-    const scores = gs.map((g) => g.score.mean);
-    const unitScore = scores.every((s) => s >= 0 && s <= 1);
-    const metric = [...new Set(gs.map((g) => g.metric))].join(', ');
-    h += `<figure>${xyChart({
-      title: `${model} · ${workload}`,
-      xLabel: `measured KV cache (${unit.name})`,
-      yLabel: `score (${metric})`,
-      series,
-      notes: [
-        { marker: 'circle', color: '#555555', label: 'measured KV bytes' },
-        { marker: 'diamond', hollow: true, color: '#555555', label: 'nominal budget' },
-      ],
-      xFromZero: true,
-      ...(unitScore ? { yDomain: [0, 1] as const } : {}),
-    })}</figure>`;
+    h += `<figure>${accuracyChart(d, gs, { model, workload, colorOf })}</figure>`;
   }
   return h;
+}
+
+/** One model and workload's accuracy chart: measured series per method, the nominal markers, the Pareto frontier. */
+function accuracyChart(d: ReportData, gs: readonly GroupSummary[], at: { model: string; workload: string; colorOf: (label: string) => string }): string {
+  const unit = byteUnit(Math.max(...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite), 0));
+  const methods = [...new Set(gs.map((g) => g.methodLabel))];
+  const series: ChartSeries[] = [
+    ...methods.map((m) => measuredSeries(gs, m, at.colorOf(m), unit.div)),
+    ...methods.flatMap((m) => nominalSeries(gs, m, at.colorOf(m), unit.div)),
+    ...frontierSeries(d, gs, at, unit.div),
+  ];
+  const unitScore = gs.every((g) => g.score.mean >= 0 && g.score.mean <= 1);
+  const metric = [...new Set(gs.map((g) => g.metric))].join(', ');
+  return xyChart({
+    title: `${at.model} · ${at.workload}`,
+    xLabel: `measured KV cache (${unit.name})`,
+    yLabel: `score (${metric})`,
+    series,
+    notes: [
+      { marker: 'circle', color: '#555555', label: 'measured KV bytes' },
+      { marker: 'diamond', hollow: true, color: '#555555', label: 'nominal budget' },
+    ],
+    xFromZero: true,
+    ...(unitScore ? { yDomain: [0, 1] as const } : {}),
+  });
+}
+
+/** A method's groups at the bytes they really held, with the score's 95 % CI. */
+function measuredSeries(gs: readonly GroupSummary[], m: string, color: string, div: number): ChartSeries {
+  const pts = gs.filter((g) => g.methodLabel === m).sort((a, b) => a.heldBytes - b.heldBytes);
+  return {
+    name: m,
+    color,
+    marker: 'circle',
+    points: pts.map((g) => ({
+      x: g.heldBytes / div,
+      y: g.score.mean,
+      err: g.score.ci95,
+      label: `${groupLabel(g)}: ${formatFixed(g.score.mean, 3)} ± ${formatFixed(g.score.ci95, 3)}`,
+    })),
+  };
+}
+
+/** The same groups at their nominal budget (hollow diamonds, no line, not in the legend); none for the full cache. */
+function nominalSeries(gs: readonly GroupSummary[], m: string, color: string, div: number): ChartSeries[] {
+  const pts = gs.filter((g) => g.methodLabel === m && !g.isFull).sort((a, b) => a.nominalBytes - b.nominalBytes);
+  if (!pts.length) return [];
+  return [
+    {
+      name: `${m} (nominal)`,
+      color,
+      marker: 'diamond',
+      hollow: true,
+      line: 'none',
+      legend: false,
+      role: 'nominal',
+      points: pts.map((g) => ({
+        x: g.nominalBytes / div,
+        y: g.score.mean,
+        label: `${groupLabel(g)}: nominal ${formatPercent(g.nominalRatio)} of the full cache`,
+      })),
+    },
+  ];
+}
+
+/** The dashed Pareto frontier through the model and workload's frontier groups, when it has two points or more. */
+function frontierSeries(d: ReportData, gs: readonly GroupSummary[], at: { model: string; workload: string }, div: number): ChartSeries[] {
+  const front = d.pareto.find((p) => p.model === at.model && p.workload === at.workload);
+  if (!front || front.keys.length <= 1) return [];
+  const pts = front.keys.map((k) => gs.find((g) => g.key === k)).filter((g): g is GroupSummary => g !== undefined);
+  return [{ name: 'Pareto frontier', color: '#9a9a9a', line: 'dashed', role: 'frontier', points: pts.map((g) => ({ x: g.heldBytes / div, y: g.score.mean })) }];
 }
 
 function niahSection(d: ReportData, trained: (model: string) => number | undefined): string {
