@@ -16,9 +16,10 @@
 import type { StoredExperiment, StoredRow } from '../experiments/store.ts';
 import { readExperiment, readRows } from '../experiments/store.ts';
 import type { GroupSummary, ReportData } from '@kvlab/core';
-import { aggregate, byteUnit, formatFixed, formatPercent, groupLabel } from '@kvlab/core';
+// The colours are core's (results/colors.ts), which the app's charts draw in too, so a method has the same colour on screen and on paper.
+import { aggregate, allocatorColors, byteUnit, formatFixed, formatPercent, groupLabel, methodColors } from '@kvlab/core';
 import type { ChartSeries } from './svg.ts';
-import { esc, FULL_COLOR, groupedBarChart, heatmap, PALETTE, xyChart } from './svg.ts';
+import { esc, groupedBarChart, heatmap, xyChart } from './svg.ts';
 
 /** Rows and experiment already in memory (the app, tests) instead of a folder. */
 export interface ReportSource {
@@ -97,9 +98,7 @@ export function renderHtmlReport(source: string | ReportSource, options: HtmlRep
   const data = aggregate(src.experiment, src.rows);
   const title = options.title ?? `KV Lab report — ${data.summary.name}`;
 
-  const methodColor = new Map<string, string>();
-  let ci = 0;
-  for (const m of data.summary.methods) methodColor.set(m.label, m.method === 'full' ? FULL_COLOR : (PALETTE[ci++ % PALETTE.length] ?? '#000000'));
+  const methodColor = methodColors(data.summary.methods);
   const colorOf = (label: string): string => methodColor.get(label) ?? '#000000';
 
   const trained = (model: string): number | undefined => {
@@ -306,8 +305,8 @@ function niahSection(d: ReportData, trained: (model: string) => number | undefin
 
 function layersSection(d: ReportData): string {
   if (d.layerBudgets.length === 0) return '';
-  const allocators = [...new Set(d.layerBudgets.flatMap((c) => c.series.map((s) => s.allocator)))].sort();
-  const color = (a: string): string => PALETTE[allocators.indexOf(a) % PALETTE.length] ?? '#000000';
+  const colors = allocatorColors(d.layerBudgets.flatMap((c) => c.series.map((s) => s.allocator)));
+  const color = (a: string): string => colors.get(a) ?? '#000000';
   let h = `<h2>Per-layer budgets</h2><p class="note">Tokens per KV head each layer allocator gave each layer, averaged over every cell of that allocator at the budget (scorers and Ada-KV do not change the layer split, so their cells are pooled). The line is the mean LMBA per layer (the fewest tokens that keep τ of a layer's attention mass, ZigZagKV §2.1) on the right-hand axis.</p>`;
   for (const c of d.layerBudgets) {
     h += `<figure>${groupedBarChart({

@@ -17,10 +17,6 @@
  */
 import { formatTokens, NO_VALUE, niahColor, niceTicks as roundTicks, textColorOn, tickDigits } from '@kvlab/core';
 
-// The colours are core's (results/colors.ts), which the app's charts draw in
-// too, so a method has the same colour on screen and on paper.
-export { FULL_COLOR, NIAH_COLORS, niahColor, PALETTE } from '@kvlab/core';
-
 /** Escapes text for SVG/HTML content and attribute values. */
 export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { textColorOn } from '@kvlab/core';
-import { esc, groupedBarChart, heatmap, n2, niahColor, niceTicks, xyChart } from '../../electron/reports/svg.ts';
+import { niahColor, textColorOn } from '@kvlab/core';
+import { esc, groupedBarChart, heatmap, n2, niceTicks, xyChart } from '../../electron/reports/svg.ts';
 
 const count = (s: string, re: RegExp): number => (s.match(new RegExp(re.source, 'g')) ?? []).length;
 
