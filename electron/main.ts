@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, nativeTheme, protocol, screen, session, shell, utilityProcess } from 'electron';
 import type { Event as ElectronEvent, OpenDialogOptions, WebContents } from 'electron';
 import type { LabEvent } from '@kvlab/core';
-import { ApiError } from '@kvlab/core';
+import { ApiError, modelFileDialogFilter } from '@kvlab/core';
 import { findDefaultModel } from './host/default-model.ts';
 import { createLabProcessClient, LAB_PROCESS_ENV } from './host/lab-process-client.ts';
 import type { LabProcessClient } from './host/lab-process-client.ts';
@@ -103,10 +103,7 @@ async function pickPath(kind: 'file' | 'folder'): Promise<string | null> {
       ? {
           title: 'Open a model file',
           properties: ['openFile'],
-          filters: [
-            { name: 'Models (GGUF, llama2.c)', extensions: ['gguf', 'bin'] },
-            { name: 'All files', extensions: ['*'] },
-          ],
+          filters: [modelFileDialogFilter(), { name: 'All files', extensions: ['*'] }],
         }
       : { title: 'Open a Hugging Face model folder', properties: ['openDirectory'] };
   const parent = BrowserWindow.getFocusedWindow() ?? mainWindow;

@@ -1,7 +1,8 @@
 /**
  * The contracts every method implements, and parameter validation.
  *
- * Three axes, composable with each other (style.md §2):
+ * Three axes, composable with each other (any scorer with any allocator and
+ * any head-wise split):
  *   ScorerDef     token importance per KV head:   score(obs, params) → [Hkv, n], higher = keep
  *   AllocatorDef  tokens per layer:               allocate(stats, total, params) → Int32Array[L]
  *   HeadwiseDef   tokens per KV head in a layer:  split(scores, layerBudget, …) → Int32Array[Hkv]
@@ -23,7 +24,13 @@ import type { Tensor } from './tensor.ts';
 /** A strict object schema whose every field has a default, so `{}` parses. */
 export type ParamSchema<P> = z.ZodType<P>;
 
-interface MethodInfo<Id extends string, P> {
+/**
+ * What every compression method's definition carries (scorer, allocator or
+ * head-wise split): its id, its names and its parameter schema. The API's
+ * serialisable view of it, with the schema as JSON Schema, is registry.ts's
+ * `MethodInfo`.
+ */
+export interface CompressionMethodDef<Id extends string, P> {
   readonly id: Id;
   readonly label: string;
   /** One or two sentences: the idea. */
@@ -43,7 +50,7 @@ export interface Protected {
 /** Which observation fields a scorer reads; the engine computes only what is asked. */
 export type ObservationNeed = 'window' | 'windowVariance' | 'lastQuery' | 'accumulated' | 'keys' | 'values';
 
-export interface ScorerDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
+export interface ScorerDef<Id extends string = string, P = unknown> extends CompressionMethodDef<Id, P> {
   needs(params: P): readonly { readonly input: ObservationNeed; readonly windowSize?: number }[];
   /** True when the scorer can re-score during decoding (H2O, StreamingLLM). */
   readonly decodeTime: boolean;
@@ -59,7 +66,8 @@ export interface LayerStats {
   readonly seqLen: number;
   /**
    * The smallest budget any layer may get, from the token policy: protected
-   * tokens + 1 (ZigZagKV spec §5: lo ≥ α + 1). Allocators raise it with their own floors.
+   * tokens + 1 (a layer must keep every protected token and at least one
+   * scored one: ZigZagKV's floor lo ≥ α + 1). Allocators raise it with their own floors.
    */
   readonly minPerLayer: number;
   /** Per-layer LMBA (analysis/lmba.ts) — ZigZagKV. */
@@ -71,7 +79,7 @@ export interface LayerStats {
 
 export type LayerStatNeed = 'lmba' | 'cake';
 
-export interface AllocatorDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
+export interface AllocatorDef<Id extends string = string, P = unknown> extends CompressionMethodDef<Id, P> {
   /**
    * Computes the allocator's statistics from per-layer observations (e.g.
    * ZigZagKV's LMBA at its τ). Omitted by allocators that need none.
@@ -92,7 +100,7 @@ export interface AllocatorDef<Id extends string = string, P = unknown> extends M
   minTotal?(stats: Pick<LayerStats, 'numLayers' | 'seqLen' | 'minPerLayer'>, params: P): { readonly tokens: number; readonly why: string };
 }
 
-export interface HeadwiseDef<Id extends string = string, P = unknown> extends MethodInfo<Id, P> {
+export interface HeadwiseDef<Id extends string = string, P = unknown> extends CompressionMethodDef<Id, P> {
   /**
    * Splits one layer's budget (B_l tokens per head on average, H_kv·B_l in
    * all) across its KV heads from the layer's scores [Hkv, n]. Returns

@@ -2,7 +2,8 @@
  * The single registry of methods: the list that drives the UI pickers,
  * experiment validation, the conformance tests and the benchmark.
  *
- * Nothing registers itself at import time (style.md §3.4): adding a method is
+ * Nothing registers itself at import time (so the list is visible here, and
+ * no import order can change it): adding a method is
  * one file plus one line here, and the conformance suite covers it with no
  * new test code (docs/adding-a-method.md).
  */
@@ -73,7 +74,11 @@ export function getHeadwise(id: string): HeadwiseDef<string, unknown> {
   return HEADWISE[id] as unknown as HeadwiseDef<string, unknown>;
 }
 
-/** Serializable description of one method, for the UI and the CLI (`kvlab methods`). */
+/**
+ * Serializable description of one compression method, for the UI's pickers and
+ * the CLI (`kvlab methods`): its definition (method.ts's CompressionMethodDef)
+ * with the parameters as JSON Schema, their defaults and the named presets.
+ */
 export interface MethodInfo {
   readonly kind: MethodKind;
   readonly id: string;

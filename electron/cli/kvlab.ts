@@ -26,7 +26,7 @@ import { formatBytes, inspectModel, loadModel } from '../engine/load.ts';
 import { mergeResults } from '../experiments/merge.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import { fileSha256, provenance, providerStamp } from '../experiments/provenance.ts';
-import type { ProfileRow } from '../experiments/rows.ts';
+import type { ProfileRow } from '@kvlab/core';
 import type { RunEvent } from '../experiments/runner.ts';
 import { runExperiment } from '../experiments/runner.ts';
 import { ResultsStore } from '../experiments/store.ts';
@@ -41,7 +41,7 @@ import { exposureWarning, readTlsFiles, startServer, type RunningServer, type Tl
 const USAGE = `usage: kvlab <command> …
   run <experiment.json> [--out <dir>] [--shard i/n]
   merge <out-dir> <shard-dir> [<shard-dir>…]
-  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>] [--ep auto|cpu|webgpu|cuda|dml|coreml]
+  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
   report <results-dir> --format html|pdf|csv|json [--out <file>]
   export <results-dir> --kvpress <dir>
   models

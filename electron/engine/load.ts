@@ -36,6 +36,7 @@
  * hashing any weight. */
 
 import type { ModelFacts } from '@kvlab/core';
+import { recogniseModelFile, unreadableModelMessage } from '@kvlab/core';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
@@ -229,28 +230,25 @@ function detect(path: string): Detected {
     throw new ModelFileError(path, 'not found');
   }
   if (isDir) return { format: 'hf', path, dir: path };
-  const name = basename(path);
-  if (name === 'config.json' || name.endsWith('.safetensors') || name.endsWith('.safetensors.index.json')) return { format: 'hf', path, dir: dirname(path) };
-  if (/\.gguf$/i.test(name)) return { format: 'gguf', path };
+  const format = recogniseModelFile(basename(path), () => readMagic(path));
+  if (format === 'hf') return { format, path, dir: dirname(path) };
+  if (format) return { format, path };
+  throw new ModelFileError(path, unreadableModelMessage(), 'E_MODEL_UNSUPPORTED');
+}
+
+/** The first four bytes of a file, as Latin-1 text ('' when shorter). */
+function readMagic(path: string): string {
   const magic = Buffer.alloc(4);
-  let n: number;
   try {
     const fd = openSync(path, 'r');
     try {
-      n = readSync(fd, magic, 0, 4, 0);
+      return readSync(fd, magic, 0, 4, 0) === 4 ? magic.toString('latin1') : '';
     } finally {
       closeSync(fd);
     }
   } catch (e) {
     throw new ModelFileError(path, `cannot read: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (n === 4 && magic.toString('latin1') === 'GGUF') return { format: 'gguf', path };
-  if (/\.bin$/i.test(name)) return { format: 'llama2c', path };
-  throw new ModelFileError(
-    path,
-    'not a model KV Lab can read: expected a GGUF file (.gguf), a llama2.c checkpoint (.bin) or a Hugging Face folder (config.json + *.safetensors)',
-    'E_MODEL_UNSUPPORTED',
-  );
 }
 
 interface Inspected {

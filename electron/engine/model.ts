@@ -26,6 +26,7 @@
  * the HF→GGUF converter permuted); 'halves' = rotate-half (x[i], x[i+d/2]),
  * as Hugging Face checkpoints and Qwen2 GGUFs (NEOX mode).
  */
+import type { ModelFormatId } from '@kvlab/core';
 import { LabError } from '@kvlab/core';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2';
@@ -121,7 +122,8 @@ export interface Tokenizer {
   piece(id: number): string;
 }
 
-export type ModelFormat = 'gguf' | 'llama2c' | 'hf';
+/** The model formats are core's list (core/src/model-formats.ts). */
+export type ModelFormat = ModelFormatId;
 
 export interface LoadedModel {
   readonly path: string;

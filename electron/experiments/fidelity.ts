@@ -7,7 +7,7 @@
  * method; positions 1 … M−1 are predicted from the compressed cache.
  */
 import { fidelitySummary, greedyPrefixMatch } from '@kvlab/core';
-import type { FidelityMetrics } from './rows.ts';
+import type { FidelityMetrics } from '@kvlab/core';
 
 /** One cell's outputs and the full cache's, over the same continuation. */
 export interface FidelityInputs {

@@ -6,8 +6,8 @@
  * rows in a results folder like any other result.
  */
 import { computeLmbo, f32, lmbaPerHead } from '@kvlab/core';
+import type { ProfileRow } from '@kvlab/core';
 import type { InferenceEngine } from '../engine/inference-engine.ts';
-import type { ProfileRow } from './rows.ts';
 
 export interface ProfileOptions {
   /** LMBA threshold τ (default 0.9). */

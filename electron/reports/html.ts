@@ -15,10 +15,11 @@
  */
 import type { StoredExperiment, StoredRow } from '../experiments/store.ts';
 import { readExperiment, readRows } from '../experiments/store.ts';
-import type { GroupSummary, ReportData } from './aggregate.ts';
-import { aggregate, groupLabel } from './aggregate.ts';
+import type { GroupSummary, ReportData } from '@kvlab/core';
+// The colours are core's (results/colors.ts), which the app's charts draw in too, so a method has the same colour on screen and on paper.
+import { aggregate, allocatorColors, byteUnit, formatFixed, formatPercent, groupLabel, methodColors } from '@kvlab/core';
 import type { ChartSeries } from './svg.ts';
-import { esc, FULL_COLOR, groupedBarChart, heatmap, PALETTE, xyChart } from './svg.ts';
+import { esc, groupedBarChart, heatmap, xyChart } from './svg.ts';
 
 /** Rows and experiment already in memory (the app, tests) instead of a folder. */
 export interface ReportSource {
@@ -39,30 +40,6 @@ export interface HtmlReportOptions {
 
 export function loadReportSource(dir: string): ReportSource {
   return { experiment: readExperiment(dir), rows: readRows(dir) };
-}
-
-// ---------------------------------------------------------------------------
-// Formatting (fixed digits, so output is stable)
-
-const f = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '–');
-
-interface ByteUnit {
-  readonly div: number;
-  readonly name: string;
-}
-
-/** The unit that keeps the largest value between 1 and 1024 (B, KiB, MiB, GiB). */
-export function byteUnit(maxBytes: number): ByteUnit {
-  const units: ByteUnit[] = [
-    { div: 1, name: 'B' },
-    { div: 1024, name: 'KiB' },
-    { div: 1024 ** 2, name: 'MiB' },
-    { div: 1024 ** 3, name: 'GiB' },
-  ];
-  let u = units[0] as ByteUnit;
-  for (const c of units) if (maxBytes >= c.div) u = c;
-  return u;
 }
 
 const table = (
@@ -121,9 +98,7 @@ export function renderHtmlReport(source: string | ReportSource, options: HtmlRep
   const data = aggregate(src.experiment, src.rows);
   const title = options.title ?? `KV Lab report — ${data.summary.name}`;
 
-  const methodColor = new Map<string, string>();
-  let ci = 0;
-  for (const m of data.summary.methods) methodColor.set(m.label, m.method === 'full' ? FULL_COLOR : (PALETTE[ci++ % PALETTE.length] ?? '#000000'));
+  const methodColor = methodColors(data.summary.methods);
   const colorOf = (label: string): string => methodColor.get(label) ?? '#000000';
 
   const trained = (model: string): number | undefined => {
@@ -213,7 +188,6 @@ function summarySection(title: string, d: ReportData): string {
   return `${h}<!--nav-->`;
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 function accuracySection(d: ReportData, colorOf: (label: string) => string): string {
   const byMw = new Map<string, GroupSummary[]>();
   for (const g of d.groups) {
@@ -226,70 +200,80 @@ function accuracySection(d: ReportData, colorOf: (label: string) => string): str
   let h = `<h2>Accuracy vs measured KV memory</h2><p class="note">Mean score over samples (error bars: 95 % CI) against the KV bytes the cache really held after compression (filled markers, joined per method). Hollow diamonds mark the nominal budget (keep ratio × full cache) at the same score: a gap between the two is memory the method promised but did not free. The dashed grey line is the Pareto frontier (no other cell scores more with less measured memory).</p>`;
   for (const [mw, gs] of byMw) {
     const [model = '', workload = ''] = mw.split('\u0000');
-    const unit = byteUnit(Math.max(...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite), 0));
-    const methods = [...new Set(gs.map((g) => g.methodLabel))];
-    const series: ChartSeries[] = [];
-    for (const m of methods) {
-      const pts = gs.filter((g) => g.methodLabel === m).sort((a, b) => a.heldBytes - b.heldBytes);
-      const color = colorOf(m);
-      series.push({
-        name: m,
-        color,
-        marker: 'circle',
-        points: pts.map((g) => ({
-          x: g.heldBytes / unit.div,
-          y: g.score.mean,
-          err: g.score.ci95,
-          label: `${groupLabel(g)}: ${f(g.score.mean, 3)} ± ${f(g.score.ci95, 3)}`,
-        })),
-      });
-    }
-    for (const m of methods) {
-      const pts = gs.filter((g) => g.methodLabel === m && !g.isFull).sort((a, b) => a.nominalBytes - b.nominalBytes);
-      if (pts.length)
-        series.push({
-          name: `${m} (nominal)`,
-          color: colorOf(m),
-          marker: 'diamond',
-          hollow: true,
-          line: 'none',
-          legend: false,
-          role: 'nominal',
-          points: pts.map((g) => ({
-            x: g.nominalBytes / unit.div,
-            y: g.score.mean,
-            label: `${groupLabel(g)}: nominal ${pct(g.nominalRatio)} of the full cache`,
-          })),
-        });
-    }
-    const front = d.pareto.find((p) => p.model === model && p.workload === workload);
-    if (front && front.keys.length > 1) {
-      const pts = front.keys.map((k) => gs.find((g) => g.key === k)).filter((g): g is GroupSummary => g !== undefined);
-      series.push({
-        name: 'Pareto frontier',
-        color: '#9a9a9a',
-        line: 'dashed',
-        role: 'frontier',
-        points: pts.map((g) => ({ x: g.heldBytes / unit.div, y: g.score.mean })),
-      });
-    }
-    const scores = gs.map((g) => g.score.mean);
-    const unitScore = scores.every((s) => s >= 0 && s <= 1);
-    const metric = [...new Set(gs.map((g) => g.metric))].join(', ');
-    h += `<figure>${xyChart({
-      title: `${model} · ${workload}`,
-      xLabel: `measured KV cache (${unit.name})`,
-      yLabel: `score (${metric})`,
-      series,
-      notes: [
-        { marker: 'circle', color: '#555555', label: 'measured KV bytes' },
-        { marker: 'diamond', hollow: true, color: '#555555', label: 'nominal budget' },
-      ],
-      xFromZero: true,
-      ...(unitScore ? { yDomain: [0, 1] as const } : {}),
-    })}</figure>`;
+    h += `<figure>${accuracyChart(d, gs, { model, workload, colorOf })}</figure>`;
   }
   return h;
+}
+
+/** One model and workload's accuracy chart: measured series per method, the nominal markers, the Pareto frontier. */
+function accuracyChart(d: ReportData, gs: readonly GroupSummary[], at: { model: string; workload: string; colorOf: (label: string) => string }): string {
+  const unit = byteUnit(Math.max(...gs.map((g) => Math.max(g.heldBytes, g.nominalBytes, g.fullBytes)).filter(Number.isFinite), 0));
+  const methods = [...new Set(gs.map((g) => g.methodLabel))];
+  const series: ChartSeries[] = [
+    ...methods.map((m) => measuredSeries(gs, m, at.colorOf(m), unit.div)),
+    ...methods.flatMap((m) => nominalSeries(gs, m, at.colorOf(m), unit.div)),
+    ...frontierSeries(d, gs, at, unit.div),
+  ];
+  const unitScore = gs.every((g) => g.score.mean >= 0 && g.score.mean <= 1);
+  const metric = [...new Set(gs.map((g) => g.metric))].join(', ');
+  return xyChart({
+    title: `${at.model} · ${at.workload}`,
+    xLabel: `measured KV cache (${unit.name})`,
+    yLabel: `score (${metric})`,
+    series,
+    notes: [
+      { marker: 'circle', color: '#555555', label: 'measured KV bytes' },
+      { marker: 'diamond', hollow: true, color: '#555555', label: 'nominal budget' },
+    ],
+    xFromZero: true,
+    ...(unitScore ? { yDomain: [0, 1] as const } : {}),
+  });
+}
+
+/** A method's groups at the bytes they really held, with the score's 95 % CI. */
+function measuredSeries(gs: readonly GroupSummary[], m: string, color: string, div: number): ChartSeries {
+  const pts = gs.filter((g) => g.methodLabel === m).sort((a, b) => a.heldBytes - b.heldBytes);
+  return {
+    name: m,
+    color,
+    marker: 'circle',
+    points: pts.map((g) => ({
+      x: g.heldBytes / div,
+      y: g.score.mean,
+      err: g.score.ci95,
+      label: `${groupLabel(g)}: ${formatFixed(g.score.mean, 3)} ± ${formatFixed(g.score.ci95, 3)}`,
+    })),
+  };
+}
+
+/** The same groups at their nominal budget (hollow diamonds, no line, not in the legend); none for the full cache. */
+function nominalSeries(gs: readonly GroupSummary[], m: string, color: string, div: number): ChartSeries[] {
+  const pts = gs.filter((g) => g.methodLabel === m && !g.isFull).sort((a, b) => a.nominalBytes - b.nominalBytes);
+  if (!pts.length) return [];
+  return [
+    {
+      name: `${m} (nominal)`,
+      color,
+      marker: 'diamond',
+      hollow: true,
+      line: 'none',
+      legend: false,
+      role: 'nominal',
+      points: pts.map((g) => ({
+        x: g.nominalBytes / div,
+        y: g.score.mean,
+        label: `${groupLabel(g)}: nominal ${formatPercent(g.nominalRatio)} of the full cache`,
+      })),
+    },
+  ];
+}
+
+/** The dashed Pareto frontier through the model and workload's frontier groups, when it has two points or more. */
+function frontierSeries(d: ReportData, gs: readonly GroupSummary[], at: { model: string; workload: string }, div: number): ChartSeries[] {
+  const front = d.pareto.find((p) => p.model === at.model && p.workload === at.workload);
+  if (!front || front.keys.length <= 1) return [];
+  const pts = front.keys.map((k) => gs.find((g) => g.key === k)).filter((g): g is GroupSummary => g !== undefined);
+  return [{ name: 'Pareto frontier', color: '#9a9a9a', line: 'dashed', role: 'frontier', points: pts.map((g) => ({ x: g.heldBytes / div, y: g.score.mean })) }];
 }
 
 function niahSection(d: ReportData, trained: (model: string) => number | undefined): string {
@@ -321,8 +305,8 @@ function niahSection(d: ReportData, trained: (model: string) => number | undefin
 
 function layersSection(d: ReportData): string {
   if (d.layerBudgets.length === 0) return '';
-  const allocators = [...new Set(d.layerBudgets.flatMap((c) => c.series.map((s) => s.allocator)))].sort();
-  const color = (a: string): string => PALETTE[allocators.indexOf(a) % PALETTE.length] ?? '#000000';
+  const colors = allocatorColors(d.layerBudgets.flatMap((c) => c.series.map((s) => s.allocator)));
+  const color = (a: string): string => colors.get(a) ?? '#000000';
   let h = `<h2>Per-layer budgets</h2><p class="note">Tokens per KV head each layer allocator gave each layer, averaged over every cell of that allocator at the budget (scorers and Ada-KV do not change the layer split, so their cells are pooled). The line is the mean LMBA per layer (the fewest tokens that keep τ of a layer's attention mass, ZigZagKV §2.1) on the right-hand axis.</p>`;
   for (const c of d.layerBudgets) {
     h += `<figure>${groupedBarChart({
@@ -360,7 +344,7 @@ function fidelitySection(d: ReportData, colorOf: (label: string) => string): str
             x: p.nominalRatio * 100,
             y: p[key].mean,
             err: p[key].ci95,
-            label: `${cv.methodLabel} @ ${p.budget}: ${f(p[key].mean, 4)}`,
+            label: `${cv.methodLabel} @ ${p.budget}: ${formatFixed(p[key].mean, 4)}`,
           })),
         })),
         xFromZero: true,
@@ -420,14 +404,18 @@ function resultsSection(d: ReportData): string {
     breakable(g.methodLabel),
     esc(g.budget),
     String(g.score.n),
-    f(g.score.mean, 3),
-    f(g.score.ci95, 3),
-    f(g.score.std, 3),
+    formatFixed(g.score.mean, 3),
+    formatFixed(g.score.ci95, 3),
+    formatFixed(g.score.std, 3),
     esc(g.metric),
-    f(g.heldBytes / unit.div, 2),
-    pct(g.nominalRatio),
-    pct(g.measuredRatio),
-    ...(anyFid ? (g.fidelity ? [f(g.fidelity.deltaNll.mean, 4), f(g.fidelity.kl.mean, 4), f(g.fidelity.top1.mean, 3)] : ['', '', '']) : []),
+    formatFixed(g.heldBytes / unit.div, 2),
+    formatPercent(g.nominalRatio),
+    formatPercent(g.measuredRatio),
+    ...(anyFid
+      ? g.fidelity
+        ? [formatFixed(g.fidelity.deltaNll.mean, 4), formatFixed(g.fidelity.kl.mean, 4), formatFixed(g.fidelity.top1.mean, 3)]
+        : ['', '', '']
+      : []),
     g.flags.map((fl) => `<span class="flag${fl === 'budget-covers-prompt' ? ' info' : ''}">${esc(fl)}</span>`).join(''),
   ]);
   // Text columns wrap (a long model or method name must not push the table past the page); on screen a table that still

@@ -6,15 +6,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ReportError } from './aggregate.ts';
+import { ReportError } from '@kvlab/core';
 import type { HtmlReportOptions, ReportSource } from './html.ts';
 import { loadReportSource, renderHtmlReport } from './html.ts';
 import type { PdfOptions } from './pdf.ts';
 import { writePdfReport } from './pdf.ts';
 import { writeCsv, writeJson } from './tables.ts';
 
-export { ReportError, aggregate } from './aggregate.ts';
-export type { ReportData } from './aggregate.ts';
 export { renderHtmlReport, loadReportSource } from './html.ts';
 export type { HtmlReportOptions, ReportSource } from './html.ts';
 export { ChromiumMissingError, PdfError, findChromium, writePdfReport } from './pdf.ts';

@@ -1,8 +1,8 @@
 /**
  * Export to kvpress's evaluation results layout, so KV Lab numbers can sit
- * next to kvpress runs in the same notebooks and leaderboard scripts
- * (landscape.md §1: kvpress writes `predictions.csv`, `metrics.json`,
- * `config.yaml` per run).
+ * next to kvpress runs in the same notebooks and leaderboard scripts, which
+ * read the three files kvpress writes per run: `predictions.csv`,
+ * `metrics.json` and `config.yaml`.
  *
  * Layout, as NVIDIA/kvpress evaluation/evaluate.py (`get_results_dir`,
  * `run_evaluation`) writes it:
@@ -37,8 +37,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResultRow } from '../experiments/rows.ts';
-import { groupCells, splitRows } from './aggregate.ts';
+import type { ResultRow } from '@kvlab/core';
+import { groupCells, splitRows } from '@kvlab/core';
+import type { GroupSummary } from '@kvlab/core';
 import type { ReportSource } from './html.ts';
 import { loadReportSource } from './html.ts';
 import { toCsv } from './tables.ts';
@@ -112,13 +113,13 @@ export function toYaml(entries: readonly (readonly [string, YamlValue])[]): stri
 
 // ---------------------------------------------------------------------------
 
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Writes one kvpress-style run folder per (model, workload, method, budget) under outDir. */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function exportKvpress(from: string | ReportSource, outDir: string): KvpressRun[] {
   const src = typeof from === 'string' ? loadReportSource(from) : from;
   // Cell-id order: the same folder gives the same files whatever order its rows were appended in.
-  const cells = [...splitRows(src.rows).cells].sort((a, b) => (a.cellId < b.cellId ? -1 : a.cellId > b.cellId ? 1 : 0));
-  const groups = groupCells(cells);
+  const cells = [...splitRows(src.rows).cells].sort((a, b) => byText(a.cellId, b.cellId));
   const rowsOf = new Map<string, ResultRow[]>();
   for (const r of cells) {
     const k = [r.model.name, r.workload, r.methodLabel, r.budget].join('\u0000');
@@ -127,123 +128,163 @@ export function exportKvpress(from: string | ReportSource, outDir: string): Kvpr
   mkdirSync(outDir, { recursive: true });
   const used = new Map<string, number>();
   const runs: KvpressRun[] = [];
-  for (const g of groups) {
-    const rs = [...(rowsOf.get(g.key) ?? [])].sort((a, b) => (a.sampleId < b.sampleId ? -1 : a.sampleId > b.sampleId ? 1 : 0));
+  for (const g of groupCells(cells)) {
+    const rs = [...(rowsOf.get(g.key) ?? [])].sort((a, b) => byText(a.sampleId, b.sampleId));
     const first = rs[0];
     if (!first) continue;
-    const { dataset, dataDir } = kvpressDataset(g.workload);
-    const press = g.isFull ? 'no_press' : safeName(g.methodLabel);
-    const cr = g.isFull ? 0 : Math.min(1, Math.max(0, 1 - g.nominalRatio));
-    const base = [safeName(dataset), dataDir ? safeName(dataDir) : '', safeName(g.model), press, cr.toFixed(2)].filter(Boolean).join('__');
-    const seen = (used.get(base) ?? 0) + 1;
-    used.set(base, seen);
-    const name = seen === 1 ? base : `${base}__${seen}`;
-    const dir = join(outDir, name);
+    const run = runNaming(g, used);
+    const dir = join(outDir, run.name);
     mkdirSync(dir, { recursive: true });
-
-    // predictions.csv
-    const metaKeys = [...new Set(rs.flatMap((r) => Object.keys(r.meta)))].sort((a, b) => (snake(a) < snake(b) ? -1 : snake(a) > snake(b) ? 1 : 0));
-    const header = [
-      'task',
-      'sample_id',
-      'answer',
-      'predicted_answer',
-      'compression_ratio',
-      ...metaKeys.map(snake),
-      'metric',
-      'score',
-      'prompt_tokens',
-      'kv_held_bytes',
-      'kv_full_bytes',
-      'kv_nominal_ratio',
-    ];
-    const lines = rs.map((r) => {
-      const rowCr = r.method === 'full' ? 0 : round(1 - r.kv.nominalRatio, 6);
-      return [
-        r.workload,
-        r.sampleId,
-        JSON.stringify(r.answers),
-        r.prediction,
-        String(rowCr),
-        ...metaKeys.map((k) => {
-          const v = r.meta[k];
-          return v === undefined ? '' : String(v);
-        }),
-        r.metric,
-        String(r.score),
-        String(r.promptTokens),
-        String(r.kv.heldBytes),
-        String(r.kv.fullBytes),
-        String(r.kv.nominalRatio),
-      ];
-    });
-    writeFileSync(join(dir, 'predictions.csv'), toCsv([header, ...lines]));
-
-    // metrics.json
-    const fid = rs.filter((r) => r.fidelity !== undefined);
-    const metrics: Record<string, number> =
-      fid.length === rs.length && rs.every((r) => r.metric === 'fidelity')
-        ? {
-            top1: round(mean(fid.map((r) => r.fidelity?.top1 ?? Number.NaN)) * 100, 2),
-            delta_nll: round(mean(fid.map((r) => r.fidelity?.deltaNll ?? Number.NaN)), 6),
-            kl: round(mean(fid.map((r) => r.fidelity?.kl ?? Number.NaN)), 6),
-            nll: round(mean(fid.map((r) => r.fidelity?.nll ?? Number.NaN)), 6),
-            ppl: round(mean(fid.map((r) => r.fidelity?.ppl ?? Number.NaN)), 6),
-            greedy_prefix: round(mean(fid.map((r) => r.fidelity?.greedyPrefix ?? Number.NaN)), 6),
-          }
-        : Object.fromEntries(
-            [...new Set(rs.map((r) => r.metric))].sort().map((m) => [m, round(mean(rs.filter((r) => r.metric === m).map((r) => r.score)) * 100, 2)]),
-          );
-    writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify({ [g.workload]: metrics }, null, 4)}\n`);
-
-    // config.yaml
-    const depths = [...new Set(rs.map((r) => r.meta['depth']).filter((d): d is number => typeof d === 'number'))].sort((a, b) => a - b);
-    const lengths = [...new Set(rs.map((r) => r.meta['contextLength']).filter((d): d is number => typeof d === 'number'))].sort((a, b) => a - b);
-    const p = first.provenance;
-    const params = first.methodParams === undefined ? '' : ` ${JSON.stringify(first.methodParams)}`;
-    const yaml = toYaml([
-      ['dataset', dataset],
-      ['data_dir', dataDir || null],
-      ['model', g.model],
-      ['device', p.executionProvider],
-      ['press_name', press],
-      ['compression_ratio', round(cr, 6)],
-      ['key_channel_compression_ratio', null],
-      ['fraction', 1.0],
-      ['max_new_tokens', null],
-      ['max_context_length', lengths.length ? (lengths[lengths.length - 1] ?? null) : null],
-      ['compress_questions', false],
-      ['needle_depth', depths.length === 0 ? null : depths.length === 1 ? (depths[0] ?? null) : depths],
-      ['compression_interval', null],
-      ['target_size', null],
-      ['hidden_states_buffer_size', null],
-      ['output_dir', outDir],
-      ['log_level', 'INFO'],
-      ['model_kwargs', {}],
-      ['press_init_command', `${g.method}${params}`],
-      ['seed', p.seed],
-      ['kvlab_experiment', first.experiment],
-      ['kvlab_experiment_hash', first.experimentHash],
-      ['kvlab_workload', g.workload],
-      ['kvlab_method', g.method],
-      ['kvlab_method_label', g.methodLabel],
-      ['kvlab_budget', g.budget],
-      ['kvlab_context_lengths', lengths],
-      ['kvlab_samples', rs.length],
-      ['kvlab_nominal_ratio', round(g.nominalRatio, 6)],
-      ['kvlab_measured_ratio', round(g.measuredRatio, 6)],
-      ['kvlab_held_bytes_mean', round(g.heldBytes, 3)],
-      ['kvlab_full_bytes_mean', round(g.fullBytes, 3)],
-      ['kvlab_model_path', first.model.path],
-      ['kvlab_model_sha256', first.model.sha256],
-      ['kvlab_execution_provider', p.executionProvider],
-      ['kvlab_threads', p.threads],
-      ['kvlab_app_version', p.appVersion],
-      ['kvlab_commit', p.commit],
-      ['kvlab_flags', g.flags],
-    ]);
-    writeFileSync(join(dir, 'config.yaml'), yaml);
-    runs.push({ name, dir, model: g.model, workload: g.workload, methodLabel: g.methodLabel, budget: g.budget, compressionRatio: cr, samples: rs.length });
+    writeFileSync(join(dir, 'predictions.csv'), predictionsCsv(rs));
+    writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify({ [g.workload]: metricsOf(rs) }, null, 4)}\n`);
+    writeFileSync(join(dir, 'config.yaml'), configYaml({ g, rs, first, run, outDir }));
+    const { model, workload, methodLabel, budget } = g;
+    runs.push({ name: run.name, dir, model, workload, methodLabel, budget, compressionRatio: run.cr, samples: rs.length });
   }
   return runs;
+}
+
+/** How kvpress names a group's run: its dataset, press and compression ratio, and the folder name they make (numbered when two groups make the same). */
+interface RunNaming {
+  readonly name: string;
+  readonly dataset: string;
+  readonly dataDir: string;
+  readonly press: string;
+  /** kvpress's compression ratio: the share of the cache dropped (0 for the full cache). */
+  readonly cr: number;
+}
+
+function runNaming(g: GroupSummary, used: Map<string, number>): RunNaming {
+  const { dataset, dataDir } = kvpressDataset(g.workload);
+  const press = g.isFull ? 'no_press' : safeName(g.methodLabel);
+  const cr = g.isFull ? 0 : Math.min(1, Math.max(0, 1 - g.nominalRatio));
+  const base = [safeName(dataset), dataDir ? safeName(dataDir) : '', safeName(g.model), press, cr.toFixed(2)].filter(Boolean).join('__');
+  const seen = (used.get(base) ?? 0) + 1;
+  used.set(base, seen);
+  return { name: seen === 1 ? base : `${base}__${seen}`, dataset, dataDir, press, cr };
+}
+
+/** predictions.csv: one line per sample, the workload's metadata columns in snake_case between the answer and the score. */
+function predictionsCsv(rs: readonly ResultRow[]): string {
+  const metaKeys = [...new Set(rs.flatMap((r) => Object.keys(r.meta)))].sort((a, b) => byText(snake(a), snake(b)));
+  const header = [
+    'task',
+    'sample_id',
+    'answer',
+    'predicted_answer',
+    'compression_ratio',
+    ...metaKeys.map(snake),
+    'metric',
+    'score',
+    'prompt_tokens',
+    'kv_held_bytes',
+    'kv_full_bytes',
+    'kv_nominal_ratio',
+  ];
+  const lines = rs.map((r) => [
+    r.workload,
+    r.sampleId,
+    JSON.stringify(r.answers),
+    r.prediction,
+    String(r.method === 'full' ? 0 : round(1 - r.kv.nominalRatio, 6)),
+    ...metaKeys.map((k) => {
+      const v = r.meta[k];
+      return v === undefined ? '' : String(v);
+    }),
+    r.metric,
+    String(r.score),
+    String(r.promptTokens),
+    String(r.kv.heldBytes),
+    String(r.kv.fullBytes),
+    String(r.kv.nominalRatio),
+  ]);
+  return toCsv([header, ...lines]);
+}
+
+/** metrics.json's numbers: the fidelity means for a fidelity workload, else the mean score per metric in percent (kvpress's scale). */
+function metricsOf(rs: readonly ResultRow[]): Record<string, number> {
+  const fid = rs.filter((r) => r.fidelity !== undefined);
+  if (fid.length === rs.length && rs.every((r) => r.metric === 'fidelity')) {
+    const m = (get: (f: NonNullable<ResultRow['fidelity']>) => number): number => mean(fid.map((r) => (r.fidelity ? get(r.fidelity) : Number.NaN)));
+    return {
+      top1: round(m((f) => f.top1) * 100, 2),
+      delta_nll: round(
+        m((f) => f.deltaNll),
+        6,
+      ),
+      kl: round(
+        m((f) => f.kl),
+        6,
+      ),
+      nll: round(
+        m((f) => f.nll),
+        6,
+      ),
+      ppl: round(
+        m((f) => f.ppl),
+        6,
+      ),
+      greedy_prefix: round(
+        m((f) => f.greedyPrefix),
+        6,
+      ),
+    };
+  }
+  return Object.fromEntries(
+    [...new Set(rs.map((r) => r.metric))].sort().map((m) => [m, round(mean(rs.filter((r) => r.metric === m).map((r) => r.score)) * 100, 2)]),
+  );
+}
+
+const sortedNumbers = (rs: readonly ResultRow[], key: string): number[] =>
+  [...new Set(rs.map((r) => r.meta[key]).filter((d): d is number => typeof d === 'number'))].sort((a, b) => a - b);
+
+/** config.yaml: kvpress's run configuration, then KV Lab's own keys (kvlab_*) naming the group, its memory and its provenance. */
+function configYaml(c: { g: GroupSummary; rs: readonly ResultRow[]; first: ResultRow; run: RunNaming; outDir: string }): string {
+  const { g, rs, first, outDir } = c;
+  const { dataset, dataDir, press, cr } = c.run;
+  const depths = sortedNumbers(rs, 'depth');
+  const lengths = sortedNumbers(rs, 'contextLength');
+  const p = first.provenance;
+  const params = first.methodParams === undefined ? '' : ` ${JSON.stringify(first.methodParams)}`;
+  return toYaml([
+    ['dataset', dataset],
+    ['data_dir', dataDir || null],
+    ['model', g.model],
+    ['device', p.executionProvider],
+    ['press_name', press],
+    ['compression_ratio', round(cr, 6)],
+    ['key_channel_compression_ratio', null],
+    ['fraction', 1.0],
+    ['max_new_tokens', null],
+    ['max_context_length', lengths.length ? (lengths[lengths.length - 1] ?? null) : null],
+    ['compress_questions', false],
+    ['needle_depth', depths.length === 0 ? null : depths.length === 1 ? (depths[0] ?? null) : depths],
+    ['compression_interval', null],
+    ['target_size', null],
+    ['hidden_states_buffer_size', null],
+    ['output_dir', outDir],
+    ['log_level', 'INFO'],
+    ['model_kwargs', {}],
+    ['press_init_command', `${g.method}${params}`],
+    ['seed', p.seed],
+    ['kvlab_experiment', first.experiment],
+    ['kvlab_experiment_hash', first.experimentHash],
+    ['kvlab_workload', g.workload],
+    ['kvlab_method', g.method],
+    ['kvlab_method_label', g.methodLabel],
+    ['kvlab_budget', g.budget],
+    ['kvlab_context_lengths', lengths],
+    ['kvlab_samples', rs.length],
+    ['kvlab_nominal_ratio', round(g.nominalRatio, 6)],
+    ['kvlab_measured_ratio', round(g.measuredRatio, 6)],
+    ['kvlab_held_bytes_mean', round(g.heldBytes, 3)],
+    ['kvlab_full_bytes_mean', round(g.fullBytes, 3)],
+    ['kvlab_model_path', first.model.path],
+    ['kvlab_model_sha256', first.model.sha256],
+    ['kvlab_execution_provider', p.executionProvider],
+    ['kvlab_threads', p.threads],
+    ['kvlab_app_version', p.appVersion],
+    ['kvlab_commit', p.commit],
+    ['kvlab_flags', g.flags],
+  ]);
 }

@@ -1,7 +1,7 @@
 /**
- * PDF of the HTML report through headless Chromium's --print-to-pdf, the
- * route environment.md §11 verified on the project machine (1.1 s, charts
- * included). The CLI and CI use this; the Electron app prints the same HTML
+ * PDF of the HTML report through headless Chromium's --print-to-pdf: no
+ * extra dependency, and it prints the charts' inline SVG as the browser
+ * shows them (about a second for the report). The CLI and CI use this; the Electron app prints the same HTML
  * with webContents.printToPDF instead, so there is one report layout (the
  * HTML's A4 print CSS) behind both.
  *
@@ -61,7 +61,7 @@ export class PdfError extends LabError {
   }
 }
 
-/** Headless Chromium with no network chatter (environment.md §9, §11); also what the browser tests launch with. */
+/** Headless Chromium with no network chatter (no sync, updates or background requests, which would stall an offline machine); also what the browser tests launch with. */
 export const HEADLESS_CHROMIUM_FLAGS: readonly string[] = [
   '--headless',
   '--no-sandbox',
@@ -73,7 +73,7 @@ export const HEADLESS_CHROMIUM_FLAGS: readonly string[] = [
   '--disable-sync',
 ];
 
-/** The flags of environment.md §11 that do not depend on the paths. */
+/** The flags a PDF print needs that do not depend on the paths: the headless ones, without the date/URL header and footer. */
 export const CHROMIUM_FLAGS: readonly string[] = [...HEADLESS_CHROMIUM_FLAGS, '--no-pdf-header-footer'];
 
 const isExecutable = (p: string): boolean => {

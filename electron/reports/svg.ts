@@ -15,11 +15,7 @@
  * data-* attributes (`g.series[data-series]`, `.point`, `rect.cell`,
  * `rect.bar`) so tests and the app can query them.
  */
-import { niahColor, niceTicks as roundTicks, textColorOn, tickDigits } from '@kvlab/core';
-
-// The colours are core's (results/colors.ts), which the app's charts draw in
-// too, so a method has the same colour on screen and on paper.
-export { FULL_COLOR, NIAH_COLORS, niahColor, PALETTE } from '@kvlab/core';
+import { formatTokens, NO_VALUE, niahColor, niceTicks as roundTicks, textColorOn, tickDigits } from '@kvlab/core';
 
 /** Escapes text for SVG/HTML content and attribute values. */
 export function esc(text: string): string {
@@ -74,9 +70,22 @@ function truncate(s: string, maxWidth: number, fontSize: number): string {
 
 export type MarkerShape = 'circle' | 'square' | 'diamond' | 'triangle';
 
-/** A marker at (x, y); `hollow` draws the outline only. Carries class "point". */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-export function marker(shape: MarkerShape, x: number, y: number, color: string, hollow = false, r = 4, extra = ''): string {
+export interface MarkerOptions {
+  readonly shape: MarkerShape;
+  readonly x: number;
+  readonly y: number;
+  readonly color: string;
+  /** Draws the outline only. */
+  readonly hollow?: boolean;
+  /** Radius (a diamond's or triangle's half-diagonal is 1.3 r). */
+  readonly r?: number;
+  /** Extra attributes, written after the class. */
+  readonly extra?: string;
+}
+
+/** A marker at (x, y). Carries class "point". */
+export function marker(o: MarkerOptions): string {
+  const { shape, x, y, color, hollow = false, r = 4, extra = '' } = o;
   const paint = hollow ? `fill="#ffffff" stroke="${esc(color)}" stroke-width="1.5"` : `fill="${esc(color)}" stroke="${esc(color)}" stroke-width="1"`;
   const cls = `class="point${hollow ? ' hollow' : ''}"${extra ? ` ${extra}` : ''}`;
   switch (shape) {
@@ -143,8 +152,9 @@ function xAxis(f: Frame, ax: Axis, sx: (v: number) => number, label: string): st
   return s;
 }
 
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function yAxis(f: Frame, ax: Axis, sy: (v: number) => number, label: string, side: 'left' | 'right' = 'left', color = '#444444'): string {
+/** A y axis on the left (the default) or, for an overlay, on the right in the overlay's colour. */
+function yAxis(f: Frame, ax: Axis, sy: (v: number) => number, label: string, style: { side?: 'left' | 'right'; color?: string } = {}): string {
+  const { side = 'left', color = '#444444' } = style;
   const x0 = side === 'left' ? f.left : f.width - f.right;
   const dir = side === 'left' ? -1 : 1;
   let s = `<g class="axis axis-y${side === 'right' ? '2' : ''}" stroke="${esc(color)}">`;
@@ -238,7 +248,7 @@ function legendBlock(x: number, y: number, items: readonly LegendItem[]): string
     s += `<g class="legend-item"${ds !== undefined ? ` data-series="${esc(ds)}"` : ''}>`;
     if (hasLine)
       s += `<line x1="${n2(x)}" y1="${n2(yy)}" x2="${n2(x + 18)}" y2="${n2(yy)}" stroke="${esc(color)}" stroke-width="2"${dashed ? ' stroke-dasharray="4 3"' : ''}/>`;
-    if (shape) s += marker(shape, x + 9, yy, color, hollow, 3.5).replace('class="point', 'class="legend-marker');
+    if (shape) s += marker({ shape, x: x + 9, y: yy, color, hollow, r: 3.5 }).replace('class="point', 'class="legend-marker');
     s += text(x + 24, yy + 3.5, truncate(name, LEGEND_W - 30, 10.5), 'fill="#222222"');
     s += `</g>`;
   });
@@ -284,7 +294,7 @@ export function xyChart(o: XYChartOptions): string {
     }
     if (ser.marker)
       for (const p of good) {
-        const m = marker(ser.marker, sx(p.x), sy(p.y), ser.color, ser.hollow ?? false);
+        const m = marker({ shape: ser.marker, x: sx(p.x), y: sy(p.y), color: ser.color, hollow: ser.hollow ?? false });
         s += p.label
           ? m.replace(/\/>$/, `><title>${esc(p.label)}</title></${m.startsWith('<circle') ? 'circle' : m.startsWith('<rect') ? 'rect' : 'path'}>`)
           : m;
@@ -321,13 +331,6 @@ export interface HeatmapOptions {
   readonly height?: number;
 }
 
-/** Token counts as "512", "4K", "128K", "1.5K" (exact multiples of 1024 as K). */
-export function fmtTokens(t: number): string {
-  if (t >= 1024 && t % 1024 === 0) return `${t / 1024}K`;
-  if (t >= 1024 && (t * 2) % 1024 === 0) return `${t / 1024}K`;
-  return String(t);
-}
-
 /**
  * A NIAH heatmap laid out as in gkamradt/LLMTest_NeedleInAHaystack and
  * KVCache-Factory: context length across ("Context length (tokens)"), needle
@@ -336,84 +339,131 @@ export function fmtTokens(t: number): string {
  * value in whichever of dark or white text reads on it, a titled colour bar on
  * the right and a dashed line at the model's trained length.
  */
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
 export function heatmap(o: HeatmapOptions): string {
   const cols = o.xValues.length;
   const rows = o.yValues.length;
-  const vmin = o.vmin ?? 0;
-  const vmax = o.vmax ?? 1;
   const width = o.width ?? 330;
   const f: Frame = { width, height: o.height ?? Math.max(150, 62 + rows * 22), left: 46, right: 62, top: 26, bottom: 36 };
   const pw = width - f.left - f.right;
   const ph = f.height - f.top - f.bottom;
-  const cw = pw / Math.max(1, cols);
-  const ch = ph / Math.max(1, rows);
+  const l: HeatmapLayout = { o, f, vmin: o.vmin ?? 0, vmax: o.vmax ?? 1, cols, rows, pw, ph, cw: pw / Math.max(1, cols), ch: ph / Math.max(1, rows) };
   let s = svgOpen('heatmap', o.title, f, `data-rows="${rows}" data-cols="${cols}"`);
-  s += `<g class="cells" stroke="#ffffff" stroke-width="1">`;
-  const showValues = (o.cellValues ?? true) && cw >= 22 && ch >= 11;
-  const fs = Math.min(10, ch * 0.6, cw / 3.2);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = o.values[r]?.[c] ?? null;
+  s += heatmapCells(l) + heatmapCellValues(l) + heatmapTicks(l);
+  s += text(f.left + pw / 2, f.height - 6, o.xLabel ?? 'Context length (tokens)', 'class="axis-label" text-anchor="middle" fill="#111111"');
+  const ly = f.top + ph / 2;
+  s += `<text class="axis-label" x="12" y="${n2(ly)}" text-anchor="middle" fill="#111111" transform="rotate(-90 12 ${n2(ly)})">${esc(o.yLabel ?? 'Needle depth (%)')}</text>`;
+  s += trainedLengthLine(l);
+  s += colorBar({ x: width - f.right + 8, y: f.top, w: 10, h: ph }, l, o.scaleLabel ?? 'Mean score');
+  return `${s}</svg>`;
+}
+
+interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+
+/** A heatmap's options and the geometry its parts share: plot size, cell size, colour range. */
+interface HeatmapLayout {
+  readonly o: HeatmapOptions;
+  readonly f: Frame;
+  readonly vmin: number;
+  readonly vmax: number;
+  readonly cols: number;
+  readonly rows: number;
+  /** Plot width and height. */
+  readonly pw: number;
+  readonly ph: number;
+  /** Cell width and height. */
+  readonly cw: number;
+  readonly ch: number;
+}
+
+const cellValue = (l: HeatmapLayout, r: number, c: number): number | null => l.o.values[r]?.[c] ?? null;
+
+/** One rect per cell, with its value and position in data-* and a tooltip. */
+function heatmapCells(l: HeatmapLayout): string {
+  const { o, f, cw, ch } = l;
+  let s = `<g class="cells" stroke="#ffffff" stroke-width="1">`;
+  for (let r = 0; r < l.rows; r++) {
+    for (let c = 0; c < l.cols; c++) {
+      const v = cellValue(l, r, c);
       const x = f.left + c * cw;
       const y = f.top + r * ch;
-      const fill = v === null || !Number.isFinite(v) ? '#d9d9d9' : niahColor(v, vmin, vmax);
+      const fill = v === null || !Number.isFinite(v) ? '#d9d9d9' : niahColor(v, l.vmin, l.vmax);
       const tip = `depth ${o.yValues[r] ?? ''}%, ${o.xValues[c] ?? ''} tokens: ${v === null ? 'no sample' : v.toFixed(2)}`;
       s += `<rect class="cell" x="${n2(x)}" y="${n2(y)}" width="${n2(cw)}" height="${n2(ch)}" fill="${fill}" data-x="${o.xValues[c] ?? ''}" data-y="${o.yValues[r] ?? ''}" data-value="${v === null ? '' : n2(v)}"><title>${esc(tip)}</title></rect>`;
     }
   }
-  s += `</g>`;
-  if (showValues) {
-    s += `<g class="cell-values" text-anchor="middle" font-size="${n2(fs)}">`;
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) {
-        const v = o.values[r]?.[c] ?? null;
-        const ink = v === null || !Number.isFinite(v) ? '#1a1a1a' : textColorOn(niahColor(v, vmin, vmax));
-        s += text(f.left + (c + 0.5) * cw, f.top + (r + 0.5) * ch + fs * 0.35, v === null ? '–' : v.toFixed(2), `class="cell-value" fill="${ink}"`);
-      }
-    s += `</g>`;
-  }
-  // Axis labels: every k-th so they do not overlap.
-  const xEvery = Math.max(1, Math.ceil((cols * 30) / pw));
-  const yEvery = Math.max(1, Math.ceil((rows * 11) / ph));
-  s += `<g class="ticks ticks-x" fill="#333333" text-anchor="middle" font-size="9.5">`;
+  return `${s}</g>`;
+}
+
+/** Each cell's value printed on it, in whichever of dark or white reads on its colour; nothing when cells are too small to hold text. */
+function heatmapCellValues(l: HeatmapLayout): string {
+  const { f, cw, ch } = l;
+  if (!((l.o.cellValues ?? true) && cw >= 22 && ch >= 11)) return '';
+  const fs = Math.min(10, ch * 0.6, cw / 3.2);
+  let s = `<g class="cell-values" text-anchor="middle" font-size="${n2(fs)}">`;
+  for (let r = 0; r < l.rows; r++)
+    for (let c = 0; c < l.cols; c++) {
+      const v = cellValue(l, r, c);
+      const ink = v === null || !Number.isFinite(v) ? '#1a1a1a' : textColorOn(niahColor(v, l.vmin, l.vmax));
+      s += text(f.left + (c + 0.5) * cw, f.top + (r + 0.5) * ch + fs * 0.35, v === null ? NO_VALUE : v.toFixed(2), `class="cell-value" fill="${ink}"`);
+    }
+  return `${s}</g>`;
+}
+
+/** Context lengths under the columns and depths beside the rows: every k-th, so labels do not overlap. */
+function heatmapTicks(l: HeatmapLayout): string {
+  const { o, f, cw, ch } = l;
+  const xEvery = Math.max(1, Math.ceil((l.cols * 30) / l.pw));
+  const yEvery = Math.max(1, Math.ceil((l.rows * 11) / l.ph));
+  let s = `<g class="ticks ticks-x" fill="#333333" text-anchor="middle" font-size="9.5">`;
   o.xValues.forEach((v, c) => {
-    if (c % xEvery === 0) s += text(f.left + (c + 0.5) * cw, f.height - f.bottom + 12, fmtTokens(v));
+    if (c % xEvery === 0) s += text(f.left + (c + 0.5) * cw, f.height - f.bottom + 12, formatTokens(v));
   });
   s += `</g><g class="ticks ticks-y" fill="#333333" text-anchor="end" font-size="9.5">`;
   o.yValues.forEach((v, r) => {
     if (r % yEvery === 0) s += text(f.left - 4, f.top + (r + 0.5) * ch + 3.5, `${n2(v)}`);
   });
-  s += `</g>`;
-  s += text(f.left + pw / 2, f.height - 6, o.xLabel ?? 'Context length (tokens)', 'class="axis-label" text-anchor="middle" fill="#111111"');
-  const ly = f.top + ph / 2;
-  s += `<text class="axis-label" x="12" y="${n2(ly)}" text-anchor="middle" fill="#111111" transform="rotate(-90 12 ${n2(ly)})">${esc(o.yLabel ?? 'Needle depth (%)')}</text>`;
-  // Trained-length line: between column centres, interpolated on the token axis.
-  if (o.markX !== undefined && cols > 0) {
-    const xsC = o.xValues.map((_, c) => f.left + (c + 0.5) * cw);
-    let px: number | undefined;
-    const first = o.xValues[0] ?? 0;
-    const last = o.xValues[cols - 1] ?? 0;
-    if (o.markX <= first) px = f.left;
-    else if (o.markX < last) {
-      for (let c = 0; c + 1 < cols; c++) {
-        const a = o.xValues[c] ?? 0;
-        const b = o.xValues[c + 1] ?? 0;
-        if (o.markX >= a && o.markX <= b) px = (xsC[c] ?? 0) + ((o.markX - a) / (b - a || 1)) * cw;
-      }
-    } else if (o.markX === last) px = xsC[cols - 1];
-    if (px !== undefined) {
-      s += `<g class="trained-length"><line x1="${n2(px)}" y1="${n2(f.top - 3)}" x2="${n2(px)}" y2="${n2(f.top + ph + 3)}" stroke="#111111" stroke-width="1.5" stroke-dasharray="4 3"/>`;
-      s += `<title>${esc(o.markLabel ?? `trained length ${o.markX} tokens`)}</title></g>`;
-    }
+  return `${s}</g>`;
+}
+
+/** Where the trained length falls on the column axis: between column centres, interpolated on the token axis; undefined past the last column. */
+function trainedLengthX(l: HeatmapLayout, markX: number): number | undefined {
+  const { o, f, cw, cols } = l;
+  const centre = (c: number): number => f.left + (c + 0.5) * cw;
+  const first = o.xValues[0] ?? 0;
+  const last = o.xValues[cols - 1] ?? 0;
+  if (markX <= first) return f.left;
+  if (markX === last) return centre(cols - 1);
+  if (markX > last) return undefined;
+  let px: number | undefined;
+  for (let c = 0; c + 1 < cols; c++) {
+    const a = o.xValues[c] ?? 0;
+    const b = o.xValues[c + 1] ?? 0;
+    if (markX >= a && markX <= b) px = centre(c) + ((markX - a) / (b - a || 1)) * cw;
   }
-  s += colorBar(width - f.right + 8, f.top, 10, ph, vmin, vmax, o.scaleLabel ?? 'Mean score');
-  return `${s}</svg>`;
+  return px;
+}
+
+/** The dashed line at the model's trained length, when the options name one that falls on the axis. */
+function trainedLengthLine(l: HeatmapLayout): string {
+  const { o, f } = l;
+  if (o.markX === undefined || l.cols === 0) return '';
+  const px = trainedLengthX(l, o.markX);
+  if (px === undefined) return '';
+  return (
+    `<g class="trained-length"><line x1="${n2(px)}" y1="${n2(f.top - 3)}" x2="${n2(px)}" y2="${n2(f.top + l.ph + 3)}" stroke="#111111" stroke-width="1.5" stroke-dasharray="4 3"/>` +
+    `<title>${esc(o.markLabel ?? `trained length ${o.markX} tokens`)}</title></g>`
+  );
 }
 
 /** A vertical colour bar of 24 bands (no gradient ids, which would collide between inline SVGs), its title along its right side. */
-// eslint-disable-next-line max-params -- SHAPE-TODO: split (or give the reason here)
-function colorBar(x: number, y: number, w: number, h: number, vmin: number, vmax: number, title: string): string {
+function colorBar(box: Box, range: { vmin: number; vmax: number }, title: string): string {
+  const { x, y, w, h } = box;
+  const { vmin, vmax } = range;
   const bands = 24;
   let s = `<g class="colorbar">`;
   for (let i = 0; i < bands; i++) {
@@ -492,12 +542,12 @@ export function groupedBarChart(o: BarChartOptions): string {
     const vals = ov.values.filter(Number.isFinite);
     const a2 = axisFrom(0, vals.length ? Math.max(...vals) : 1);
     const sy2 = scale(a2.lo, a2.hi, height - f.bottom, f.top);
-    s += yAxis(f, a2, sy2, ov.axisLabel, 'right', ov.color);
+    s += yAxis(f, a2, sy2, ov.axisLabel, { side: 'right', color: ov.color });
     const pts = ov.values.map((v, i) => ({ x: f.left + (i + 0.5) * gw, y: sy2(v), ok: Number.isFinite(v) })).filter((p) => p.ok);
     s += `<g class="overlay" data-series="${esc(ov.name)}" data-points="${pts.length}">`;
     if (pts.length > 1)
       s += `<path class="line" d="${pts.map((p, i) => `${i ? 'L' : 'M'}${n2(p.x)} ${n2(p.y)}`).join('')}" fill="none" stroke="${esc(ov.color)}" stroke-width="2"/>`;
-    for (const p of pts) s += marker('circle', p.x, p.y, ov.color, false, 3);
+    for (const p of pts) s += marker({ shape: 'circle', x: p.x, y: p.y, color: ov.color, r: 3 });
     s += `</g>`;
     legend.push({ note: { color: ov.color, label: `${ov.name} (right axis)` } });
   }

@@ -15,8 +15,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StoredExperiment, StoredRow } from '../experiments/store.ts';
-import type { ResultRow } from '../experiments/rows.ts';
-import { splitRows } from './aggregate.ts';
+import type { ResultRow } from '@kvlab/core';
+import { splitRows } from '@kvlab/core';
 import type { ReportSource } from './html.ts';
 import { loadReportSource } from './html.ts';
 

@@ -11,9 +11,10 @@
  */
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ASSOCIATED_MODEL_EXTENSIONS } from '@kvlab/core';
 
-/** The extensions the installers associate with KV Lab. */
-export const OPENABLE_EXTENSIONS: readonly string[] = ['.gguf'];
+/** The extensions the installers associate with KV Lab: core's model formats that have an association. */
+export const OPENABLE_EXTENSIONS: readonly string[] = ASSOCIATED_MODEL_EXTENSIONS;
 
 export function isOpenableFile(path: string): boolean {
   return OPENABLE_EXTENSIONS.includes(extname(path).toLowerCase());

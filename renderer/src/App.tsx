@@ -3,29 +3,23 @@
  * engine runs on) and the current screen. The screen is mirrored in the URL
  * hash (#/runs) so reloads and links land on it and the browser's back button
  * works; every nav entry has data-testid="nav-<screen>" for the e2e tests.
- *
- * Compare and Layer profile are the chart helper's screens
- * (screens/Compare.tsx, screens/LayerProfile.tsx); this file only mounts them
- * with the run / model the rest of the app has selected.
+ * Every screen takes no props and reads the store through useLab
+ * (docs/adding-a-screen.md).
  */
 import { useEffect, useRef, useState } from 'react';
-import type { AnyRow, LabApi } from '@kvlab/core';
+import type { LabApi } from '@kvlab/core';
 import { Notices } from './components/Notices.tsx';
-import { RunOptions } from './components/RunOptions.tsx';
 import { BuilderScreen } from './screens/Builder.tsx';
 import { CompareScreen } from './screens/Compare.tsx';
 import { LayerProfileScreen } from './screens/LayerProfile.tsx';
 import { ModelsScreen } from './screens/Models.tsx';
-import { customMethodEntry } from './screens/LayerProfile.tsx';
 import { PlaygroundScreen } from './screens/Playground.tsx';
 import { ReportsScreen } from './screens/Reports.tsx';
 import { RunsScreen } from './screens/Runs.tsx';
-import { initLabStore, LabProvider, useLab, useLabApi, useLabStore, type LabStore } from './store/index.ts';
+import { initLabStore, LabProvider, useLab, useLabStore, type LabStore } from './store/index.ts';
 import { resolveTheme } from './store/settings.ts';
 import { isScreenId, SCREENS, type ScreenId } from './store/ui.ts';
 import { useScrollReset } from './util/use-scroll-reset.ts';
-
-const EMPTY_ROWS: readonly AnyRow[] = [];
 
 /** Store + API provider, the event subscription and the initial loads. Tests render <App> inside their own provider instead. */
 export function Root({ api, store }: { api: LabApi; store: LabStore }) {
@@ -65,13 +59,13 @@ function Screen({ id }: { id: ScreenId }) {
     case 'playground':
       return <PlaygroundScreen />;
     case 'profile':
-      return <ProfileMount />;
+      return <LayerProfileScreen />;
     case 'builder':
       return <BuilderScreen />;
     case 'runs':
       return <RunsScreen />;
     case 'compare':
-      return <CompareMount />;
+      return <CompareScreen />;
     case 'reports':
       return <ReportsScreen />;
   }
@@ -125,70 +119,6 @@ function Sidebar() {
         ) : null}
       </div>
     </nav>
-  );
-}
-
-/** Compare: the chart helper's screen, over the selected run's rows (live while the run goes). */
-function CompareMount() {
-  const api = useLabApi();
-  const runs = useLab((s) => s.runs);
-  const runId = useLab((s) => s.selectedRunId);
-  const rows = useLab((s) => (s.selectedRunId ? (s.rows[s.selectedRunId] ?? EMPTY_ROWS) : EMPTY_ROWS));
-  const name = useLab((s) =>
-    s.selectedRunId ? (s.details[s.selectedRunId]?.experiment.name ?? s.runs.find((r) => r.id === s.selectedRunId)?.name) : undefined,
-  );
-  const selectRun = useLab((s) => s.selectRun);
-  useEffect(() => {
-    if (!runId && runs.length) selectRun((runs.find((r) => r.status === 'done') ?? runs[0])?.id ?? null);
-  }, [runId, runs, selectRun]);
-  return (
-    <div className="mount" data-testid="screen-compare-mount">
-      <div className="mount-bar row gap">
-        <label>
-          Run{' '}
-          <select value={runId ?? ''} onChange={(e) => selectRun(e.target.value || null)} data-testid="compare-run-select">
-            <RunOptions runs={runs} />
-          </select>
-        </label>
-        <span className="muted small">{rows.length} rows</span>
-      </div>
-      <CompareScreen api={api} runId={runId} rows={rows} {...(name !== undefined ? { experimentName: name } : {})} />
-    </div>
-  );
-}
-
-/** Layer profile: the chart helper's screen, for the selected model. */
-function ProfileMount() {
-  const api = useLabApi();
-  const models = useLab((s) => s.models);
-  const modelId = useLab((s) => s.selectedModelId);
-  const selectModel = useLab((s) => s.selectModel);
-  const addCustomMethod = useLab((s) => s.addCustomMethod);
-  const notify = useLab((s) => s.notify);
-  return (
-    <div className="mount" data-testid="screen-profile-mount">
-      <div className="mount-bar row gap">
-        <label>
-          Model{' '}
-          <select value={modelId ?? ''} onChange={(e) => void selectModel(e.target.value)} data-testid="profile-model-select">
-            {models.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
-      <LayerProfileScreen
-        api={api}
-        modelId={modelId}
-        onCustomAllocation={(budgets) => {
-          // The saved allocation becomes a method of the experiment builder (ZigZagKV over a static profile).
-          addCustomMethod(customMethodEntry(budgets));
-          notify('info', 'The custom allocation was added to the Experiment builder’s methods.');
-        }}
-      />
-    </div>
   );
 }
 

@@ -3,12 +3,12 @@
  * build the store over it and mount the app. If no API can be reached (serve
  * mode opened without its token, say) the page says why instead of staying blank.
  */
+import { errorMessage } from '@kvlab/core';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { resolveApi } from './api/index.ts';
 import { Root } from './App.tsx';
 import { createLabStore } from './store/index.ts';
-import { errorMessage } from './util/format.ts';
 import './styles.css';
 
 const el = document.getElementById('root');

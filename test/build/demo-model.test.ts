@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../electron/engine/engine.ts';
 import { loadModel } from '../../electron/engine/load.ts';
-import type { ResultRow } from '../../electron/experiments/rows.ts';
+import type { ResultRow } from '@kvlab/core';
 import { runExperiment } from '../../electron/experiments/runner.ts';
 import { readRows } from '../../electron/experiments/store.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';

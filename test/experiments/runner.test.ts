@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ExperimentError, WorkloadError } from '@kvlab/core';
 import { mergeResults } from '../../electron/experiments/merge.ts';
-import type { ResultRow } from '../../electron/experiments/rows.ts';
+import type { ResultRow } from '@kvlab/core';
 import { runExperiment } from '../../electron/experiments/runner.ts';
 import { readRows, RESULTS_FILE, StoreError } from '../../electron/experiments/store.ts';
 import { writeReport } from '../../electron/reports/index.ts';

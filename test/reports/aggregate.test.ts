@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GroupSummary } from '../../electron/reports/aggregate.ts';
-import { aggregate, allocatorOf, paretoFrontiers, ReportError, splitRows, stat, tQuantile975 } from '../../electron/reports/aggregate.ts';
+import type { GroupSummary } from '@kvlab/core';
+import { aggregate, allocatorOf, paretoFrontiers, ReportError, splitRows, stat, tQuantile975 } from '@kvlab/core';
 import type { StoredRow } from '../../electron/experiments/store.ts';
 import { BYTES_PER_TOKEN, COMMIT, EXPERIMENT, fixtureRows, HOST, MODEL } from './fixtures.ts';
 

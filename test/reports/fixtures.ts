@@ -23,7 +23,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CheckRow, ProfileRow, ResultRow } from '../../electron/experiments/rows.ts';
+import type { CheckRow, ProfileRow, ResultRow } from '@kvlab/core';
 import type { StoredExperiment } from '../../electron/experiments/store.ts';
 
 const made: string[] = [];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ReportError } from '../../electron/reports/aggregate.ts';
+import { ReportError } from '@kvlab/core';
 import type { ReportFormat } from '../../electron/reports/index.ts';
 import { writeReport } from '../../electron/reports/index.ts';
 import { cellsToCsv, csvField, resultsJson, toCsv } from '../../electron/reports/tables.ts';

@@ -20,7 +20,8 @@ import { experimentDef } from '../experiment.ts';
 import { describeIssues, joinIssues } from '../issues.ts';
 import { pathText } from '../path-text.ts';
 import { EXECUTION_PROVIDER_CHOICES } from '../execution-providers.ts';
-import type { ExecutionProviderChoice, GpuAdapterInfo } from '../execution-providers.ts';
+import type { ModelFormatId } from '../model-formats.ts';
+import type { ExecutionProvider, ExecutionProviderChoice, GpuAdapterInfo } from '../execution-providers.ts';
 import type { MethodInfo } from '../registry.ts';
 import type { AnyRow } from './rows.ts';
 
@@ -32,7 +33,7 @@ export interface ModelSummary {
   readonly id: string;
   readonly path: string;
   readonly name: string;
-  readonly format: 'gguf' | 'hf' | 'llama2c';
+  readonly format: ModelFormatId;
   readonly bundled: boolean;
   /** Loaded into the engine process now. */
   readonly loaded: boolean;
@@ -173,7 +174,7 @@ export interface AppInfo {
   readonly mode: 'electron' | 'serve';
   /** Execution provider in use, those this build could use, and why a requested one is unavailable. */
   readonly executionProvider: string;
-  readonly executionProviders: readonly { readonly id: string; readonly available: boolean; readonly reason?: string }[];
+  readonly executionProviders: readonly { readonly id: ExecutionProvider; readonly available: boolean; readonly reason?: string }[];
   /** Why the loaded engine runs on its provider (e.g. what `auto` picked); absent before a model is loaded. */
   readonly executionProviderReason?: string;
   /** The WebGPU adapter of the loaded engine, when it runs on WebGPU. */

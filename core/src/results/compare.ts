@@ -6,10 +6,10 @@
  * stay those of the report.
  */
 import type { ResultRow } from '../api/rows.ts';
-import type { NiahGrid } from './aggregate.ts';
-import { groupKey, ReportError } from './aggregate.ts';
-
-const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+import { groupKey } from './groups.ts';
+import type { NiahGrid } from './niah.ts';
+import { byString } from './order.ts';
+import { ReportError } from './rows.ts';
 
 /** groupKey (model, workload, method label, budget) → the ids of its cells, sorted. */
 export function cellIdsByGroup(cells: readonly ResultRow[]): Map<string, string[]> {

@@ -6,13 +6,12 @@
  * are comparable; `scale` narrows it to show small differences.
  */
 import type { NiahDelta } from '@kvlab/core';
-import { deltaColor } from '@kvlab/core';
+import { deltaColor, formatSigned } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useCallback, useMemo } from 'react';
 import type { ChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { HeatmapGrid, useDepthLengthClick } from './HeatmapGrid.tsx';
-import { signed } from './format.ts';
 
 export interface DeltaHeatmapProps extends ChartProps {
   readonly delta: NiahDelta;
@@ -25,17 +24,17 @@ export interface DeltaHeatmapProps extends ChartProps {
 }
 
 const side = (s: { methodLabel: string; budget: string }): string => (s.budget === 'full' ? s.methodLabel : `${s.methodLabel} @ ${s.budget}`);
-const format = (v: number): string => signed(v, 2);
+const format = (v: number): string => formatSigned(v, 2);
 
 export function DeltaHeatmap(props: DeltaHeatmapProps): ReactNode {
   const { delta, cellIds, onSelect } = props;
   const m = props.scale && props.scale > 0 ? props.scale : 1;
   const title = props.title ?? `Δ ${side(delta.a)} − ${side(delta.b)}`;
-  const scale = useMemo(() => ({ min: -m, max: m, format: (v: number) => signed(v, 1), title: 'Δ mean score' }), [m]);
+  const scale = useMemo(() => ({ min: -m, max: m, format: (v: number) => formatSigned(v, 1), title: 'Δ mean score' }), [m]);
   const color = useCallback((v: number) => deltaColor(v, m), [m]);
   const tooltip = useCallback(
     (r: number, c: number, v: number | null): string =>
-      `depth ${delta.depths[r] ?? ''}%, ${delta.lengths[c] ?? ''} tokens: ${v === null ? 'not in both' : `${side(delta.a)} − ${side(delta.b)} = ${signed(v, 3)}`}`,
+      `depth ${delta.depths[r] ?? ''}%, ${delta.lengths[c] ?? ''} tokens: ${v === null ? 'not in both' : `${side(delta.a)} − ${side(delta.b)} = ${formatSigned(v, 3)}`}`,
     [delta],
   );
   const click = useDepthLengthClick(delta.depths, delta.lengths, cellIds, onSelect, title);
@@ -47,7 +46,7 @@ export function DeltaHeatmap(props: DeltaHeatmapProps): ReactNode {
         { label: `${side(delta.a)} better`, color: deltaColor(m, m) },
         { label: `${side(delta.b)} better`, color: deltaColor(-m, m) },
       ]}
-      note={`Mean Δ ${signed(delta.meanDelta, 3)} over the cells both ran; largest |Δ| ${delta.maxAbs.toFixed(2)}.`}
+      note={`Mean Δ ${formatSigned(delta.meanDelta, 3)} over the cells both ran; largest |Δ| ${delta.maxAbs.toFixed(2)}.`}
       {...(props.onExportPng ? { onExportPng: props.onExportPng } : {})}
     >
       <HeatmapGrid

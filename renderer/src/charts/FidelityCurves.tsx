@@ -5,7 +5,7 @@
  * Lower ΔNLL and KL are better. Click a point → `onSelect` with its cells.
  */
 import type { FidelityChart, FidelityPoint } from '@kvlab/core';
-import { groupKey } from '@kvlab/core';
+import { formatBytesFixed, formatFixed, groupKey } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useMemo, useState } from 'react';
 import { CartesianGrid, ErrorBar, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
@@ -14,7 +14,6 @@ import type { AnimatedChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
 import type { LegendEntry } from './export-png.ts';
-import { fmt, fmtBytes } from './format.ts';
 import type { ShapeProps } from './shapes.tsx';
 import { Mark } from './shapes.tsx';
 import { ANIMATION_MAX_POINTS, CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
@@ -63,14 +62,14 @@ function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: u
         {pt.method} @ {pt.p.budget}
       </strong>
       <div>
-        ΔNLL {fmt(pt.p.deltaNll.mean, 4)} ± {fmt(pt.p.deltaNll.ci95, 4)}
+        ΔNLL {formatFixed(pt.p.deltaNll.mean, 4)} ± {formatFixed(pt.p.deltaNll.ci95, 4)}
       </div>
       <div>
-        KL {fmt(pt.p.kl.mean, 4)} ± {fmt(pt.p.kl.ci95, 4)}
+        KL {formatFixed(pt.p.kl.mean, 4)} ± {formatFixed(pt.p.kl.ci95, 4)}
       </div>
-      <div>top-1 {fmt(pt.p.top1.mean, 3)}</div>
+      <div>top-1 {formatFixed(pt.p.top1.mean, 3)}</div>
       <div>
-        keep {fmt(pt.x, 1)} % · held {fmtBytes(pt.p.heldBytes)} · n = {pt.p.deltaNll.n}
+        keep {formatFixed(pt.x, 1)} % · held {formatBytesFixed(pt.p.heldBytes)} · n = {pt.p.deltaNll.n}
       </div>
     </div>
   );
@@ -174,7 +173,7 @@ function pointMark(o: { method: string; color: string; metric: FidelityMetric; o
         cy={sp.cy ?? 0}
         r={3.5}
         color={o.color}
-        label={`${o.method} @ ${pt.p.budget}: ${fmt(pt.y, 4)} ± ${fmt(pt.p[o.metric].ci95, 4)}`}
+        label={`${o.method} @ ${pt.p.budget}: ${formatFixed(pt.y, 4)} ± ${formatFixed(pt.p[o.metric].ci95, 4)}`}
         testId="fidelity-point"
         data={{ series: o.method, budget: pt.p.budget, value: pt.y }}
         onActivate={o.onSelect && pt.ids.length ? () => o.onSelect?.(pt.ids, `${o.method} @ ${pt.p.budget}`) : undefined}

@@ -10,8 +10,7 @@
  */
 import type { KeyboardEvent, ReactNode } from 'react';
 import { memo, useCallback } from 'react';
-import { textColorOn } from '@kvlab/core';
-import { fmtTokens } from './format.ts';
+import { formatTokens, textColorOn } from '@kvlab/core';
 import { CHART_THEME } from './theme.ts';
 
 export interface HeatmapGridProps {
@@ -231,7 +230,7 @@ function AxisLabels({ p, l }: { p: HeatmapGridProps; l: Layout }): ReactNode {
       {p.xValues.map((v, c) =>
         c % l.xEvery === 0 ? (
           <text key={`x${c}`} x={f.left + (c + 0.5) * l.cw} y={l.height - f.bottom + 12} textAnchor="middle">
-            {fmtTokens(v)}
+            {formatTokens(v)}
           </text>
         ) : null,
       )}

@@ -8,6 +8,7 @@
  * (budget-edit.ts, core's conserveTotal), and `onChange` receives the new
  * budgets. The parent owns the budgets (controlled component).
  */
+import { formatFixed } from '@kvlab/core';
 import type { KeyboardEvent, PointerEvent as ReactPointerEvent, ReactNode } from 'react';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Bar, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
@@ -18,7 +19,6 @@ import type { AnimatedChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
 import type { LegendEntry } from './export-png.ts';
-import { fmt } from './format.ts';
 import type { BarShapeProps } from './shapes.tsx';
 import { barRect } from './shapes.tsx';
 import { ANIMATION_MAX_POINTS, CHART_THEME } from './theme.ts';
@@ -163,7 +163,7 @@ function budgetChart(o: BudgetChartOptions): ReactNode {
           label={sideLabel(`${props.lmbaLabel ?? 'LMBA'} (tokens)`, 'right')}
         />
       ) : null}
-      {o.dragging ? null : <Tooltip {...tooltipBox()} formatter={(v) => (typeof v === 'number' ? fmt(v, 1) : String(v))} />}
+      {o.dragging ? null : <Tooltip {...tooltipBox()} formatter={(v) => (typeof v === 'number' ? formatFixed(v, 1) : String(v))} />}
       {props.series.map((s, i) => (
         <Bar
           key={`s${i}`}
@@ -281,7 +281,7 @@ function seriesMark(name: string, color: string, seriesIndex: number) {
         {...barRect(b)}
         fill={color}
       >
-        <title>{`${name}, layer ${b.index ?? ''}: ${fmt(v, 1)}`}</title>
+        <title>{`${name}, layer ${b.index ?? ''}: ${formatFixed(v, 1)}`}</title>
       </rect>
     );
   };
@@ -334,7 +334,7 @@ function customMark(o: CustomMarkOptions) {
         onKeyDown={key}
         style={{ cursor: 'ns-resize', outline: 'none' }}
       >
-        <title>{`${o.name}, layer ${index}: ${fmt(v, 0)} (drag or use ↑/↓; the total stays ${o.total})`}</title>
+        <title>{`${o.name}, layer ${index}: ${formatFixed(v, 0)} (drag or use ↑/↓; the total stays ${o.total})`}</title>
         {bg ? <rect x={b.x ?? 0} y={bg.y ?? 0} width={Math.max(0.5, b.width ?? 0)} height={bg.height ?? 0} fill="transparent" onPointerDown={start} /> : null}
         <rect
           {...barRect(b)}

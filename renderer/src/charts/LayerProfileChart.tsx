@@ -5,6 +5,7 @@
  * output) as bars, and the layer uncertainty (LMBA share, ZigZagKV's U_l)
  * as a line on its own axis. Optional per-head spread as a min–max band.
  */
+import { formatFixed } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useMemo } from 'react';
 import { Bar, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
@@ -13,7 +14,6 @@ import type { AnimatedChartProps } from './ChartFrame.tsx';
 import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
 import type { LegendEntry } from './export-png.ts';
-import { fmt } from './format.ts';
 import type { BarShapeProps } from './shapes.tsx';
 import { barRect } from './shapes.tsx';
 import { ANIMATION_MAX_POINTS } from './theme.ts';
@@ -63,7 +63,7 @@ export function LayerProfileChart(props: LayerProfileChartProps): ReactNode {
           label={sideLabel('Uncertainty', 'right')}
         />
       ) : null}
-      <Tooltip {...tooltipBox()} formatter={(v) => (Array.isArray(v) ? v.map((x) => fmt(Number(x), 1)).join('–') : fmt(Number(v), 3))} />
+      <Tooltip {...tooltipBox()} formatter={(v) => (Array.isArray(v) ? v.map((x) => formatFixed(Number(x), 1)).join('–') : formatFixed(Number(v), 3))} />
       <Bar yAxisId="tokens" dataKey="lmba" name="LMBA" fill={PROFILE_COLORS.lmba} isAnimationActive={animate} shape={barMark('LMBA', PROFILE_COLORS.lmba)} />
       {props.lmbo ? (
         <Bar yAxisId="tokens" dataKey="lmbo" name="LMBO" fill={PROFILE_COLORS.lmbo} isAnimationActive={animate} shape={barMark('LMBO', PROFILE_COLORS.lmbo)} />

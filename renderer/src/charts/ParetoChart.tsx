@@ -11,6 +11,7 @@
  * clicks out (`onSelect` with the cell ids behind the mark).
  */
 import type { GroupSummary } from '@kvlab/core';
+import { byteUnit, formatBytesFixed, formatFixed, formatPercent } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useMemo, useState } from 'react';
 import { ErrorBar, Scatter, ScatterChart, Tooltip, XAxis, YAxis, CartesianGrid } from 'recharts';
@@ -20,7 +21,6 @@ import { ChartFrame } from './ChartFrame.tsx';
 import { useChartWidth } from './use-width.ts';
 import { thinForDrawing } from './downsample.ts';
 import type { LegendEntry } from './export-png.ts';
-import { byteUnit, fmt, fmtBytes, pct } from './format.ts';
 import type { MarkSpec } from './shapes.tsx';
 import { markShape, NoShape } from './shapes.tsx';
 import { ANIMATION_MAX_POINTS, CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
@@ -78,21 +78,21 @@ function TooltipBody(props: { active?: boolean; payload?: readonly { payload?: u
       {g ? (
         <>
           <div>
-            score {fmt(g.score.mean, 3)} ± {fmt(g.score.ci95, 3)} (n = {g.score.n}, {g.metric})
+            score {formatFixed(g.score.mean, 3)} ± {formatFixed(g.score.ci95, 3)} (n = {g.score.n}, {g.metric})
           </div>
           <div>
-            measured {fmtBytes(g.heldBytes)} ({pct(g.measuredRatio)} of full)
+            measured {formatBytesFixed(g.heldBytes)} ({formatPercent(g.measuredRatio)} of full)
           </div>
           {!g.isFull ? (
             <div>
-              nominal {fmtBytes(g.nominalBytes)} ({pct(g.nominalRatio)})
+              nominal {formatBytesFixed(g.nominalBytes)} ({formatPercent(g.nominalRatio)})
             </div>
           ) : null}
           {g.flags.length ? <div style={{ color: 'var(--error, #b00020)' }}>⚠ {g.flags.join(', ')}</div> : null}
         </>
       ) : (
         <div>
-          {p.ids.length} sample{p.ids.length === 1 ? '' : 's'} · score {fmt(p.y, 3)}
+          {p.ids.length} sample{p.ids.length === 1 ? '' : 's'} · score {formatFixed(p.y, 3)}
         </div>
       )}
     </div>
@@ -320,7 +320,7 @@ function nominalMark(method: string, color: string, select: ParetoChartOptions['
     hollow: true,
     r: 3.5,
     color,
-    label: `${p.label}: ${pct(p.group?.nominalRatio ?? Number.NaN)} of the full cache`,
+    label: `${p.label}: ${formatPercent(p.group?.nominalRatio ?? Number.NaN)} of the full cache`,
     testId: 'pareto-nominal',
     data: { series: method, key: p.group?.key ?? '' },
     onActivate: select(p),
@@ -334,7 +334,7 @@ function measuredMark(method: string, color: string, select: ParetoChartOptions[
     return {
       color,
       warn: (g?.flags.length ?? 0) > 0,
-      label: `${p.label}: ${fmt(p.y, 3)} ± ${fmt(g?.score.ci95 ?? Number.NaN, 3)}`,
+      label: `${p.label}: ${formatFixed(p.y, 3)} ± ${formatFixed(g?.score.ci95 ?? Number.NaN, 3)}`,
       testId: 'pareto-point',
       data: { series: method, key: g?.key ?? '', budget: g?.budget ?? '', flags: g?.flags.join(' ') ?? '', cells: p.ids.length },
       onActivate: select(p),

@@ -11,11 +11,10 @@
  * retention overlay on its tokens when the row has kept positions.
  */
 import type { AnyRow, CheckRow, LabApi, ResultRow, SampleDetail } from '@kvlab/core';
-import { FLAG_INFO } from '@kvlab/core';
+import { FLAG_INFO, formatBytesFixed, formatFixed, formatPercent } from '@kvlab/core';
 import type { ReactNode } from 'react';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { RetentionOverlay } from '../components/RetentionOverlay.tsx';
-import { fmt, fmtBytes, pct } from './format.ts';
 import { RetentionMap } from './RetentionMap.tsx';
 
 export interface SamplePanelProps {
@@ -160,7 +159,7 @@ function OutcomeFacts({ row }: { row: ResultRow }): ReactNode {
       </dd>
       <dt>score</dt>
       <dd data-testid="sample-score">
-        {fmt(row.score, 3)} <span className="muted">({row.metric})</span>
+        {formatFixed(row.score, 3)} <span className="muted">({row.metric})</span>
       </dd>
       <dt>answer</dt>
       <dd data-testid="sample-answer">{row.answers.length ? row.answers.join(' | ') : <span className="muted">— (scored from logits)</span>}</dd>
@@ -172,7 +171,8 @@ function OutcomeFacts({ row }: { row: ResultRow }): ReactNode {
         <>
           <dt>fidelity</dt>
           <dd>
-            ΔNLL {fmt(row.fidelity.deltaNll, 4)} · KL {fmt(row.fidelity.kl, 4)} · top-1 {fmt(row.fidelity.top1, 3)} · greedy prefix {row.fidelity.greedyPrefix}
+            ΔNLL {formatFixed(row.fidelity.deltaNll, 4)} · KL {formatFixed(row.fidelity.kl, 4)} · top-1 {formatFixed(row.fidelity.top1, 3)} · greedy prefix{' '}
+            {row.fidelity.greedyPrefix}
           </dd>
         </>
       ) : null}
@@ -188,8 +188,8 @@ function CostFacts({ row }: { row: ResultRow }): ReactNode {
     <>
       <dt>KV held</dt>
       <dd>
-        {fmtBytes(row.kv.heldBytes)} of {fmtBytes(row.kv.fullBytes)} ({pct(row.kv.fullBytes > 0 ? row.kv.heldBytes / row.kv.fullBytes : Number.NaN)}; nominal{' '}
-        {pct(row.kv.nominalRatio)})
+        {formatBytesFixed(row.kv.heldBytes)} of {formatBytesFixed(row.kv.fullBytes)} (
+        {formatPercent(row.kv.fullBytes > 0 ? row.kv.heldBytes / row.kv.fullBytes : Number.NaN)}; nominal {formatPercent(row.kv.nominalRatio)})
       </dd>
       <dt>prompt</dt>
       <dd>
@@ -261,7 +261,7 @@ export function SamplePanel(p: SamplePanelProps): ReactNode {
                 onClick={() => setChosen(r.cellId)}
                 style={{ width: '100%', textAlign: 'left', fontWeight: r.cellId === row?.cellId ? 600 : 400 }}
               >
-                {r.kind === 'cell' ? `${r.sampleId} · ${r.methodLabel} @ ${r.budget} · ${fmt(r.score, 2)}${r.flags.length ? ' ⚠' : ''}` : r.cellId}
+                {r.kind === 'cell' ? `${r.sampleId} · ${r.methodLabel} @ ${r.budget} · ${formatFixed(r.score, 2)}${r.flags.length ? ' ⚠' : ''}` : r.cellId}
               </button>
             </li>
           ))}

@@ -5,8 +5,7 @@
  * category axis, the number axis of the x/y charts.
  */
 import type { CartesianGridProps, TooltipProps, XAxisProps, YAxisProps } from 'recharts';
-import { niceTicks, tickDigits, ticksFromZero } from '@kvlab/core';
-import { fmt } from './format.ts';
+import { formatFixed, niceTicks, tickDigits, ticksFromZero } from '@kvlab/core';
 import { CHART_THEME, TOOLTIP_STYLE } from './theme.ts';
 
 /** An axis line in `stroke` (the axis colour unless given) with tick labels in the text colour. */
@@ -47,7 +46,7 @@ export interface RoundAxis {
 export function roundAxis(lo: number, hi: number, maxTicks = 6): RoundAxis {
   const ticks = niceTicks(lo, hi, maxTicks);
   const digits = tickDigits(ticks);
-  return { domain: [ticks[0] ?? lo, ticks.at(-1) ?? hi], ticks, interval: 0, tickFormatter: (v: number) => fmt(v, digits) };
+  return { domain: [ticks[0] ?? lo, ticks.at(-1) ?? hi], ticks, interval: 0, tickFormatter: (v: number) => formatFixed(v, digits) };
 }
 
 /** roundAxis from 0 up to at least `max` (bytes, tokens, budgets). */

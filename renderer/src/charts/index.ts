@@ -23,7 +23,6 @@ export type { BudgetBounds } from './budget-edit.ts';
 export { chartToPng, downloadBlob, findChartSvg, pngFileName, serializeSvg, svgTextToPng } from './export-png.ts';
 export type { LegendEntry, PngOptions, RasterDeps } from './export-png.ts';
 export { binPoints, thinForDrawing } from './downsample.ts';
-export { byteUnit, fmt, fmtBytes, fmtTokens, pct, signed } from './format.ts';
 export { ANIMATION_MAX_POINTS, CHART_THEME } from './theme.ts';
 export { RetentionMap, retentionRuns } from './RetentionMap.tsx';
 export type { RetentionMapProps } from './RetentionMap.tsx';

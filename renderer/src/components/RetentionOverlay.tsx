@@ -15,8 +15,8 @@
  * the observation window live), and the needle with some context around it,
  * with the rest elided, so four columns of a 32K-token prompt still render quickly.
  */
+import { formatInt } from '@kvlab/core';
 import { useMemo, useRef, type ReactNode } from 'react';
-import { formatInt } from '../util/format.ts';
 import { displayPieces } from '../util/tokens.ts';
 
 export interface RetentionOverlayProps {

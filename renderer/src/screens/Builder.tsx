@@ -9,7 +9,7 @@
  */
 import { useEffect, useMemo, type ReactNode } from 'react';
 import type { MethodInfo, WorkloadField, WorkloadFormValues } from '@kvlab/core';
-import { WORKLOAD_KINDS, WORKLOADS, workloadFields } from '@kvlab/core';
+import { formatDuration, formatInt, WORKLOAD_KINDS, workloadFields, WORKLOADS } from '@kvlab/core';
 import { useLab } from '../store/index.ts';
 import {
   BUILDER_PRESETS,
@@ -21,7 +21,6 @@ import {
   type WorkloadForm,
 } from '../store/builder.ts';
 import { estimateCost, estimateSeconds, speedFromRows, type CostEstimate as CostEstimateData } from '../util/cost.ts';
-import { formatDuration, formatInt } from '../util/format.ts';
 
 export function BuilderScreen() {
   const form = useLab((s) => s.builder);

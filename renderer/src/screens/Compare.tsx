@@ -9,11 +9,15 @@
  * CLI report uses, so the screen and `kvlab report` agree. Rows stream in
  * while a run goes: aggregation runs on a deferred copy of the rows so typing
  * and hovering stay responsive when thousands arrive.
+ *
+ * The run is the store's selected run (shared with Runs and Reports); the
+ * chart picks live in the store's compare slice so they survive a visit to
+ * another screen; the open sample panel is local, transient UI.
  */
-import type { AnyRow, ExperimentRecord, LabApi, NiahGrid, ReportData, ResultRow } from '@kvlab/core';
+import type { AnyRow, ExperimentRecord, GroupSummary, NiahGrid, ReportData, ResultRow } from '@kvlab/core';
 import { aggregate, allocatorColors, cellIdsByGroup, FULL_COLOR, groupKey, methodColors, niahCellIds, niahDelta, splitRows } from '@kvlab/core';
 import type { ReactNode } from 'react';
-import { useCallback, useDeferredValue, useMemo, useState } from 'react';
+import { useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
 import { DeltaHeatmap } from '../charts/DeltaHeatmap.tsx';
 import { FidelityCurves } from '../charts/FidelityCurves.tsx';
 import { LayerBudgetBars } from '../charts/LayerBudgetBars.tsx';
@@ -22,17 +26,10 @@ import { ParetoChart } from '../charts/ParetoChart.tsx';
 import type { ParetoSample } from '../charts/ParetoChart.tsx';
 import { SamplePanel } from '../charts/SamplePanel.tsx';
 import { CHART_THEME } from '../charts/theme.ts';
+import { RunOptions } from '../components/RunOptions.tsx';
+import { useLab, useLabApi } from '../store/index.ts';
 
-export interface CompareScreenProps {
-  /** For the sample panel's prompt (getSample); every number here comes from `rows`. */
-  readonly api: LabApi;
-  readonly runId: string | null;
-  /** The run's rows (getResults plus run.row events), in any order. */
-  readonly rows: readonly AnyRow[];
-  readonly experimentName?: string;
-}
-
-interface Aggregated {
+export interface Aggregated {
   readonly data: ReportData;
   readonly cells: readonly ResultRow[];
   readonly rowsById: ReadonlyMap<string, AnyRow>;
@@ -68,6 +65,11 @@ const uniq = <T,>(xs: readonly T[]): T[] => [...new Set(xs)];
 /** The chosen value if still offered, else the first offered. */
 const pick = <T,>(chosen: T | null, offered: readonly T[]): T | undefined => (chosen !== null && offered.includes(chosen) ? chosen : offered[0]);
 
+const EMPTY_ROWS: readonly AnyRow[] = [];
+
+/** Opens the sample panel on these cells. */
+type Select = (ids: readonly string[], label: string) => void;
+
 function Picker(props: { label: string; testId: string; value: string | undefined; options: readonly string[]; onChange: (v: string) => void }): ReactNode {
   if (props.options.length < 2) return null;
   return (
@@ -84,138 +86,90 @@ function Picker(props: { label: string; testId: string; value: string | undefine
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- SHAPE-TODO: split (or give the reason here)
-export function CompareScreen(props: CompareScreenProps): ReactNode {
-  const rows = useDeferredValue(props.rows);
-  const agg = useMemo(() => aggregateRows(rows, props.runId, props.experimentName), [rows, props.runId, props.experimentName]);
-  const [selection, setSelection] = useState<{ ids: readonly string[]; label: string } | null>(null);
-  const [modelChoice, setModel] = useState<string | null>(null);
-  const [paretoWorkloadChoice, setParetoWorkload] = useState<string | null>(null);
-  const [niahWorkloadChoice, setNiahWorkload] = useState<string | null>(null);
-  const [niahBudgetChoice, setNiahBudget] = useState<string | null>(null);
-  const [deltaA, setDeltaA] = useState<string | null>(null);
-  const [deltaB, setDeltaB] = useState<string | null>(null);
-  const [layerBudgetChoice, setLayerBudget] = useState<string | null>(null);
-  const [fidelityWorkloadChoice, setFidelityWorkload] = useState<string | null>(null);
-  const [showSamples, setShowSamples] = useState(false);
-  const select = useCallback((ids: readonly string[], label: string) => setSelection({ ids, label }), []);
+// -- The screen: the store's selected run --------------------------------------
 
-  const ok = agg !== null && typeof agg !== 'string' ? agg : null;
-  const data = ok?.data;
-  const model = pick(modelChoice, data?.summary.models ?? []);
+export function CompareScreen(): ReactNode {
+  const runId = useLab((s) => s.selectedRunId);
+  const liveRows = useLab((s) => (s.selectedRunId ? (s.rows[s.selectedRunId] ?? EMPTY_ROWS) : EMPTY_ROWS));
+  const name = useLab((s) =>
+    s.selectedRunId ? (s.details[s.selectedRunId]?.experiment.name ?? s.runs.find((r) => r.id === s.selectedRunId)?.name) : undefined,
+  );
+  useDefaultRun();
+  const rows = useDeferredValue(liveRows);
+  const agg = useMemo(() => aggregateRows(rows, runId, name), [rows, runId, name]);
+  return (
+    <section className="screen" data-testid="screen-compare">
+      <RunPicker rowCount={liveRows.length} />
+      <CompareBody agg={agg} runId={runId} experimentName={name} />
+    </section>
+  );
+}
 
-  // Accuracy vs memory: one (model, workload) at a time.
-  const paretoWorkloads = useMemo(() => uniq((data?.groups ?? []).filter((g) => g.model === model).map((g) => g.workload)), [data, model]);
-  const paretoWorkload = pick(paretoWorkloadChoice, paretoWorkloads);
-  const paretoGroups = useMemo(() => (data?.groups ?? []).filter((g) => g.model === model && g.workload === paretoWorkload), [data, model, paretoWorkload]);
-  const frontier = data?.pareto.find((p) => p.model === model && p.workload === paretoWorkload)?.keys;
-  const samples = useMemo<ParetoSample[] | undefined>(
-    () =>
-      showSamples && ok
-        ? ok.cells
-            .filter((r) => r.model.name === model && r.workload === paretoWorkload)
-            .map((r) => ({ cellId: r.cellId, methodLabel: r.methodLabel, heldBytes: r.kv.heldBytes, score: r.score }))
-        : undefined,
-    [showSamples, ok, model, paretoWorkload],
-  );
+/** With no run selected, Compare opens the first finished run (or the first run). */
+function useDefaultRun(): void {
+  const runs = useLab((s) => s.runs);
+  const runId = useLab((s) => s.selectedRunId);
+  const selectRun = useLab((s) => s.selectRun);
+  useEffect(() => {
+    if (!runId && runs.length) selectRun((runs.find((r) => r.status === 'done') ?? runs[0])?.id ?? null);
+  }, [runId, runs, selectRun]);
+}
 
-  // NIAH: heatmaps per method at one budget (the full cache's beside them), and a Δ between two.
-  const niahAll = useMemo(() => (data?.niah ?? []).filter((g) => g.model === model), [data, model]);
-  const niahWorkload = pick(niahWorkloadChoice, uniq(niahAll.map((g) => g.workload)));
-  const niahBudgets = useMemo(
-    () => (data?.summary.budgets ?? []).filter((b) => b !== 'full' && niahAll.some((g) => g.workload === niahWorkload && g.budget === b)),
-    [data, niahAll, niahWorkload],
+function RunPicker({ rowCount }: { rowCount: number }): ReactNode {
+  const runs = useLab((s) => s.runs);
+  const runId = useLab((s) => s.selectedRunId);
+  const selectRun = useLab((s) => s.selectRun);
+  return (
+    <div className="mount-bar row gap">
+      <label>
+        Run{' '}
+        <select value={runId ?? ''} onChange={(e) => selectRun(e.target.value || null)} data-testid="compare-run-select">
+          <RunOptions runs={runs} />
+        </select>
+      </label>
+      <span className="muted small">{rowCount} rows</span>
+    </div>
   );
-  const niahBudget = pick(niahBudgetChoice, niahBudgets);
-  const grids = useMemo(
-    () => niahAll.filter((g) => g.workload === niahWorkload && (g.budget === niahBudget || g.budget === 'full')),
-    [niahAll, niahWorkload, niahBudget],
-  );
-  const gridLabels = grids.map((g) => g.methodLabel);
-  const aLabel = pick(deltaA, gridLabels.filter((l) => l !== 'full').concat(gridLabels.filter((l) => l === 'full')));
-  const bLabel = pick(
-    deltaB,
-    gridLabels.filter((l) => l !== aLabel).sort((x, y) => (x === 'full' ? -1 : y === 'full' ? 1 : 0)),
-  );
-  const gridA = grids.find((g) => g.methodLabel === aLabel);
-  const gridB = grids.find((g) => g.methodLabel === bLabel);
-  const delta = useMemo(() => (gridA && gridB && gridA !== gridB ? niahDelta(gridA, gridB) : null), [gridA, gridB]);
-  const trainedLength = ok?.cells.find((r) => r.model.name === model)?.model.contextLength;
-  const cellsOf = useCallback((g: NiahGrid) => (d: number, l: number) => (ok ? niahCellIds(ok.cells, g, d, l) : []), [ok]);
-  // Outlined: cells carrying a flag their group carries too (a lone low-baseline miss is not an alarm: core's lowBaselineAlarm).
-  const flaggedOf = useCallback(
-    (g: NiahGrid): ReadonlySet<string> => {
-      const key = groupKey(g.model, g.workload, g.methodLabel, g.budget);
-      const groupFlags = new Set<string>(data?.groups.find((x) => x.key === key)?.flags ?? []);
-      return new Set(
-        (ok?.cells ?? [])
-          .filter(
-            (r) =>
-              r.flags.some((f) => groupFlags.has(f)) &&
-              r.model.name === g.model &&
-              r.workload === g.workload &&
-              r.methodLabel === g.methodLabel &&
-              r.budget === g.budget,
-          )
-          .map((r) => `${String(r.meta['depth'])},${String(r.meta['contextLength'])}`),
-      );
-    },
-    [ok, data],
-  );
-  const deltaCells = useCallback(
-    (d: number, l: number): readonly string[] => (ok && gridA && gridB ? [...niahCellIds(ok.cells, gridA, d, l), ...niahCellIds(ok.cells, gridB, d, l)] : []),
-    [ok, gridA, gridB],
-  );
+}
 
-  // Per-layer budgets at one budget, colours fixed per allocator across budgets.
-  const layerCharts = useMemo(() => (data?.layerBudgets ?? []).filter((c) => c.model === model), [data, model]);
-  const layerBudget = pick(
-    layerBudgetChoice,
-    layerCharts.map((c) => c.budget),
-  );
-  const layerChart = layerCharts.find((c) => c.budget === layerBudget);
-  const allocColors = useMemo(() => allocatorColors(layerCharts.flatMap((c) => c.series.map((s) => s.allocator))), [layerCharts]);
-  const layerSeries = useMemo(
-    () => (layerChart?.series ?? []).map((s) => ({ name: s.allocator, color: allocColors.get(s.allocator) ?? '#000000', budgets: s.budgets })),
-    [layerChart, allocColors],
-  );
-
-  // Fidelity.
-  const fidelityCharts = useMemo(() => (data?.fidelity ?? []).filter((c) => c.model === model), [data, model]);
-  const fidelityWorkload = pick(
-    fidelityWorkloadChoice,
-    fidelityCharts.map((c) => c.workload),
-  );
-  const fidelity = fidelityCharts.find((c) => c.workload === fidelityWorkload);
-
+function CompareBody(props: { agg: Aggregated | string | null; runId: string | null; experimentName: string | undefined }): ReactNode {
+  const { agg } = props;
   if (agg === null)
     return (
-      <section className="screen" data-testid="screen-compare">
-        <header className="screen-header">
-          <h1>Compare</h1>
-          <p className="muted">{props.runId ? 'No results in this run yet: charts appear as cells finish.' : 'Pick a run to compare its methods.'}</p>
-        </header>
-      </section>
+      <header className="screen-header">
+        <h1>Compare</h1>
+        <p className="muted">{props.runId ? 'No results in this run yet: charts appear as cells finish.' : 'Pick a run to compare its methods.'}</p>
+      </header>
     );
-  if (typeof agg === 'string' || !ok || !data)
+  if (typeof agg === 'string')
     return (
-      <section className="screen" data-testid="screen-compare">
+      <>
         <header className="screen-header">
           <h1>Compare</h1>
         </header>
         <p role="alert" className="notice notice-error" data-testid="compare-error">
-          These results cannot be drawn: {String(agg)}
+          These results cannot be drawn: {agg}
         </p>
-      </section>
+      </>
     );
+  return <CompareCharts ok={agg} runId={props.runId} experimentName={props.experimentName} />;
+}
 
+// -- The charts of one aggregated run ----------------------------------------------
+
+function CompareCharts(props: { ok: Aggregated; runId: string | null; experimentName: string | undefined }): ReactNode {
+  const { ok } = props;
+  const { data } = ok;
+  const api = useLabApi();
+  const picks = useLab((s) => s.comparePicks);
+  const pickCompare = useLab((s) => s.pickCompare);
+  const [selection, setSelection] = useState<{ ids: readonly string[]; label: string } | null>(null);
+  const select = useCallback<Select>((ids, label) => setSelection({ ids, label }), []);
   const s = data.summary;
-  const warnings = data.sanity.filter((e) => e.severity === 'warning');
-  const notes = data.sanity.filter((e) => e.severity === 'info');
-  const budgetText = (b: string | undefined): string => (b === undefined ? '' : ` @ ${b}`);
-
+  const model = pick(picks.model, s.models);
+  const drawsAny = [data.groups, data.layerBudgets, data.fidelity].some((xs) => xs.some((x) => x.model === model));
   return (
-    <section className="screen" data-testid="screen-compare">
+    <>
       <header className="screen-header row spread">
         <div>
           <h1>Compare</h1>
@@ -224,133 +178,16 @@ export function CompareScreen(props: CompareScreenProps): ReactNode {
             {s.workloads.length} workload(s)
           </p>
         </div>
-        <Picker label="model" testId="compare-model" value={model} options={s.models} onChange={setModel} />
+        <Picker label="model" testId="compare-model" value={model} options={s.models} onChange={(v) => pickCompare({ model: v })} />
       </header>
-
-      {warnings.length || notes.length ? (
-        <div className={`card notice${warnings.length ? ' notice-error' : ''}`} data-testid="compare-sanity" {...(warnings.length ? { role: 'alert' } : {})}>
-          <strong>{warnings.length ? 'Sanity-guard warnings' : 'Notes'}</strong>
-          <ul style={{ margin: '4px 0 0', paddingLeft: 18 }}>
-            {[...warnings, ...notes].map((e) => (
-              <li key={e.flag} data-flag={e.flag} data-severity={e.severity}>
-                <strong>{e.flag}</strong> — {e.text} ({e.cells} cell{e.cells === 1 ? '' : 's'}): <span className="muted">{e.groups.join('; ')}</span>{' '}
-                {e.examples.length ? (
-                  <button
-                    type="button"
-                    className="link"
-                    data-testid={`compare-sanity-open-${e.flag}`}
-                    onClick={() => select(e.examples, `${e.flag}: example cells`)}
-                  >
-                    open {e.examples.length === 1 ? 'the cell' : `${e.examples.length} cells`}
-                  </button>
-                ) : null}
-              </li>
-            ))}
-          </ul>
-        </div>
-      ) : null}
-
+      <SanityNotes data={data} select={select} />
       <div className="cols">
         <div className="col">
-          {paretoGroups.length ? (
-            <div className="card">
-              <div className="row gap wrap">
-                <Picker label="workload" testId="compare-pareto-workload" value={paretoWorkload} options={paretoWorkloads} onChange={setParetoWorkload} />
-                <label className="small">
-                  <input type="checkbox" data-testid="compare-show-samples" checked={showSamples} onChange={(e) => setShowSamples(e.currentTarget.checked)} />{' '}
-                  show samples
-                </label>
-              </div>
-              <ParetoChart
-                testId="compare-pareto"
-                title={`Accuracy vs measured KV memory · ${model ?? ''} · ${paretoWorkload ?? ''}`}
-                groups={paretoGroups}
-                {...(frontier ? { frontier } : {})}
-                colors={ok.colors}
-                cellIds={ok.ids}
-                {...(samples ? { samples } : {})}
-                onSelect={select}
-              />
-            </div>
-          ) : null}
-
-          {grids.length ? (
-            <div className="card" data-testid="compare-niah">
-              <div className="row gap wrap">
-                <h2 style={{ margin: 0 }}>Needle in a haystack</h2>
-                <Picker
-                  label="workload"
-                  testId="compare-niah-workload"
-                  value={niahWorkload}
-                  options={uniq(niahAll.map((g) => g.workload))}
-                  onChange={setNiahWorkload}
-                />
-                <Picker label="budget" testId="compare-niah-budget" value={niahBudget} options={niahBudgets} onChange={setNiahBudget} />
-                {niahBudgets.length === 1 ? <span className="small muted">budget {niahBudget}</span> : null}
-              </div>
-              <div className="heatmaps" style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(300px, 1fr))', gap: 10 }}>
-                {grids.map((g) => (
-                  <NiahHeatmap
-                    key={g.methodLabel}
-                    testId={`compare-heatmap-${g.methodLabel}`}
-                    grid={g}
-                    {...(trainedLength !== undefined ? { trainedLength } : {})}
-                    cellIds={cellsOf(g)}
-                    onSelect={select}
-                    flagged={flaggedOf(g)}
-                  />
-                ))}
-              </div>
-              {gridLabels.length >= 2 ? (
-                <div style={{ marginTop: 10 }}>
-                  <div className="row gap wrap">
-                    <Picker label="A" testId="compare-delta-a" value={aLabel} options={gridLabels} onChange={setDeltaA} />
-                    <span className="small">minus</span>
-                    <Picker label="B" testId="compare-delta-b" value={bLabel} options={gridLabels.filter((l) => l !== aLabel)} onChange={setDeltaB} />
-                  </div>
-                  {delta ? (
-                    <div style={{ maxWidth: 420 }}>
-                      <DeltaHeatmap
-                        testId="compare-delta"
-                        delta={delta}
-                        {...(trainedLength !== undefined ? { trainedLength } : {})}
-                        cellIds={deltaCells}
-                        onSelect={select}
-                      />
-                    </div>
-                  ) : null}
-                </div>
-              ) : null}
-            </div>
-          ) : null}
-
-          {layerChart ? (
-            <div className="card">
-              <Picker label="budget" testId="compare-layer-budget" value={layerBudget} options={layerCharts.map((c) => c.budget)} onChange={setLayerBudget} />
-              <LayerBudgetBars
-                testId="compare-layer-bars"
-                title={`Per-layer budgets · ${layerChart.model}${budgetText(layerChart.budget)}`}
-                series={layerSeries}
-                {...(layerChart.lmba ? { lmba: layerChart.lmba, lmbaLabel: layerChart.lmbaSource === 'profile' ? 'LMBA (profile)' : 'LMBA' } : {})}
-              />
-              <p className="muted small">{layerChart.series.map((x) => `${x.allocator}: ${x.methods.join(', ')} (${x.n} cells)`).join(' · ')}</p>
-            </div>
-          ) : null}
-
-          {fidelity ? (
-            <div className="card">
-              <Picker
-                label="workload"
-                testId="compare-fidelity-workload"
-                value={fidelityWorkload}
-                options={fidelityCharts.map((c) => c.workload)}
-                onChange={setFidelityWorkload}
-              />
-              <FidelityCurves testId="compare-fidelity" chart={fidelity} colors={ok.colors} cellIds={ok.ids} onSelect={select} />
-            </div>
-          ) : null}
-
-          {!paretoGroups.length && !grids.length && !layerChart && !fidelity ? <p className="muted">No cells to draw for {model}.</p> : null}
+          <ParetoCard ok={ok} model={model} select={select} />
+          <NiahCard ok={ok} model={model} select={select} />
+          <LayerBudgetCard ok={ok} model={model} />
+          <FidelityCard ok={ok} model={model} select={select} />
+          {drawsAny ? null : <p className="muted">No cells to draw for {model}.</p>}
         </div>
         {selection ? (
           // Sticky: the panel opens where the user is looking, not at the top of a page scrolled down to a lower chart.
@@ -359,13 +196,251 @@ export function CompareScreen(props: CompareScreenProps): ReactNode {
               label={selection.label}
               cellIds={selection.ids}
               rowsById={ok.rowsById}
-              api={props.api}
+              api={api}
               runId={props.runId}
               onClose={() => setSelection(null)}
             />
           </div>
         ) : null}
       </div>
-    </section>
+    </>
+  );
+}
+
+/** The sanity guards' warnings (an alert) and notes, each with a link to its example cells. */
+function SanityNotes({ data, select }: { data: ReportData; select: Select }): ReactNode {
+  const warnings = data.sanity.filter((e) => e.severity === 'warning');
+  const notes = data.sanity.filter((e) => e.severity === 'info');
+  if (!warnings.length && !notes.length) return null;
+  return (
+    <div className={`card notice${warnings.length ? ' notice-error' : ''}`} data-testid="compare-sanity" {...(warnings.length ? { role: 'alert' } : {})}>
+      <strong>{warnings.length ? 'Sanity-guard warnings' : 'Notes'}</strong>
+      <ul style={{ margin: '4px 0 0', paddingLeft: 18 }}>
+        {[...warnings, ...notes].map((e) => (
+          <li key={e.flag} data-flag={e.flag} data-severity={e.severity}>
+            <strong>{e.flag}</strong> — {e.text} ({e.cells} cell{e.cells === 1 ? '' : 's'}): <span className="muted">{e.groups.join('; ')}</span>{' '}
+            {e.examples.length ? (
+              <button
+                type="button"
+                className="link"
+                data-testid={`compare-sanity-open-${e.flag}`}
+                onClick={() => select(e.examples, `${e.flag}: example cells`)}
+              >
+                open {e.examples.length === 1 ? 'the cell' : `${e.examples.length} cells`}
+              </button>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+interface CardProps {
+  readonly ok: Aggregated;
+  readonly model: string | undefined;
+  readonly select: Select;
+}
+
+/** Accuracy vs memory: one (model, workload) at a time, single samples on demand. */
+function ParetoCard({ ok, model, select }: CardProps): ReactNode {
+  const { data } = ok;
+  const picks = useLab((s) => s.comparePicks);
+  const pickCompare = useLab((s) => s.pickCompare);
+  const workloads = useMemo(() => uniq(data.groups.filter((g) => g.model === model).map((g) => g.workload)), [data, model]);
+  const workload = pick(picks.paretoWorkload, workloads);
+  const groups = useMemo(() => data.groups.filter((g) => g.model === model && g.workload === workload), [data, model, workload]);
+  const frontier = data.pareto.find((p) => p.model === model && p.workload === workload)?.keys;
+  const samples = useMemo<ParetoSample[] | undefined>(
+    () =>
+      picks.showSamples
+        ? ok.cells
+            .filter((r) => r.model.name === model && r.workload === workload)
+            .map((r) => ({ cellId: r.cellId, methodLabel: r.methodLabel, heldBytes: r.kv.heldBytes, score: r.score }))
+        : undefined,
+    [picks.showSamples, ok, model, workload],
+  );
+  if (!groups.length) return null;
+  return (
+    <div className="card">
+      <div className="row gap wrap">
+        <Picker label="workload" testId="compare-pareto-workload" value={workload} options={workloads} onChange={(v) => pickCompare({ paretoWorkload: v })} />
+        <label className="small">
+          <input
+            type="checkbox"
+            data-testid="compare-show-samples"
+            checked={picks.showSamples}
+            onChange={(e) => pickCompare({ showSamples: e.currentTarget.checked })}
+          />{' '}
+          show samples
+        </label>
+      </div>
+      <ParetoChart
+        testId="compare-pareto"
+        title={`Accuracy vs measured KV memory · ${model ?? ''} · ${workload ?? ''}`}
+        groups={groups}
+        {...(frontier ? { frontier } : {})}
+        colors={ok.colors}
+        cellIds={ok.ids}
+        {...(samples ? { samples } : {})}
+        onSelect={select}
+      />
+    </div>
+  );
+}
+
+/** The NIAH grids of a model at the picked workload and budget (the full cache's beside them), and the Δ between the two picked methods. */
+function useNiahView(ok: Aggregated, model: string | undefined) {
+  const { data } = ok;
+  const picks = useLab((s) => s.comparePicks);
+  const all = useMemo(() => data.niah.filter((g) => g.model === model), [data, model]);
+  const workloads = uniq(all.map((g) => g.workload));
+  const workload = pick(picks.niahWorkload, workloads);
+  const budgets = useMemo(
+    () => data.summary.budgets.filter((b) => b !== 'full' && all.some((g) => g.workload === workload && g.budget === b)),
+    [data, all, workload],
+  );
+  const budget = pick(picks.niahBudget, budgets);
+  const grids = useMemo(() => all.filter((g) => g.workload === workload && (g.budget === budget || g.budget === 'full')), [all, workload, budget]);
+  const labels = grids.map((g) => g.methodLabel);
+  // A is a compressed method by default, B the full cache: the Δ reads as "what compression lost".
+  const aLabel = pick(picks.deltaA, labels.filter((l) => l !== 'full').concat(labels.filter((l) => l === 'full')));
+  const bLabel = pick(
+    picks.deltaB,
+    labels.filter((l) => l !== aLabel).sort((x, y) => (x === 'full' ? -1 : y === 'full' ? 1 : 0)),
+  );
+  const gridA = grids.find((g) => g.methodLabel === aLabel);
+  const gridB = grids.find((g) => g.methodLabel === bLabel);
+  const delta = useMemo(() => (gridA && gridB && gridA !== gridB ? niahDelta(gridA, gridB) : null), [gridA, gridB]);
+  return { workloads, workload, budgets, budget, grids, labels, aLabel, bLabel, gridA, gridB, delta };
+}
+
+/** The "depth,length" cells of a grid that carry a flag their group carries too (a lone low-baseline miss is not an alarm: core's lowBaselineAlarm). */
+function flaggedCells(ok: Aggregated, g: NiahGrid): ReadonlySet<string> {
+  const key = groupKey(g.model, g.workload, g.methodLabel, g.budget);
+  const groupFlags = new Set<string>(ok.data.groups.find((x: GroupSummary) => x.key === key)?.flags ?? []);
+  const inGrid = (r: ResultRow): boolean => r.model.name === g.model && r.workload === g.workload && r.methodLabel === g.methodLabel && r.budget === g.budget;
+  return new Set(
+    ok.cells.filter((r) => r.flags.some((f) => groupFlags.has(f)) && inGrid(r)).map((r) => `${String(r.meta['depth'])},${String(r.meta['contextLength'])}`),
+  );
+}
+
+function NiahCard({ ok, model, select }: CardProps): ReactNode {
+  const v = useNiahView(ok, model);
+  const pickCompare = useLab((s) => s.pickCompare);
+  const trainedLength = ok.cells.find((r) => r.model.name === model)?.model.contextLength;
+  const cellsOf = useCallback((g: NiahGrid) => (d: number, l: number) => niahCellIds(ok.cells, g, d, l), [ok]);
+  if (!v.grids.length) return null;
+  return (
+    <div className="card" data-testid="compare-niah">
+      <div className="row gap wrap">
+        <h2 style={{ margin: 0 }}>Needle in a haystack</h2>
+        <Picker label="workload" testId="compare-niah-workload" value={v.workload} options={v.workloads} onChange={(x) => pickCompare({ niahWorkload: x })} />
+        <Picker label="budget" testId="compare-niah-budget" value={v.budget} options={v.budgets} onChange={(x) => pickCompare({ niahBudget: x })} />
+        {v.budgets.length === 1 ? <span className="small muted">budget {v.budget}</span> : null}
+      </div>
+      <div className="heatmaps" style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(300px, 1fr))', gap: 10 }}>
+        {v.grids.map((g) => (
+          <NiahHeatmap
+            key={g.methodLabel}
+            testId={`compare-heatmap-${g.methodLabel}`}
+            grid={g}
+            {...(trainedLength !== undefined ? { trainedLength } : {})}
+            cellIds={cellsOf(g)}
+            onSelect={select}
+            flagged={flaggedCells(ok, g)}
+          />
+        ))}
+      </div>
+      {v.labels.length >= 2 ? <DeltaPanel ok={ok} view={v} trainedLength={trainedLength} select={select} /> : null}
+    </div>
+  );
+}
+
+function DeltaPanel(props: { ok: Aggregated; view: ReturnType<typeof useNiahView>; trainedLength: number | undefined; select: Select }): ReactNode {
+  const { ok, view: v, trainedLength } = props;
+  const pickCompare = useLab((s) => s.pickCompare);
+  const { gridA, gridB } = v;
+  const deltaCells = useCallback(
+    (d: number, l: number): readonly string[] => (gridA && gridB ? [...niahCellIds(ok.cells, gridA, d, l), ...niahCellIds(ok.cells, gridB, d, l)] : []),
+    [ok, gridA, gridB],
+  );
+  return (
+    <div style={{ marginTop: 10 }}>
+      <div className="row gap wrap">
+        <Picker label="A" testId="compare-delta-a" value={v.aLabel} options={v.labels} onChange={(x) => pickCompare({ deltaA: x })} />
+        <span className="small">minus</span>
+        <Picker
+          label="B"
+          testId="compare-delta-b"
+          value={v.bLabel}
+          options={v.labels.filter((l) => l !== v.aLabel)}
+          onChange={(x) => pickCompare({ deltaB: x })}
+        />
+      </div>
+      {v.delta ? (
+        <div style={{ maxWidth: 420 }}>
+          <DeltaHeatmap
+            testId="compare-delta"
+            delta={v.delta}
+            {...(trainedLength !== undefined ? { trainedLength } : {})}
+            cellIds={deltaCells}
+            onSelect={props.select}
+          />
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/** Per-layer budgets at one budget, colours fixed per allocator across budgets. */
+function LayerBudgetCard({ ok, model }: Omit<CardProps, 'select'>): ReactNode {
+  const picks = useLab((s) => s.comparePicks);
+  const pickCompare = useLab((s) => s.pickCompare);
+  const charts = useMemo(() => ok.data.layerBudgets.filter((c) => c.model === model), [ok, model]);
+  const budget = pick(
+    picks.layerBudget,
+    charts.map((c) => c.budget),
+  );
+  const chart = charts.find((c) => c.budget === budget);
+  const colors = useMemo(() => allocatorColors(charts.flatMap((c) => c.series.map((s) => s.allocator))), [charts]);
+  const series = useMemo(
+    () => (chart?.series ?? []).map((s) => ({ name: s.allocator, color: colors.get(s.allocator) ?? '#000000', budgets: s.budgets })),
+    [chart, colors],
+  );
+  if (!chart) return null;
+  return (
+    <div className="card">
+      <Picker
+        label="budget"
+        testId="compare-layer-budget"
+        value={budget}
+        options={charts.map((c) => c.budget)}
+        onChange={(v) => pickCompare({ layerBudget: v })}
+      />
+      <LayerBudgetBars
+        testId="compare-layer-bars"
+        title={`Per-layer budgets · ${chart.model} @ ${chart.budget}`}
+        series={series}
+        {...(chart.lmba ? { lmba: chart.lmba, lmbaLabel: chart.lmbaSource === 'profile' ? 'LMBA (profile)' : 'LMBA' } : {})}
+      />
+      <p className="muted small">{chart.series.map((x) => `${x.allocator}: ${x.methods.join(', ')} (${x.n} cells)`).join(' · ')}</p>
+    </div>
+  );
+}
+
+function FidelityCard({ ok, model, select }: CardProps): ReactNode {
+  const picks = useLab((s) => s.comparePicks);
+  const pickCompare = useLab((s) => s.pickCompare);
+  const charts = useMemo(() => ok.data.fidelity.filter((c) => c.model === model), [ok, model]);
+  const workloads = charts.map((c) => c.workload);
+  const workload = pick(picks.fidelityWorkload, workloads);
+  const chart = charts.find((c) => c.workload === workload);
+  if (!chart) return null;
+  return (
+    <div className="card">
+      <Picker label="workload" testId="compare-fidelity-workload" value={workload} options={workloads} onChange={(v) => pickCompare({ fidelityWorkload: v })} />
+      <FidelityCurves testId="compare-fidelity" chart={chart} colors={ok.colors} cellIds={ok.ids} onSelect={select} />
+    </div>
   );
 }

@@ -15,10 +15,10 @@
  */
 import { useState, type DragEvent } from 'react';
 import type { ModelCard, Settings } from '@kvlab/core';
+import { formatBytes, formatCount, formatInt, formatPercent, modelFormat } from '@kvlab/core';
 import { shellExtras } from '../api/index.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { useLab, useLabApi } from '../store/index.ts';
-import { formatBytes, formatCount, formatInt, formatPercent } from '../util/format.ts';
 import { tensorTypeRows } from '../util/tensor-types.ts';
 import { GpuSetupPanel } from './GpuSetup.tsx';
 
@@ -68,7 +68,7 @@ function ModelList() {
               <span className="model-name">{m.name}</span>
               <span className="model-tags">
                 {m.bundled ? <span className="tag tag-accent">bundled</span> : null}
-                <span className="tag">{m.format}</span>
+                <span className="tag">{modelFormat(m.format).label}</span>
                 {m.loaded ? <span className="tag tag-ok">loaded</span> : null}
               </span>
               <span className="model-path muted" title={m.path}>

@@ -13,11 +13,10 @@
  */
 import { useEffect, useMemo } from 'react';
 import type { ExampleKind, MethodInfo, ModelCard, PlaygroundExample, PlaygroundResponse, PlaygroundResult } from '@kvlab/core';
-import { exampleTemplates, niahWholeScore } from '@kvlab/core';
+import { exampleTemplates, formatBytes, formatInt, formatPercent, formatRate, niahWholeScore } from '@kvlab/core';
 import { RetentionOverlay } from '../components/RetentionOverlay.tsx';
 import { useLab } from '../store/index.ts';
 import { exampleLengths, MAX_PLAYGROUND_CONFIGS, type PlaygroundConfig } from '../store/playground.ts';
-import { formatBytes, formatInt, formatPercent, formatRate } from '../util/format.ts';
 import { decodeByteTokens, findTextSpan } from '../util/tokens.ts';
 
 /** Every scorer/allocator pair, with and without the head-wise split: the choices a config offers. */

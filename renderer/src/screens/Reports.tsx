@@ -6,11 +6,11 @@
  */
 import { useEffect, useState } from 'react';
 import type { ExportedFile, RunSummary } from '@kvlab/core';
+import { errorMessage, formatBytes } from '@kvlab/core';
 import { RunOptions } from '../components/RunOptions.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLab, useLabApi } from '../store/index.ts';
 import { downloadFile, exportedFileBlob } from '../util/download.ts';
-import { errorMessage, formatBytes } from '../util/format.ts';
 
 const FORMATS = [
   { id: 'html', label: 'HTML', note: 'self-contained page with every chart and table' },

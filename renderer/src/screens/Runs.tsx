@@ -6,11 +6,11 @@
  */
 import { useEffect, useMemo } from 'react';
 import type { AnyRow, ResultRow, RunSummary } from '@kvlab/core';
+import { formatBytes, formatDuration, formatPercent, formatRate, formatTime } from '@kvlab/core';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { VirtualList } from '../components/VirtualList.tsx';
 import { useLab } from '../store/index.ts';
-import { formatBytes, formatDuration, formatPercent, formatRate, formatTime } from '../util/format.ts';
 import { splitSampleId, summarizeByMethodBudget } from '../util/run-summary.ts';
 
 const EMPTY_ROWS: readonly AnyRow[] = [];

@@ -13,6 +13,7 @@
  */
 import type { ExperimentInput, MethodInfo, ModelSummary, RunSummary, WorkloadDefInput, WorkloadFormValues, WorkloadKind } from '@kvlab/core';
 import {
+  errorMessage,
   optionalNumber,
   parseBudget,
   parseExperiment,
@@ -23,7 +24,6 @@ import {
   workloadFromForm,
 } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
-import { errorMessage } from '../util/format.ts';
 
 /**
  * A workload in the form: its kind and the text typed (or box ticked) in each of

@@ -10,6 +10,8 @@ import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
 import type { LabApi } from '@kvlab/core';
 import { createBuilderSlice } from './builder.ts';
+import { createCompareSlice } from './compare.ts';
+import { createLayerProfileSlice } from './layer-profile.ts';
 import { createModelsSlice } from './models.ts';
 import { createPlaygroundSlice } from './playground.ts';
 import { createRunsSlice } from './runs.ts';
@@ -32,6 +34,8 @@ export function createLabStore(api: LabApi): LabStore {
     ...createRunsSlice(set, get, api),
     ...createBuilderSlice(set, get, api),
     ...createPlaygroundSlice(set, get, api),
+    ...createCompareSlice(set, get, api),
+    ...createLayerProfileSlice(set, get, api),
   }));
 }
 

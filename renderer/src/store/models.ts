@@ -6,9 +6,8 @@
  * reloads the list; `model.download` events move the download's progress.
  */
 import type { LabEvent, ModelCard, ModelSummary } from '@kvlab/core';
-import { HF_REPO_ID } from '@kvlab/core';
+import { errorMessage, HF_REPO_ID } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
-import { errorMessage } from '../util/format.ts';
 
 export interface ModelsSlice {
   readonly models: readonly ModelSummary[];

@@ -11,10 +11,9 @@
  * template, length, depth, seed) or write their own prompt.
  */
 import type { ExampleKind, PlaygroundExample, PlaygroundResponse } from '@kvlab/core';
-import { promptRoom } from '@kvlab/core';
+import { errorMessage, promptRoom } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
 import { speedFromPlayground, type MeasuredSpeed } from '../util/cost.ts';
-import { errorMessage } from '../util/format.ts';
 
 export interface PlaygroundConfig {
   readonly method: string;

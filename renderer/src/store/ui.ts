@@ -3,8 +3,8 @@
  * id the e2e tests address as data-testid="nav-<id>" and as the URL hash
  * (#/runs), so a screen can be linked to and reloads land where they were.
  */
+import { errorMessage } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
-import { errorMessage } from '../util/format.ts';
 
 export const SCREENS = [
   { id: 'models', label: 'Models' },

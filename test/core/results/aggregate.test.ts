@@ -2,8 +2,7 @@
  * core's result aggregation (core/src/results/aggregate.ts), the one
  * implementation behind the CLI report and the app's Compare screen. The
  * report's own tests (test/reports/aggregate.test.ts) check the numbers
- * against hand arithmetic through the re-export; these check that
- *   - the CLI's module IS core's (no second copy to drift),
+ * against hand arithmetic; these check that
  *   - core takes the API's plain rows (AnyRow, what getResults returns),
  *   - every number the HTML report prints for the fixture (Pareto points,
  *     heatmap cells, sanity counts) is core's number.
@@ -12,7 +11,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnyRow, ExperimentRecord } from '@kvlab/core';
 import { aggregate, groupLabel, splitRows } from '@kvlab/core';
-import * as cli from '../../../electron/reports/aggregate.ts';
 import { renderHtmlReport } from '../../../electron/reports/html.ts';
 import { EXPERIMENT, fixtureRows } from '../../reports/fixtures.ts';
 
@@ -24,13 +22,8 @@ const html = renderHtmlReport({ experiment: EXPERIMENT, rows: fixtureRows() });
 const unescape = (s: string): string => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? e);
 
 describe('core result aggregation', () => {
-  it('is the implementation the CLI report uses', () => {
-    assert.equal(cli.aggregate, aggregate);
-    assert.equal(cli.splitRows, splitRows);
-  });
-
   it('takes the API rows as they come (AnyRow[]) and gives the same result as the stored rows', () => {
-    assert.deepEqual(data, cli.aggregate(EXPERIMENT, fixtureRows()));
+    assert.deepEqual(data, aggregate(EXPERIMENT, fixtureRows()));
     assert.equal(data.summary.cells, 80);
     assert.equal(splitRows(rows).profiles.length, 1);
   });

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import type { ResultRow } from '../../../electron/experiments/rows.ts';
+import type { ResultRow } from '@kvlab/core';
 import { runExperiment } from '../../../electron/experiments/runner.ts';
 import { readRows } from '../../../electron/experiments/store.ts';
 import { testCacheDir } from '../engine-helpers.ts';

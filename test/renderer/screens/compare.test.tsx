@@ -7,32 +7,38 @@
  */
 import '../dom.ts';
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import { cleanup, fireEvent, render, within } from '@testing-library/react';
+import { describe, it } from 'node:test';
+import { act, cleanup, fireEvent, within } from '@testing-library/react';
 import type { AnyRow } from '@kvlab/core';
-import { createFakeLab, FAKE_SMALL_EXPERIMENT } from '../../../renderer/src/api/fake.ts';
+import { FAKE_SMALL_EXPERIMENT } from '../../../renderer/src/api/fake.ts';
 import { CompareScreen } from '../../../renderer/src/screens/Compare.tsx';
 import { rows as fixtureRows, ZZ } from '../charts/fixture.ts';
+import { settle, setup, type Harness } from '../render.tsx';
 
-afterEach(() => cleanup());
-
-async function fakeRun(record = false): Promise<{ api: ReturnType<typeof createFakeLab>; runId: string; rows: AnyRow[] }> {
-  const api = createFakeLab({
-    tickMs: null,
-    seedRuns: [{ name: 'seeded', experiment: { ...FAKE_SMALL_EXPERIMENT, ...(record ? { record: { kept: true } } : {}) } }],
-  });
-  const [run] = await api.listRuns({});
+/** The screen on a seeded run of the fake, selected in the store as the Runs screen selects it. */
+async function fakeRun(record = false): Promise<{ h: Harness; api: Harness['fake']; runId: string }> {
+  const h = await setup({ seedRuns: [{ name: 'seeded', experiment: { ...FAKE_SMALL_EXPERIMENT, ...(record ? { record: { kept: true } } : {}) } }] });
+  const [run] = h.store.getState().runs;
   assert.ok(run);
-  const { rows } = await api.getResults({ runId: run.id });
-  return { api, runId: run.id, rows };
+  act(() => h.store.getState().selectRun(run.id));
+  await settle();
+  assert.ok((h.store.getState().rows[run.id] ?? []).length > 0, 'the run is loaded');
+  return { h, api: h.fake, runId: run.id };
+}
+
+/** The screen on rows that are not a run of the fake (the report's fixture, a broken row). */
+async function onRows(runId: string, rows: readonly AnyRow[]): Promise<Harness> {
+  const h = await setup();
+  act(() => h.store.setState((s) => ({ selectedRunId: runId, rows: { ...s.rows, [runId]: [...rows] } })));
+  return h;
 }
 
 const METHODS = ['full', 'snapkv/uniform', 'snapkv/pyramidkv', 'snapkv/zigzagkv'];
 
 describe('CompareScreen', () => {
   it('draws the fake run: a Pareto series per method, a heatmap per method, the Δ-map, per-layer bars', async () => {
-    const { api, runId, rows } = await fakeRun();
-    const r = render(<CompareScreen api={api} runId={runId} rows={rows} experimentName="seeded" />);
+    const { h } = await fakeRun();
+    const r = h.render(<CompareScreen />);
     const pareto = r.getByTestId('compare-pareto');
     const series = new Set(
       within(pareto)
@@ -56,15 +62,19 @@ describe('CompareScreen', () => {
   });
 
   it('changing the NIAH budget redraws the heatmaps at that budget', async () => {
-    const { api, runId, rows } = await fakeRun();
-    const r = render(<CompareScreen api={api} runId={runId} rows={rows} />);
+    const { h } = await fakeRun();
+    const r = h.render(<CompareScreen />);
     fireEvent.change(r.getByTestId('compare-niah-budget'), { target: { value: '40%' } });
     assert.equal(r.getByTestId('compare-heatmap-snapkv/uniform').querySelector('.kv-chart-title')?.textContent, 'snapkv/uniform @ 40%');
+    // The pick is the store's: leaving the screen and coming back keeps it.
+    cleanup();
+    const again = h.render(<CompareScreen />);
+    assert.equal(again.getByTestId('compare-heatmap-snapkv/uniform').querySelector('.kv-chart-title')?.textContent, 'snapkv/uniform @ 40%');
   });
 
   it('a heatmap click opens the sample panel with the sample, its prediction and the retention map', async () => {
-    const { api, runId, rows } = await fakeRun(true);
-    const r = render(<CompareScreen api={api} runId={runId} rows={rows} />);
+    const { h } = await fakeRun(true);
+    const r = h.render(<CompareScreen />);
     assert.equal(r.queryByTestId('sample-panel'), null);
     const cell = within(r.getByTestId('compare-heatmap-snapkv/zigzagkv')).getAllByTestId('heatmap-cell')[0];
     fireEvent.click(cell as Element);
@@ -78,14 +88,14 @@ describe('CompareScreen', () => {
   });
 
   it('a selected cell shows its prompt from getSample (fetched once per sample) with the retention overlay and its layer slider', async () => {
-    const { api, runId, rows } = await fakeRun(true);
-    const r = render(<CompareScreen api={api} runId={runId} rows={rows} />);
+    const { h, api, runId } = await fakeRun(true);
+    const r = h.render(<CompareScreen />);
     const cell = within(r.getByTestId('compare-heatmap-snapkv/zigzagkv')).getAllByTestId('heatmap-cell')[0];
     fireEvent.click(cell as Element);
     const panel = r.getByTestId('sample-panel');
     // The cell id is the runner's m<model>/<sample id>/<label>/<budget>: the sample id is its row's.
     const cellId = within(panel).getByTestId('sample-detail').getAttribute('data-cell');
-    const shown = rows.find((x) => x.cellId === cellId);
+    const shown = (h.store.getState().rows[runId] ?? []).find((x) => x.cellId === cellId);
     const sampleId = shown?.kind === 'cell' ? shown.sampleId : '';
     const expected = await api.getSample({ runId, sampleId });
     const prompt = await within(panel).findByTestId('sample-prompt');
@@ -105,9 +115,9 @@ describe('CompareScreen', () => {
     assert.equal(asked(), before);
   });
 
-  it('on the report fixture: fidelity curves, the not-compressed and state-leak warnings, flagged marks', () => {
-    const api = createFakeLab({ tickMs: null });
-    const r = render(<CompareScreen api={api} runId="fixture" rows={fixtureRows} />);
+  it('on the report fixture: fidelity curves, the not-compressed and state-leak warnings, flagged marks', async () => {
+    const h = await onRows('fixture', fixtureRows);
+    const r = h.render(<CompareScreen />);
     const sanity = r.getByTestId('compare-sanity');
     assert.equal(sanity.getAttribute('role'), 'alert');
     assert.deepEqual(
@@ -134,13 +144,12 @@ describe('CompareScreen', () => {
     );
   });
 
-  it('says so when there is nothing to draw, or rows the report cannot read', () => {
-    const api = createFakeLab({ tickMs: null });
-    const empty = render(<CompareScreen api={api} runId={null} rows={[]} />);
+  it('says so when there is nothing to draw, or rows the report cannot read', async () => {
+    const empty = (await setup()).render(<CompareScreen />);
     assert.match(empty.getByTestId('screen-compare').textContent ?? '', /Pick a run/);
     cleanup();
     const bad = { kind: 'cell', cellId: 'x1', experimentHash: 'h' } as unknown as AnyRow;
-    const r = render(<CompareScreen api={api} runId="r" rows={[bad]} />);
+    const r = (await onRows('r', [bad])).render(<CompareScreen />);
     assert.match(r.getByTestId('compare-error').textContent ?? '', /row x1: has no model name/);
   });
 });

@@ -8,27 +8,14 @@
  */
 import '../dom.ts';
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import { act, cleanup, fireEvent, render, within } from '@testing-library/react';
+import { describe, it } from 'node:test';
+import { act, cleanup, fireEvent, within } from '@testing-library/react';
 import { parseParams, zigzagkv } from '@kvlab/core';
-import { createFakeLab } from '../../../renderer/src/api/fake.ts';
-import {
-  allocateAll,
-  customMethodEntry,
-  defaultMinPerLayer,
-  LayerProfileScreen,
-  niahPrompt,
-  roughCounter,
-} from '../../../renderer/src/screens/LayerProfile.tsx';
-
-afterEach(() => cleanup());
+import { LayerProfileScreen } from '../../../renderer/src/screens/LayerProfile.tsx';
+import { allocateAll, customMethodEntry, defaultMinPerLayer, niahPrompt, roughCounter } from '../../../renderer/src/util/layer-allocations.ts';
+import { settle, setup } from '../render.tsx';
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
-const settle = async (): Promise<void> => {
-  await act(async () => {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-  });
-};
 
 describe('layer profile helpers', () => {
   it('builds a NIAH prompt of about the asked length with the rough counter', () => {
@@ -69,18 +56,20 @@ describe('layer profile helpers', () => {
 });
 
 describe('LayerProfileScreen', () => {
-  it('asks for a model when none is selected', () => {
-    const r = render(<LayerProfileScreen api={createFakeLab({ tickMs: null })} modelId={null} />);
+  it('asks for a model when none is selected', async () => {
+    const h = await setup();
+    act(() => h.store.setState({ selectedModelId: null }));
+    const r = h.render(<LayerProfileScreen />);
     assert.match(r.getByTestId('screen-profile').textContent ?? '', /Pick a model/);
   });
 
   it('profiles, draws LMBA/LMBO per layer and the allocators side by side; the custom allocation keeps the total and is saved', async () => {
-    const api = createFakeLab({ tickMs: null });
-    const [model] = await api.listModels({});
-    assert.ok(model);
-    const card = await api.getModelCard({ modelId: model.id });
-    const saved: number[][] = [];
-    const r = render(<LayerProfileScreen api={api} modelId={model.id} onCustomAllocation={(b) => saved.push(b)} />);
+    const h = await setup();
+    const api = h.fake;
+    const modelId = h.store.getState().selectedModelId;
+    assert.ok(modelId);
+    const card = await api.getModelCard({ modelId });
+    const r = h.render(<LayerProfileScreen />);
     fireEvent.click(r.getByTestId('profile-run'));
     await settle();
     const call = api.calls.find((c) => c.method === 'profileModel');
@@ -114,6 +103,8 @@ describe('LayerProfileScreen', () => {
     assert.equal(Number(customBar().getAttribute('data-value')), before + 10);
     assert.equal(r.getByTestId('profile-allocations-total').getAttribute('data-total'), String(total));
     fireEvent.click(r.getByTestId('profile-save-custom'));
+    // Saved into the builder's methods, as the entry that runs it.
+    const saved = h.store.getState().builder.customMethods.map((m) => (m.allocator as { staticLmba: number[] }).staticLmba);
     assert.equal(saved.length, 1);
     assert.equal(sum(saved[0] ?? []), total);
     assert.equal(saved[0]?.[1], before + 10);
@@ -126,11 +117,25 @@ describe('LayerProfileScreen', () => {
     assert.equal(r.getByTestId('profile-allocations-total').getAttribute('data-total'), String(total2));
     fireEvent.change(r.getByTestId('profile-budget'), { target: { value: 'lots' } });
     assert.match(r.getByTestId('profile-total').textContent ?? '', /Budget "lots" is not understood/);
+
+    // The profile and the form are the store's: leaving the screen and coming back keeps them.
+    fireEvent.change(r.getByTestId('profile-budget'), { target: { value: '40%' } });
+    cleanup();
+    const back = h.render(<LayerProfileScreen />);
+    assert.equal((back.getByTestId('profile-budget') as HTMLInputElement).value, '40%');
+    assert.equal(
+      within(back.getByTestId('profile-chart'))
+        .getAllByTestId('profile-bar')
+        .filter((b) => b.getAttribute('data-series') === 'LMBA').length,
+      card.layers,
+    );
+    assert.ok(back.getByTestId('profile-saved'));
   });
 
   it('shows the API error when profiling fails', async () => {
-    const api = createFakeLab({ tickMs: null });
-    const r = render(<LayerProfileScreen api={api} modelId="no-such-model" />);
+    const h = await setup();
+    act(() => h.store.setState({ selectedModelId: 'no-such-model' }));
+    const r = h.render(<LayerProfileScreen />);
     fireEvent.click(r.getByTestId('profile-run'));
     await settle();
     assert.ok(r.getByTestId('profile-error').textContent);
