@@ -1,5 +1,5 @@
 /**
- * The Electron main process: a thin shell around the same engine host that
+ * The Electron main process: a thin shell around the same lab host that
  * serve mode uses. It owns windows and security policy, nothing else:
  *
  *   - one instance (a second launch focuses the first window);
@@ -10,13 +10,14 @@
  *     app://kvlab, window.open is always denied, plain http(s) links go to
  *     the system browser (shell/navigation.ts); permissions are refused and
  *     requests to anything but our origin cancelled (shell/permissions.ts);
- *   - the engine runs in a utilityProcess (shell/engine.ts +
- *     host/lab-process-client.ts), so inference never blocks this process;
+ *   - the lab process (the lab service with its engine) runs in a
+ *     utilityProcess (shell/engine.ts + host/lab-process-client.ts), so
+ *     inference never blocks this process;
  *   - ipcMain answers exactly the contract's methods, each checking that the
  *     sender is our window and validating the payload (shell/ipc.ts), plus
- *     two file dialogs; engine events go to every window on 'lab:event';
+ *     two file dialogs; the lab's events go to every window on 'lab:event';
  *   - a .gguf the OS asks us to open (file associations, shell/open-files.ts)
- *     is added to the models through the engine.
+ *     is added to the models through the lab process.
  *
  * Bundled by scripts/build-shell.mjs into dist/electron/main.mjs (package.json
  * "main"); it never runs under plain Node, and it cannot run on the offline
@@ -53,7 +54,8 @@ app.enableSandbox();
 /** The webContents ids of our windows: the first half of the sender check. */
 const ourWebContents = new Set<number>();
 let mainWindow: BrowserWindow | null = null;
-let engine: LabProcessClient | null = null;
+/** The lab process's client, once started. */
+let lab: LabProcessClient | null = null;
 
 /** Navigation policy for every webContents the app ever creates (windows, devtools, anything a bug might open). */
 function hardenWebContents(contents: WebContents): void {
@@ -111,18 +113,18 @@ async function pickPath(kind: 'file' | 'folder'): Promise<string | null> {
   return r.canceled ? null : (r.filePaths[0] ?? null);
 }
 
-/** Files the OS asked us to open before the engine was up (macOS sends 'open-file' early). */
+/** Files the OS asked us to open before the lab process was up (macOS sends 'open-file' early). */
 const pendingFiles: string[] = [];
 
-/** Adds each model file to the engine's list (the Models screen updates on 'models.changed') and brings the window forward. */
+/** Adds each model file to the lab's model list (the Models screen updates on 'models.changed') and brings the window forward. */
 function openFiles(paths: readonly string[]): void {
   if (paths.length === 0) return;
-  if (engine === null) {
+  if (lab === null) {
     pendingFiles.push(...paths);
     return;
   }
   for (const path of paths)
-    engine.openModel({ path }).then(
+    lab.openModel({ path }).then(
       () => mainWindow?.focus(),
       (err: unknown) => dialog.showErrorBox('KV Lab could not open the file', err instanceof Error ? err.message : String(err)),
     );
@@ -147,7 +149,7 @@ async function start(): Promise<void> {
       env: { ...process.env, [LAB_PROCESS_ENV]: '1' },
     }),
   });
-  engine = client;
+  lab = client;
   client.onEvent(broadcast);
 
   const trusted = createSenderCheck((id) => ourWebContents.has(id), isAppUrl);
@@ -187,13 +189,13 @@ if (!app.requestSingleInstanceLock()) {
   app.on('activate', () => {
     if (app.isReady() && BrowserWindow.getAllWindows().length === 0) mainWindow = createMainWindow();
   });
-  // Stop the engine before quitting: the run in flight is cancelled and recorded (resumable), not cut off mid-write.
-  let engineClosed = false;
+  // Stop the lab process before quitting: the run in flight is cancelled and recorded (resumable), not cut off mid-write.
+  let labClosed = false;
   app.on('before-quit', (e) => {
-    if (engineClosed || engine === null) return;
+    if (labClosed || lab === null) return;
     e.preventDefault();
-    engineClosed = true;
-    void engine.close().finally(() => app.quit());
+    labClosed = true;
+    void lab.close().finally(() => app.quit());
   });
   start().catch((err: unknown) => {
     console.error('[kvlab] could not start:', err);

@@ -17,14 +17,12 @@ import type { BudgetSpec, Provenance, ResolvedBudgetEntry, Sample } from '@kvlab
 import { canonicalJson, cellWeights, parseExperiment, promptRoom, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
 import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
 import { leakCheckId, sampleCells } from '@kvlab/core';
-import { openedModel, openModel } from '../engine/engine.ts';
+import { openModel } from '../engine/engine.ts';
 import type { Compression, PrefillNeeds } from '../engine/generate.ts';
 import { argmax, cacheOf, compressionOf, generate, prefillNeeds, prefillWith, sampler, unionNeeds } from '../engine/generate.ts';
 import type { EngineOpener, InferenceEngine, OpenedModel, PrefillResult } from '../engine/inference-engine.ts';
 import type { CacheSize } from '../engine/kv-cache.ts';
 import { KvCache } from '../engine/kv-cache.ts';
-import { loadModel } from '../engine/load.ts';
-import type { LoadedModel } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { fidelityFromLogits } from './fidelity.ts';
 import { fileSha256, provenance, providerStamp } from './provenance.ts';
@@ -469,26 +467,27 @@ async function sampleContext(def: ExperimentDef, model: OpenedModel, opts: Pick<
 export interface FoundSample {
   readonly sample: Sample;
   readonly modelIndex: number;
-  readonly model: LoadedModel;
+  readonly model: OpenedModel;
   readonly promptIds: number[];
 }
 
 /**
  * Rebuilds an experiment's samples exactly as `runExperiment` does and
  * returns the one with `sampleId` for the first model that has it (samples
- * depend on the model's tokenizer); undefined when none has it. `load` is
- * loadModel unless the caller already holds the model.
+ * depend on the model's tokenizer); undefined when none has it. `load` opens
+ * a model as the run did (default: the real engine's openModel); a caller that
+ * already holds the model, or runs over another engine, passes its own.
  */
 export async function findSample(
   raw: unknown,
   sampleId: string,
   opts: Pick<RunOptions, 'baseDir' | 'cacheDir'>,
-  load: (path: string) => Promise<LoadedModel> = loadModel,
+  load: (path: string) => Promise<OpenedModel> = (path) => openModel(path, { floatWeights: 'auto' }),
 ): Promise<FoundSample | undefined> {
   const def = parseExperiment(raw);
   for (const [mi, rel] of def.models.entries()) {
     const model = await load(resolve(opts.baseDir, rel));
-    const ctx = await sampleContext(def, openedModel(model), opts);
+    const ctx = await sampleContext(def, model, opts);
     for (const w of def.workloads) {
       const sample = samplesForWorkload(w, ctx).find((s) => s.id === sampleId);
       if (sample) return { sample, modelIndex: mi, model, promptIds: promptIds(model, sample, def) };

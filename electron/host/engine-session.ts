@@ -3,12 +3,15 @@
  * another model releases it), and calls that use it run one after another,
  * because one onnxruntime session runs one thing at a time. The playground,
  * the example builder and the layer profile all go through `withEngine`.
+ *
+ * Engines come only from the `EngineOpener` it is given (the service's one
+ * injection point, default the real engine's openModel): the model is opened
+ * with the settings' float weights, then its engine is started with their
+ * provider, threads and KV type, so a test can run the host over a fake.
  */
 import type { LabEvent, Settings } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
-import type { Engine } from '../engine/engine.ts';
-import type { LoadedModel } from '../engine/model.ts';
-import type { OpenEngine } from './open-engine.ts';
+import type { EngineInfo, EngineOpener, EngineOptions, InferenceEngine, OpenedModel } from '../engine/inference-engine.ts';
 
 /** A model the session can open: its registry id and where it lives. */
 export interface ModelRef {
@@ -18,16 +21,28 @@ export interface ModelRef {
 
 export interface OpenSession {
   readonly modelId: string;
-  readonly model: LoadedModel;
-  readonly engine: Engine;
+  readonly model: OpenedModel;
+  readonly engine: InferenceEngine;
 }
 
 export interface EngineSessionOptions {
-  readonly openEngine: OpenEngine;
+  readonly openModel: EngineOpener;
   /** The settings in force when an engine is opened. */
   readonly settings: () => Settings;
+  /** Graph cache folder; undefined: the engine's default. */
   readonly cacheDir: string | undefined;
   readonly emit: (e: LabEvent) => void;
+}
+
+/** How the settings in force (and the cache folder) ask an engine to run. */
+export function engineOptions(settings: Settings, cacheDir: string | undefined): EngineOptions {
+  return {
+    executionProvider: settings.executionProvider,
+    // 0 means "onnxruntime's choice", which is what leaving the option out asks for.
+    ...(settings.threads > 0 ? { threads: settings.threads } : {}),
+    kvType: settings.kvType ?? 'f32',
+    ...(cacheDir ? { cacheDir } : {}),
+  };
 }
 
 /** A promise chain: one engine call at a time. */
@@ -54,12 +69,12 @@ export class EngineSession {
   }
 
   /** The open model's weights and tokenizer (for reuse by callers that only need a model), or undefined. */
-  get loadedModel(): LoadedModel | undefined {
+  get loadedModel(): OpenedModel | undefined {
     return this.open?.model;
   }
 
   /** The open engine's provider facts, or undefined before a model is loaded. */
-  get engineInfo(): Engine['info'] | undefined {
+  get engineInfo(): EngineInfo | undefined {
     return this.open?.engine.info;
   }
 
@@ -91,9 +106,11 @@ export class EngineSession {
   private async ensureOpen(model: ModelRef): Promise<OpenSession> {
     if (this.open?.modelId === model.id) return this.open;
     await this.release();
-    const { model: loaded, engine } = await this.opts.openEngine({ path: model.path, settings: this.opts.settings(), cacheDir: this.opts.cacheDir });
+    const settings = this.opts.settings();
+    const opened = await this.opts.openModel(model.path, { floatWeights: settings.floatWeights ?? 'auto' });
+    const engine = await opened.startEngine(engineOptions(settings, this.opts.cacheDir));
     this.lastFallbackReason = engine.info.fallbackReason;
-    this.open = { modelId: model.id, model: loaded, engine };
+    this.open = { modelId: model.id, model: opened, engine };
     this.opts.emit({ type: 'models.changed' });
     return this.open;
   }

@@ -6,10 +6,10 @@
  */
 import type { BudgetSpec, LabHandlers, LabOutput, LabParsedInput, PlaygroundResult } from '@kvlab/core';
 import { ApiError, formatMethodSpec, parseBudget, parseMethodSpec, playgroundExample } from '@kvlab/core';
-import type { Engine, PrefillResult } from '../engine/engine.ts';
 import type { Method } from '../engine/generate.ts';
 import { generate, prefillForMethods } from '../engine/generate.ts';
-import type { LoadedModel, Tokenizer } from '../engine/model.ts';
+import type { InferenceEngine, OpenedModel, PrefillResult } from '../engine/inference-engine.ts';
+import type { Tokenizer } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { tokenCounter } from '../experiments/samples.ts';
 import type { EngineSession } from './engine-session.ts';
@@ -61,7 +61,7 @@ function encodePrompt(tok: ChatTokenizer, prompt: string, chatTemplate: boolean)
  * it), but says so: positions past it are ones the model was not trained
  * for, and its outputs there say little about compression.
  */
-function contextWarnings(model: LoadedModel, promptTokens: number, maxNewTokens: number): string[] {
+function contextWarnings(model: Pick<OpenedModel, 'config'>, promptTokens: number, maxNewTokens: number): string[] {
   const limit = model.config.contextLength;
   if (promptTokens + maxNewTokens <= limit) return [];
   const more = promptTokens > limit ? '' : ` and up to ${maxNewTokens} more are generated`;
@@ -71,7 +71,7 @@ function contextWarnings(model: LoadedModel, promptTokens: number, maxNewTokens:
 }
 
 interface GenerateOne {
-  readonly engine: Engine;
+  readonly engine: InferenceEngine;
   readonly tok: Tokenizer;
   readonly ids: readonly number[];
   readonly pre: PrefillResult;

@@ -46,7 +46,7 @@ export const INIT = '$init';
 export const CLOSE = '$close';
 
 /** Functions cannot cross the process boundary: the lab process always opens the real engine. */
-export type InitPayload = Omit<LabServiceOptions, 'emit' | 'openEngine'>;
+export type InitPayload = Omit<LabServiceOptions, 'emit' | 'openModel'>;
 
 /** One end of the message channel. */
 export interface Port {

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import type { AppInfo, LabEvent, LabHandlers, LabParsedInput, RunSummary } from '@kvlab/core';
 import { ApiError, experimentDef } from '@kvlab/core';
+import type { EngineOpener } from '../engine/inference-engine.ts';
 import type { RunEvent } from '../experiments/runner.ts';
 import { runExperiment } from '../experiments/runner.ts';
 import { checkWorkloadFiles } from '../experiments/samples.ts';
@@ -22,6 +23,8 @@ export interface RunQueueOptions {
   /** Relative paths in experiments (texts, LongBench files) resolve here. */
   readonly baseDir: string;
   readonly cacheDir: string | undefined;
+  /** How the runner opens each model of a run (the service's one opener). */
+  readonly openModel: EngineOpener;
   /** Named in the folder's writer lock, so a second writer knows who holds it. */
   readonly mode: AppInfo['mode'];
   readonly emit: (e: LabEvent) => void;
@@ -134,6 +137,7 @@ export class RunQueue {
         baseDir: this.opts.baseDir,
         signal: controller.signal,
         onEvent: (ev) => this.onRunEvent(r, ev),
+        openModel: this.opts.openModel,
         ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}),
       });
       r.etaSeconds = 0;

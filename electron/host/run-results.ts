@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AnyRow, ExportedFile, LabHandlers, LabParsedInput, SampleDetail } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
-import { loadModel } from '../engine/load.ts';
-import type { LoadedModel } from '../engine/model.ts';
+import type { EngineOpener, OpenedModel } from '../engine/inference-engine.ts';
 import { findSample } from '../experiments/runner.ts';
 import { EXPERIMENT_FILE, readRows } from '../experiments/store.ts';
 import { writeReport } from '../reports/index.ts';
@@ -36,7 +35,9 @@ function slug(s: string): string {
 export interface RunResultsOptions {
   readonly store: RunStore;
   /** The model the engine session holds, reused when it is the run's (rebuilding samples needs its tokenizer). */
-  readonly loadedModel: () => LoadedModel | undefined;
+  readonly loadedModel: () => OpenedModel | undefined;
+  /** Opens the run's model otherwise (the service's one opener; only its config and tokenizer are read, and its engine only for model-sampled texts). */
+  readonly openModel: EngineOpener;
   /** Relative paths in experiments resolve here. */
   readonly baseDir: string;
   readonly cacheDir: string | undefined;
@@ -64,10 +65,10 @@ export class RunResults {
     const r = this.opts.store.get(input.runId);
     // The runner's own code rebuilds the samples (they depend on the model's tokenizer); the loaded model is reused when it is the run's.
     const loaded = this.opts.loadedModel();
-    const load = (path: string): Promise<LoadedModel> => {
+    const load = (path: string): Promise<OpenedModel> => {
       if (loaded && resolve(loaded.path) === resolve(path)) return Promise.resolve(loaded);
       if (!existsSync(path)) throw new ApiError('E_NOT_FOUND', `${path}: the run's model is needed to rebuild its samples and is gone`, { file: path });
-      return loadModel(path);
+      return this.opts.openModel(path, { floatWeights: 'auto' });
     };
     const where = { baseDir: this.opts.baseDir, ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}) };
     const found = await findSample(r.experiment, input.sampleId, where, load);

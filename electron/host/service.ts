@@ -15,19 +15,25 @@
  *
  * It knows nothing of transports: the lab process (lab-process.ts) wraps it
  * in messages, tests call it directly, and its events leave through the
- * `emit` callback it is given. Engines are opened only through `openEngine`
- * (open-engine.ts), so tests can run the host over an engine of their own.
+ * `emit` callback it is given.
+ *
+ * One injection point: every model and engine the host uses comes from the
+ * `openModel` option (an EngineOpener; default the real engine's openModel):
+ * the engine session's (Playground, examples, profile), the run queue's (the
+ * runner opens each model of a run with it) and getSample's (it rebuilds a
+ * run's prompts with the model's tokenizer). Tests run the whole host over a
+ * fake engine by passing theirs.
  */
 import { dirname, join, resolve } from 'node:path';
 import type { AppInfo, LabEvent, LabHandlers, LabMethod, Settings } from '@kvlab/core';
 import { LAB_METHODS } from '@kvlab/core';
+import { openModel as openRealModel } from '../engine/engine.ts';
+import type { EngineOpener } from '../engine/inference-engine.ts';
 import { appInfoHandlers } from './app-info.ts';
 import { EngineSession } from './engine-session.ts';
 import { toApiError } from './errors.ts';
 import { ModelDownloads } from './model-download.ts';
 import { ModelRegistry } from './model-registry.ts';
-import type { OpenEngine } from './open-engine.ts';
-import { openRealEngine } from './open-engine.ts';
 import { Playground } from './playground.ts';
 import { Profiler } from './profile.ts';
 import { RunQueue } from './run-queue.ts';
@@ -37,7 +43,6 @@ import { SettingsStore, settingsHandlers } from './settings.ts';
 
 export { modelIdFor } from './model-registry.ts';
 export { RUN_FILE, RUN_LOG } from './run-store.ts';
-export type { OpenEngine, OpenEngineRequest, OpenedEngine } from './open-engine.ts';
 
 export interface LabServiceOptions {
   /** Folder holding one sub-folder per run. Created if missing. */
@@ -57,8 +62,8 @@ export interface LabServiceOptions {
   readonly settingsFile?: string;
   /** Where downloadModel puts Hugging Face downloads (<owner>--<name>/ each). Default: a models folder beside resultsDir. */
   readonly modelsDir?: string;
-  /** How the Playground and the profiler get an engine for a model (default: loadModel + Engine.create with the settings in force). */
-  readonly openEngine?: OpenEngine;
+  /** Opens every model the host uses and starts its engines (default: the real engine's openModel, onnxruntime). */
+  readonly openModel?: EngineOpener;
 }
 
 /** The handlers plus what the process that owns them needs. */
@@ -84,13 +89,14 @@ function composeParts(opts: LabServiceOptions) {
   const resultsDir = resolve(opts.resultsDir);
   const baseDir = resolve(opts.baseDir ?? process.cwd());
   const { emit, cacheDir } = opts;
+  const openModel = opts.openModel ?? openRealModel;
   const settings = new SettingsStore({ initial: opts.settings, file: opts.settingsFile });
-  const session = new EngineSession({ openEngine: opts.openEngine ?? openRealEngine, settings: () => settings.current, cacheDir, emit });
+  const session = new EngineSession({ openModel, settings: () => settings.current, cacheDir, emit });
   const registry = new ModelRegistry({ defaultModel: opts.defaultModel, baseDir, loadedModelId: () => session.loadedModelId, emit });
   const modelsDir = resolve(opts.modelsDir ?? join(dirname(resultsDir), 'models'));
   const downloads = new ModelDownloads({ modelsDir, registry, emit });
   const store = new RunStore({ resultsDir, emit });
-  const queue = new RunQueue({ store, registry, baseDir, cacheDir, mode: opts.mode ?? 'serve', emit });
+  const queue = new RunQueue({ store, registry, baseDir, cacheDir, openModel, mode: opts.mode ?? 'serve', emit });
   const handlers: LabHandlers = {
     ...appInfoHandlers({ settings, session, mode: opts.mode ?? 'serve', defaultModelId: registry.defaultModelId, resultsDir }),
     ...settingsHandlers({ store: settings, session }),
@@ -99,7 +105,7 @@ function composeParts(opts: LabServiceOptions) {
     ...new Playground({ registry, session }).handlers(),
     ...new Profiler({ registry, session }).handlers(),
     ...queue.handlers(),
-    ...new RunResults({ store, loadedModel: () => session.loadedModel, baseDir, cacheDir }).handlers(),
+    ...new RunResults({ store, loadedModel: () => session.loadedModel, openModel, baseDir, cacheDir }).handlers(),
   };
   return { handlers, session, downloads, queue };
 }
