@@ -4,8 +4,8 @@
  * and a cancelled or failed one resumes by going back to the queue (its
  * finished cells are kept). The queue is first in, first out.
  *
- * The renderer's fake API moves its runs with these, so the statuses and
- * counts the UI sees follow one table.
+ * The host's run store and the renderer's fake API move their runs by this
+ * table, so the statuses and counts the UI sees follow one table.
  */
 import type { RunStatus, RunSummary } from './api/contract.ts';
 

@@ -18,11 +18,21 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canonicalJson, createRng, describeMethods, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice, layerUncertainty } from '@kvlab/core';
+import {
+  canonicalJson,
+  createRng,
+  describeMethods,
+  formatBytesFixed,
+  EXECUTION_PROVIDER_CHOICES,
+  isExecutionProviderChoice,
+  isFolderFormat,
+  layerUncertainty,
+  recogniseModelFile,
+} from '@kvlab/core';
 import { Engine } from '../engine/engine.ts';
 import { sampler } from '../engine/generate.ts';
 import { KvCache } from '../engine/kv-cache.ts';
-import { formatBytes, inspectModel, loadModel } from '../engine/load.ts';
+import { inspectModel, loadModel } from '../engine/load.ts';
 import { mergeResults } from '../experiments/merge.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import { fileSha256, provenance, providerStamp } from '../experiments/provenance.ts';
@@ -351,7 +361,7 @@ function cmdModels(): number {
         const info = inspectModel(entry);
         found++;
         console.log(
-          `${entry}\n  ${info.format} ${info.architecture} '${info.name}': ${(info.parameters / 1e6).toFixed(2)}M params, ${info.layers} layers, ${info.heads}/${info.kvHeads} heads, d=${info.headDim}, KV ${info.kvBytesPerToken.f32} B/token (fp32), needs ~${formatBytes(info.estimatedLoadBytes)}`,
+          `${entry}\n  ${info.format} ${info.architecture} '${info.name}': ${(info.parameters / 1e6).toFixed(2)}M params, ${info.layers} layers, ${info.heads}/${info.kvHeads} heads, d=${info.headDim}, KV ${info.kvBytesPerToken.f32} B/token (fp32), needs ~${formatBytesFixed(info.estimatedLoadBytes)}`,
         );
       } catch {
         // not a model
@@ -362,6 +372,12 @@ function cmdModels(): number {
   return 0;
 }
 
+/** A single-file model by its name (core's format list; folders are found by their config.json above); llama2.c's tokenizer files are not models. */
+function isModelFileName(name: string): boolean {
+  const format = recogniseModelFile(name, () => '');
+  return format !== null && !isFolderFormat(format) && !/^tok.*\.bin$|tokenizer\.bin$/i.test(name);
+}
+
 function* walk(dir: string, depth: number): Generator<string> {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -369,7 +385,7 @@ function* walk(dir: string, depth: number): Generator<string> {
     if (st.isDirectory()) {
       if (existsSync(join(p, 'config.json'))) yield p;
       else if (depth > 0) yield* walk(p, depth - 1);
-    } else if (/\.(gguf|bin)$/i.test(name) && !/^tok.*\.bin$|tokenizer\.bin$/i.test(name)) yield p;
+    } else if (isModelFileName(name)) yield p;
   }
 }
 

@@ -36,7 +36,7 @@
  * hashing any weight. */
 
 import type { ModelFacts } from '@kvlab/core';
-import { recogniseModelFile, unreadableModelMessage } from '@kvlab/core';
+import { formatBytesFixed, recogniseModelFile, unreadableModelMessage } from '@kvlab/core';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
@@ -153,18 +153,6 @@ export function availableMemory(): number {
   return process.platform === 'darwin' ? Math.max(avail, 0.75 * totalmem()) : avail;
 }
 
-/** "1.5 GiB", "260.0 KiB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 /**
  * How float-stored matrices will be held: the asked form, or for 'auto' the
  * first of f32, q8, q4 that fits in `availableBytes`. Throws ModelFileError
@@ -175,13 +163,13 @@ export function chooseFloatWeights(info: ModelInfo, asked: FloatWeightForm | 'au
   const need = (f: FloatWeightForm): number => by?.[f] ?? info.estimatedLoadBytes;
   const form = asked !== 'auto' ? asked : by ? (FLOAT_WEIGHT_FORMS.find((f) => need(f) <= availableBytes) ?? 'q4') : 'f32';
   if (need(form) <= availableBytes) return form;
-  const kv = `; the KV cache needs ${formatBytes(info.kvBytesPerToken.f32)} per token on top`;
+  const kv = `; the KV cache needs ${formatBytesFixed(info.kvBytesPerToken.f32)} per token on top`;
   const options = by
-    ? `; with its float weights as float32: ${formatBytes(by.f32)}, as 8-bit blocks: ${formatBytes(by.q8)}, as 4-bit blocks: ${formatBytes(by.q4)}`
+    ? `; with its float weights as float32: ${formatBytesFixed(by.f32)}, as 8-bit blocks: ${formatBytesFixed(by.q8)}, as 4-bit blocks: ${formatBytesFixed(by.q4)}`
     : '';
   throw new ModelFileError(
     info.path,
-    `needs about ${formatBytes(need(form))} of memory to load (${info.parameters.toLocaleString('en-US')} parameters${options}), but only ${formatBytes(availableBytes)} is available${kv}`,
+    `needs about ${formatBytesFixed(need(form))} of memory to load (${info.parameters.toLocaleString('en-US')} parameters${options}), but only ${formatBytesFixed(availableBytes)} is available${kv}`,
     'E_MODEL_TOO_LARGE',
   );
 }

@@ -26,7 +26,7 @@ import { KvCache } from '../engine/kv-cache.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { fidelityFromLogits } from './fidelity.ts';
 import { fileSha256, provenance, providerStamp } from './provenance.ts';
-import type { CheckRow, FidelityMetrics, ResultRow, SanityFlag } from './rows.ts';
+import type { CheckRow, FidelityMetrics, ResultRow, SanityFlag } from '@kvlab/core';
 import type { SampleContext } from './samples.ts';
 import { samplesForWorkload, tokenCounter } from './samples.ts';
 import { ResultsStore } from './store.ts';

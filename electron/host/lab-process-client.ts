@@ -14,8 +14,8 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { LabEvent, LabHandlers, LabMethod } from '@kvlab/core';
-import { ApiError, LAB_METHODS } from '@kvlab/core';
+import type { LabEvent, LabHandlers, LabCall } from '@kvlab/core';
+import { ApiError, LAB_CALLS } from '@kvlab/core';
 import type { InitPayload, Port } from './protocol.ts';
 import { CLOSE, INIT, isEventMessage, isReply, LAB_PROCESS_ENV } from './protocol.ts';
 
@@ -152,7 +152,7 @@ class Connection {
     return this.live?.handle.pid;
   }
 
-  async call(method: LabMethod, payload: unknown): Promise<unknown> {
+  async call(method: LabCall, payload: unknown): Promise<unknown> {
     if (this.closed) throw new ApiError('E_CANCELLED', `'${method}': the lab process client is closed`);
     this.live ??= this.start();
     const l = this.live;
@@ -232,7 +232,7 @@ class Connection {
 export function createLabProcessClient(opts: LabProcessClientOptions): LabProcessClient {
   const listeners = new Listeners();
   const connection = new Connection(opts, opts.spawn ?? forkSpawner(), listeners);
-  const handlers = Object.fromEntries(LAB_METHODS.map((m) => [m, (input: unknown) => connection.call(m, input)])) as unknown as LabHandlers;
+  const handlers = Object.fromEntries(LAB_CALLS.map((m) => [m, (input: unknown) => connection.call(m, input)])) as unknown as LabHandlers;
   return {
     ...handlers,
     onEvent: (listener) => listeners.add(listener),

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ExperimentDef, LabEvent, LogLine, RunStatus, RunSummary } from '@kvlab/core';
-import { ApiError, experimentDef } from '@kvlab/core';
+import { ApiError, canTransition, experimentDef } from '@kvlab/core';
 import { EXPERIMENT_FILE, readExperiment, readRows } from '../experiments/store.ts';
 import { modelIdFor } from './model-registry.ts';
 import { writeAtomic } from './write-atomic.ts';
@@ -200,7 +200,9 @@ export class RunStore {
     this.opts.emit({ type: 'run.log', runId: r.id, line });
   }
 
+  /** Moves a run along core's run-status table (the renderer's fake follows the same table); any other move is a bug. */
   setStatus(r: RunRecord, status: RunStatus, error?: string): void {
+    if (status !== r.status && !canTransition(r.status, status)) throw new Error(`run ${r.id} cannot go from ${r.status} to ${status}`);
     r.status = status;
     r.error = error;
     this.save(r);

@@ -25,8 +25,8 @@
  * fake engine by passing theirs.
  */
 import { dirname, join, resolve } from 'node:path';
-import type { AppInfo, LabEvent, LabHandlers, LabMethod, Settings } from '@kvlab/core';
-import { LAB_METHODS } from '@kvlab/core';
+import type { AppInfo, LabEvent, LabHandlers, LabCall, Settings } from '@kvlab/core';
+import { LAB_CALLS } from '@kvlab/core';
 import { openModel as openRealModel } from '../engine/engine.ts';
 import type { EngineOpener } from '../engine/inference-engine.ts';
 import { appInfoHandlers } from './app-info.ts';
@@ -74,14 +74,14 @@ export interface LabService extends LabHandlers {
 
 /** Every handler answers ApiError on failure (toApiError maps the engine's, runner's and reports' errors), thrown or rejected. */
 function withApiErrors(handlers: LabHandlers): LabHandlers {
-  const wrap = (m: LabMethod) => async (input: unknown) => {
+  const wrap = (m: LabCall) => async (input: unknown) => {
     try {
       return await (handlers[m] as (i: unknown) => Promise<unknown>)(input);
     } catch (e) {
       throw toApiError(e);
     }
   };
-  return Object.fromEntries(LAB_METHODS.map((m) => [m, wrap(m)])) as unknown as LabHandlers;
+  return Object.fromEntries(LAB_CALLS.map((m) => [m, wrap(m)])) as unknown as LabHandlers;
 }
 
 /** The parts, wired: each gets only what it uses. */

@@ -33,7 +33,7 @@ import { isIP } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { ApiErrorCode, LabEvent, LabHandlers } from '@kvlab/core';
-import { ApiError, dispatch, isLabMethod, LabError } from '@kvlab/core';
+import { ApiError, dispatch, isLabCall, LabError } from '@kvlab/core';
 
 /** What the server calls: the handlers plus an event subscription (a LabProcessClient is one). */
 export interface ServerHandlers extends LabHandlers {
@@ -155,7 +155,7 @@ export interface RunningServer {
 
 const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   E_INVALID: 400,
-  E_UNKNOWN_METHOD: 404,
+  E_UNKNOWN_CALL: 404,
   E_NOT_FOUND: 404,
   E_FORBIDDEN: 403,
   E_BUSY: 409,
@@ -319,7 +319,7 @@ async function handleApi(ctx: ServerContext, req: IncomingMessage, res: ServerRe
     return;
   }
   if (!authorised(ctx, req, query, false)) throw new HttpError(401, new ApiError('E_FORBIDDEN', 'missing or wrong token: send Authorization: Bearer <token>'));
-  if (!isLabMethod(name)) throw new HttpError(404, new ApiError('E_UNKNOWN_METHOD', `unknown method '${name}'`));
+  if (!isLabCall(name)) throw new HttpError(404, new ApiError('E_UNKNOWN_CALL', `unknown API call '${name}'`));
   if (req.method !== 'POST') throw new HttpError(405, new ApiError('E_INVALID', `${name} is called with POST /api/${name}`));
   const payload = await readJsonPayload(req, name, ctx.maxBody);
   const result = await dispatch(ctx.opts.handlers, name, payload);

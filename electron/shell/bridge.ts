@@ -1,15 +1,15 @@
 /**
  * The objects the preload puts on `window`: `lab` (one verb-named function per
  * contract method, plus onEvent) and `labShell` (file dialogs, dropped-file
- * paths). Built from LAB_METHODS against a minimal ipcRenderer, so the tests
+ * paths). Built from LAB_CALLS against a minimal ipcRenderer, so the tests
  * check the exact shape with a fake; preload.ts passes the real one.
  *
  * What must never reach the page: ipcRenderer itself, a generic
  * invoke/send, or the IpcRendererEvent (its `sender` is ipcRenderer). The
  * event listener is therefore wrapped and only the payload is passed on.
  */
-import type { LabBridge, LabEvent, LabMethod, LabResult, ShellExtras } from '@kvlab/core';
-import { LAB_METHODS, unwrapLabResult } from '@kvlab/core';
+import type { LabBridge, LabEvent, LabCall, LabResult, ShellExtras } from '@kvlab/core';
+import { LAB_CALLS, unwrapLabResult } from '@kvlab/core';
 import { LAB_EVENT_CHANNEL, labChannel, SHELL_CHANNELS } from './channels.ts';
 
 /** The part of ipcRenderer we use. */
@@ -27,8 +27,8 @@ function transportFailure(channel: string, err: unknown): LabResult<never> {
 
 export function createLabBridge(ipc: IpcRendererLike): LabBridge {
   const bridge: Record<string, unknown> = {};
-  for (const method of LAB_METHODS) {
-    const channel = labChannel(method as LabMethod);
+  for (const method of LAB_CALLS) {
+    const channel = labChannel(method as LabCall);
     // Always one argument: the main side refuses more, and an omitted input means "{}".
     bridge[method] = (input: unknown) => ipc.invoke(channel, input ?? {}).catch((err: unknown) => transportFailure(channel, err));
   }

@@ -5,9 +5,9 @@
  * invoked, and the preload can only reach channels it was built with.
  * No electron import: both sides, and the tests, load this under plain Node.
  */
-import type { LabMethod } from '@kvlab/core';
+import type { LabCall } from '@kvlab/core';
 
-export const labChannel = (method: LabMethod): `lab:${LabMethod}` => `lab:${method}`;
+export const labChannel = (method: LabCall): `lab:${LabCall}` => `lab:${method}`;
 
 /** Main → every window: one LabEvent per message. */
 export const LAB_EVENT_CHANNEL = 'lab:event';

@@ -10,8 +10,8 @@
  * fake ipcMain under plain Node; main.ts passes the real ipcMain, and the
  * compiler checks it fits.
  */
-import type { LabHandlers, LabMethod, LabResult } from '@kvlab/core';
-import { ApiError, errorToJSON, LAB_METHODS, parseInput } from '@kvlab/core';
+import type { LabHandlers, LabCall, LabResult } from '@kvlab/core';
+import { ApiError, errorToJSON, LAB_CALLS, parseInput } from '@kvlab/core';
 import { labChannel } from './channels.ts';
 
 /** What we read off an IpcMainInvokeEvent. */
@@ -78,10 +78,10 @@ export function handleGuarded(
  */
 export function registerLabHandlers(ipc: IpcMainLike, handlers: LabHandlers, isTrustedSender: SenderCheck, opts: GuardedOptions = {}): () => void {
   const channels: string[] = [];
-  for (const method of LAB_METHODS) {
+  for (const method of LAB_CALLS) {
     const channel = labChannel(method);
     const handler = handlers[method] as (input: unknown) => Promise<unknown>;
-    handleGuarded(ipc, channel, isTrustedSender, (payload) => handler.call(handlers, parseInput(method as LabMethod, payload)), opts);
+    handleGuarded(ipc, channel, isTrustedSender, (payload) => handler.call(handlers, parseInput(method as LabCall, payload)), opts);
     channels.push(channel);
   }
   return () => {

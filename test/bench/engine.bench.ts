@@ -58,7 +58,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CompressionConfig, ExecutionProviderChoice, GpuAdapterInfo } from '@kvlab/core';
-import { createRng, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice, mixSeed, planCompression, resolveBudget } from '@kvlab/core';
+import { createRng, EXECUTION_PROVIDER_CHOICES, formatBytesFixed, isExecutionProviderChoice, mixSeed, planCompression, resolveBudget } from '@kvlab/core';
 import { Engine, GRAPH_VERSION } from '../../electron/engine/engine.ts';
 import { syntheticVocab } from '../../electron/engine/formats/gguf-model-writer.ts';
 import type { GgufMetadataEntry, GgufWriteTensor } from '../../electron/engine/formats/gguf-writer.ts';
@@ -66,7 +66,7 @@ import { writeGguf } from '../../electron/engine/formats/gguf-writer.ts';
 import { argmax, prefillFor } from '../../electron/engine/generate.ts';
 import { KvCache } from '../../electron/engine/kv-cache.ts';
 import { describeAdapter } from '../../electron/engine/providers.ts';
-import { formatBytes, inspectModel, loadModel } from '../../electron/engine/load.ts';
+import { inspectModel, loadModel } from '../../electron/engine/load.ts';
 import { randomBlocks } from '../engine/reference/random-blocks.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -1169,7 +1169,7 @@ async function main(): Promise<void> {
     const c = info.config;
     console.log(
       `  ${s.label.padEnd(13)} ${(info.parameters / 1e6).toFixed(info.parameters < 1e6 ? 2 : 0).padStart(5)}M params  L${c.numLayers} D${c.hiddenSize} Hq${c.numHeads} Hkv${c.numKvHeads} d${c.headDim} F${c.intermediateSize} V${c.vocabSize}  ` +
-        `${Object.keys(info.storedTypes).join('+')}, ${formatBytes(info.fileBytes)}  ${path}`,
+        `${Object.keys(info.storedTypes).join('+')}, ${formatBytesFixed(info.fileBytes)}  ${path}`,
     );
   }
 

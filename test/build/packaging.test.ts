@@ -33,6 +33,7 @@ import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { ASSOCIATED_MODEL_EXTENSIONS } from '@kvlab/core';
 import { defaultModelCandidates, PACKAGED_DEMO_MODEL_RELATIVE } from '../../electron/host/default-model.ts';
 import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
@@ -208,6 +209,10 @@ describe('installer configuration', () => {
     assert.deepEqual(config['fileAssociations'], [
       { ext: 'gguf', name: 'GGUF model', description: 'GGUF language model', mimeType: 'application/x-gguf', role: 'Viewer', rank: 'Alternate' },
     ]);
+    // The config is plain JavaScript and cannot import core's TypeScript, so it restates the associated
+    // extensions; this keeps it equal to core's format list.
+    const associated = (config['fileAssociations'] as { ext: string }[]).map((a) => `.${a.ext}`);
+    assert.deepEqual(associated, [...ASSOCIATED_MODEL_EXTENSIONS]);
   });
 
   it('ships the icons icon.svg makes (scripts/make-icons.mjs): every size, a valid .ico and .icns', () => {

@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { ResultRow } from '../../electron/experiments/rows.ts';
+import type { ResultRow } from '@kvlab/core';
 import type { RunEvent } from '../../electron/experiments/runner.ts';
 import { runExperiment } from '../../electron/experiments/runner.ts';
 import { readRows } from '../../electron/experiments/store.ts';

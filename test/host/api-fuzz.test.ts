@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { LabMethod } from '@kvlab/core';
+import type { LabCall } from '@kvlab/core';
 import type { LabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { modelIdFor } from '../../electron/host/service.ts';
@@ -41,7 +41,7 @@ const RUNS = Number(process.env['KVLAB_FUZZ_RUNS'] ?? 40);
 const MODEL = () => sharedPath('models/stories260K/stories260K.gguf');
 
 /** The codes a user may see; E_INTERNAL is a bug. */
-const USER_CODES = new Set(['E_INVALID', 'E_UNKNOWN_METHOD', 'E_NOT_FOUND', 'E_FORBIDDEN', 'E_BUSY', 'E_MODEL', 'E_CANCELLED']);
+const USER_CODES = new Set(['E_INVALID', 'E_UNKNOWN_CALL', 'E_NOT_FOUND', 'E_FORBIDDEN', 'E_BUSY', 'E_MODEL', 'E_CANCELLED']);
 
 /**
  * fc.assert, but a failure reports our assertion's message (which shows the payload cut to 300 characters)
@@ -150,7 +150,7 @@ describe('every API call with invalid payloads answers a typed error', () => {
         fc.constantFrom('1e309', '-1e309', 'NaN', '{"path": NaN}', '{"path": 1e309}', 'null', '[]', '"x"', '{', '{"a":1}{', '\u0000', '{"__proto__":{"x":1}}'),
       );
       await fuzz(
-        fc.tuple(fc.constantFrom<LabMethod>(...FUZZ_METHODS), bodies),
+        fc.tuple(fc.constantFrom<LabCall>(...FUZZ_METHODS), bodies),
         async ([method, body]) => {
           const { status, json } = await post(method, body);
           assert.ok(status < 500, `${method} ${JSON.stringify(body)} → HTTP ${status}`);

@@ -7,8 +7,8 @@
  * and what an attacker would try in a path field.
  */
 import fc from 'fast-check';
-import type { LabMethod } from '@kvlab/core';
-import { LAB_METHODS } from '@kvlab/core';
+import type { LabCall } from '@kvlab/core';
+import { LAB_CALLS } from '@kvlab/core';
 
 /** A string the HTTP test writes into the body as a bare number JSON cannot otherwise carry: 1e309 parses to Infinity. */
 export const HUGE = '\u0001huge';
@@ -89,7 +89,7 @@ export const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Valid payloads for every method, the starting points the fuzzer breaks: the model is the real default one (a payload left valid really runs it); runs, files and repos do not exist. */
-export function templates(ids: { modelId: string }): Record<LabMethod, Record<string, unknown>> {
+export function templates(ids: { modelId: string }): Record<LabCall, Record<string, unknown>> {
   const runId = 'fuzz-run-that-does-not-exist';
   return {
     getAppInfo: {},
@@ -236,7 +236,7 @@ export function toIpcValue(payload: Json): Json {
   return payload;
 }
 
-export const FUZZ_METHODS: readonly LabMethod[] = LAB_METHODS;
+export const FUZZ_METHODS: readonly LabCall[] = LAB_CALLS;
 
 /** A message a user can act on: names something, and is no stack trace or JS internals. */
 export function userWorded(message: unknown): string | null {

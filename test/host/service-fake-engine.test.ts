@@ -16,7 +16,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AnyRow, ExperimentInput, LabEvent, LabInput, LabMethod, RunStatus } from '@kvlab/core';
+import type { AnyRow, ExperimentInput, LabEvent, LabInput, LabCall, RunStatus } from '@kvlab/core';
 import { parseInput } from '@kvlab/core';
 import { writeGgufModel } from '../../electron/engine/formats/gguf-model-writer.ts';
 import type { LabService } from '../../electron/host/service.ts';
@@ -27,7 +27,7 @@ import { randomModel } from '../engine/reference/random-model.ts';
 type Lab = LabService & { onEvent(l: (e: LabEvent) => void): () => void };
 
 /** Calls a handler the way a transport does: raw input → parseInput → handler. */
-function call<M extends LabMethod>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
+function call<M extends LabCall>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
   return (lab[method] as (i: unknown) => ReturnType<Lab[M]>)(parseInput(method, input));
 }
 

@@ -13,8 +13,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { LabInput, LabMethod } from '@kvlab/core';
-import { ApiError, LAB_METHODS, parseInput } from '@kvlab/core';
+import type { LabInput, LabCall } from '@kvlab/core';
+import { ApiError, LAB_CALLS, parseInput } from '@kvlab/core';
 import { openModel } from '../../electron/engine/engine.ts';
 import type { EngineOpener, EngineOptions } from '../../electron/engine/inference-engine.ts';
 import { createInProcessLab, modelIdFor } from '../../electron/host/service.ts';
@@ -26,7 +26,7 @@ const MODEL = () => sharedPath('models/stories260K/stories260K.gguf');
 type Lab = ReturnType<typeof createInProcessLab>;
 
 /** Calls a handler the way a transport does: raw input → parseInput → handler. */
-function call<M extends LabMethod>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
+function call<M extends LabCall>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
   return (lab[method] as (i: unknown) => ReturnType<Lab[M]>)(parseInput(method, input));
 }
 
@@ -81,7 +81,7 @@ describe('lab service parts with an injected openModel', () => {
   after(() => lab.close());
 
   it('implements every contract method', () => {
-    for (const m of LAB_METHODS) assert.equal(typeof lab[m], 'function', m);
+    for (const m of LAB_CALLS) assert.equal(typeof lab[m], 'function', m);
   });
 
   it('opens the model through openModel for the playground, with the settings and cache folder passed through, once per model', async () => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import type { ApiErrorCode, ExperimentInput, LabEvent, LabInput, LabMethod, RunStatus } from '@kvlab/core';
+import type { ApiErrorCode, ExperimentInput, LabEvent, LabInput, LabCall, RunStatus } from '@kvlab/core';
 import { ApiError, EXECUTION_PROVIDERS, parseInput } from '@kvlab/core';
 import { LOCK_FILE, WriterLock } from '../../electron/experiments/lock.ts';
 import { modelIdFor, RUN_FILE } from '../../electron/host/service.ts';
@@ -28,7 +28,7 @@ const PROMPT = 'Once upon a time, there was a little dog named Max. He liked to 
 type Lab = LabService & { onEvent(l: (e: LabEvent) => void): () => void };
 
 /** Calls a handler the way a transport does: raw input → parseInput → handler. */
-function call<M extends LabMethod>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
+function call<M extends LabCall>(lab: Lab, method: M, input: LabInput<M>): ReturnType<Lab[M]> {
   return (lab[method] as (i: unknown) => ReturnType<Lab[M]>)(parseInput(method, input));
 }
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LabHandlers } from '@kvlab/core';
-import { LAB_METHODS } from '@kvlab/core';
+import { LAB_CALLS } from '@kvlab/core';
 import type { RunningServer } from '../../electron/server/serve.ts';
 import { exposureWarning, isLoopbackHost, readTlsFiles, startServer, TlsFileError } from '../../electron/server/serve.ts';
 
@@ -49,7 +49,7 @@ function selfSigned(dir: string, name: string): { cert: string; key: string } {
 
 /** Handlers that answer without an engine: TLS is the transport's business. */
 const handlers = {
-  ...Object.fromEntries(LAB_METHODS.map((m) => [m, () => Promise.resolve({ method: m })])),
+  ...Object.fromEntries(LAB_CALLS.map((m) => [m, () => Promise.resolve({ method: m })])),
   onEvent: () => () => undefined,
 } as unknown as LabHandlers & { onEvent: () => () => void };
 

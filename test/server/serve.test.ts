@@ -3,7 +3,7 @@
  * free port, in front of the real engine host (in-process; no call here loads
  * a model): the token (missing, wrong, header vs query), static files and
  * path traversal in raw and encoded forms (403/404, never the file), payload
- * validation (400 E_INVALID), unknown methods, content type and size limits,
+ * validation (400 E_INVALID), unknown API calls, content type and size limits,
  * the SSE stream, the page shown before the UI is built, and the default
  * bind address.
  */
@@ -101,7 +101,7 @@ describe('kvlab serve HTTP server', () => {
     assert.equal(typeof info.defaultModelId, 'string');
   });
 
-  it('validates payloads (400 E_INVALID), methods (404 E_UNKNOWN_METHOD), verbs, content type and size', async () => {
+  it('validates payloads (400 E_INVALID), API calls (404 E_UNKNOWN_CALL), verbs, content type and size', async () => {
     const bad = await post('getRun', { runId: 42 });
     assert.equal(bad.status, 400);
     const err = ((await bad.json()) as { error: { code: string; message: string } }).error;
@@ -113,7 +113,7 @@ describe('kvlab serve HTTP server', () => {
     assert.equal(notJson.status, 400);
     const unknown = await post('formatDisk', {});
     assert.equal(unknown.status, 404);
-    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'E_UNKNOWN_METHOD');
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'E_UNKNOWN_CALL');
     const proto = await post('__proto__', {});
     assert.equal(proto.status, 404);
     const get = await fetch(`${server.origin}/api/listModels`, { headers: { Authorization: `Bearer ${server.token}` } });

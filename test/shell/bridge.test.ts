@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LabEvent } from '@kvlab/core';
-import { ApiError, LAB_METHODS, labApiFromBridge, unwrapLabResult } from '@kvlab/core';
+import { ApiError, LAB_CALLS, labApiFromBridge, unwrapLabResult } from '@kvlab/core';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createInProcessLab } from '../../electron/host/service.ts';
 import { createLabBridge, createShellExtras } from '../../electron/shell/bridge.ts';
@@ -35,7 +35,7 @@ describe('preload bridge shape', () => {
   const lab = createLabBridge(renderer);
 
   it('has exactly one function per contract method plus onEvent', () => {
-    assert.deepEqual(Object.keys(lab).sort(), [...LAB_METHODS, 'onEvent'].sort());
+    assert.deepEqual(Object.keys(lab).sort(), [...LAB_CALLS, 'onEvent'].sort());
     for (const [k, v] of Object.entries(lab)) assert.equal(typeof v, 'function', k);
   });
 

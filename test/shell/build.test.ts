@@ -28,7 +28,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import type { LabHandlers } from '@kvlab/core';
-import { LAB_METHODS } from '@kvlab/core';
+import { LAB_CALLS } from '@kvlab/core';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
@@ -64,7 +64,7 @@ describe('preload.cjs in a sandbox-like context', () => {
   it('loads with only electron to require, and exposes exactly lab and labShell', async () => {
     const code = readFileSync(join(outDir, 'preload.cjs'), 'utf8');
     const main = new FakeIpcMain();
-    const handlers = Object.fromEntries(LAB_METHODS.map((m) => [m, async (input: unknown) => ({ method: m, input })])) as unknown as LabHandlers;
+    const handlers = Object.fromEntries(LAB_CALLS.map((m) => [m, async (input: unknown) => ({ method: m, input })])) as unknown as LabHandlers;
     registerLabHandlers(
       main,
       handlers,
@@ -87,7 +87,7 @@ describe('preload.cjs in a sandbox-like context', () => {
     assert.deepEqual(required, ['electron']);
     assert.deepEqual(Object.keys(exposed).sort(), ['lab', 'labShell']);
     const lab = exposed['lab'] ?? {};
-    assert.deepEqual(Object.keys(lab).sort(), [...LAB_METHODS, 'onEvent'].sort());
+    assert.deepEqual(Object.keys(lab).sort(), [...LAB_CALLS, 'onEvent'].sort());
     const r = await (lab['getRun'] as (i: unknown) => Promise<unknown>)({ runId: 'r1' });
     assert.equal(JSON.stringify(r), JSON.stringify({ ok: true, value: { method: 'getRun', input: { runId: 'r1' } } }));
     const bad = await (lab['getRun'] as (i: unknown) => Promise<{ ok: boolean; error: { code: string } }>)({});
@@ -174,7 +174,7 @@ describe('main.mjs under a fake electron module', () => {
   });
 
   it('answers exactly the contract methods and the two dialogs on ipcMain', () => {
-    assert.deepEqual([...fake.state.ipcHandlers.keys()].sort(), [...LAB_METHODS.map((m) => `lab:${m}`), 'shell:pickModelFile', 'shell:pickModelFolder'].sort());
+    assert.deepEqual([...fake.state.ipcHandlers.keys()].sort(), [...LAB_CALLS.map((m) => `lab:${m}`), 'shell:pickModelFile', 'shell:pickModelFolder'].sort());
   });
 
   it('refuses other senders and bad payloads before the engine is involved', async () => {

@@ -9,18 +9,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LabHandlers, LabMethod } from '@kvlab/core';
-import { ApiError, LAB_METHODS } from '@kvlab/core';
+import type { LabHandlers, LabCall } from '@kvlab/core';
+import { ApiError, LAB_CALLS } from '@kvlab/core';
 import type { InvokeEventLike } from '../../electron/shell/ipc.ts';
 import { createSenderCheck, handleGuarded, registerLabHandlers } from '../../electron/shell/ipc.ts';
 import { isAppUrl } from '../../electron/shell/navigation.ts';
 import { appFrameEvent, FakeIpcMain, OUR_WEBCONTENTS_ID } from './fakes.ts';
 
 /** Handlers that record what they were called with and answer { method, input }. */
-function recordingHandlers(): { handlers: LabHandlers; calls: { method: LabMethod; input: unknown }[] } {
-  const calls: { method: LabMethod; input: unknown }[] = [];
+function recordingHandlers(): { handlers: LabHandlers; calls: { method: LabCall; input: unknown }[] } {
+  const calls: { method: LabCall; input: unknown }[] = [];
   const handlers = Object.fromEntries(
-    LAB_METHODS.map((method) => [
+    LAB_CALLS.map((method) => [
       method,
       async (input: unknown) => {
         calls.push({ method, input });
@@ -44,7 +44,7 @@ function setup(handlers?: LabHandlers) {
 describe('registerLabHandlers', () => {
   it('registers exactly one lab:<method> channel per contract method, and removes them again', () => {
     const { ipc, unregister } = setup();
-    assert.deepEqual([...ipc.handlers.keys()].sort(), LAB_METHODS.map((m) => `lab:${m}`).sort());
+    assert.deepEqual([...ipc.handlers.keys()].sort(), LAB_CALLS.map((m) => `lab:${m}`).sort());
     unregister();
     assert.equal(ipc.handlers.size, 0);
   });
@@ -64,7 +64,7 @@ describe('registerLabHandlers', () => {
     }
     const host = new Host();
     const handlers = Object.fromEntries(
-      LAB_METHODS.map((m) => [
+      LAB_CALLS.map((m) => [
         m,
         function (this: Host) {
           return Promise.resolve(this.tag);

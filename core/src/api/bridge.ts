@@ -13,8 +13,8 @@
  * the page's own world — rethrows real `ApiError`s built with
  * `ApiError.fromJSON`, exactly as the HTTP client does in serve mode.
  */
-import type { LabApi, LabEvent, LabInput, LabMethod, LabOutput } from './contract.ts';
-import { ApiError, LAB_METHODS } from './contract.ts';
+import type { LabApi, LabEvent, LabInput, LabCall, LabOutput } from './contract.ts';
+import { ApiError, LAB_CALLS } from './contract.ts';
 
 export type ApiErrorJSON = ReturnType<ApiError['toJSON']>;
 
@@ -22,7 +22,7 @@ export type ApiErrorJSON = ReturnType<ApiError['toJSON']>;
 export type LabResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiErrorJSON };
 
 /** What the Electron preload exposes as `window.lab`: one verb-named function per method, answering envelopes, plus onEvent. */
-export type LabBridge = { readonly [M in LabMethod]: (input: LabInput<M>) => Promise<LabResult<LabOutput<M>>> } & {
+export type LabBridge = { readonly [M in LabCall]: (input: LabInput<M>) => Promise<LabResult<LabOutput<M>>> } & {
   readonly onEvent: (listener: (e: LabEvent) => void) => () => void;
 };
 
@@ -64,7 +64,7 @@ export function unwrapLabResult<T>(r: unknown): T {
 /** The renderer's `LabApi` over the Electron bridge (`window.lab`): same methods, real ApiError rejections. */
 export function labApiFromBridge(bridge: LabBridge): LabApi {
   const api: Record<string, unknown> = {};
-  for (const name of LAB_METHODS) {
+  for (const name of LAB_CALLS) {
     const call = bridge[name] as (input: unknown) => Promise<unknown>;
     api[name] = async (input: unknown) => unwrapLabResult(await call(input));
   }

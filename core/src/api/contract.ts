@@ -2,11 +2,11 @@
  * The app's one API contract: every call the UI makes and every event it
  * receives, whatever carries them. From this one table come
  *   - the Electron preload bridge (`window.lab`, one verb-named function per
- *     method — never a generic invoke) and the main-process handlers;
- *   - serve mode's HTTP routes (POST /api/<method>) and event stream (SSE),
+ *     call — never a generic invoke) and the main-process handlers;
+ *   - serve mode's HTTP routes (POST /api/<call>) and event stream (SSE),
  *     and the browser client that calls them;
  *   - the typed fake the component tests run against.
- * Adding a method here without implementing it everywhere is a compile error
+ * Adding a call here without implementing it everywhere is a compile error
  * (`LabApi` is a mapped type over this table), the pattern of GitHub Desktop's
  * typed IPC.
  *
@@ -249,7 +249,7 @@ export type LabEvent =
 
 export type ApiErrorCode =
   | 'E_INVALID' // the payload failed validation
-  | 'E_UNKNOWN_METHOD'
+  | 'E_UNKNOWN_CALL'
   | 'E_NOT_FOUND' // no such model / run / file
   | 'E_FORBIDDEN' // bad token, wrong sender, path outside the allowed roots
   | 'E_BUSY' // a run already holds the model
@@ -281,16 +281,16 @@ export class ApiError extends Error {
 
 // -- The table -----------------------------------------------------------------
 
-/** One method: its input schema and (type-only) output. */
-interface MethodDef<I extends z.ZodType, O> {
+/** One API call: its input schema and (type-only) output. ("Method" is kept for compression methods.) */
+interface CallDef<I extends z.ZodType, O> {
   readonly input: I;
   readonly summary: string;
   /** Phantom: the output type. */
   readonly output?: O;
 }
-const method =
+const call =
   <O>() =>
-  <I extends z.ZodType>(input: I, summary: string): MethodDef<I, O> => ({ input, summary });
+  <I extends z.ZodType>(input: I, summary: string): CallDef<I, O> => ({ input, summary });
 
 const none = z.strictObject({});
 const id = z.string().min(1).max(200);
@@ -367,70 +367,70 @@ export const downloadModelInput = z.strictObject({
 });
 
 export const LAB_API = {
-  getAppInfo: method<AppInfo>()(none, 'Version, mode, execution providers, the default model.'),
-  getSettings: method<Settings>()(none, 'The current settings.'),
-  updateSettings: method<Settings>()(settingsInput, 'Changes some settings; returns them all.'),
+  getAppInfo: call<AppInfo>()(none, 'Version, mode, execution providers, the default model.'),
+  getSettings: call<Settings>()(none, 'The current settings.'),
+  updateSettings: call<Settings>()(settingsInput, 'Changes some settings; returns them all.'),
 
-  listModels: method<ModelSummary[]>()(none, 'The bundled default model and every model opened.'),
-  openModel: method<ModelCard>()(z.strictObject({ path }), 'Inspects a GGUF file, HF folder or llama2.c .bin and adds it to the list.'),
-  downloadModel: method<ModelCard>()(
+  listModels: call<ModelSummary[]>()(none, 'The bundled default model and every model opened.'),
+  openModel: call<ModelCard>()(z.strictObject({ path }), 'Inspects a GGUF file, HF folder or llama2.c .bin and adds it to the list.'),
+  downloadModel: call<ModelCard>()(
     downloadModelInput,
     'Downloads a .gguf file or a safetensors folder from the Hugging Face Hub into the models folder and adds it to the list (model.download events).',
   ),
-  getModelCard: method<ModelCard>()(z.strictObject({ modelId: id }), 'The model card of a known model.'),
-  describeMethods: method<MethodInfo[]>()(none, 'Every scorer, allocator and head-wise method with its parameter schema.'),
+  getModelCard: call<ModelCard>()(z.strictObject({ modelId: id }), 'The model card of a known model.'),
+  describeMethods: call<MethodInfo[]>()(none, 'Every scorer, allocator and head-wise method with its parameter schema.'),
 
-  runPlayground: method<PlaygroundResponse>()(playgroundInput, 'One prompt, full KV and up to three compressed configurations.'),
-  playgroundExample: method<PlaygroundExample>()(
+  runPlayground: call<PlaygroundResponse>()(playgroundInput, 'One prompt, full KV and up to three compressed configurations.'),
+  playgroundExample: call<PlaygroundExample>()(
     playgroundExampleInput,
     "A passkey or needle sample of core's NIAH generator (the demo model's training format), measured in the model's tokens.",
   ),
-  profileModel: method<LayerProfile>()(profileInput, 'LMBA/LMBO per layer for a prompt.'),
+  profileModel: call<LayerProfile>()(profileInput, 'LMBA/LMBO per layer for a prompt.'),
 
-  startRun: method<RunSummary>()(z.strictObject({ name: z.string().min(1).max(200).optional(), experiment: experimentDef }), 'Queues an experiment.'),
-  listRuns: method<RunSummary[]>()(none, 'Every run this engine knows, newest first.'),
-  getRun: method<RunDetail>()(z.strictObject({ runId: id }), 'One run with its experiment and logs.'),
-  cancelRun: method<RunSummary>()(z.strictObject({ runId: id }), 'Stops a queued or running run; finished cells are kept.'),
-  resumeRun: method<RunSummary>()(z.strictObject({ runId: id }), 'Re-queues a cancelled or failed run; finished cells are skipped.'),
-  getResults: method<{ rows: AnyRow[]; total: number }>()(
+  startRun: call<RunSummary>()(z.strictObject({ name: z.string().min(1).max(200).optional(), experiment: experimentDef }), 'Queues an experiment.'),
+  listRuns: call<RunSummary[]>()(none, 'Every run this engine knows, newest first.'),
+  getRun: call<RunDetail>()(z.strictObject({ runId: id }), 'One run with its experiment and logs.'),
+  cancelRun: call<RunSummary>()(z.strictObject({ runId: id }), 'Stops a queued or running run; finished cells are kept.'),
+  resumeRun: call<RunSummary>()(z.strictObject({ runId: id }), 'Re-queues a cancelled or failed run; finished cells are skipped.'),
+  getResults: call<{ rows: AnyRow[]; total: number }>()(
     z.strictObject({ runId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(100_000).default(10_000) }),
     'Result rows of a run, in the order they finished.',
   ),
-  getSample: method<SampleDetail>()(
+  getSample: call<SampleDetail>()(
     z.strictObject({ runId: id, sampleId: z.string().min(1).max(1000) }),
     "One sample of a run (prompt, its token pieces, answers), rebuilt from the run's experiment.",
   ),
-  exportReport: method<ExportedFile>()(
+  exportReport: call<ExportedFile>()(
     z.strictObject({ runId: id, format: z.enum(['html', 'pdf', 'csv', 'json']) }),
     'The report the CLI writes (kvlab report), as a file to save.',
   ),
 } as const;
 
-export type LabMethod = keyof typeof LAB_API;
+export type LabCall = keyof typeof LAB_API;
 /** Method names, in table order (the preload bridge and the routes iterate them). */
-export const LAB_METHODS = Object.keys(LAB_API) as LabMethod[];
+export const LAB_CALLS = Object.keys(LAB_API) as LabCall[];
 
 /** What a caller passes (defaults optional). */
-export type LabInput<M extends LabMethod> = z.input<(typeof LAB_API)[M]['input']>;
+export type LabInput<M extends LabCall> = z.input<(typeof LAB_API)[M]['input']>;
 /** What a handler receives (validated, defaults filled). */
-export type LabParsedInput<M extends LabMethod> = z.output<(typeof LAB_API)[M]['input']>;
-export type LabOutput<M extends LabMethod> = NonNullable<(typeof LAB_API)[M]['output']>;
+export type LabParsedInput<M extends LabCall> = z.output<(typeof LAB_API)[M]['input']>;
+export type LabOutput<M extends LabCall> = NonNullable<(typeof LAB_API)[M]['output']>;
 
 /** The client side: what `window.lab`, the HTTP client and the fake implement. */
-export type LabApi = { readonly [M in LabMethod]: (input: LabInput<M>) => Promise<LabOutput<M>> } & {
+export type LabApi = { readonly [M in LabCall]: (input: LabInput<M>) => Promise<LabOutput<M>> } & {
   /** Subscribes to engine events; returns the unsubscribe function. */
   readonly onEvent: (listener: (e: LabEvent) => void) => () => void;
 };
 
 /** The server side: what the engine host implements (inputs already validated). */
-export type LabHandlers = { readonly [M in LabMethod]: (input: LabParsedInput<M>) => Promise<LabOutput<M>> };
+export type LabHandlers = { readonly [M in LabCall]: (input: LabParsedInput<M>) => Promise<LabOutput<M>> };
 
-export function isLabMethod(name: string): name is LabMethod {
+export function isLabCall(name: string): name is LabCall {
   return Object.hasOwn(LAB_API, name);
 }
 
 /** Validates a payload for `method`; throws ApiError E_INVALID naming the method and every problem. */
-export function parseInput<M extends LabMethod>(name: M, payload: unknown): LabParsedInput<M> {
+export function parseInput<M extends LabCall>(name: M, payload: unknown): LabParsedInput<M> {
   const r = LAB_API[name].input.safeParse(payload ?? {});
   // "getResults: limit: must be at most 100000; extra: …": the method, then each field and what is wrong with it.
   if (!r.success) throw new ApiError('E_INVALID', `${name}: ${joinIssues(describeIssues(r.error.issues, 'the input'))}`, r.error.issues);
@@ -439,7 +439,7 @@ export function parseInput<M extends LabMethod>(name: M, payload: unknown): LabP
 
 /** Runs a validated call against handlers: the one dispatch every server-side transport uses. */
 export async function dispatch(handlers: LabHandlers, name: string, payload: unknown): Promise<unknown> {
-  if (!isLabMethod(name)) throw new ApiError('E_UNKNOWN_METHOD', `unknown method '${name}'`);
+  if (!isLabCall(name)) throw new ApiError('E_UNKNOWN_CALL', `unknown API call '${name}'`);
   const input = parseInput(name, payload);
   return (handlers[name] as (i: unknown) => Promise<unknown>)(input);
 }

@@ -28,7 +28,7 @@ import type {
   ExportedFile,
   LabApi,
   LabEvent,
-  LabMethod,
+  LabCall,
   LabOutput,
   LabParsedInput,
   LayerProfile,
@@ -43,6 +43,9 @@ import type {
 } from '@kvlab/core';
 import {
   afterCell,
+  modelFormat,
+  recogniseModelFile,
+  unreadableModelMessage,
   ApiError,
   canTransition,
   createRng,
@@ -92,7 +95,7 @@ export interface FakeLabOptions {
 }
 
 export interface FakeCall {
-  readonly method: LabMethod;
+  readonly method: LabCall;
   readonly input: unknown;
 }
 
@@ -319,7 +322,7 @@ function stopTimer(st: FakeState): void {
 // -- Handlers ----------------------------------------------------------------------
 
 /** A handler answers at once, or later (downloadModel, whose progress events come first). */
-type Handlers = { readonly [M in LabMethod]: (input: LabParsedInput<M>) => LabOutput<M> | Promise<LabOutput<M>> };
+type Handlers = { readonly [M in LabCall]: (input: LabParsedInput<M>) => LabOutput<M> | Promise<LabOutput<M>> };
 
 function appHandlers(st: FakeState): Pick<Handlers, 'getAppInfo' | 'getSettings' | 'updateSettings' | 'describeMethods'> {
   return {
@@ -354,13 +357,13 @@ function openModel(st: FakeState, path: string): ModelCard {
   const existing = [...st.models.values()].find((m) => m.path === path);
   if (existing) return existing;
   if (/missing|does-not-exist/.test(path)) throw new ApiError('E_NOT_FOUND', `no such file: ${path}`);
-  if (!/\.(gguf|bin)$/i.test(path) && !/[\\/]?[^.\\/]+$/.test(path))
-    throw new ApiError('E_MODEL', `${path}: not a GGUF file, Hugging Face folder or llama2.c .bin`);
-  const name =
-    path
-      .split(/[\\/]/)
-      .pop()
-      ?.replace(/\.(gguf|bin)$/i, '') ?? path;
+  // Core's format list decides, by name only (the fake reads no file): a name without a dot is a folder.
+  const base = path.split(/[\\/]/).pop() ?? path;
+  const format = base.includes('.') ? recogniseModelFile(base, () => '') : 'hf';
+  if (format === null) throw new ApiError('E_MODEL', `${path}: ${unreadableModelMessage()}`);
+  const spec = modelFormat(format);
+  const ending = [...spec.sureEndings, ...spec.weakEndings].find((e) => base.toLowerCase().endsWith(e));
+  const name = ending && spec.shape === 'file' ? base.slice(0, -ending.length) : base;
   const c: ModelCard = {
     ...FAKE_STORIES_MODEL,
     id: `m-${hashString(path)}`,
@@ -368,7 +371,7 @@ function openModel(st: FakeState, path: string): ModelCard {
     name,
     bundled: false,
     description: `Opened from ${path}`,
-    format: path.endsWith('.bin') ? 'llama2c' : path.endsWith('.gguf') ? 'gguf' : 'hf',
+    format,
   };
   st.models.set(c.id, c);
   emit(st, { type: 'models.changed' });
@@ -572,8 +575,8 @@ function exportReport(r: FakeRun, format: LabParsedInput<'exportReport'>['format
 
 /** Every method as the transports offer it: recorded, delayed, validated with the contract, and answered with a copy. */
 function apiOver(st: FakeState, handlers: Handlers): Omit<LabApi, 'onEvent'> {
-  const api = {} as Record<LabMethod, (input: unknown) => Promise<unknown>>;
-  for (const name of Object.keys(handlers) as LabMethod[]) {
+  const api = {} as Record<LabCall, (input: unknown) => Promise<unknown>>;
+  for (const name of Object.keys(handlers) as LabCall[]) {
     api[name] = async (input: unknown) => {
       st.calls.push({ method: name, input });
       if (st.options.latencyMs) await new Promise((r) => setTimeout(r, st.options.latencyMs));

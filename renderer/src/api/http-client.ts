@@ -14,8 +14,8 @@
  * transports reject with; an unreachable server is E_INTERNAL saying so.
  * Browser code only: no node:*, no electron, nothing but @kvlab/core.
  */
-import type { LabApi, LabEvent, LabMethod } from '@kvlab/core';
-import { ApiError, LAB_METHODS } from '@kvlab/core';
+import type { LabApi, LabEvent, LabCall } from '@kvlab/core';
+import { ApiError, LAB_CALLS } from '@kvlab/core';
 
 export const TOKEN_STORAGE_KEY = 'kvlab.token';
 
@@ -98,8 +98,8 @@ export function createHttpClient(opts: HttpClientOptions = {}): LabApi & { close
   const token = opts.token === undefined ? readToken() : opts.token;
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const events = eventHub({ base, token, openStream: opts.eventSource ?? defaultEventSource() });
-  const call = (method: LabMethod, input: unknown): Promise<unknown> => postCall({ base, token, doFetch }, method, input);
-  const methods = Object.fromEntries(LAB_METHODS.map((m) => [m, (input: unknown) => call(m, input)])) as Omit<LabApi, 'onEvent'>;
+  const call = (method: LabCall, input: unknown): Promise<unknown> => postCall({ base, token, doFetch }, method, input);
+  const methods = Object.fromEntries(LAB_CALLS.map((m) => [m, (input: unknown) => call(m, input)])) as Omit<LabApi, 'onEvent'>;
   return { ...methods, onEvent: events.onEvent, close: events.close };
 }
 
@@ -110,7 +110,7 @@ interface Endpoint {
 }
 
 /** One API call: POST its input as JSON with the bearer token; the answer's JSON, or its error as an ApiError. */
-async function postCall({ base, token, doFetch }: Endpoint, method: LabMethod, input: unknown): Promise<unknown> {
+async function postCall({ base, token, doFetch }: Endpoint, method: LabCall, input: unknown): Promise<unknown> {
   if (!token) throw new ApiError('E_FORBIDDEN', 'no access token: open the address kvlab serve printed (it ends with ?token=…)');
   let res: Response;
   try {
@@ -129,7 +129,7 @@ async function postCall({ base, token, doFetch }: Endpoint, method: LabMethod, i
 }
 
 /** The answer's body as JSON (null when empty); a non-2xx answer throws the server's error, or one naming the HTTP status. */
-async function readAnswer(method: LabMethod, res: Response): Promise<unknown> {
+async function readAnswer(method: LabCall, res: Response): Promise<unknown> {
   const text = await res.text();
   let body: unknown = null;
   if (text) {

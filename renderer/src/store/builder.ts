@@ -17,6 +17,7 @@ import {
   optionalNumber,
   parseBudget,
   parseExperiment,
+  promptRoom,
   parseNumberList,
   resolveBudget,
   WORKLOAD_KINDS,
@@ -256,8 +257,8 @@ export function validateExperiment(exp: ExperimentInput): string[] {
 
 /**
  * Workloads longer than a selected model's context: the runner cuts a
- * generative prompt that leaves no room for its answer (context − generation
- * cap − 32, as the runner's fitPrompt) in the middle, flagging the rows
+ * generative prompt that leaves no room for its answer (core's promptRoom, as
+ * the runner's fitPrompt) in the middle, flagging the rows
  * 'truncated-to-context', and a fidelity prompt with its continuation runs
  * past what the model was trained for, so the cells would not test their
  * labelled length. One issue per model and workload, naming the lengths.
@@ -282,8 +283,8 @@ export function contextIssues(
           );
         return;
       }
-      // The answer needs room: the generation cap (NIAH's is 32; the experiment's maxNewTokens overrides it) and 32 to spare.
-      const room = card.contextLength - (exp.generation?.maxNewTokens ?? 32) - 32;
+      // The answer needs room: the generation cap (NIAH's is 32; the experiment's maxNewTokens overrides it), by the runner's rule.
+      const room = promptRoom(card.contextLength, exp.generation?.maxNewTokens ?? 32);
       if (longest > room)
         issues.push(
           `workloads.${i}: ${n(longest)}-token prompts leave no room for the answer in ${card.name}'s context (${n(card.contextLength)} tokens): their middles would be cut to ${n(Math.max(0, room))} tokens, so they say nothing about that length. Use lengths up to ${n(Math.max(0, room))}.`,
