@@ -11,7 +11,7 @@
  *     the system browser (shell/navigation.ts); permissions are refused and
  *     requests to anything but our origin cancelled (shell/permissions.ts);
  *   - the lab process (the lab service with its engine) runs in a
- *     utilityProcess (shell/engine.ts + host/lab-process-client.ts), so
+ *     utilityProcess (shell/lab-process.ts + host/lab-process-client.ts), so
  *     inference never blocks this process;
  *   - ipcMain answers exactly the contract's methods, each checking that the
  *     sender is our window and validating the payload (shell/ipc.ts), plus
@@ -36,7 +36,7 @@ import { APP_ROOT, defaultResultsDir, RENDERER_DIST } from './host/paths.ts';
 import { createAppProtocolHandler } from './shell/app-protocol.ts';
 import { LAB_EVENT_CHANNEL, SHELL_CHANNELS } from './shell/channels.ts';
 import { contentSecurityPolicy, withCspHeader } from './shell/csp.ts';
-import { utilitySpawner } from './shell/engine.ts';
+import { utilitySpawner } from './shell/lab-process.ts';
 import { createSenderCheck, handleGuarded, registerLabHandlers } from './shell/ipc.ts';
 import { filesFromArgv, isOpenableFile } from './shell/open-files.ts';
 import { APP_ENTRY_URL, APP_SCHEME, decideNavigation, decideWindowOpen, isAppUrl } from './shell/navigation.ts';

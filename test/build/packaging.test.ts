@@ -39,7 +39,7 @@ import { createLabProcessClient } from '../../electron/host/lab-process-client.t
 import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
 import { unpackedPath } from '../../electron/host/execution-providers.ts';
 import { APP_ROOT, packagedResources, RENDERER_DIST } from '../../electron/host/paths.ts';
-import { utilitySpawner } from '../../electron/shell/engine.ts';
+import { utilitySpawner } from '../../electron/shell/lab-process.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
 import { nodeForkSpawner } from '../shell/node-fork.ts';
 

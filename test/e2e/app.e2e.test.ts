@@ -1,7 +1,7 @@
 /**
  * End to end: the whole lab in a real browser against the REAL engine.
  *
- * A real `kvlab serve` process (HTTP server + engine child, started without
+ * A real `kvlab serve` process (HTTP server + lab process, started without
  * --model, so on the bundled demo model as `npm start` is) is driven from
  * Debian's headless Chromium through playwright-core at 1280×800, through
  * every screen as a user would: the model card; a playground run (full cache
@@ -33,7 +33,7 @@
  * Nothing is skipped: without Chromium or the bundled model the test FAILS,
  * saying what to install or fetch (.ci/run installs chromium when it is
  * missing).
- * The server runs in its own process group, so the engine child it forks is
+ * The server runs in its own process group, so the lab process it forks is
  * killed with it whatever happens; the browser is closed in the same hook.
  */
 import assert from 'node:assert/strict';
@@ -308,7 +308,7 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     tmp = mkdtempSync(join(tmpdir(), 'kvlab-e2e-'));
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
-    // Its own process group (detached): the engine child it forks is in it too, so one kill reaches both.
+    // Its own process group (detached): the lab process it forks is in it too, so one kill reaches both.
     server = spawn(process.execPath, [KVLAB, 'serve', '--port', '0', '--results', join(tmp, 'runs'), '--no-build'], {
       cwd: APP_ROOT,
       detached: true,

@@ -1,6 +1,6 @@
 /**
  * Serve mode's HTTP server (electron/server/serve.ts), over real HTTP on a
- * free port, in front of the real engine host (in-process; no call here loads
+ * free port, in front of the real lab process (in-process; no call here loads
  * a model): the token (missing, wrong, header vs query), static files and
  * path traversal in raw and encoded forms (403/404, never the file), payload
  * validation (400 E_INVALID), unknown API calls, content type and size limits,

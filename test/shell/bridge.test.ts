@@ -7,7 +7,7 @@
  *   - onEvent hands the listener the payload only (never the
  *     IpcRendererEvent, whose `sender` is ipcRenderer) and unsubscribes;
  *   - end to end — renderer LabApi → preload bridge → (structured clone) →
- *     main-process handlers → the REAL engine host on the default model — results
+ *     main-process handlers → the REAL lab process on the default model — results
  *     arrive intact and errors arrive as real ApiError instances with their
  *     code and details, which a plain rejection across Electron's bridges
  *     would lose.
@@ -118,7 +118,7 @@ describe('unwrapLabResult', () => {
   });
 });
 
-describe('Electron bridge end to end on the real engine host (default model)', () => {
+describe('Electron bridge end to end on the real lab process (default model)', () => {
   const defaultModel = defaultModelPath(); // the bundled demo model: throws, naming where it looked, when it is missing
   const service = createInProcessLab({ resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-runs-')), defaultModel, mode: 'electron' });
   after(() => service.close());

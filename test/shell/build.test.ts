@@ -1,6 +1,6 @@
 /**
  * The shell as it ships: `scripts/build-shell.mjs` bundles main, preload and
- * engine child, and each bundle is run as far as this machine allows.
+ * lab process, and each bundle is run as far as this machine allows.
  *   - preload.cjs in a bare VM context whose require() knows only 'electron'
  *     (what a sandboxed preload gets): it loads, and exposes exactly `lab`
  *     (the contract's methods + onEvent) and `labShell`, which work over a
@@ -10,7 +10,7 @@
  *     generation on the default model (onnxruntime-node loads from the bundle).
  *   - main.mjs with 'electron' mapped to test/shell/fake-electron.ts: the
  *     start-up order (privileged scheme before ready), every IPC channel, the
- *     sender check, a call through ipcMain to the bundled engine child and
+ *     sender check, a call through ipcMain to the bundled lab process and
  *     back, engine events reaching the window, the navigation and window.open
  *     guards, the CSP on app:// responses and on other responses, the
  *     permission handlers, the file dialog, and the engine closed on quit.
@@ -33,8 +33,8 @@ import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
 import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
 import { APP_ROOT } from '../../electron/host/paths.ts';
-import type { UtilityFork } from '../../electron/shell/engine.ts';
-import { utilitySpawner } from '../../electron/shell/engine.ts';
+import type { UtilityFork } from '../../electron/shell/lab-process.ts';
+import { utilitySpawner } from '../../electron/shell/lab-process.ts';
 import { createSenderCheck, registerLabHandlers } from '../../electron/shell/ipc.ts';
 import { isAppUrl } from '../../electron/shell/navigation.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
@@ -183,7 +183,7 @@ describe('main.mjs under a fake electron module', () => {
     assert.equal((await invoke('lab:getRun', { runId: 42 })).error?.code, 'E_INVALID');
   });
 
-  it('calls the bundled engine child through ipcMain, and forwards its events to the window', async () => {
+  it('calls the bundled lab process through ipcMain, and forwards its events to the window', async () => {
     const info = await invoke('lab:getAppInfo', {});
     assert.equal(info.ok, true, JSON.stringify(info.error));
     assert.equal((info.value as { mode: string; resultsDir: string }).mode, 'electron');
@@ -249,14 +249,14 @@ describe('main.mjs under a fake electron module', () => {
   });
 
   it('closes the engine before quitting', async () => {
-    const engineChild = children.at(-1);
-    assert.ok(engineChild && engineChild.exitCode === null, 'the engine child is running');
+    const labChild = children.at(-1);
+    assert.ok(labChild && labChild.exitCode === null, 'the lab process is running');
     fake.app.quit();
     assert.equal(fake.app.quitted, false, 'the first quit waits for the engine');
     for (let i = 0; i < 500 && !fake.app.quitted; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(fake.app.quitted, true);
-    for (let i = 0; i < 100 && engineChild.exitCode === null && engineChild.signalCode === null; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(engineChild.exitCode !== null || engineChild.signalCode !== null, 'the engine child exited');
+    for (let i = 0; i < 100 && labChild.exitCode === null && labChild.signalCode === null; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(labChild.exitCode !== null || labChild.signalCode !== null, 'the lab process exited');
     assert.deepEqual(fake.state.errors, []);
   });
 });

@@ -1,12 +1,12 @@
 /**
  * utilityProcess.fork's stand-in for tests: child_process.fork of a bundle under plain Node (no tsx),
- * with the utility-process surface `electron/shell/engine.ts` expects. Every child is pushed onto
+ * with the utility-process surface `electron/shell/lab-process.ts` expects. Every child is pushed onto
  * `children`, so the test can kill what is left in its `after`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { UtilityChildLike, UtilityFork } from '../../electron/shell/engine.ts';
+import type { UtilityChildLike, UtilityFork } from '../../electron/shell/lab-process.ts';
 
 export function nodeForkSpawner(children: ChildProcess[], cwd?: string): UtilityFork {
   return (path, args, opts) => {

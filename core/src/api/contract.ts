@@ -422,7 +422,7 @@ export type LabApi = { readonly [M in LabCall]: (input: LabInput<M>) => Promise<
   readonly onEvent: (listener: (e: LabEvent) => void) => () => void;
 };
 
-/** The server side: what the engine host implements (inputs already validated). */
+/** The server side: what the lab process implements (inputs already validated). */
 export type LabHandlers = { readonly [M in LabCall]: (input: LabParsedInput<M>) => Promise<LabOutput<M>> };
 
 export function isLabCall(name: string): name is LabCall {

@@ -444,7 +444,7 @@ function playgroundConfig(m: ModelCard, cfg: LabParsedInput<'runPlayground'>['co
     resolved = resolveBudget(parseBudget(cfg.budget), shapeOf(m), base.promptTokens);
     if (spec !== 'full') resolved = fitBudget(resolved, spec);
   } catch (e) {
-    // As the engine host answers: the user's sentence, the field in details.
+    // As the lab process answers: the user's sentence, the field in details.
     throw new ApiError('E_INVALID', (e as Error).message, { field: `configs.${i}` });
   }
   const n = base.promptTokens;

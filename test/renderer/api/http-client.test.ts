@@ -1,6 +1,6 @@
 /**
  * The browser's LabApi (renderer/src/api/http-client.ts) against a real
- * `kvlab serve` process (engine child and all): serve prints exactly one line
+ * `kvlab serve` process (lab process and all): serve prints exactly one line
  * (the URL with its token); the client's calls, its ApiErrors, its event
  * stream; the token taken from the address, stored for the tab and stripped
  * from the address bar; Ctrl-C stops the server cleanly.

@@ -13,7 +13,7 @@ import { GpuSetupPanel } from '../../../renderer/src/screens/GpuSetup.tsx';
 import { ModelsScreen } from '../../../renderer/src/screens/Models.tsx';
 import { settle, setup, type Harness } from '../render.tsx';
 
-/** Replaces the fake's getAppInfo (the engine host's answer) for one test. */
+/** Replaces the fake's getAppInfo (the lab process's answer) for one test. */
 function engineReports(h: Harness, info: (requested: string) => Omit<AppInfo, 'version' | 'mode' | 'defaultModelId' | 'resultsDir'>): void {
   const original = h.fake.getAppInfo.bind(h.fake);
   Object.assign(h.fake, {

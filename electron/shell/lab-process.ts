@@ -1,6 +1,6 @@
 /**
- * The engine host under Electron: a `Spawner` for electron/host's engine
- * client that starts the engine child with utilityProcess.fork instead of
+ * The lab process under Electron: a `Spawner` for electron/host's lab-process
+ * client that starts the child with utilityProcess.fork instead of
  * child_process.fork. A utility process is Chromium-managed (it is listed in
  * the task manager, dies with the app, needs no separate Node binary) and,
  * like the fork in serve mode, keeps onnxruntime's blocking session.run off
@@ -31,13 +31,13 @@ export type UtilityFork = (
 export interface UtilitySpawnerOptions {
   /** The bundled lab process (dist/electron/lab-process.mjs). */
   readonly entry: string;
-  /** The child's environment (it must include the engine-child flag). */
+  /** The child's environment (it must include LAB_PROCESS_ENV, the flag that makes the bundle serve the lab). */
   readonly env: Record<string, string | undefined>;
 }
 
 export function utilitySpawner(fork: UtilityFork, opts: UtilitySpawnerOptions): Spawner {
   return (): ChildHandle => {
-    const child = fork(opts.entry, [], { env: opts.env, serviceName: 'KV Lab engine', stdio: 'inherit' });
+    const child = fork(opts.entry, [], { env: opts.env, serviceName: 'KV Lab process', stdio: 'inherit' });
     let exitReason: string | null = null;
     const exitListeners: ((why: string) => void)[] = [];
     child.once('exit', (code) => {

@@ -1,9 +1,9 @@
 /**
- * The utilityProcess spawner (electron/shell/engine.ts) with a fake
+ * The utilityProcess spawner (electron/shell/lab-process.ts) with a fake
  * utility process: messages go both ways through the Port, exit is reported
  * once (also to late listeners), nothing is posted to or killed in a dead
- * child — and the engine client from electron/host runs its whole protocol
- * over it against the REAL engine child, forked with child_process (the
+ * child — and the lab-process client from electron/host runs its whole protocol
+ * over it against the REAL lab process, forked with child_process (the
  * nearest thing to utilityProcess.fork available without Electron).
  */
 import assert from 'node:assert/strict';
@@ -16,8 +16,8 @@ import { describe, it } from 'node:test';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createLabProcessClient, LAB_PROCESS_ENTRY } from '../../electron/host/lab-process-client.ts';
 import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
-import type { UtilityChildLike, UtilityFork } from '../../electron/shell/engine.ts';
-import { utilitySpawner } from '../../electron/shell/engine.ts';
+import type { UtilityChildLike, UtilityFork } from '../../electron/shell/lab-process.ts';
+import { utilitySpawner } from '../../electron/shell/lab-process.ts';
 
 class FakeUtilityProcess extends EventEmitter implements UtilityChildLike {
   pid: number | undefined = 4242;
@@ -45,7 +45,7 @@ describe('utilitySpawner', () => {
     );
     const h = spawner();
     assert.deepEqual(forks, [
-      { path: '/app/dist/electron/lab-process.mjs', opts: { env: { [LAB_PROCESS_ENV]: '1' }, serviceName: 'KV Lab engine', stdio: 'inherit' } },
+      { path: '/app/dist/electron/lab-process.mjs', opts: { env: { [LAB_PROCESS_ENV]: '1' }, serviceName: 'KV Lab process', stdio: 'inherit' } },
     ]);
     assert.equal(h.pid, 4242);
     h.port.postMessage({ id: 1 });
@@ -75,7 +75,7 @@ describe('utilitySpawner', () => {
     assert.equal(child.kills, 1);
   });
 
-  it('carries the engine client protocol to the real engine child', async () => {
+  it('carries the lab-process client protocol to the real lab process', async () => {
     // A stand-in for utilityProcess.fork: child_process.fork with the message/exit surface utilityProcess has.
     const nodeFork: UtilityFork = (path, args, opts) => {
       const cp = fork(path, args, { env: opts.env, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -88,7 +88,7 @@ describe('utilitySpawner', () => {
       return child;
     };
     const client = createLabProcessClient({
-      init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-engine-')), defaultModel: defaultModelPath(), mode: 'electron' },
+      init: { resultsDir: mkdtempSync(join(tmpdir(), 'kvlab-shell-lab-')), defaultModel: defaultModelPath(), mode: 'electron' },
       spawn: utilitySpawner(nodeFork, { entry: LAB_PROCESS_ENTRY, env: { ...process.env, [LAB_PROCESS_ENV]: '1' } }),
       closeTimeoutMs: 10_000,
     });
