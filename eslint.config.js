@@ -1,6 +1,6 @@
 // ESLint flat config. The import-boundary rules are the point of this file:
 // core/ is shared by the Electron main process and the renderer, so it must
-// not import node built-ins, electron, React or any DOM API (issue #2). The
+// not import node built-ins, electron, React or any DOM API. The
 // same boundary is enforced a second time by core/tsconfig.json (no DOM lib,
 // no @types/node) and by test/core/boundary.test.ts.
 import js from '@eslint/js';

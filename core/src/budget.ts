@@ -5,7 +5,7 @@
  * Why: the field's most common complaint is that "compression ratio 0.5"
  * (kvpress: fraction REMOVED) and "KV size 128" (KVCache-Factory: average
  * tokens per layer, window included) are not comparable, and each method
- * interprets its knob differently (landscape.md §2, complaints 1–2). Every
+ * interprets its knob differently. Every
  * method in core takes its budget as `totalTokens` from `resolveBudget`.
  *
  * Units (for one prompt of n tokens, compressed once after prefill):

@@ -5,7 +5,9 @@
  * Lengths may differ per layer (ZigZagKV, PyramidKV, CAKE) and per KV head
  * (Ada-KV). Every entry keeps its ORIGINAL position: keys are cached after
  * RoPE, so kept keys are never re-rotated, and a token generated after
- * eviction gets position n + t, not cacheLength + t (spec §6).
+ * eviction gets position n + t, not cacheLength + t: the model saw the prompt
+ * at its original positions, and renumbering would shift every relative
+ * distance RoPE encodes.
  *
  * Layout: positions[l][h] is an ascending Int32Array of original positions
  * held by KV head h of layer l. Gathered K/V per head are [len, headDim]
@@ -55,7 +57,7 @@ export function layoutFromKept(shape: KvModelShape, n: number, kept: readonly Ke
   return { shape, promptLength: n, generated: 0, positions: kept };
 }
 
-/** The layout after `count` more decoded tokens, which every head appends at positions n + t (spec §6: no decode-time eviction by default). */
+/** The layout after `count` more decoded tokens, which every head appends at positions n + t (no decode-time eviction unless a run asks for it). */
 export function appendGenerated(layout: KvLayout, count: number): KvLayout {
   const start = layout.promptLength + layout.generated;
   const extra = Int32Array.from({ length: count }, (_, i) => start + i);

@@ -3,7 +3,8 @@
  * statistics and K/V that token scorers and layer statistics are computed from.
  *
  * The engine aggregates attention inside the ONNX graph so that only [Hq, n]
- * rows cross into JS, never the [Hq, n, n] matrix (issue #3). `windowStats`
+ * rows cross into JS, never the [Hq, n, n] matrix (at 32K tokens and 32 heads
+ * that matrix alone would be 128 GiB). `windowStats`
  * in analysis/attention.ts computes the same aggregates from raw Q/K in
  * TypeScript; tests use it to build observations from real attention.
  *
@@ -56,7 +57,7 @@ export function groupSize(obs: Pick<LayerObservation, 'numQueryHeads' | 'numKvHe
  * prompt: min(α, n). A prompt shorter than the window is all window (every
  * prompt query observes it), so a method configured with α = 8 still runs on a
  * 1-token prompt. The engine aggregates this size and every lookup
- * (windowOf) asks for it, so requests and lookups cannot disagree (issue #15).
+ * (windowOf) asks for it, so requests and lookups cannot disagree.
  */
 export function observedWindow(size: number, seqLen: number): number {
   return Math.max(1, Math.min(size, seqLen));

@@ -1,8 +1,9 @@
 /**
  * The one selector: scores + per-head budgets → kept token indices.
  *
- * Every scorer feeds this function; none does its own top-k (style.md §3.4,
- * the PyramidKV-reimplements-top-k trap). For each KV head it keeps the
+ * Every scorer feeds this function; none does its own top-k, so two methods
+ * that differ only in their scores can never differ in how ties, sinks or the
+ * window are handled. For each KV head it keeps the
  * protected sinks and window, then the highest-scoring remaining tokens until
  * the head's budget is met, and returns the kept indices in ascending
  * original order (so the cache keeps the prompt's order and the overlays need

@@ -1,6 +1,7 @@
 /**
  * Provenance stamped on every result row: which code, model, machine and
- * settings produced it (landscape.md §4.9; KVCache-Factory's run_meta.json).
+ * settings produced it, so a number in a report can be traced to its run and
+ * rerun (as KVCache-Factory's run_meta.json does for its scripts).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -55,7 +55,7 @@ export function defaultModelPath(opts: DefaultModelOptions = {}): string {
   if (first !== undefined) return join(sharedDir, first);
   throw new Error(
     `no default model: neither the bundled demo model ${demo} (built by build/demo-model/) ` +
-      `nor a stories260K .gguf in ${sharedDir} (set KVLAB_SHARED to the shared data folder; shared/docs/data.md says where to get it) exists; ` +
+      `nor a stories260K .gguf in ${sharedDir} (set KVLAB_SHARED to the shared data folder that holds models/stories260K/) exists; ` +
       `pass a model explicitly (kvlab serve --model <file.gguf>)`,
   );
 }

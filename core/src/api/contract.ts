@@ -165,7 +165,7 @@ export interface LayerProfile {
   readonly lmbaPerHead: readonly (readonly number[])[];
   readonly tauO: number;
   readonly lmbo: readonly number[];
-  /** ZigZagKV's layer uncertainty, LMBA_l / Σ LMBA (sums to 1; zigzagkv.md §2.2). */
+  /** ZigZagKV's layer uncertainty, LMBA_l / Σ LMBA (sums to 1; what the allocator splits the budget by). */
   readonly uncertainty: readonly number[];
 }
 

@@ -1,7 +1,8 @@
 /**
  * Token-level fidelity of a compressed cache against the full cache, from
- * next-token logits — the metrics that stay meaningful on small models
- * (data.md §4.1: perplexity and ΔNLL vs budget on stories260K).
+ * next-token logits — the metrics that stay meaningful on small models such
+ * as stories260K, which cannot answer retrieval tasks (perplexity and ΔNLL
+ * against the budget).
  *
  * Logits are [T, V] row-major (row t = the distribution that predicts target
  * t), float32 or float64. Everything is computed in float64 with a max-shifted

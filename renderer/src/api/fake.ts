@@ -1,7 +1,7 @@
 /**
  * A typed, in-memory LabApi: the component and store tests run against it, and
  * `?fake` in the URL runs the whole UI on it without an engine (handy for
- * layout work and for the chart helper's screenshots).
+ * layout work and screenshots).
  *
  * It behaves like the real host where the UI can tell, because it is a thin
  * API object over core's pure modules rather than a second implementation:
