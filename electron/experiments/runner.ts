@@ -10,26 +10,28 @@
  * (model, sample) in a deterministic order, which is also how `--shard i/n`
  * slices them: group g belongs to shard g mod n, so shards never repeat a
  * prefill.
+ *
+ * This file is the run's order of events (plan, models, samples, the
+ * state-leak check); one cell is cell.ts, a sample's prompt ids prompts.ts,
+ * and the state they share run-state.ts.
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { BudgetSpec, Provenance, ResolvedBudgetEntry, Sample } from '@kvlab/core';
-import { canonicalJson, cellWeights, parseExperiment, promptRoom, resolveBudgets, resolveMethods, scoreText, WorkloadError, weightedEta } from '@kvlab/core';
-import type { ExperimentDef, ResolvedMethod } from '@kvlab/core';
+import type { Sample } from '@kvlab/core';
+import { canonicalJson, cellWeights, parseExperiment, resolveBudgets, resolveMethods, WorkloadError, weightedEta } from '@kvlab/core';
+import type { ExperimentDef } from '@kvlab/core';
 import { leakCheckId, sampleCells } from '@kvlab/core';
 import { openModel } from '../engine/engine.ts';
-import type { Compression, PrefillNeeds } from '../engine/generate.ts';
-import { argmax, cacheOf, compressionOf, generate, prefillNeeds, prefillWith, sampler, unionNeeds } from '../engine/generate.ts';
-import type { EngineOpener, InferenceEngine, OpenedModel, PrefillResult } from '../engine/inference-engine.ts';
-import type { CacheSize } from '../engine/kv-cache.ts';
-import { KvCache } from '../engine/kv-cache.ts';
-import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
-import { fidelityFromLogits } from './fidelity.ts';
+import { generate, prefillNeeds, prefillWith, unionNeeds } from '../engine/generate.ts';
+import type { EngineOpener, InferenceEngine, OpenedModel } from '../engine/inference-engine.ts';
 import { fileSha256, provenance, providerStamp } from './provenance.ts';
-import type { CheckRow, FidelityMetrics, ResultRow, SanityFlag } from '@kvlab/core';
+import type { CheckRow, ResultRow } from '@kvlab/core';
 import type { SampleContext } from './samples.ts';
-import { samplesForWorkload, tokenCounter } from './samples.ts';
+import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
+import { fullFidelityReference, runCell } from './cell.ts';
+import { fitPrompt, maxNew, promptIds, roomFor, sampleContext } from './prompts.ts';
+import type { Cell, CellContext, Group, ModelPlan, ModelRun, Run } from './run-state.ts';
 
 export interface RunOptions {
   /** Results folder (created if needed). */
@@ -80,68 +82,8 @@ function plannedTokens(sample: Sample): number {
   return typeof m['tokens'] === 'number' ? m['tokens'] : typeof m['contextLength'] === 'number' ? m['contextLength'] : 0;
 }
 
-/**
- * Full-KV score below which a baseline is flagged 'low-baseline': a model that
- * cannot do the task uncompressed makes every compressed cell of it meaningless.
- */
-const EXPECTED_BASELINE: Readonly<Record<string, number>> = { niah: 0.5, niah_whole: 0.5, exact: 0.3 };
-
 export function experimentHash(def: ExperimentDef): string {
   return createHash('sha256').update(canonicalJson(def)).digest('hex');
-}
-
-interface Cell {
-  readonly id: string;
-  readonly method: ResolvedMethod;
-  readonly budget: { readonly text: string; readonly spec?: BudgetSpec };
-}
-
-interface Group {
-  readonly modelIndex: number;
-  readonly sample: Sample;
-  readonly cells: Cell[];
-  /** The prompt was longer than the model's context and its middle was cut to fit (set when the group runs). */
-  truncated?: boolean;
-}
-
-/** One model of the experiment, with the samples (groups of cells) this slice runs on it. */
-interface ModelPlan {
-  readonly path: string;
-  readonly model: OpenedModel;
-  readonly groups: Group[];
-}
-
-/** Counters a run keeps from its plan to its outcome. */
-interface Progress {
-  cellsTotal: number;
-  skipped: number;
-  cellsRun: number;
-  prefills: number;
-  cancelled: boolean;
-  /** Tokens prefilled and decoded, and the milliseconds spent on them (the progress events' speed). */
-  tokens: number;
-  busyMs: number;
-  /** The ETA's weights: each pending group's weight per cell, their total, and what is done. */
-  readonly groupWeight: Map<Group, number>;
-  pendingWeight: number;
-  doneWeight: number;
-}
-
-/** Everything one call of runExperiment carries. */
-interface Run {
-  readonly def: ExperimentDef;
-  readonly hash: string;
-  readonly opts: RunOptions;
-  readonly open: EngineOpener;
-  readonly emit: (e: RunEvent) => void;
-  readonly methods: readonly ResolvedMethod[];
-  readonly budgets: readonly ResolvedBudgetEntry[];
-  /** Each method's prefill statistics, parsed once for the whole run. */
-  readonly needs: ReadonlyMap<ResolvedMethod, PrefillNeeds>;
-  readonly prov: Provenance;
-  readonly store: ResultsStore;
-  readonly t0: number;
-  readonly progress: Progress;
 }
 
 /** Runs (or resumes) an experiment. `raw` is the decoded experiment file. */
@@ -277,15 +219,6 @@ function warnOverlong(run: Run, plan: ModelPlan): void {
     });
 }
 
-/** One model's engine, and what every row it writes records about the model and the machine. */
-interface ModelRun {
-  readonly run: Run;
-  readonly model: OpenedModel;
-  readonly engine: InferenceEngine;
-  readonly modelInfo: ResultRow['model'];
-  readonly stamp: Omit<ResultRow['provenance'], 'date'>;
-}
-
 /** Runs a model's pending groups on one engine, then its state-leak check. */
 async function runModel(run: Run, plan: ModelPlan): Promise<void> {
   const pending = plan.groups.filter((gr) => gr.cells.some((c) => !run.store.has(c.id)));
@@ -349,15 +282,6 @@ function modelRun(run: Run, plan: ModelPlan, engine: InferenceEngine, sha256: st
 function stopRequested(run: Run): boolean {
   if (run.opts.signal?.aborted) run.progress.cancelled = true;
   return run.progress.cancelled;
-}
-
-/** What every cell of one sample shares: its prompt, its one prefill, and (fidelity) the full cache's outputs. */
-interface CellContext extends ModelRun {
-  readonly group: Group;
-  readonly ids: readonly number[];
-  readonly pre: PrefillResult;
-  readonly continuation: readonly number[] | undefined;
-  readonly full: FullReference | undefined;
 }
 
 /** One sample: one full-attention prefill with every statistic its pending methods need, then each pending cell. */
@@ -447,93 +371,6 @@ function outcome(run: Run): RunOutcome {
   };
 }
 
-/** A model as planning a run reads it: its context length and tokenizer. */
-type ModelView = Pick<OpenedModel, 'config' | 'tokenizer'>;
-
-/** What every workload of `def` is generated with for `model`: the same seed, token counter, texts and model-sampled text in a run and in `findSample`. */
-async function sampleContext(def: ExperimentDef, model: OpenedModel, opts: Pick<RunOptions, 'baseDir' | 'cacheDir'>): Promise<SampleContext> {
-  const counter = tokenCounter(model.tokenizer);
-  const sampledText = await sampledTextFor(def, model, opts);
-  return {
-    seed: def.seed,
-    counter,
-    baseDir: opts.baseDir,
-    ...(def.texts ? { textsDir: resolve(opts.baseDir, def.texts) } : {}),
-    ...(sampledText !== undefined ? { sampledText } : {}),
-  };
-}
-
-/** One sample of an experiment as a run built it, with the prompt token ids the run prefilled. */
-export interface FoundSample {
-  readonly sample: Sample;
-  readonly modelIndex: number;
-  readonly model: OpenedModel;
-  readonly promptIds: number[];
-}
-
-/**
- * Rebuilds an experiment's samples exactly as `runExperiment` does and
- * returns the one with `sampleId` for the first model that has it (samples
- * depend on the model's tokenizer); undefined when none has it. `load` opens
- * a model as the run did (default: the real engine's openModel); a caller that
- * already holds the model, or runs over another engine, passes its own.
- */
-export async function findSample(
-  raw: unknown,
-  sampleId: string,
-  opts: Pick<RunOptions, 'baseDir' | 'cacheDir'>,
-  load: (path: string) => Promise<OpenedModel> = (path) => openModel(path, { floatWeights: 'auto' }),
-): Promise<FoundSample | undefined> {
-  const def = parseExperiment(raw);
-  for (const [mi, rel] of def.models.entries()) {
-    const model = await load(resolve(opts.baseDir, rel));
-    const ctx = await sampleContext(def, model, opts);
-    for (const w of def.workloads) {
-      const sample = samplesForWorkload(w, ctx).find((s) => s.id === sampleId);
-      if (sample) return { sample, modelIndex: mi, model, promptIds: promptIds(model, sample, def) };
-    }
-  }
-  return undefined;
-}
-
-/**
- * Text sampled from the model itself (seeded, temperature 1) for fidelity
- * workloads with `texts: 'sampled'` — in-domain text for small models such as
- * stories260K, whose training text is not at hand. Sampled in segments that
- * restart from BOS so no segment runs past the context the model was trained
- * at. Its engine runs with the default options, whatever the experiment's
- * engine settings, so the text is the same for every engine setting.
- */
-async function sampledTextFor(def: ExperimentDef, model: OpenedModel, opts: Pick<RunOptions, 'cacheDir'>): Promise<string | undefined> {
-  const ws = def.workloads.filter((w) => w.kind === 'fidelity' && w.texts === 'sampled');
-  if (ws.length === 0) return undefined;
-  const need = Math.max(...ws.map((w) => (w.kind === 'fidelity' ? (Math.max(...w.promptTokens) + w.continuationTokens) * (w.samples + 1) : 0))) + 256;
-  const engine = await model.startEngine(opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
-  try {
-    const segment = Math.min(256, model.config.contextLength);
-    const bos = model.tokenizer.bosId ?? 1;
-    const parts: string[] = [];
-    let total = 0;
-    for (let s = 0; total < need; s++) {
-      const pre = await engine.prefill([bos]);
-      const cache = KvCache.full(engine.shape, pre.keys, pre.values, 1);
-      const pick = sampler({ temperature: 1, seed: def.seed * 7919 + s });
-      const ids: number[] = [];
-      let next = pick(pre.logits);
-      while (ids.length < segment && !model.tokenizer.eosIds.includes(next) && next !== bos) {
-        ids.push(next);
-        next = pick((await engine.step(cache, [next])).logits);
-      }
-      total += ids.length;
-      parts.push(model.tokenizer.decode(ids));
-      if (s > 10_000) break;
-    }
-    return parts.join('\n');
-  } finally {
-    await engine.dispose();
-  }
-}
-
 /** The first full-KV cell of a model's groups in plan order (the state-leak check's subject), if the methods include full. */
 function firstFullCell(groups: readonly Group[]): { group: Group; cell: Cell; checkId: string } | undefined {
   for (const group of groups) {
@@ -541,219 +378,4 @@ function firstFullCell(groups: readonly Group[]): { group: Group; cell: Cell; ch
     if (cell) return { group, cell, checkId: leakCheckId(cell.id) };
   }
   return undefined;
-}
-
-function maxNew(sample: Sample, def: ExperimentDef): number {
-  return def.generation.maxNewTokens ?? sample.maxNewTokens;
-}
-
-/**
- * Prompt token ids: the chat template where the model has one and the sample
- * wants it, else BOS + text. A prompt longer than the model's context minus
- * the generation cap is cut in the middle, keeping its head and tail, as
- * LongBench's pred.py does.
- */
-function promptIds(model: ModelView, sample: Sample, def: ExperimentDef): number[] {
-  return fitPrompt(model, sample, def).ids;
-}
-
-/** Prompt tokens that fit in the model's context with room for the sample's answer (core's promptRoom rule). */
-function roomFor(model: ModelView, sample: Sample, def: ExperimentDef): number {
-  return promptRoom(model.config.contextLength, maxNew(sample, def));
-}
-
-/**
- * The prompt's token ids, and whether it had to be cut: a prompt longer than
- * the model's context (minus the generation cap) loses its middle, as LongBench
- * does. Fidelity samples are never cut (their NLL needs the whole text).
- */
-function fitPrompt(model: ModelView, sample: Sample, def: ExperimentDef): { ids: number[]; truncated: boolean } {
-  const tok = model.tokenizer as Partial<HfTokenizer> & ModelView['tokenizer'];
-  let text = sample.prompt;
-  let truncated = false;
-  const room = roomFor(model, sample, def);
-  if (sample.metric !== 'fidelity' && room > 0) {
-    const raw = tok.encode(text, { addBos: false });
-    if (raw.length > room) {
-      const half = Math.floor(room / 2);
-      text = tok.decode(raw.slice(0, half)) + tok.decode(raw.slice(raw.length - half));
-      truncated = true;
-    }
-  }
-  const wantsTemplate = def.generation.chatTemplate === 'auto' && sample.meta['chatTemplate'] !== false && sample.metric !== 'fidelity';
-  const ids = wantsTemplate && tok.chatTemplate && tok.encodeChat ? tok.encodeChat([{ role: 'user', content: text }]) : tok.encode(text);
-  return { ids, truncated };
-}
-
-/** Extra stop ids: LongBench's samsum stops at a newline (meta.stopAtNewline). */
-function stopIds(model: ModelView, sample: Sample): number[] {
-  if (sample.meta['stopAtNewline'] !== true) return [];
-  const nl = model.tokenizer.encode('\n', { addBos: false });
-  return nl.length === 1 ? nl : [];
-}
-
-interface FullReference {
-  /** Logits [M, V] for the continuation, from the full cache (position 0 from the prefill). */
-  readonly logits: Float32Array;
-  readonly greedy: number[];
-}
-
-const GREEDY_TOKENS = 32;
-
-/** The full cache's teacher-forced logits and greedy continuation: what every fidelity cell of a sample is compared with. */
-async function fullFidelityReference(engine: InferenceEngine, pre: PrefillResult, continuation: readonly number[]): Promise<FullReference> {
-  const logits = await teacherForce(engine, pre, KvCache.full(engine.shape, pre.keys, pre.values, pre.n), continuation);
-  return { logits, greedy: await greedyFrom(engine, pre, cacheOf(engine, pre, {}), Math.min(GREEDY_TOKENS, continuation.length)) };
-}
-
-/** Teacher-forced logits [M, V] for the continuation from `cache` (which it extends). */
-async function teacherForce(engine: InferenceEngine, pre: PrefillResult, cache: KvCache, continuation: readonly number[]): Promise<Float32Array> {
-  const V = engine.config.vocabSize;
-  const M = continuation.length;
-  const logits = new Float32Array(M * V);
-  // Position 0 is predicted by the (uncompressed) prefill, as compression happens after it: compression affects positions 1 … M−1.
-  logits.set(pre.logits.subarray(pre.logits.length - V), 0);
-  if (M > 1) {
-    const r = await engine.step(cache, continuation.slice(0, M - 1), { allLogits: true });
-    logits.set(r.logits, V);
-  }
-  return logits;
-}
-
-/** What one cell computed, before it becomes a row. */
-interface CellOutcome {
-  readonly prediction: string;
-  readonly score: number;
-  readonly decodeTokens: number;
-  readonly fidelity?: FidelityMetrics;
-  readonly compressMs: number;
-  readonly compression: Compression;
-  /** What the cache held right after compression. */
-  readonly held: CacheSize;
-  readonly flags: SanityFlag[];
-}
-
-/** One cell: compress the sample's prefill, then score it — teacher-forced fidelity, or generation scored against the answers. */
-async function runCell(ctx: CellContext, cell: Cell): Promise<ResultRow> {
-  const t2 = performance.now();
-  const { continuation, full } = ctx;
-  const out = continuation && full ? await fidelityCell(ctx, cell, { continuation, full }) : await generationCell(ctx, cell);
-  const flags = [...out.flags, ...sanityFlags(ctx, cell, out)];
-  return cellRow(ctx, cell, { ...out, flags, decodeMs: performance.now() - t2 });
-}
-
-/** Fidelity: the compressed cache's teacher-forced logits and greedy text against the full cache's. The prefill is compressed once. */
-async function fidelityCell(ctx: CellContext, cell: Cell, ref: { continuation: readonly number[]; full: FullReference }): Promise<CellOutcome> {
-  const { engine, pre } = ctx;
-  const { continuation, full } = ref;
-  const method = cell.method.config;
-  const t1 = performance.now();
-  const compression = compressionOf(engine, pre, method, cell.budget.spec);
-  const cache = cacheOf(engine, pre, compression);
-  const compressMs = performance.now() - t1;
-  const held = cache.size();
-  const logits = await teacherForce(engine, pre, cache, continuation);
-  const greedyN = Math.min(GREEDY_TOKENS, continuation.length);
-  // Teacher forcing extended `cache`; the greedy run starts from a second cache built from the same plan.
-  const greedy = method === 'full' ? full.greedy : await greedyFrom(engine, pre, cacheOf(engine, pre, compression), greedyN);
-  const vocab = engine.config.vocabSize;
-  const fidelity = fidelityFromLogits({ mine: logits, full: full.logits, targets: continuation, vocab, myGreedy: greedy, fullGreedy: full.greedy });
-  const prediction = ctx.model.tokenizer.decode(greedy);
-  return { prediction, score: fidelity.top1, decodeTokens: continuation.length - 1 + greedyN, fidelity, compressMs, compression, held, flags: [] };
-}
-
-/** Generation: decode from the compressed prefill and score the text against the sample's answers. */
-async function generationCell(ctx: CellContext, cell: Cell): Promise<CellOutcome> {
-  const { engine, model, group, run } = ctx;
-  const sample = group.sample;
-  const method = cell.method.config;
-  const r = await generate(engine, ctx.ids, {
-    method,
-    ...(cell.budget.spec ? { budget: cell.budget.spec } : {}),
-    maxTokens: maxNew(sample, run.def),
-    prefill: ctx.pre,
-    stopIds: stopIds(model, sample),
-  });
-  const prediction = model.tokenizer.decode(r.tokens);
-  const score = scoreText(sample, prediction);
-  const low = method === 'full' && score < (EXPECTED_BASELINE[sample.metric] ?? -1);
-  return {
-    prediction,
-    score,
-    decodeTokens: r.timings.decodeTokens,
-    compressMs: r.timings.compressMs,
-    compression: { ...(r.plan ? { plan: r.plan } : {}), ...(r.budget ? { budget: r.budget } : {}) },
-    held: r.heldAfterCompression,
-    flags: low ? ['low-baseline'] : [],
-  };
-}
-
-/** What a reader of the row must know to trust its number: context overruns and budgets that did not compress. */
-function sanityFlags(ctx: CellContext, cell: Cell, out: CellOutcome): SanityFlag[] {
-  const flags: SanityFlag[] = [];
-  // A prompt cut to fit says nothing about the length its cell is labelled with; one that (with its
-  // output) runs past the context the model file declares is outside what the model was trained for.
-  if (ctx.group.truncated) flags.push('truncated-to-context');
-  else if (ctx.ids.length + out.decodeTokens > ctx.model.config.contextLength) flags.push('beyond-context');
-  const budget = out.compression.budget;
-  if (cell.method.config !== 'full' && budget) {
-    if (budget.adjusted) flags.push('budget-raised');
-    if (!budget.compress) flags.push('budget-covers-prompt');
-    else if (out.held.bytes >= out.held.fullBytes) flags.push('not-compressed');
-  }
-  return flags;
-}
-
-function cellRow(ctx: CellContext, cell: Cell, out: CellOutcome & { readonly decodeMs: number }): ResultRow {
-  const { sample } = ctx.group;
-  const { plan, budget } = out.compression;
-  const { held } = out;
-  const { ids } = ctx;
-  const L = ctx.engine.config.numLayers;
-  return {
-    kind: 'cell',
-    cellId: cell.id,
-    experimentHash: ctx.run.hash,
-    experiment: ctx.run.def.name,
-    model: ctx.modelInfo,
-    workload: sample.workload,
-    sampleId: sample.id,
-    meta: sample.meta,
-    promptTokens: ids.length,
-    method: cell.method.spec,
-    methodLabel: cell.method.label,
-    methodParams: plan?.config ?? null,
-    budget: cell.budget.text,
-    metric: sample.metric,
-    score: out.score,
-    prediction: out.prediction,
-    answers: sample.answers,
-    ...(out.fidelity ? { fidelity: out.fidelity } : {}),
-    kv: {
-      layerBudgets: plan ? [...plan.layerBudgets] : new Array<number>(L).fill(ids.length),
-      heldPerHead: held.perHead.map((h) => [...h]),
-      heldBytes: held.bytes,
-      slotBytes: held.slotBytes,
-      fullBytes: held.fullBytes,
-      nominalTokens: budget?.totalTokens ?? L * ids.length,
-      nominalRatio: budget?.keepRatio ?? 1,
-    },
-    ...(plan?.stats.lmba ? { lmba: [...plan.stats.lmba] } : {}),
-    ...(ctx.run.def.record.kept && plan ? { kept: plan.kept.map((layer) => layer.map((k) => [...k])) } : {}),
-    timings: { prefillMs: ctx.pre.timings.prefillMs, compressMs: out.compressMs, decodeMs: out.decodeMs, decodeTokens: out.decodeTokens },
-    flags: out.flags,
-    provenance: { ...ctx.stamp, date: new Date().toISOString() },
-  };
-}
-
-/** Greedy tokens from a prefill and a cache built from it (which it extends): the first from the prefill's logits. */
-async function greedyFrom(engine: InferenceEngine, pre: PrefillResult, cache: KvCache, n: number): Promise<number[]> {
-  const out: number[] = [];
-  let next = argmax(pre.logits.subarray(pre.logits.length - engine.config.vocabSize));
-  for (let i = 0; i < n; i++) {
-    out.push(next);
-    if (i + 1 === n) break;
-    next = argmax((await engine.step(cache, [next])).logits);
-  }
-  return out;
 }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { AnyRow, ExportedFile, LabHandlers, LabParsedInput, SampleDetail } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
 import type { EngineOpener, OpenedModel } from '../engine/inference-engine.ts';
-import { findSample } from '../experiments/runner.ts';
+import { findSample } from '../experiments/prompts.ts';
 import { EXPERIMENT_FILE, readRows } from '../experiments/store.ts';
 import { writeReport } from '../reports/index.ts';
 import type { RunStore } from './run-store.ts';
