@@ -24,8 +24,6 @@ import { CLOSE, INIT, isRequest, LAB_PROCESS_ENV } from './protocol.ts';
 import type { LabService } from './service.ts';
 import { createLabService } from './service.ts';
 
-export { LAB_PROCESS_ENV };
-
 /** Electron's utilityProcess side of the channel (typed here so this module never imports electron). */
 interface ParentPortLike {
   postMessage(message: unknown): void;

@@ -36,7 +36,7 @@ import { pathToFileURL } from 'node:url';
 import { ASSOCIATED_MODEL_EXTENSIONS } from '@kvlab/core';
 import { defaultModelCandidates, PACKAGED_DEMO_MODEL_RELATIVE } from '../../electron/host/default-model.ts';
 import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
-import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
+import { LAB_PROCESS_ENV } from '../../electron/host/protocol.ts';
 import { unpackedPath } from '../../electron/host/execution-providers.ts';
 import { APP_ROOT, packagedResources, RENDERER_DIST } from '../../electron/host/paths.ts';
 import { utilitySpawner } from '../../electron/shell/lab-process.ts';

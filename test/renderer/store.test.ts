@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResultRow } from '@kvlab/core';
-import { generateNiah } from '@kvlab/core';
+import { generateNiah, parseNumberList } from '@kvlab/core';
 import { createFakeLab, FAKE_DEMO_MODEL, FAKE_SMALL_EXPERIMENT } from '../../renderer/src/api/fake.ts';
 import {
   builderExperiment,
@@ -15,7 +15,6 @@ import {
   contextIssues,
   DEFAULT_WORKLOADS,
   INITIAL_BUILDER_FORM,
-  parseNumberList,
   validateExperiment,
   workloadInput,
 } from '../../renderer/src/store/builder.ts';

@@ -31,7 +31,7 @@ import type { LabHandlers } from '@kvlab/core';
 import { LAB_CALLS } from '@kvlab/core';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createLabProcessClient } from '../../electron/host/lab-process-client.ts';
-import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
+import { LAB_PROCESS_ENV } from '../../electron/host/protocol.ts';
 import { APP_ROOT } from '../../electron/host/paths.ts';
 import type { UtilityFork } from '../../electron/shell/lab-process.ts';
 import { utilitySpawner } from '../../electron/shell/lab-process.ts';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultModelPath } from '../../electron/host/default-model.ts';
 import { createLabProcessClient, LAB_PROCESS_ENTRY } from '../../electron/host/lab-process-client.ts';
-import { LAB_PROCESS_ENV } from '../../electron/host/lab-process.ts';
+import { LAB_PROCESS_ENV } from '../../electron/host/protocol.ts';
 import type { UtilityChildLike, UtilityFork } from '../../electron/shell/lab-process.ts';
 import { utilitySpawner } from '../../electron/shell/lab-process.ts';
 

@@ -18,7 +18,6 @@ import {
   parseBudget,
   parseExperiment,
   promptRoom,
-  parseNumberList,
   resolveBudget,
   WORKLOAD_KINDS,
   workloadFormDefaults,
@@ -164,8 +163,6 @@ export const INITIAL_BUILDER_FORM: BuilderForm = {
 };
 
 // -- Form → experiment ----------------------------------------------------------
-
-export { parseNumberList };
 
 /** The workload definition a form describes, field by field as its registry entry writes them. */
 export function workloadInput(w: WorkloadForm): WorkloadDefInput {
