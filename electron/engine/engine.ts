@@ -35,7 +35,7 @@ import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 6;
+export const GRAPH_VERSION = 7;
 
 /** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
 export type { ExecutionProvider, ExecutionProviderChoice };
@@ -377,8 +377,10 @@ export class Engine implements InferenceEngine {
       tokens,
       positions: Array.from({ length: S }, (_, i) => start + i),
       past: (l) => cache.feeds(l),
-      statRows: new Float32Array(S).fill(1),
-      statCount: 1,
+      // No statistic rows unless asked: the graph then computes none (every statistic over the past is
+      // empty), where one row would cost a log and a few passes over [Hq, P] per layer and step.
+      statRows: new Float32Array(opts.attention ? S : 0).fill(1),
+      statCount: opts.attention ? 1 : 0,
       logitsIndex: opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1],
       fetchStats: opts.attention ?? false,
       fetchQueries: false,
@@ -480,7 +482,9 @@ function windowRowFeeds(statRows: Float32Array, A: number, S: number): Record<st
     }
     if (used > 0 && !(used === S && S > 1)) windowStart = Math.min(windowStart, lo);
   }
-  const W = S - windowStart;
+  // No statistic rows (a decode step that wants none): no window rows either, so the graph's squared and
+  // entropy statistics are empty rather than computed for one row.
+  const W = A === 0 ? 0 : S - windowStart;
   const rows = BigInt64Array.from({ length: W }, (_, i) => BigInt(windowStart + i));
   const w = new Float32Array(A * W);
   for (let a = 0; a < A; a++) for (let i = 0; i < W; i++) w[a * W + i] = statRows[a * S + windowStart + i] ?? 0;

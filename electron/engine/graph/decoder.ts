@@ -38,8 +38,9 @@
  * permutation to q and k, so logits are unchanged; cached keys are stored in
  * the 'halves' order.
  *
- * GQA without repeating K/V: queries are [1, Hkv, g, S, d] against a KV
- * head's keys and values [1, Hkv, 1, P, d] by MatMul broadcasting. The past is
+ * GQA without repeating K/V: the g query heads sharing a KV head are the g·S
+ * rows of one matrix [1, Hkv, 1, g·S, d] against that head's keys and values
+ * [1, Hkv, 1, P, d], so each KV head is read once per step. The past is
  * read where it lies and the S new tokens are attended separately and added
  * (split past/new attention): a step never copies the past.
  *
@@ -279,7 +280,6 @@ function embedTokens(b: Builder, ids: string): Embedded {
 
 /** Shape and axis constants every layer shares, created once. */
 interface Constants {
-  readonly shapeQ5: string;
   readonly shapeMerge: string;
   readonly axes3: string;
   readonly s0: string;
@@ -290,11 +290,17 @@ interface Constants {
   readonly sMax: string;
   readonly eps: string;
   readonly scale: string;
+  readonly toRows: string;
+  readonly qRowsShape: string;
+  readonly fromRows: string;
 }
 
 function declareConstants(G: OnnxGraph, config: ModelConfig): Constants {
   const { numHeads: Hq, numKvHeads: Hkv, headDim: d } = config;
-  const shapeQ5 = G.int64([1, Hkv, Hq / Hkv, -1, d]);
+  // [1, Hkv, g, S, X] ⇄ [1, Hkv, 1, g·S, X]: the same memory; see attention().
+  const toRows = G.int64([0, 0, 1, -1, 0]);
+  const qRowsShape = G.int64([1, Hkv, 1, -1, d]); // [1, Hq, S, d] → [1, Hkv, 1, g·S, d]
+  const fromRows = G.int64([0, 0, Hq / Hkv, -1, 0]);
   const shapeMerge = G.int64([0, 0, -1]);
   const axes3 = G.int64([3]);
   const s0 = G.int64([0]);
@@ -305,7 +311,7 @@ function declareConstants(G: OnnxGraph, config: ModelConfig): Constants {
   const sMax = G.int64([Number.MAX_SAFE_INTEGER]);
   const eps = G.scalar(1e-30);
   const scale = G.scalar(1 / Math.sqrt(d));
-  return { shapeQ5, shapeMerge, axes3, s0, sHalf, sEnd, axesLast, axes4, sMax, eps, scale };
+  return { qRowsShape, toRows, fromRows, shapeMerge, axes3, s0, sHalf, sEnd, axesLast, axes4, sMax, eps, scale };
 }
 
 /** Everything a layer reads besides its own weights. */
@@ -437,22 +443,27 @@ function attention(li: LayerInputs, l: number, x: string): { x: string; probs: s
   G.op(kvElem === 'float' ? 'Identity' : 'Cast', [kNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `key_${l}` });
   G.op(kvElem === 'float' ? 'Identity' : 'Cast', [vNew], kvElem === 'float' ? {} : { to: ELEM.float16 }, { name: `value_${l}` });
 
-  // Queries [1, Hkv, g, S, d], pre-scaled by 1/√d.
-  const q5 = G.op('Reshape', [G.op('Transpose', [G.op('Mul', [qRot, c.scale])], { perm: [0, 2, 1, 3] }), c.shapeQ5]);
+  // Queries pre-scaled by 1/√d, as the rows of one matrix per KV head, [1, Hkv, 1, g·S, d]: each KV
+  // head's keys and values are then read by one matmul with g·S rows. As [1, Hkv, g, S, d] against
+  // [1, Hkv, 1, …] MatMul broadcasting runs g matmuls of S rows, each reading the whole past again:
+  // a decode step read the cache g times (4 on Llama-3-8B).
+  const qRows = G.op('Reshape', [G.op('Transpose', [G.op('Mul', [qRot, c.scale])], { perm: [0, 2, 1, 3] }), c.qRowsShape]);
+  const grouped = (t: string) => G.op('Reshape', [t, c.fromRows]); // [1,Hkv,1,g·S,X] → [1,Hkv,g,S,X]
   // Q·Kᵀ is written as a MatMul of the transposed keys: onnxruntime's CPU optimiser fuses the two into
   // one FusedMatMul that reads the keys in place (a transposed operand, no copy); a GPU transposes
   // in its own memory.
-  const scorePast = G.op('Add', [G.op('MatMul', [q5, G.op('Transpose', [pk], { perm: [0, 1, 2, 4, 3] })]), pm]); // [1,Hkv,g,S,C]
+  const scorePast = G.op('Add', [grouped(G.op('MatMul', [qRows, G.op('Transpose', [pk], { perm: [0, 1, 2, 4, 3] })])), pm]); // [1,Hkv,g,S,C]
   const kNewT = G.op('Unsqueeze', [G.op('Transpose', [kNew], { perm: [0, 2, 3, 1] }), G.int64([2])]); // [1,Hkv,1,d,S]
-  const scoreNew = G.op('Add', [G.op('MatMul', [q5, kNewT]), inp.causal]); // [1,Hkv,g,S,S]
+  const scoreNew = G.op('Add', [grouped(G.op('MatMul', [qRows, kNewT])), inp.causal]); // [1,Hkv,g,S,S]
   const probs = G.op('Softmax', [G.op('Concat', [scorePast, scoreNew], { axis: 4 })], { axis: -1 }); // [1,Hkv,g,S,C+S]
   // Split at −S (a graph input: slicing by a length computed in the graph would put that arithmetic
   // on the CPU provider): Σ_t p·v over the past slots where they lie, plus over the new tokens.
   const probsPast = G.op('Slice', [probs, c.s0, inp.newFrom, c.axes4]); // [1,Hkv,g,S,C]
   const probsNew = G.op('Slice', [probs, inp.newFrom, c.sMax, c.axes4]); // [1,Hkv,g,S,S]
-  const attnPast = G.op('MatMul', [probsPast, pv]); // [1,Hkv,g,S,d]
+  const rows = (t: string) => G.op('Reshape', [t, c.toRows]); // [1,Hkv,g,S,X] → [1,Hkv,1,g·S,X]
+  const attnPast = G.op('MatMul', [rows(probsPast), pv]); // [1,Hkv,1,g·S,d]
   const vNewH = G.op('Unsqueeze', [G.op('Transpose', [vNew], { perm: [0, 2, 1, 3] }), G.int64([2])]); // [1,Hkv,1,S,d]
-  const attn = G.op('Add', [attnPast, G.op('MatMul', [probsNew, vNewH])]); // [1,Hkv,g,S,d]
+  const attn = G.op('Add', [attnPast, G.op('MatMul', [rows(probsNew), vNewH])]); // [1,Hkv,1,g·S,d] = [1,Hq,S,d] in memory
   const merged = G.op('Reshape', [G.op('Transpose', [G.op('Reshape', [attn, G.int64([1, Hq, -1, d])])], { perm: [0, 2, 1, 3] }), c.shapeMerge]); // [1,S,Hq·d]
   return { x: G.op('Add', [x, linear(b, merged, { name: `l${l}.wo`, out: D, inDim: Hq * d, weight: layerWeight(l, 'wo') })]), probs };
 }
