@@ -16,7 +16,7 @@
 import { basename } from 'node:path';
 import { closeSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { checkWeights, layerWeight, ModelFileError, type ModelConfig, type WeightTensor } from '../model.ts';
+import { checkWeights, layerWeight, lazyTensor, ModelFileError, type ModelConfig, type WeightTensor } from '../model.ts';
 import { dequantize, ggmlTypeByName, type GgmlType } from './dequant.ts';
 import { openModelFile, readFully } from './gguf.ts';
 import { assertFinite } from './gguf-llama.ts';
@@ -145,35 +145,49 @@ export function readLlama2cHeader(path: string): { header: Llama2cHeader; config
   }
 }
 
-/** Loads a llama2.c legacy checkpoint into canonical weights (see model.ts). */
+/**
+ * Loads a llama2.c legacy checkpoint into canonical weights (see model.ts): each tensor is read from
+ * the file when the graph builder asks for it and not kept (model.ts lazyTensor), as GGUF and
+ * safetensors tensors are, so a loaded model holds no weights in JS. A tensor holding NaN or ±∞ is
+ * refused when it is read.
+ */
 export function loadLlama2c(path: string): { config: ModelConfig; weights: Map<string, WeightTensor> } {
   const { header, config } = readLlama2cHeader(path);
   const weights = new Map<string, WeightTensor>();
-  const { fd } = openModelFile(path);
-  try {
-    let pos = HEADER_BYTES;
-    for (const seg of layout(header)) {
-      const n = count(seg.dims);
-      for (let i = 0; i < (seg.perLayer ? header.nLayers : 1); i++) {
-        const name = typeof seg.name === 'function' ? seg.name(i) : seg.name;
-        if (name) {
-          const data = new Float32Array(n);
-          if (endianness() === 'LE') {
-            readFully(path, fd, new Uint8Array(data.buffer), 4 * n, pos);
-          } else {
-            const raw = new Uint8Array(4 * n);
-            readFully(path, fd, raw, 4 * n, pos);
-            dequantize(F32, raw, 0, n, data);
-          }
-          assertFinite(path, name, data);
-          weights.set(name, { dims: seg.dims, data });
-        }
-        pos += 4 * n;
+  let pos = HEADER_BYTES;
+  for (const seg of layout(header)) {
+    const n = count(seg.dims);
+    for (let i = 0; i < (seg.perLayer ? header.nLayers : 1); i++) {
+      const name = typeof seg.name === 'function' ? seg.name(i) : seg.name;
+      if (name) {
+        const at = pos;
+        weights.set(
+          name,
+          lazyTensor(seg.dims, () => readTensor(path, name, n, at)),
+        );
       }
+      pos += 4 * n;
     }
-  } finally {
-    closeSync(fd);
   }
   checkWeights(path, config, weights);
   return { config, weights };
+}
+
+/** Tensor `name`: n float32 values at byte `pos` of the checkpoint (little-endian, as run.c writes them). */
+function readTensor(path: string, name: string, n: number, pos: number): Float32Array {
+  const { fd } = openModelFile(path);
+  try {
+    const data = new Float32Array(n);
+    if (endianness() === 'LE') {
+      readFully(path, fd, new Uint8Array(data.buffer), 4 * n, pos);
+    } else {
+      const raw = new Uint8Array(4 * n);
+      readFully(path, fd, raw, 4 * n, pos);
+      dequantize(F32, raw, 0, n, data);
+    }
+    assertFinite(path, name, data);
+    return data;
+  } finally {
+    closeSync(fd);
+  }
 }
