@@ -185,19 +185,43 @@ export function compressPrefill(
   return { cache: cacheOf(engine, pre, compression, reserve), ...compression };
 }
 
-export async function generate(engine: InferenceEngine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
-  const method = opts.method ?? 'full';
+/** What a generation decodes from: its cache, compression and first logits. */
+interface Start extends Compression {
+  readonly cache: KvCache;
+  readonly compressMs: number;
+  readonly evictor: DecodeEvictor | undefined;
+  readonly firstLogits: Float32Array;
+  readonly prefillMs: number;
+}
+
+/**
+ * The prefill (unless one is given) and the cache to decode from. A prefill made here is used by
+ * nothing else, so a full cache takes over its K/V instead of copying them (KvCache.adoptFull) and
+ * the prompt's K/V are held once; nothing here keeps the prefill once the cache exists.
+ */
+async function startGeneration(engine: InferenceEngine, prompt: readonly number[], opts: GenerateOptions, method: Method): Promise<Start> {
   const pre = opts.prefill ?? (await prefillFor(engine, prompt, method, opts.signal));
   const t1 = performance.now();
-  // Capacity for every token the run may generate: the cache never grows mid-run.
-  const { cache, plan, budget } = compressPrefill(engine, pre, method, opts.budget, opts.maxTokens);
+  const compression = compressionOf(engine, pre, method, opts.budget);
+  // Capacity for every token the run may generate: the cache never grows mid-run (an adopted one grows once, at its first step).
+  const cache =
+    !opts.prefill && !compression.plan
+      ? KvCache.adoptFull(engine.shape, pre.keys, pre.values, pre.n, opts.maxTokens)
+      : cacheOf(engine, pre, compression, opts.maxTokens);
   const compressMs = performance.now() - t1;
-  const heldAfterCompression = cache.size();
+  const { plan } = compression;
   const evictor = opts.evictDuringDecode && plan?.compress ? new DecodeEvictor(cache, plan, pre, engine.config.numHeads) : undefined;
+  const firstLogits = pre.logits.slice(pre.logits.length - engine.config.vocabSize);
+  return { ...compression, cache, compressMs, evictor, firstLogits, prefillMs: pre.timings.prefillMs };
+}
+
+export async function generate(engine: InferenceEngine, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  const { cache, plan, budget, compressMs, evictor, firstLogits, prefillMs } = await startGeneration(engine, prompt, opts, opts.method ?? 'full');
+  const heldAfterCompression = cache.size();
   const pick = sampler(opts.sampling);
   const eos = new Set([...engine.tokenizer.eosIds, ...(opts.stopIds ?? [])]);
   const tokens: number[] = [];
-  let next = pick(pre.logits.subarray(pre.logits.length - engine.config.vocabSize));
+  let next = pick(firstLogits);
   const t2 = performance.now();
   let decodeTokens = 0;
   while (tokens.length < opts.maxTokens) {
@@ -218,7 +242,7 @@ export async function generate(engine: InferenceEngine, prompt: readonly number[
     notices: [...(budget?.adjusted ? [budget.adjusted.notice] : []), ...(plan?.notices ?? [])],
     heldAfterCompression,
     heldAtEnd: cache.size(),
-    timings: { prefillMs: pre.timings.prefillMs, compressMs, decodeMs: performance.now() - t2, decodeTokens },
+    timings: { prefillMs, compressMs, decodeMs: performance.now() - t2, decodeTokens },
     decodeEvictions: evictor?.evictions ?? 0,
   };
 }

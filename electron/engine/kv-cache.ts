@@ -50,6 +50,8 @@ interface LayerCache {
   live: Int32Array;
   /** Capacity in slots. */
   cap: number;
+  /** Slots the layer's first growth adds at least (an adopted layer has none to spare: KvCache.adoptFull). */
+  reserve: number;
 }
 
 /** Slots a layer reserves beyond what it holds when no reserve is given. */
@@ -88,6 +90,36 @@ export class KvCache {
     const all = Int32Array.from({ length: n }, (_, i) => i);
     const kept: KeptIndices[] = keys.map(() => Array.from({ length: shape.numKvHeads }, () => all));
     return KvCache.fromKept(shape, keys, values, n, kept, reserve);
+  }
+
+  /**
+   * A full cache that takes over prefill K/V (per layer head-major [Hkv, n, d]) instead of copying
+   * them: for the last cache built from a prefill, so the prompt's K/V are not held twice while it
+   * lives. The cache owns the arrays from then on and may write into them (eviction, compaction); the
+   * caller must not use them again. They have no spare capacity, so the first append grows each layer
+   * once, to `reserve` slots beyond what it holds, and the adopted array becomes garbage.
+   */
+  static adoptFull(shape: KvModelShape, keys: readonly KvArray[], values: readonly KvArray[], n: number, reserve = DEFAULT_RESERVE): KvCache {
+    const { numKvHeads: H, headDim: d } = shape;
+    const layers = keys.map((k, l): LayerCache => {
+      const v = values[l];
+      if (!v || k.length !== H * n * d || v.length !== H * n * d) throw new RangeError(`layer ${l}: the K/V arrays do not hold exactly ${n} tokens`);
+      if (k instanceof Uint16Array !== (shape.dtype === 'float16')) throw new TypeError(`K/V arrays do not match the cache's ${shape.dtype}`);
+      const positions = new Int32Array(H * n);
+      for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) positions[h * n + i] = i;
+      return {
+        keys: k,
+        values: v,
+        mask: new Float32Array(H * n),
+        slots: n,
+        valid: new Uint8Array(H * n).fill(1),
+        positions,
+        live: new Int32Array(H).fill(n),
+        cap: n,
+        reserve,
+      };
+    });
+    return new KvCache(shape, n, layers);
   }
 
   /**
@@ -176,7 +208,8 @@ export class KvCache {
   private grow(c: LayerCache, need: number): void {
     if (need <= c.cap) return;
     const { numKvHeads: H, headDim: d } = this.shape;
-    const n = emptyLayer(this.shape, need + Math.max(DEFAULT_RESERVE, need >> 4));
+    const n = emptyLayer(this.shape, need + Math.max(DEFAULT_RESERVE, need >> 4, c.reserve));
+    c.reserve = 0;
     for (let h = 0; h < H; h++) {
       n.keys.set(c.keys.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
       n.values.set(c.values.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
@@ -299,5 +332,6 @@ function emptyLayer(shape: KvModelShape, cap: number): LayerCache {
     positions: new Int32Array(H * cap),
     live: new Int32Array(H),
     cap,
+    reserve: 0,
   };
 }

@@ -514,7 +514,8 @@ async function oursRunner(init: WorkerInit): Promise<Runner> {
       t = performance.now();
       const keep = KvCache.fromKept(engine.shape, pre.keys, pre.values, pre.n, plan.kept);
       const gatherMs = performance.now() - t;
-      const full = KvCache.full(engine.shape, pre.keys, pre.values, pre.n);
+      // The prefill's last use: the full cache takes over its K/V (as generate() does with its own prefill).
+      const full = KvCache.adoptFull(engine.shape, pre.keys, pre.values, pre.n);
       const size = keep.size();
       const first = argmax(pre.logits.subarray(pre.logits.length - V));
       caches = { full, keep, floor: KvCache.full(engine.shape, warm.keys, warm.values, warm.n), tokens: [first, first, first] };

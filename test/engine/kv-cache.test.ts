@@ -141,6 +141,60 @@ describe('KvCache', () => {
       model.flat().reduce((a, e) => a + e.length, 0),
     );
   });
+
+  it('adoptFull holds the prefill arrays themselves, then behaves as a full cache: appends grow it once by its reserve, evictions and compactions', () => {
+    const rand = rng(11);
+    const n = 7;
+    const val = () => Math.round(rand() * 1000) / 8;
+    const keys = [0, 1].map(() => Float32Array.from({ length: H * n * d }, val));
+    const values = [0, 1].map(() => Float32Array.from({ length: H * n * d }, val));
+    const copy = KvCache.full(
+      shape,
+      keys.map((k) => k.slice()),
+      values.map((v) => v.slice()),
+      n,
+      5,
+    );
+    const adopted = KvCache.adoptFull(shape, keys, values, n, 100); // above the default growth of 64
+    assert.equal(adopted.feeds(0).keys, keys[0], 'no copy: the cache feeds the adopted array');
+    assert.equal(adopted.feeds(1).values, values[1]);
+    assert.throws(() => KvCache.adoptFull(shape, keys, values, n + 1), /do not hold exactly 8 tokens/);
+    const model: Entry[][][] = [0, 1].map((l) =>
+      Array.from({ length: H }, (_, h) =>
+        Array.from({ length: n }, (_, p) => ({
+          position: p,
+          k: [...(keys[l] ?? new Float32Array(0)).subarray((h * n + p) * d, (h * n + p + 1) * d)],
+          v: [...(values[l] ?? new Float32Array(0)).subarray((h * n + p) * d, (h * n + p + 1) * d)],
+        })),
+      ),
+    );
+    check(adopted, model);
+    for (let step = 0; step < 20; step++) {
+      for (let l = 0; l < 2; l++) {
+        const k = Float32Array.from({ length: H * d }, val);
+        const v = Float32Array.from({ length: H * d }, val);
+        for (const c of [copy, adopted]) c.append(l, k, v, 1);
+        if (step === 0) assert.ok(adopted.feeds(l).slots >= n + 1 + 100, 'the first growth adds the reserve');
+        const h = step % H;
+        const live = [...Array(adopted.slots(l)).keys()].filter((s) => adopted.slotInfo(l, h, s).valid);
+        const slot = live[step % live.length] ?? 0;
+        if (step % 3 === 1) for (const c of [copy, adopted]) c.evict(l, h, slot);
+        if (step % 5 === 4) for (const c of [copy, adopted]) c.compact(l);
+        for (let hh = 0; hh < H; hh++) assert.deepEqual([...adopted.positionsOf(l, hh)], [...copy.positionsOf(l, hh)]);
+      }
+      for (const c of [copy, adopted]) c.advance(1);
+    }
+    assert.deepEqual(adopted.size(), copy.size());
+    for (let l = 0; l < 2; l++) {
+      const [a, b] = [adopted.feeds(l), copy.feeds(l)];
+      for (let h = 0; h < H; h++)
+        for (let s = 0; s < adopted.slots(l); s++) {
+          const at = (slots: number) => (h * slots + s) * d;
+          assert.deepEqual([...a.keys.subarray(at(a.slots), at(a.slots) + d)], [...b.keys.subarray(at(b.slots), at(b.slots) + d)]);
+          assert.deepEqual([...a.values.subarray(at(a.slots), at(a.slots) + d)], [...b.values.subarray(at(b.slots), at(b.slots) + d)]);
+        }
+    }
+  });
 });
 
 describe('autoPrefillChunk', () => {
