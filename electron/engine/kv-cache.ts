@@ -208,7 +208,8 @@ export class KvCache {
   private grow(c: LayerCache, need: number): void {
     if (need <= c.cap) return;
     const { numKvHeads: H, headDim: d } = this.shape;
-    const n = emptyLayer(this.shape, need + Math.max(DEFAULT_RESERVE, need >> 4, c.reserve));
+    // An adopted layer's first growth adds its reserve (the tokens its run will generate); otherwise 1/16.
+    const n = emptyLayer(this.shape, need + (c.reserve > 0 ? c.reserve : Math.max(DEFAULT_RESERVE, need >> 4)));
     c.reserve = 0;
     for (let h = 0; h < H; h++) {
       n.keys.set(c.keys.subarray(h * c.cap * d, (h * c.cap + c.slots) * d), h * n.cap * d);
