@@ -13,7 +13,7 @@
  *
  * Capacity: the graph attends over all `cap` slots (the unused ones are
  * masked), so capacity is reserved for the tokens a run will generate (the
- * `reserve` of `full`/`fromKept`) and otherwise grows by 1/16 at a time:
+ * `reserve` of `full`/`fromKept`/`adoptFull`) and otherwise grows by 1/16 at a time:
  * at most ~6 % of a step is spent on masked slots, and a growth copies the
  * layer once per cap/16 steps.
  *
@@ -50,7 +50,7 @@ interface LayerCache {
   live: Int32Array;
   /** Capacity in slots. */
   cap: number;
-  /** Slots the layer's first growth adds at least (an adopted layer has none to spare: KvCache.adoptFull). */
+  /** Slots the layer's next growth adds: an adopted layer's reserve (KvCache.adoptFull); 0 for 1/16 of what it needs, at least 64. */
   reserve: number;
 }
 
