@@ -342,7 +342,7 @@ export class Engine implements InferenceEngine {
     const acc = state.accumulated?.[l];
     if (acc && stats.wsum) accumulateChunk(acc, stats, plan.n);
     if (!chunk.last) return;
-    state.observations.push({
+    const base = {
       layer: l,
       seqLen: plan.n,
       numQueryHeads: Hq,
@@ -350,9 +350,9 @@ export class Engine implements InferenceEngine {
       headDim: d,
       ...windowObservation(stats, plan),
       ...(acc ? { accumulated: f32([Hq, plan.n], acc) } : {}),
-      // The methods read float32; an f16 cache is converted only for a method that reads K or V.
-      ...lazyKv([Hkv, plan.n, d], state.keys[l] ?? new Float32Array(0), state.values[l] ?? new Float32Array(0)),
-    });
+    };
+    // The methods read float32; an f16 cache is converted only for a method that reads K or V.
+    state.observations.push(withKv(base, [Hkv, plan.n, d], state.keys[l] ?? new Float32Array(0), state.values[l] ?? new Float32Array(0)));
     if (plan.queries > 0) {
       const q = out[`query_${l}`]?.data as Float32Array; // [S, Hq, d]
       const S = chunk.end - chunk.start;
@@ -534,19 +534,20 @@ function kvTensor(data: KvArray, dims: readonly number[]): ort.Tensor {
   return data instanceof Uint16Array ? new ort.Tensor('float16', data, dims) : new ort.Tensor('float32', data, dims);
 }
 
-/** The observation's keys/values as float32 tensors: shared as they are for an f32 cache, converted on first read for f16. */
-function lazyKv(dims: readonly number[], keys: KvArray, values: KvArray): Pick<LayerObservation, 'keys' | 'values'> {
-  if (keys instanceof Float32Array && values instanceof Float32Array) return { keys: f32(dims, keys), values: f32(dims, values) };
+/**
+ * The observation with its keys/values as float32 tensors: shared as they are for an f32 cache,
+ * converted on first read for f16. The getters are defined on the object itself, never spread into
+ * a literal: a spread reads them, which converted every layer's K/V (2× the f16 cache in float32) in
+ * each prefill, for methods that never read them.
+ */
+function withKv<T extends object>(base: T, dims: readonly number[], keys: KvArray, values: KvArray): T & Pick<LayerObservation, 'keys' | 'values'> {
+  if (keys instanceof Float32Array && values instanceof Float32Array) return { ...base, keys: f32(dims, keys), values: f32(dims, values) };
   let k: Tensor<'float32'> | undefined;
   let v: Tensor<'float32'> | undefined;
-  return {
-    get keys() {
-      return (k ??= toFloat32(tensor('float16', dims, keys as Uint16Array)));
-    },
-    get values() {
-      return (v ??= toFloat32(tensor('float16', dims, values as Uint16Array)));
-    },
-  };
+  return Object.defineProperties(base, {
+    keys: { enumerable: true, get: () => (k ??= toFloat32(tensor('float16', dims, keys as Uint16Array))) },
+    values: { enumerable: true, get: () => (v ??= toFloat32(tensor('float16', dims, values as Uint16Array))) },
+  }) as T & Pick<LayerObservation, 'keys' | 'values'>;
 }
 
 /** [n, H, d] sequence-major → [H, n, d] head-major. */

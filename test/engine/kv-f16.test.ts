@@ -67,9 +67,15 @@ describe('f16 KV cache', () => {
     const long = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % 97);
     const engine = await open(m, 'f16', 16);
     const pre = await engine.prefill(long, { windows: [8] });
-    // The observations the methods read are float32, converted from the f16 K/V on first read.
+    // The observations the methods read are float32, converted from the f16 K/V on first read, not before:
+    // a prefill converting every layer's K/V held them three times over (f16 and f32 copies).
     const o = pre.observations[1];
+    for (const obs of pre.observations) {
+      for (const key of ['keys', 'values'] as const)
+        assert.equal(typeof Object.getOwnPropertyDescriptor(obs, key)?.get, 'function', `layer ${obs.layer}'s ${key} are not converted yet`);
+    }
     assert.ok(o?.keys && o.values);
+    assert.equal(o.keys, o.keys, 'converted once');
     assert.deepEqual([...o.keys.data.subarray(0, 64)], [...(pre.keys[1] ?? new Uint16Array()).subarray(0, 64)].map(f16ToF32));
     const plan = planCompression(pre.observations, { scorer: { id: 'snapkv' }, allocator: { id: 'zigzagkv' }, headwise: { id: 'adakv' } }, 4 * 16);
     const cache = KvCache.fromKept(engine.shape, pre.keys, pre.values, long.length, plan.kept);
