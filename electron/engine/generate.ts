@@ -41,6 +41,11 @@ export interface GenerateOptions {
   readonly stopIds?: readonly number[];
   /** Reuse this prefill of `prompt` (it must carry the statistics the method needs: prefillForMethods). */
   readonly prefill?: PrefillResult;
+  /**
+   * The given `prefill` is handed over: nothing reads its K/V after this call, so a full cache may take
+   * them over instead of copying them (the prompt's K/V held once, not twice). Default false.
+   */
+  readonly lastUseOfPrefill?: boolean;
 }
 
 export interface GenerateResult {
@@ -195,9 +200,10 @@ interface Start extends Compression {
 }
 
 /**
- * The prefill (unless one is given) and the cache to decode from. A prefill made here is used by
- * nothing else, so a full cache takes over its K/V instead of copying them (KvCache.adoptFull) and
- * the prompt's K/V are held once; nothing here keeps the prefill once the cache exists.
+ * The prefill (unless one is given) and the cache to decode from. A prefill made here, or one handed
+ * over (`lastUseOfPrefill`), is used by nothing else, so a full cache takes over its K/V instead of
+ * copying them (KvCache.adoptFull) and the prompt's K/V are held once; nothing here keeps the prefill
+ * once the cache exists.
  */
 async function startGeneration(engine: InferenceEngine, prompt: readonly number[], opts: GenerateOptions, method: Method): Promise<Start> {
   const pre = opts.prefill ?? (await prefillFor(engine, prompt, method, opts.signal));
@@ -205,7 +211,7 @@ async function startGeneration(engine: InferenceEngine, prompt: readonly number[
   const compression = compressionOf(engine, pre, method, opts.budget);
   // Capacity for every token the run may generate: the cache never grows mid-run (an adopted one grows once, at its first step).
   const cache =
-    !opts.prefill && !compression.plan
+    (!opts.prefill || opts.lastUseOfPrefill === true) && !compression.plan
       ? KvCache.adoptFull(engine.shape, pre.keys, pre.values, pre.n, opts.maxTokens)
       : cacheOf(engine, pre, compression, opts.maxTokens);
   const compressMs = performance.now() - t1;

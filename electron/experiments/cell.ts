@@ -101,6 +101,7 @@ async function generationCell(ctx: CellContext, cell: Cell): Promise<CellOutcome
     ...(cell.budget.spec ? { budget: cell.budget.spec } : {}),
     maxTokens: maxNew(sample, run.def),
     prefill: ctx.pre,
+    lastUseOfPrefill: ctx.lastUseOfPrefill ?? false,
     stopIds: stopIds(model, sample),
   });
   const prediction = model.tokenizer.decode(r.tokens);

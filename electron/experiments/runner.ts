@@ -301,12 +301,25 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   // The full cache's outputs first: fidelity metrics compare against them.
   const full = continuation ? await fullFidelityReference(engine, pre, continuation) : undefined;
   const ctx: CellContext = { ...mr, group, ids: fit.ids, pre, continuation, full };
-  for (const cell of needed) {
+  const order = lastUseOrder(needed, continuation !== undefined);
+  for (const [i, cell] of order.entries()) {
     if (stopRequested(run)) break;
     const tc = performance.now();
-    const row = await runCell(ctx, cell);
+    const row = await runCell({ ...ctx, lastUseOfPrefill: i === order.length - 1 }, cell);
     recordCell(run, { group, cell, row }, tc);
   }
+}
+
+/**
+ * The order a sample's cells run in. Generating from the full cache last lets that cell take over the
+ * prefill's K/V instead of copying them (generate's lastUseOfPrefill), so the prompt's K/V are never
+ * held twice: at 8B and 32K tokens that is 8 GiB of float32. Fidelity cells keep the plan's order (their
+ * full-cache reference is computed before them, from copies). Rows are keyed by cell id, so the order
+ * they are stored in is not a result.
+ */
+export function lastUseOrder(cells: readonly Cell[], fidelity: boolean): Cell[] {
+  if (fidelity) return [...cells];
+  return [...cells.filter((c) => c.method.config !== 'full'), ...cells.filter((c) => c.method.config === 'full')];
 }
 
 /** Stores a finished cell and says so: a 'cell' event and a 'progress' event. */

@@ -95,7 +95,10 @@ export class FakeEngine implements InferenceEngine {
   readonly tokenizer = fakeTokenizer();
   prefills = 0;
   steps = 0;
+  /** Steps whose cache fed a prefill's own K/V arrays: a full cache that took them over (KvCache.adoptFull). */
+  stepsOnPrefillArrays = 0;
   disposed = false;
+  private readonly prefillBuffers = new WeakSet<ArrayBufferLike>();
 
   constructor(
     readonly config: ModelConfig,
@@ -137,6 +140,7 @@ export class FakeEngine implements InferenceEngine {
           keys[l]?.set(this.vec(K, at), (h * n + t) * d);
           values[l]?.set(this.vec(V, at), (h * n + t) * d);
         }
+    for (const k of keys) this.prefillBuffers.add(k.buffer);
     const layers = keys.map((k, l) => this.prefillLayer({ l, tokens, keys: k, values: values[l] ?? k, windows, opts }));
     const rows = opts.allLogits ? Array.from({ length: n }, (_, i) => i) : [n - 1];
     const logits = new Float32Array(rows.length * VOCAB);
@@ -211,6 +215,7 @@ export class FakeEngine implements InferenceEngine {
 
   async step(cache: KvCache, tokens: readonly number[], opts: StepOptions = {}): Promise<StepResult> {
     this.steps++;
+    if (this.prefillBuffers.has(cache.feeds(0).keys.buffer)) this.stepsOnPrefillArrays++;
     const S = tokens.length;
     const start = cache.nextPosition;
     const { numLayers: L, numKvHeads: Hkv, headDim: d } = this.config;

@@ -83,6 +83,9 @@ describe('experiment runner over the fake engine', () => {
     );
     assert.equal(checks(out).length, 1, 'the state-leak check ran');
     assert.equal(checks(out)[0]?.['passed'], true);
+    // Each NIAH sample's full-KV cell runs last and takes over its prefill's K/V (its first step reads
+    // them, not a copy), as does the state-leak check's generation with a prefill of its own; fidelity copies.
+    assert.equal(opener.log.engines[1]?.stepsOnPrefillArrays, 3 + 1, 'three NIAH samples and the state-leak check');
     const start = events.find((e) => e.type === 'start');
     assert.deepEqual(start, { type: 'start', cellsTotal: r.cellsTotal, cellsDone: 0, prefills: SAMPLES, prefillsSaved: SAMPLES * (CELLS_PER_SAMPLE - 1) });
     const progress = events.filter((e) => e.type === 'progress');
