@@ -35,7 +35,7 @@ import { openSession } from './providers.ts';
 import { inverseFrequencies, ropeTables } from './rope.ts';
 
 /** Bumped whenever the graph layout changes, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 7;
+export const GRAPH_VERSION = 8;
 
 /** The provider list lives in core (one list for the engine, the CLI, the schemas and the UI). */
 export type { ExecutionProvider, ExecutionProviderChoice };
@@ -150,6 +150,7 @@ export class Engine implements InferenceEngine {
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      ...(opts.ortProfilePrefix ? { enableProfiling: true, profileFilePrefix: opts.ortProfilePrefix } : {}),
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     };
     const { session, info } = await openSession(graphPath, opts.executionProvider ?? 'cpu', base);

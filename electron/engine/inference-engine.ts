@@ -95,6 +95,11 @@ export interface EngineOptions {
    * cache per step. Budgets and "KV held" count the chosen type's bytes.
    */
   readonly kvType?: KvType;
+  /**
+   * Record onnxruntime's per-node profile of every run (kernel times, in execution order) and write it,
+   * as JSON, to a file named with this prefix when the engine is disposed: where a step's time goes.
+   */
+  readonly ortProfilePrefix?: string;
 }
 
 /** A model as the runner sees it: its config and tokenizer, and how its weights are held (for provenance). */
