@@ -317,7 +317,7 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
  * full-cache reference is computed before them, from copies). Rows are keyed by cell id, so the order
  * they are stored in is not a result.
  */
-export function lastUseOrder(cells: readonly Cell[], fidelity: boolean): Cell[] {
+function lastUseOrder(cells: readonly Cell[], fidelity: boolean): Cell[] {
   if (fidelity) return [...cells];
   return [...cells.filter((c) => c.method.config !== 'full'), ...cells.filter((c) => c.method.config === 'full')];
 }
