@@ -7,7 +7,8 @@
  * With no prompt it starts from BOS, as llama2.c does. Flags are stable:
  * later tooling relies on them.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BudgetSpec, ExecutionProviderChoice } from '@kvlab/core';
 import { EXECUTION_PROVIDER_CHOICES, formatMethodSpec, isExecutionProviderChoice, parseBudget, parseMethodSpec } from '@kvlab/core';
@@ -22,7 +23,7 @@ import { describeAdapter } from '../engine/providers.ts';
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
        [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
        [--scorer-params JSON] [--allocator-params JSON] [--headwise-params JSON] [--decode-eviction]
-       [--float-weights auto|f32|q8|q4] [--exact-matmul] [--kv-type f32|f16]`;
+       [--float-weights auto|f32|q8|q4] [--exact-matmul] [--kv-type f32|f16] [--ort-profile <path prefix>]`;
 
 function fail(message: string): never {
   console.error(`demo:engine: ${message}`);
@@ -56,6 +57,7 @@ const FLAGS = {
   'float-weights': { type: 'string', default: 'auto' },
   'exact-matmul': { type: 'boolean', default: false },
   'kv-type': { type: 'string', default: 'f32' },
+  'ort-profile': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
     ...(values.threads ? { threads: Number(values.threads) } : {}),
     ...(values['exact-matmul'] ? { exactMatmul: true } : {}),
     kvType: req.kvType,
+    ...(values['ort-profile'] ? { ortProfilePrefix: values['ort-profile'] } : {}),
   });
   const r = await generate(engine, ids, {
     method: req.method,
@@ -128,6 +131,16 @@ async function main(): Promise<void> {
   printBudgets(r, req.method, model.config.numLayers);
   printMemoryAndSpeed(r, ids.length);
   await engine.dispose();
+  const profile = values['ort-profile'] && newestProfile(values['ort-profile']);
+  if (profile) console.log(`onnxruntime profile (every run's kernels, in execution order): ${profile}`);
+}
+
+/** onnxruntime names its profile `<prefix>_<date>_<time>.json`, written when the session is released. */
+function newestProfile(prefix: string): string | undefined {
+  const dir = dirname(resolve(prefix));
+  const stem = basename(prefix);
+  const files = readdirSync(dir).filter((f) => f.startsWith(`${stem}_`) && f.endsWith('.json'));
+  return files.map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 /** The summary's head: the model, and what runs it — provider (and adapter) and why, weights, cache type. */

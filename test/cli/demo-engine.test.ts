@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -51,5 +51,18 @@ describe('demo:engine', () => {
     assert.match(r.stdout, /nominal: 45 tokens over 5 layers \(52\.9 % of the prompt cache\)/);
     for (let l = 0; l < 5; l++) assert.match(r.stdout, new RegExp(`\\n\\s+${l}\\s+9\\s+9 9 9 9\\n`));
     assert.match(r.stdout, /KV held after prefill: .* \(52\.9 %\)/);
+  });
+
+  it("--ort-profile writes onnxruntime's profile of every run and says where", () => {
+    const prefix = join(mkdtempSync(join(tmpdir(), 'kvlab-demo-prof-')), 'demo');
+    const r = demo('--method', 'full', '--max-tokens', '4', '--ort-profile', prefix);
+    assert.equal(r.status, 0, r.stderr);
+    const path = /^onnxruntime profile \(every run's kernels, in execution order\): (.+)$/m.exec(r.stdout)?.[1];
+    assert.ok(path, r.stdout);
+    assert.ok(path.startsWith(`${prefix}_`), path);
+    const events = JSON.parse(readFileSync(path, 'utf8')) as { name: string; cat?: string }[];
+    // A 1-token prefill and three decode steps: four runs, each with its kernels.
+    assert.equal(events.filter((e) => e.name === 'model_run').length, 4);
+    assert.ok(events.some((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')));
   });
 });
