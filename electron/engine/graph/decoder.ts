@@ -564,6 +564,6 @@ export function buildDecoderGraph(
   // stayed alive until then: 16 × 32 MiB for a 0.85B model's 32-token prefill chunk at 8K, kept by the CPU
   // arena for good. Walked first, layer l's run right after its attention, and each layer's probabilities
   // are freed before the next layer's are made.
-  if (stats) for (let l = config.numLayers - 1; l >= 0; l--) attentionStats(li, l, probs[l] ?? '');
+  if (stats) for (const [l, p] of [...probs.entries()].reverse()) attentionStats(li, l, p);
   return { ...G.serialize(`${config.architecture}-decoder`, OPSET), externalFile };
 }
