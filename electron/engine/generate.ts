@@ -42,8 +42,10 @@ export interface GenerateOptions {
   /** Reuse this prefill of `prompt` (it must carry the statistics the method needs: prefillForMethods). */
   readonly prefill?: PrefillResult;
   /**
-   * The given `prefill` is handed over: nothing reads its K/V after this call, so a full cache may take
-   * them over instead of copying them (the prompt's K/V held once, not twice). Default false.
+   * The given `prefill` is handed over: nothing reads its K/V after this call, so a full cache takes
+   * them over instead of copying them, and once the cache exists the prefill is emptied of its K/V and
+   * observations (its logits and timings stay): the prompt's K/V are held once, not twice, even while
+   * the caller keeps the PrefillResult. Default false.
    */
   readonly lastUseOfPrefill?: boolean;
 }
@@ -200,6 +202,19 @@ interface Start extends Compression {
 }
 
 /**
+ * Empties a handed-over prefill of its K/V: the per-layer arrays, and the observations, which share
+ * them. Its caller still holds the PrefillResult (a runner reads its timings for the row), and through
+ * it the prompt's K/V would stay alive beside the cache built from them — an adopted cache's first
+ * growth, or a compressed copy — so the prompt would be held twice after all. Logits, queries and
+ * timings stay.
+ */
+function releaseKv(pre: PrefillResult): void {
+  pre.keys.length = 0;
+  pre.values.length = 0;
+  pre.observations.length = 0;
+}
+
+/**
  * The prefill (unless one is given) and the cache to decode from. A prefill made here, or one handed
  * over (`lastUseOfPrefill`), is used by nothing else, so a full cache takes over its K/V instead of
  * copying them (KvCache.adoptFull) and the prompt's K/V are held once; nothing here keeps the prefill
@@ -218,6 +233,7 @@ async function startGeneration(engine: InferenceEngine, prompt: readonly number[
   const { plan } = compression;
   const evictor = opts.evictDuringDecode && plan?.compress ? new DecodeEvictor(cache, plan, pre, engine.config.numHeads) : undefined;
   const firstLogits = pre.logits.slice(pre.logits.length - engine.config.vocabSize);
+  if (opts.prefill && opts.lastUseOfPrefill === true) releaseKv(opts.prefill);
   return { ...compression, cache, compressMs, evictor, firstLogits, prefillMs: pre.timings.prefillMs };
 }
 

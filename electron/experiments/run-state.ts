@@ -80,6 +80,6 @@ export interface CellContext extends ModelRun {
   readonly pre: PrefillResult;
   readonly continuation: readonly number[] | undefined;
   readonly full: FullReference | undefined;
-  /** Nothing reads the prefill after this cell: a full cache may take over its K/V (generate's lastUseOfPrefill). */
+  /** Nothing reads the prefill's K/V after this cell: generate takes them over and empties `pre` of them (generate's lastUseOfPrefill). */
   readonly lastUseOfPrefill?: boolean;
 }

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { CompressionConfig } from '@kvlab/core';
 import { parseMethodSpec } from '@kvlab/core';
 import { compressPrefill, generate, prefillFor, sampler } from '../../electron/engine/generate.ts';
@@ -83,6 +85,36 @@ describe('compressed generation', () => {
     await engine.dispose();
   });
 
+  it('a handed-over prefill (lastUseOfPrefill) is emptied of its K/V: while the caller keeps it, the prompt is held once', async () => {
+    const gc = exposedGc();
+    const engine = await createEngine(model, 16);
+    const want = await generate(engine, prompt, { maxTokens: 8, stopAtEos: false });
+    for (const method of ['full' as const, parseMethodSpec('snapkv/zigzagkv') as CompressionConfig]) {
+      const pre = await prefillFor(engine, prompt, method);
+      // The prompt's K/V as the prefill returned them; only the cache may keep them alive from here on.
+      const arrays = [...pre.keys, ...pre.values].map((a) => new WeakRef(a));
+      let alive = -1;
+      let calls = 0;
+      const opts = method === 'full' ? {} : { method, budget: { kind: 'keepRatio', value: 0.5 } as const };
+      const onToken = (): void => {
+        // The second token comes after the first step: an adopted cache has grown out of the prefill's arrays by then, a compressed one never held them.
+        if (++calls !== 2) return;
+        gc();
+        alive = arrays.filter((r) => r.deref() !== undefined).length;
+      };
+      const g = await generate(engine, prompt, { ...opts, prefill: pre, lastUseOfPrefill: true, maxTokens: 8, stopAtEos: false, onToken: () => onToken() });
+      assert.equal(alive, 0, `${JSON.stringify(method)}: the prefill's K/V outlived the handover`);
+      assert.equal(pre.keys.length + pre.values.length + pre.observations.length, 0);
+      assert.equal(pre.n, prompt.length, 'what the caller reads of it afterwards stays');
+      if (method === 'full') assert.deepEqual(g.tokens, want.tokens);
+    }
+    // Without the handover the prefill keeps its K/V, and a later method can use them.
+    const kept = await prefillFor(engine, prompt, 'full');
+    await generate(engine, prompt, { prefill: kept, maxTokens: 4, stopAtEos: false });
+    assert.equal(kept.keys.length, engine.config.numLayers);
+    await engine.dispose();
+  });
+
   it('seeded sampling is reproducible and differs across seeds', () => {
     const logits = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i));
     const draw = (seed: number) => {
@@ -94,3 +126,9 @@ describe('compressed generation', () => {
     assert.equal(sampler()(logits), 33); // greedy: sin is largest near 33 (≈ 10.5π)
   });
 });
+
+/** V8's gc(), in a test run without --expose-gc: the flag set at run time reaches contexts created after it. */
+function exposedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
