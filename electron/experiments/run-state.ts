@@ -9,6 +9,7 @@ import type { EngineOpener, InferenceEngine, OpenedModel, PrefillResult } from '
 import type { FullReference } from './cell.ts';
 import type { RunEvent, RunOptions } from './runner.ts';
 import type { ResultsStore } from './store.ts';
+import type { KvRoom } from './memory.ts';
 
 export interface Cell {
   readonly id: string;
@@ -71,6 +72,8 @@ export interface ModelRun {
   readonly engine: InferenceEngine;
   readonly modelInfo: ResultRow['model'];
   readonly stamp: Omit<ResultRow['provenance'], 'date'>;
+  /** What a sample's K/V may take (memory.ts): checked before each prefill. */
+  readonly kvRoom: KvRoom;
 }
 
 /** What every cell of one sample shares: its prompt, its one prefill, and (fidelity) the full cache's outputs. */

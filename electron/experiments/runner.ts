@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Sample } from '@kvlab/core';
-import { canonicalJson, cellWeights, parseExperiment, resolveBudgets, resolveMethods, WorkloadError, weightedEta } from '@kvlab/core';
+import { canonicalJson, cellWeights, formatBytesFixed, parseExperiment, resolveBudgets, resolveMethods, WorkloadError, weightedEta } from '@kvlab/core';
 import type { ExperimentDef } from '@kvlab/core';
 import { leakCheckId, sampleCells } from '@kvlab/core';
 import { openModel } from '../engine/engine.ts';
@@ -31,6 +31,9 @@ import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
 import { fullFidelityReference, runCell } from './cell.ts';
 import { fitPrompt, maxNew, promptIds, roomFor, sampleContext } from './prompts.ts';
+import type { SampleKv } from './memory.ts';
+import { checkSampleKv, sampleKvBytes } from './memory.ts';
+import { availableMemory, kvBytesPerToken } from '../engine/load.ts';
 import type { Cell, CellContext, Group, ModelPlan, ModelRun, Run } from './run-state.ts';
 
 export interface RunOptions {
@@ -48,6 +51,8 @@ export interface RunOptions {
   readonly writer?: string;
   /** Opens each model and starts its engines (default: the real engine's openModel; tests pass a fake). */
   readonly openModel?: EngineOpener;
+  /** Bytes of memory the run may use once a model's engine has started (default: load.ts's availableMemory); see memory.ts. */
+  readonly availableMemory?: () => number;
 }
 
 export type RunEvent =
@@ -231,6 +236,7 @@ async function runModel(run: Run, plan: ModelPlan): Promise<void> {
   const engine = await startEngine(run, plan.model);
   try {
     const mr = modelRun(run, plan, engine, sha);
+    checkPlannedKv(mr, pending);
     for (const group of pending) {
       if (stopRequested(run)) break;
       await runGroup(mr, group);
@@ -261,10 +267,13 @@ async function startEngine(run: Run, model: OpenedModel): Promise<InferenceEngin
 function modelRun(run: Run, plan: ModelPlan, engine: InferenceEngine, sha256: string): ModelRun {
   const { model } = plan;
   const c = model.config;
+  // Measured now, with the model loaded and its engine started, before any sample: later figures would count the last sample's garbage.
+  const available = (run.opts.availableMemory ?? availableMemory)();
   return {
     run,
     model,
     engine,
+    kvRoom: { file: plan.path, kvType: engine.kvType, bytesPerToken: kvBytesPerToken(c, engine.kvType === 'f16' ? 2 : 4), available },
     modelInfo: { path: plan.path, name: c.name, sha256, layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim },
     stamp: {
       ...run.prov,
@@ -284,6 +293,33 @@ function stopRequested(run: Run): boolean {
   return run.progress.cancelled;
 }
 
+/**
+ * Refuses, before the first prefill, a run whose longest sample of known length cannot hold its K/V
+ * (memory.ts), and says what the longest one will take. Samples whose length the plan does not state
+ * (LongBench files) are checked before their own prefill.
+ */
+function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
+  const { run, model, kvRoom } = mr;
+  const known = pending
+    .map((gr) => {
+      const s = gr.sample;
+      const fidelity = s.metric === 'fidelity';
+      const planned = plannedTokens(s);
+      // Longer generation prompts are cut to fit the context (fitPrompt); fidelity prompts never are.
+      return { id: s.id, promptTokens: fidelity ? planned : Math.min(planned, roomFor(model, s, run.def)), decodeTokens: maxNew(s, run.def), fidelity };
+    })
+    .filter((s) => s.promptTokens > 0);
+  if (known.length === 0) return;
+  const bytes = (s: SampleKv): number => sampleKvBytes(kvRoom.bytesPerToken, s);
+  const largest = known.reduce((a, b) => (bytes(b) > bytes(a) ? b : a));
+  checkSampleKv(kvRoom, largest);
+  run.emit({
+    type: 'log',
+    level: 'info',
+    message: `KV cache: the largest sample ('${largest.id}') holds about ${formatBytesFixed(bytes(largest))} of ${kvRoom.kvType} K/V at once; ${formatBytesFixed(kvRoom.available)} is available`,
+  });
+}
+
 /** One sample: one full-attention prefill with every statistic its pending methods need, then each pending cell. */
 async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const { run, model, engine } = mr;
@@ -291,6 +327,12 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const fit = fitPrompt(model, group.sample, run.def);
   group.truncated = fit.truncated;
   const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
+  checkSampleKv(mr.kvRoom, {
+    id: group.sample.id,
+    promptTokens: fit.ids.length,
+    decodeTokens: continuation?.length ?? maxNew(group.sample, run.def),
+    fidelity: continuation !== undefined,
+  });
   const needed = group.cells.filter((c) => !run.store.has(c.id));
   const tp = performance.now();
   const needs = unionNeeds(needed.map((c) => run.needs.get(c.method) ?? prefillNeeds([c.method.config])));

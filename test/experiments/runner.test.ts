@@ -16,6 +16,7 @@ import { mergeResults } from '../../electron/experiments/merge.ts';
 import type { ResultRow } from '@kvlab/core';
 import { runExperiment } from '../../electron/experiments/runner.ts';
 import { readRows, RESULTS_FILE, StoreError } from '../../electron/experiments/store.ts';
+import { ModelFileError } from '../../electron/engine/model.ts';
 import { writeReport } from '../../electron/reports/index.ts';
 import { testCacheDir } from '../engine/engine-helpers.ts';
 import { sharedPath } from '../engine/shared-data.ts';
@@ -210,6 +211,69 @@ describe('experiment runner on stories260K', () => {
     const rows = cells(join(out, 'res'));
     assert.deepEqual([...new Set(rows.map((x) => x.metric))].sort(), ['count', 'qa_f1']);
     assert.ok(rows.every((x) => x.score >= 0 && x.score <= 1 && x.workload.startsWith('longbench-')));
+  });
+
+  it('a sample whose K/V cannot fit stops the run with the figures: before any prefill when the plan states its length, else before its own', async () => {
+    // stories260K: 5 layers × 4 KV heads × d 8, K and V as float32.
+    const perToken = 2 * 5 * 4 * 8 * 4;
+    const tooLarge = (re: RegExp) => (e: unknown) => e instanceof ModelFileError && e.code === 'E_MODEL_TOO_LARGE' && re.test(e.message);
+    // Planned lengths: a 200-token fidelity prompt is held twice (prefill and reference), 416 tokens > 300, 256 + its answer fit.
+    const planned = dir();
+    const def = {
+      name: 'kv-room',
+      models: [model()],
+      methods: ['full'],
+      budgets: ['100%'],
+      workloads: [
+        { kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50] },
+        { kind: 'fidelity', texts: 'sampled', promptTokens: [200], continuationTokens: 16, samples: 1 },
+      ],
+      engine: { threads: 1 },
+    };
+    const logs: string[] = [];
+    await assert.rejects(
+      runExperiment(def, { outDir: planned, baseDir: planned, cacheDir: testCacheDir(), availableMemory: () => 300 * perToken }),
+      tooLarge(
+        /sample 'fidelity[^']*' \(\d+ prompt \+ 16 decoded tokens\) needs about .* of f32 KV cache .*holds its prompt twice.* but only 375.0 KiB is available — set "engine": \{ "kvType": "f16" \}/,
+      ),
+    );
+    assert.equal(existsSync(join(planned, RESULTS_FILE)) ? cells(planned).length : 0, 0, 'refused before the first prefill');
+    // With room, the same run says what its largest sample holds.
+    await runExperiment(def, { outDir: planned, baseDir: planned, cacheDir: testCacheDir(), onEvent: (e) => e.type === 'log' && logs.push(e.message) });
+    assert.ok(
+      logs.some((m) => /^KV cache: the largest sample \('fidelity[^']*'\) holds about .* of f32 K\/V at once; .* is available$/.test(m)),
+      logs.join('\n'),
+    );
+
+    // A LongBench file states no lengths: the short sample runs, the long one is refused at its prefill, and the first one's rows stay.
+    const out = dir();
+    const line = (id: string, repeat: number) => ({
+      input: 'What colour was the kite?',
+      context: 'Tom had a red kite. '.repeat(repeat),
+      answers: ['red'],
+      length: 10,
+      dataset: 'multifieldqa_en',
+      language: 'en',
+      all_classes: null,
+      _id: id,
+    });
+    writeFileSync(join(out, 'lb.jsonl'), [line('short', 2), line('long', 40)].map((l) => JSON.stringify(l)).join('\n'));
+    const lb = {
+      name: 'lb-room',
+      models: [model()],
+      methods: ['full'],
+      budgets: ['100%'],
+      workloads: [{ kind: 'longbench', path: 'lb.jsonl' }],
+      engine: { threads: 1, kvType: 'f16' },
+    };
+    await assert.rejects(
+      runExperiment(lb, { outDir: join(out, 'res'), baseDir: out, cacheDir: testCacheDir(), availableMemory: () => 200 * perToken }),
+      tooLarge(/sample '[^']*long' \(\d+ prompt \+ \d+ decoded tokens\) needs about .* of f16 KV cache .* available — use shorter samples$/),
+    );
+    assert.deepEqual(
+      cells(join(out, 'res')).map((r) => r.sampleId),
+      ['longbench-multifieldqa_en/short'],
+    );
   });
 
   const small = (extra: object = {}) => ({

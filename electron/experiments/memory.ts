@@ -1,0 +1,61 @@
+/**
+ * Whether a sample's KV cache fits in the memory a run has, checked before
+ * the OS finds out. At the lengths the lab is for, the K/V outweigh the model:
+ * Llama-3-8B holds 128 KiB per token as float32, so one 32K-token prompt is
+ * 4 GiB of keys and values on top of a 4.5 GB Q4_0 file. A run that cannot
+ * hold them is killed mid-prefill by the kernel, and the lab process with it;
+ * this turns that into a typed error, raised before the first prefill for the
+ * samples whose plan states their length, and before each prefill with the
+ * prompt's real length.
+ *
+ * The figure is what the runner provably holds at once (runner.ts,
+ * generate.ts): a sample's prefill, and then
+ *   - generating: the full-cache cell, run last, takes the prefill's K/V over
+ *     and grows them by its answer, so prompt + answer tokens;
+ *   - fidelity: the full-cache reference is built from a copy of the prefill
+ *     while the prefill stays for the compressed cells, so 2 × prompt +
+ *     continuation.
+ * Compressed caches, the prefill's transient chunk tensors and the logits come
+ * on top, so the check never refuses a sample that would fit: it refuses those
+ * that cannot.
+ */
+import { formatBytesFixed } from '@kvlab/core';
+import { ModelFileError } from '../engine/model.ts';
+import type { KvType } from '../engine/graph/decoder.ts';
+
+/** One sample's length, as far as it is known. */
+export interface SampleKv {
+  readonly id: string;
+  readonly promptTokens: number;
+  /** Tokens decoded after the prompt: the answer allowance, or the fidelity continuation. */
+  readonly decodeTokens: number;
+  readonly fidelity: boolean;
+}
+
+/** Bytes of K/V the runner holds at once for the sample (module comment). */
+export function sampleKvBytes(bytesPerToken: number, s: SampleKv): number {
+  return bytesPerToken * ((s.fidelity ? 2 : 1) * s.promptTokens + s.decodeTokens);
+}
+
+/** What the check needs to know of the model and the run. */
+export interface KvRoom {
+  /** The model's file, named in the error. */
+  readonly file: string;
+  readonly kvType: KvType;
+  readonly bytesPerToken: number;
+  /** Memory available with the model loaded and its engine started, before any sample. */
+  readonly available: number;
+}
+
+/** Throws ModelFileError E_MODEL_TOO_LARGE, with the figures and what to change, when the sample's K/V cannot fit. */
+export function checkSampleKv(room: KvRoom, s: SampleKv): void {
+  const need = sampleKvBytes(room.bytesPerToken, s);
+  if (need <= room.available) return;
+  const held = s.fidelity ? '; a fidelity sample holds its prompt twice: the prefill, and the copy the full-cache reference extends' : '';
+  const remedy = room.kvType === 'f32' ? 'set "engine": { "kvType": "f16" } to halve it, or use shorter samples' : 'use shorter samples';
+  throw new ModelFileError(
+    room.file,
+    `sample '${s.id}' (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token${held}) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
+    'E_MODEL_TOO_LARGE',
+  );
+}
