@@ -76,11 +76,19 @@ interface GenerateOne {
   readonly ids: readonly number[];
   readonly pre: PrefillResult;
   readonly maxTokens: number;
+  /** Nothing reads the prefill after this configuration (generate's lastUseOfPrefill). */
+  readonly lastUse?: boolean;
 }
 
 /** Generates one configuration from the shared prefill and reports it as the Playground shows it. */
 async function runConfig(c: PlaygroundConfig, g: GenerateOne): Promise<PlaygroundResult> {
-  const r = await generate(g.engine, g.ids, { method: c.method, ...(c.budget ? { budget: c.budget } : {}), maxTokens: g.maxTokens, prefill: g.pre });
+  const r = await generate(g.engine, g.ids, {
+    method: c.method,
+    ...(c.budget ? { budget: c.budget } : {}),
+    maxTokens: g.maxTokens,
+    prefill: g.pre,
+    lastUseOfPrefill: g.lastUse ?? false,
+  });
   const held = r.heldAfterCompression;
   const plan = r.plan;
   return {
@@ -117,8 +125,12 @@ export class Playground {
       const ids = encodePrompt(tok, input.prompt, input.chatTemplate);
       // One full-attention prefill with every statistic the configurations need, shared by all of them.
       const pre = await prefillForMethods(engine, ids, ['full', ...configs.map((c) => c.method)]);
-      const results: PlaygroundResult[] = [];
-      for (const c of [FULL, ...configs]) results.push(await runConfig(c, { engine, tok, ids, pre, maxTokens: input.maxNewTokens }));
+      const one = { engine, tok, ids, pre, maxTokens: input.maxNewTokens };
+      // The compressed configurations first; the full cache last takes the prefill's K/V over instead of copying them, so
+      // the prompt's K/V are held once (a 32K prompt on Llama-3-8B is 4 GiB of float32). The answer lists full first.
+      const compressed: PlaygroundResult[] = [];
+      for (const c of configs) compressed.push(await runConfig(c, one));
+      const results = [await runConfig(FULL, { ...one, lastUse: true }), ...compressed];
       const warnings = contextWarnings(model, ids.length, input.maxNewTokens);
       return { tokens: ids.map((id) => tok.piece(id)), results, ...(warnings.length ? { warnings } : {}) };
     });

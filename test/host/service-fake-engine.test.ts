@@ -137,6 +137,8 @@ describe('lab service over the fake engine', { timeout: 60_000 }, () => {
     assert.equal(full?.kvBytes, full?.fullBytes);
     for (const x of compressed) assert.ok(x.kvBytes < x.fullBytes, `${x.label} holds less than the full cache`);
     assert.equal(compressed[0]?.kept.length, 3, 'kept positions per layer of the fake (3 layers)');
+    // The full configuration runs last and takes the prefill's K/V over: its first step reads them where the prefill put them.
+    assert.equal(opener.log.engines[0]?.stepsOnPrefillArrays, 1);
 
     const example = await call(lab, 'playgroundExample', { modelId, contextLength: 400 });
     assert.ok(example.prompt.length > 0);
