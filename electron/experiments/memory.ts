@@ -1,23 +1,24 @@
 /**
  * Whether a sample's KV cache fits in the memory a run has, checked before
  * the OS finds out. At the lengths the lab is for, the K/V outweigh the model:
- * Llama-3-8B holds 128 KiB per token as float32, so one 32K-token prompt is
- * 4 GiB of keys and values on top of a 4.5 GB Q4_0 file. A run that cannot
+ * Llama-3-8B holds 256 KiB per token as float32, so one 32K-token prompt is
+ * 8 GiB of keys and values on top of a 4.5 GB Q4_0 file. A run that cannot
  * hold them is killed mid-prefill by the kernel, and the lab process with it;
  * this turns that into a typed error, raised before the first prefill for the
  * samples whose plan states their length, and before each prefill with the
  * prompt's real length.
  *
- * The figure is what the runner provably holds at once (runner.ts,
- * generate.ts): a sample's prefill, and then
+ * The figure is what the runner holds at once (runner.ts, generate.ts): a
+ * sample's prefill, and then
  *   - generating: the full-cache cell, run last, takes the prefill's K/V over
- *     and grows them by its answer, so prompt + answer tokens;
+ *     and grows them by its answer, so prompt + answer tokens when the answer
+ *     runs to its allowance;
  *   - fidelity: the full-cache reference is built from a copy of the prefill
  *     while the prefill stays for the compressed cells, so 2 × prompt +
  *     continuation.
  * Compressed caches, the prefill's transient chunk tensors and the logits come
- * on top, so the check never refuses a sample that would fit: it refuses those
- * that cannot.
+ * on top, so a sample the check refuses could not have fitted; one it lets
+ * through near the limit may still run out.
  */
 import { formatBytesFixed } from '@kvlab/core';
 import { ModelFileError } from '../engine/model.ts';

@@ -127,7 +127,7 @@ export class Playground {
       const pre = await prefillForMethods(engine, ids, ['full', ...configs.map((c) => c.method)]);
       const one = { engine, tok, ids, pre, maxTokens: input.maxNewTokens };
       // The compressed configurations first; the full cache last takes the prefill's K/V over instead of copying them, so
-      // the prompt's K/V are held once (a 32K prompt on Llama-3-8B is 4 GiB of float32). The answer lists full first.
+      // the prompt's K/V are held once (a 32K prompt on Llama-3-8B is 8 GiB of float32). The answer lists full first.
       const compressed: PlaygroundResult[] = [];
       for (const c of configs) compressed.push(await runConfig(c, one));
       const results = [await runConfig(FULL, { ...one, lastUse: true }), ...compressed];
