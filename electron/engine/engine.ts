@@ -387,12 +387,13 @@ export class Engine implements InferenceEngine {
       fetchQueries: false,
     });
     const attention: Float32Array[] = [];
+    const commit = opts.commit ?? true;
     for (let l = 0; l < L; l++) {
-      cache.append(l, out[`key_${l}`]?.data as KvArray, out[`value_${l}`]?.data as KvArray, S);
+      if (commit) cache.append(l, out[`key_${l}`]?.data as KvArray, out[`value_${l}`]?.data as KvArray, S);
       if (opts.attention)
         attention.push(stepAttention(out[`wsum_${l}`]?.data as Float32Array, this.config.numHeads, { ...(fed[l] ?? { slots: 0, cap: 0 }), S }));
     }
-    cache.advance(S);
+    if (commit) cache.advance(S);
     return { logits: (out['logits']?.data as Float32Array).slice(), ...(opts.attention ? { attention } : {}) };
   }
 }

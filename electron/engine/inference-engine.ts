@@ -42,6 +42,12 @@ export interface StepOptions {
   readonly attention?: boolean;
   /** Return every fed position's logits [S, V] (teacher forcing) instead of only the last. */
   readonly allLogits?: boolean;
+  /**
+   * Add the fed tokens' K/V to the cache (default true). False: they attend to the cache and to each
+   * other, and the cache is left as it was, for a step over a cache that must not change (a view of a
+   * prefill's own arrays, KvCache.view).
+   */
+  readonly commit?: boolean;
 }
 
 export interface StepResult {

@@ -77,6 +77,8 @@ export class KvCache {
     readonly shape: KvModelShape,
     readonly promptLength: number,
     layers: LayerCache[],
+    /** A view of arrays it does not own (KvCache.view): nothing may be appended, evicted or compacted. */
+    private readonly frozen = false,
   ) {
     this.layers = layers;
   }
@@ -100,6 +102,20 @@ export class KvCache {
    * once, to `reserve` slots beyond what it holds, and the adopted array becomes garbage.
    */
   static adoptFull(shape: KvModelShape, keys: readonly KvArray[], values: readonly KvArray[], n: number, reserve = DEFAULT_RESERVE): KvCache {
+    return KvCache.over(shape, keys, values, n, reserve, false);
+  }
+
+  /**
+   * A full cache that reads prefill K/V (per layer head-major [Hkv, n, d]) where they lie, for steps
+   * that add nothing to it (StepOptions.commit false): it neither copies nor changes them, so the
+   * prefill can still serve other caches. Appending, evicting or compacting throws.
+   */
+  static view(shape: KvModelShape, keys: readonly KvArray[], values: readonly KvArray[], n: number): KvCache {
+    return KvCache.over(shape, keys, values, n, 0, true);
+  }
+
+  // eslint-disable-next-line max-params -- adoptFull's and view's arguments, and which of the two
+  private static over(shape: KvModelShape, keys: readonly KvArray[], values: readonly KvArray[], n: number, reserve: number, frozen: boolean): KvCache {
     const { numKvHeads: H, headDim: d } = shape;
     const layers = keys.map((k, l): LayerCache => {
       const v = values[l];
@@ -119,7 +135,7 @@ export class KvCache {
         reserve,
       };
     });
-    return new KvCache(shape, n, layers);
+    return new KvCache(shape, n, layers, frozen);
   }
 
   /**
@@ -179,6 +195,12 @@ export class KvCache {
     return this.promptLength + this.generated;
   }
 
+  /** Layer l, to be changed: a view (KvCache.view) refuses. */
+  private writable(l: number): LayerCache {
+    if (this.frozen) throw new TypeError('this cache is a view of a prefill (KvCache.view): steps over it must not commit (StepOptions.commit false)');
+    return this.layer(l);
+  }
+
   private layer(l: number): LayerCache {
     const c = this.layers[l];
     if (!c) throw new RangeError(`layer ${l} out of range`);
@@ -223,7 +245,7 @@ export class KvCache {
 
   /** Appends S new tokens' K/V (as the graph returns them, sequence-major [S, Hkv, d]) to every head of layer l; call for every layer, then `advance(S)`. */
   append(l: number, k: KvArray, v: KvArray, S: number): void {
-    const c = this.layer(l);
+    const c = this.writable(l);
     const { numKvHeads: H, headDim: d } = this.shape;
     this.grow(c, c.slots + S);
     for (let h = 0; h < H; h++) {
@@ -242,12 +264,13 @@ export class KvCache {
 
   /** Marks S tokens as generated (after every layer appended them). */
   advance(S: number): void {
+    if (this.frozen) this.writable(0);
     this.generated += S;
   }
 
   /** Drops head h's token in slot s of layer l (decode-time eviction). Memory is reclaimed by `compact`. */
   evict(l: number, h: number, s: number): void {
-    const c = this.layer(l);
+    const c = this.writable(l);
     const i = h * c.cap + s;
     if (s >= c.slots || c.valid[i] !== 1) throw new RangeError(`layer ${l} head ${h} slot ${s} holds no token`);
     c.valid[i] = 0;
@@ -261,7 +284,7 @@ export class KvCache {
    * slot (so callers can move per-slot statistics along).
    */
   compact(l: number): Int32Array[] {
-    const c = this.layer(l);
+    const c = this.writable(l);
     const { numKvHeads: H, headDim: d } = this.shape;
     const moves: Int32Array[] = [];
     for (let h = 0; h < H; h++) {

@@ -29,21 +29,46 @@ export interface FullReference {
 
 const GREEDY_TOKENS = 32;
 
-/** The full cache's teacher-forced logits and greedy continuation: what every fidelity cell of a sample is compared with. */
-export async function fullFidelityReference(engine: InferenceEngine, pre: PrefillResult, continuation: readonly number[]): Promise<FullReference> {
-  const logits = await teacherForce(engine, pre, KvCache.full(engine.shape, pre.keys, pre.values, pre.n), continuation);
-  return { logits, greedy: await greedyFrom(engine, pre, cacheOf(engine, pre, {}), Math.min(GREEDY_TOKENS, continuation.length)) };
+/**
+ * The full cache's teacher-forced logits and greedy continuation: what every fidelity cell of a sample is
+ * compared with. From copies of the prefill (it must stay for the compressed cells), or `inPlace`, where
+ * there is no room for a copy: over the prefill's own arrays (KvCache.view) with steps that add nothing
+ * to them, the greedy tokens fed again, all of them, at each step — the same logits (the rows of a step
+ * are computed independently) for ~GREEDY_TOKENS/2 times the greedy steps' rows.
+ */
+export async function fullFidelityReference(
+  engine: InferenceEngine,
+  pre: PrefillResult,
+  continuation: readonly number[],
+  inPlace = false,
+): Promise<FullReference> {
+  const greedyN = Math.min(GREEDY_TOKENS, continuation.length);
+  if (!inPlace) {
+    const logits = await teacherForce(engine, pre, KvCache.full(engine.shape, pre.keys, pre.values, pre.n), continuation);
+    return { logits, greedy: await greedyFrom(engine, pre, cacheOf(engine, pre, {}), greedyN) };
+  }
+  const view = KvCache.view(engine.shape, pre.keys, pre.values, pre.n);
+  const logits = await teacherForce(engine, pre, view, continuation, false);
+  const greedy = [argmax(pre.logits.subarray(pre.logits.length - engine.config.vocabSize))];
+  while (greedy.length < greedyN) greedy.push(argmax((await engine.step(view, greedy, { commit: false })).logits));
+  return { logits, greedy };
 }
 
-/** Teacher-forced logits [M, V] for the continuation from `cache` (which it extends). */
-async function teacherForce(engine: InferenceEngine, pre: PrefillResult, cache: KvCache, continuation: readonly number[]): Promise<Float32Array> {
+/** Teacher-forced logits [M, V] for the continuation from `cache` (which it extends, unless `commit` is false). */
+async function teacherForce(
+  engine: InferenceEngine,
+  pre: PrefillResult,
+  cache: KvCache,
+  continuation: readonly number[],
+  commit = true,
+): Promise<Float32Array> {
   const V = engine.config.vocabSize;
   const M = continuation.length;
   const logits = new Float32Array(M * V);
   // Position 0 is predicted by the (uncompressed) prefill, as compression happens after it: compression affects positions 1 … M−1.
   logits.set(pre.logits.subarray(pre.logits.length - V), 0);
   if (M > 1) {
-    const r = await engine.step(cache, continuation.slice(0, M - 1), { allLogits: true });
+    const r = await engine.step(cache, continuation.slice(0, M - 1), { allLogits: true, commit });
     logits.set(r.logits, V);
   }
   return logits;

@@ -15,7 +15,9 @@
  *     runs to its allowance;
  *   - fidelity: the full-cache reference is built from a copy of the prefill
  *     while the prefill stays for the compressed cells, so 2 × prompt +
- *     continuation.
+ *     continuation; where that does not fit, the reference is computed over
+ *     the prefill's own arrays instead (cell.ts, fullFidelityReference
+ *     inPlace: no copy, a slower greedy reference), so prompt + continuation.
  * Compressed caches, the prefill's transient chunk tensors and the logits come
  * on top, so a sample the check refuses could not have fitted; one it lets
  * through near the limit may still run out.
@@ -33,9 +35,15 @@ export interface SampleKv {
   readonly fidelity: boolean;
 }
 
-/** Bytes of K/V the runner holds at once for the sample (module comment). */
-export function sampleKvBytes(bytesPerToken: number, s: SampleKv): number {
-  return bytesPerToken * ((s.fidelity ? 2 : 1) * s.promptTokens + s.decodeTokens);
+/** Bytes of K/V the runner holds at once for the sample (module comment); `inPlace`: a fidelity reference that copies nothing. */
+export function sampleKvBytes(bytesPerToken: number, s: SampleKv, inPlace = false): number {
+  return bytesPerToken * ((s.fidelity && !inPlace ? 2 : 1) * s.promptTokens + s.decodeTokens);
+}
+
+/** How a sample holds its K/V: the bytes, and whether its fidelity reference reads the prefill in place for want of room for a copy. */
+export interface SampleKvPlan {
+  readonly bytes: number;
+  readonly inPlace: boolean;
 }
 
 /** What the check needs to know of the model and the run. */
@@ -48,15 +56,20 @@ export interface KvRoom {
   readonly available: number;
 }
 
-/** Throws ModelFileError E_MODEL_TOO_LARGE, with the figures and what to change, when the sample's K/V cannot fit. */
-export function checkSampleKv(room: KvRoom, s: SampleKv): void {
-  const need = sampleKvBytes(room.bytesPerToken, s);
-  if (need <= room.available) return;
-  const held = s.fidelity ? '; a fidelity sample holds its prompt twice: the prefill, and the copy the full-cache reference extends' : '';
+/**
+ * How the sample will hold its K/V in `room`: a fidelity sample copies its prefill for the full-cache
+ * reference when that fits, else reads it in place. Throws ModelFileError E_MODEL_TOO_LARGE, with the
+ * figures and what to change, when even that cannot fit.
+ */
+export function planSampleKv(room: KvRoom, s: SampleKv): SampleKvPlan {
+  const copying = sampleKvBytes(room.bytesPerToken, s);
+  if (copying <= room.available) return { bytes: copying, inPlace: false };
+  const need = sampleKvBytes(room.bytesPerToken, s, true);
+  if (s.fidelity && need <= room.available) return { bytes: need, inPlace: true };
   const remedy = room.kvType === 'f32' ? 'set "engine": { "kvType": "f16" } to halve it, or use shorter samples' : 'use shorter samples';
   throw new ModelFileError(
     room.file,
-    `sample '${s.id}' (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token${held}) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
+    `sample '${s.id}' (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
     'E_MODEL_TOO_LARGE',
   );
 }

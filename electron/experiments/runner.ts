@@ -31,8 +31,7 @@ import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
 import { fullFidelityReference, runCell } from './cell.ts';
 import { fitPrompt, maxNew, promptIds, roomFor, sampleContext } from './prompts.ts';
-import type { SampleKv } from './memory.ts';
-import { checkSampleKv, sampleKvBytes } from './memory.ts';
+import { planSampleKv } from './memory.ts';
 import { availableMemory, kvBytesPerToken } from '../engine/load.ts';
 import type { Cell, CellContext, Group, ModelPlan, ModelRun, Run } from './run-state.ts';
 
@@ -310,13 +309,17 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
     })
     .filter((s) => s.promptTokens > 0);
   if (known.length === 0) return;
-  const bytes = (s: SampleKv): number => sampleKvBytes(kvRoom.bytesPerToken, s);
-  const largest = known.reduce((a, b) => (bytes(b) > bytes(a) ? b : a));
-  checkSampleKv(kvRoom, largest);
+  const plans = known.map((s) => ({ s, plan: planSampleKv(kvRoom, s) }));
+  const largest = plans.reduce((a, b) => (b.plan.bytes > a.plan.bytes ? b : a));
+  const inPlace = plans.filter((p) => p.plan.inPlace).length;
   run.emit({
     type: 'log',
     level: 'info',
-    message: `KV cache: the largest sample ('${largest.id}') holds about ${formatBytesFixed(bytes(largest))} of ${kvRoom.kvType} K/V at once; ${formatBytesFixed(kvRoom.available)} is available`,
+    message:
+      `KV cache: the largest sample ('${largest.s.id}') holds about ${formatBytesFixed(largest.plan.bytes)} of ${kvRoom.kvType} K/V at once; ${formatBytesFixed(kvRoom.available)} is available` +
+      (inPlace > 0
+        ? `; ${inPlace} fidelity sample(s) have no room for a copy of their prompt's K/V, so their full-cache reference reads the prefill in place (slower, same numbers)`
+        : ''),
   });
 }
 
@@ -327,7 +330,7 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const fit = fitPrompt(model, group.sample, run.def);
   group.truncated = fit.truncated;
   const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
-  checkSampleKv(mr.kvRoom, {
+  const kv = planSampleKv(mr.kvRoom, {
     id: group.sample.id,
     promptTokens: fit.ids.length,
     decodeTokens: continuation?.length ?? maxNew(group.sample, run.def),
@@ -341,7 +344,7 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   p.tokens += fit.ids.length;
   p.busyMs += performance.now() - tp;
   // The full cache's outputs first: fidelity metrics compare against them.
-  const full = continuation ? await fullFidelityReference(engine, pre, continuation) : undefined;
+  const full = continuation ? await fullFidelityReference(engine, pre, continuation, kv.inPlace) : undefined;
   const ctx: CellContext = { ...mr, group, ids: fit.ids, pre, continuation, full };
   const order = lastUseOrder(needed, continuation !== undefined);
   for (const [i, cell] of order.entries()) {

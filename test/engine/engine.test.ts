@@ -203,6 +203,31 @@ describe('engine vs reference forward pass', () => {
     await engine.dispose();
   });
 
+  it("a step that does not commit, over a view of the prefill's own arrays, gives the reference's logits at every fed position and changes nothing", async () => {
+    const m = randomModel({ ...base, heads: 8, kvHeads: 4, headDim: 8, layers: 3, seed: 9 });
+    const engine = await createEngine(inMemoryModel(m), 16);
+    const pre = await engine.prefill(prompt);
+    const before = pre.keys.map((k) => k.slice());
+    const view = KvCache.view(engine.shape, pre.keys, pre.values, prompt.length);
+    const fed = [7, 50, 1];
+    const V = m.config.vocabSize;
+    for (let round = 0; round < 2; round++) {
+      const ref = createReference(m.config, m.weights);
+      ref.prefill(prompt);
+      const got = (await engine.step(view, fed, { allLogits: true, commit: false })).logits;
+      fed.forEach((tok, i) => {
+        const want = ref.step(tok, prompt.length + i);
+        assert.ok(maxAbsDiff(got.subarray(i * V, (i + 1) * V), want) < TOL, `round ${round}, position ${i}`);
+      });
+      assert.equal(view.nextPosition, prompt.length, 'the next step starts where the prompt ends, again');
+      assert.equal(view.slots(0), prompt.length);
+    }
+    assert.equal(view.feeds(0).keys, pre.keys[0], 'read where they lie');
+    pre.keys.forEach((k, l) => assert.deepEqual(k, before[l]));
+    await assert.rejects(engine.step(view, [3]), /a view of a prefill .* must not commit/);
+    await engine.dispose();
+  });
+
   it("returns the window attention statistics of the reference's attention (sums, last row, accumulated)", async () => {
     const m = randomModel({ ...base, heads: 4, kvHeads: 2, headDim: 8, seed: 3 });
     const engine = await createEngine(inMemoryModel(m), 4);

@@ -236,8 +236,10 @@ export class FakeEngine implements InferenceEngine {
       outputs = r.outputs;
       fresh.push({ k, v });
     }
-    fresh.forEach((x, l) => cache.append(l, x.k, x.v, S));
-    cache.advance(S);
+    if (opts.commit ?? true) {
+      fresh.forEach((x, l) => cache.append(l, x.k, x.v, S));
+      cache.advance(S);
+    }
     const rows = opts.allLogits ? Array.from({ length: S }, (_, i) => i) : [S - 1];
     const logits = new Float32Array(rows.length * VOCAB);
     rows.forEach((s, r) => logits.set(this.logits(tokens[s] ?? 0, outputs[s] ?? []), r * VOCAB));

@@ -197,6 +197,26 @@ describe('KvCache', () => {
   });
 });
 
+describe('KvCache.view', () => {
+  it('feeds the prefill arrays themselves and refuses every change', () => {
+    const [H, d, n] = [2, 4, 5];
+    const shape = { numLayers: 2, numKvHeads: H, headDim: d, dtype: 'float32' as const };
+    const keys = [0, 1].map((l) => Float32Array.from({ length: H * n * d }, (_, i) => l + i / 8));
+    const values = [0, 1].map((l) => Float32Array.from({ length: H * n * d }, (_, i) => l - i / 8));
+    const view = KvCache.view(shape, keys, values, n);
+    assert.equal(view.feeds(1).keys, keys[1]);
+    assert.equal(view.feeds(0).values, values[0]);
+    assert.deepEqual(view.size(), KvCache.full(shape, keys, values, n).size());
+    const refused = /a view of a prefill/;
+    assert.throws(() => view.append(0, new Float32Array(H * d), new Float32Array(H * d), 1), refused);
+    assert.throws(() => view.evict(0, 0, 1), refused);
+    assert.throws(() => view.compact(1), refused);
+    assert.throws(() => view.advance(1), refused);
+    assert.equal(view.slots(0), n);
+    assert.equal(view.nextPosition, n);
+  });
+});
+
 describe('autoPrefillChunk', () => {
   it('keeps 128 while one [Hq, chunk, n] float32 tensor fits in 32 MiB, halves down to 16 otherwise', () => {
     assert.equal(autoPrefillChunk(32, 2048), 128); // 32·128·2048·4 = 32 MiB exactly

@@ -217,33 +217,22 @@ describe('experiment runner on stories260K', () => {
     // stories260K: 5 layers × 4 KV heads × d 8, K and V as float32.
     const perToken = 2 * 5 * 4 * 8 * 4;
     const tooLarge = (re: RegExp) => (e: unknown) => e instanceof ModelFileError && e.code === 'E_MODEL_TOO_LARGE' && re.test(e.message);
-    // Planned lengths: a 200-token fidelity prompt is held twice (prefill and reference), 416 tokens > 300, 256 + its answer fit.
     const planned = dir();
     const def = {
       name: 'kv-room',
       models: [model()],
       methods: ['full'],
       budgets: ['100%'],
-      workloads: [
-        { kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50] },
-        { kind: 'fidelity', texts: 'sampled', promptTokens: [200], continuationTokens: 16, samples: 1 },
-      ],
+      workloads: [{ kind: 'niah', variant: 'passkey', contextLengths: [256], depths: [50] }],
       engine: { threads: 1 },
     };
-    const logs: string[] = [];
     await assert.rejects(
-      runExperiment(def, { outDir: planned, baseDir: planned, cacheDir: testCacheDir(), availableMemory: () => 300 * perToken }),
+      runExperiment(def, { outDir: planned, baseDir: planned, cacheDir: testCacheDir(), availableMemory: () => 200 * perToken }),
       tooLarge(
-        /sample 'fidelity[^']*' \(\d+ prompt \+ 16 decoded tokens\) needs about .* of f32 KV cache .*holds its prompt twice.* but only 375.0 KiB is available — set "engine": \{ "kvType": "f16" \}/,
+        /sample 'niah[^']*' \(\d+ prompt \+ \d+ decoded tokens\) needs about .* of f32 KV cache .* but only 250.0 KiB is available — set "engine": \{ "kvType": "f16" \}/,
       ),
     );
     assert.equal(existsSync(join(planned, RESULTS_FILE)) ? cells(planned).length : 0, 0, 'refused before the first prefill');
-    // With room, the same run says what its largest sample holds.
-    await runExperiment(def, { outDir: planned, baseDir: planned, cacheDir: testCacheDir(), onEvent: (e) => e.type === 'log' && logs.push(e.message) });
-    assert.ok(
-      logs.some((m) => /^KV cache: the largest sample \('fidelity[^']*'\) holds about .* of f32 K\/V at once; .* is available$/.test(m)),
-      logs.join('\n'),
-    );
 
     // A LongBench file states no lengths: the short sample runs, the long one is refused at its prefill, and the first one's rows stay.
     const out = dir();
@@ -274,6 +263,47 @@ describe('experiment runner on stories260K', () => {
       cells(join(out, 'res')).map((r) => r.sampleId),
       ['longbench-multifieldqa_en/short'],
     );
+  });
+
+  it("a fidelity sample without room for a copy of its prompt's K/V reads the prefill in place, with the same rows", async () => {
+    const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
+    const def = {
+      name: 'kv-in-place',
+      models: [model()],
+      methods: ['full', 'snapkv', 'h2o/zigzagkv'],
+      budgets: ['50%'],
+      workloads: [{ kind: 'fidelity', texts: 'sampled', promptTokens: [200], continuationTokens: 40, samples: 1 }],
+      seed: 3,
+      engine: { threads: 1 },
+    };
+    const run = async (available?: number) => {
+      const out = dir();
+      const logs: string[] = [];
+      await runExperiment(def, {
+        outDir: out,
+        baseDir: out,
+        cacheDir: testCacheDir(),
+        onEvent: (e) => e.type === 'log' && logs.push(e.message),
+        ...(available ? { availableMemory: () => available } : {}),
+      });
+      return { rows: cells(out).sort((a, b) => a.cellId.localeCompare(b.cellId)), log: logs.find((m) => m.startsWith('KV cache:')) ?? '' };
+    };
+    const copied = await run();
+    // ~200 + 40 tokens fit, 2 × 200 + 40 do not.
+    const inPlace = await run(300 * perToken);
+    assert.match(copied.log, /^KV cache: the largest sample \('fidelity[^']*'\) holds about .* of f32 K\/V at once; .* is available$/);
+    assert.match(inPlace.log, /; 1 fidelity sample\(s\) have no room for a copy .* reads the prefill in place/);
+    assert.equal(inPlace.rows.length, 3);
+    inPlace.rows.forEach((r, i) => {
+      const c = copied.rows[i];
+      assert.equal(r.cellId, c?.cellId);
+      // The greedy text from steps that feed all greedy tokens again: the same tokens.
+      assert.equal(r.prediction, c?.prediction, r.cellId);
+      const [a, b] = [r.fidelity, c?.fidelity];
+      assert.ok(a && b);
+      for (const k of ['nll', 'deltaNll', 'kl', 'top1', 'greedyPrefix'] as const)
+        assert.ok(Math.abs(a[k] - b[k]) <= 1e-5, `${r.cellId} ${k}: ${a[k]} vs ${b[k]}`);
+    });
   });
 
   const small = (extra: object = {}) => ({
