@@ -28,7 +28,8 @@ import type { KvType } from '../engine/graph/decoder.ts';
 
 /** One sample's length, as far as it is known. */
 export interface SampleKv {
-  readonly id: string;
+  /** What the error calls it: "sample '…'", "the prompt". */
+  readonly what: string;
   readonly promptTokens: number;
   /** Tokens decoded after the prompt: the answer allowance, or the fidelity continuation. */
   readonly decodeTokens: number;
@@ -51,6 +52,8 @@ export interface KvRoom {
   /** The model's file, named in the error. */
   readonly file: string;
   readonly kvType: KvType;
+  /** What the user can change where they are: how to ask for the f16 cache (an experiment's "engine", the app's settings), and what to shorten. */
+  readonly remedy: { readonly halve: string; readonly shorten: string };
   readonly bytesPerToken: number;
   /** Memory available with the model loaded and its engine started, before any sample. */
   readonly available: number;
@@ -66,10 +69,11 @@ export function planSampleKv(room: KvRoom, s: SampleKv): SampleKvPlan {
   if (copying <= room.available) return { bytes: copying, inPlace: false };
   const need = sampleKvBytes(room.bytesPerToken, s, true);
   if (s.fidelity && need <= room.available) return { bytes: need, inPlace: true };
-  const remedy = room.kvType === 'f32' ? 'set "engine": { "kvType": "f16" } to halve it, or use shorter samples' : 'use shorter samples';
+  const { halve, shorten } = room.remedy;
+  const remedy = room.kvType === 'f32' ? `${halve} to halve it, or ${shorten}` : shorten;
   throw new ModelFileError(
     room.file,
-    `sample '${s.id}' (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
+    `${s.what} (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
     'E_MODEL_TOO_LARGE',
   );
 }

@@ -263,6 +263,9 @@ async function startEngine(run: Run, model: OpenedModel): Promise<InferenceEngin
   return engine;
 }
 
+/** What a run's user can change when a sample's K/V do not fit (memory.ts). */
+const RUN_REMEDY = { halve: 'set "engine": { "kvType": "f16" }', shorten: 'use shorter samples' } as const;
+
 function modelRun(run: Run, plan: ModelPlan, engine: InferenceEngine, sha256: string): ModelRun {
   const { model } = plan;
   const c = model.config;
@@ -272,7 +275,7 @@ function modelRun(run: Run, plan: ModelPlan, engine: InferenceEngine, sha256: st
     run,
     model,
     engine,
-    kvRoom: { file: plan.path, kvType: engine.kvType, bytesPerToken: kvBytesPerToken(c, engine.kvType === 'f16' ? 2 : 4), available },
+    kvRoom: { file: plan.path, kvType: engine.kvType, remedy: RUN_REMEDY, bytesPerToken: kvBytesPerToken(c, engine.kvType === 'f16' ? 2 : 4), available },
     modelInfo: { path: plan.path, name: c.name, sha256, layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim },
     stamp: {
       ...run.prov,
@@ -305,7 +308,12 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
       const fidelity = s.metric === 'fidelity';
       const planned = plannedTokens(s);
       // Longer generation prompts are cut to fit the context (fitPrompt); fidelity prompts never are.
-      return { id: s.id, promptTokens: fidelity ? planned : Math.min(planned, roomFor(model, s, run.def)), decodeTokens: maxNew(s, run.def), fidelity };
+      return {
+        what: `sample '${s.id}'`,
+        promptTokens: fidelity ? planned : Math.min(planned, roomFor(model, s, run.def)),
+        decodeTokens: maxNew(s, run.def),
+        fidelity,
+      };
     })
     .filter((s) => s.promptTokens > 0);
   if (known.length === 0) return;
@@ -316,7 +324,7 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
     type: 'log',
     level: 'info',
     message:
-      `KV cache: the largest sample ('${largest.s.id}') holds about ${formatBytesFixed(largest.plan.bytes)} of ${kvRoom.kvType} K/V at once; ${formatBytesFixed(kvRoom.available)} is available` +
+      `KV cache: the largest ${largest.s.what} holds about ${formatBytesFixed(largest.plan.bytes)} of ${kvRoom.kvType} K/V at once; ${formatBytesFixed(kvRoom.available)} is available` +
       (inPlace > 0
         ? `; ${inPlace} fidelity sample(s) have no room for a copy of their prompt's K/V, so their full-cache reference reads the prefill in place (slower, same numbers)`
         : ''),
@@ -331,7 +339,7 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   group.truncated = fit.truncated;
   const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
   const kv = planSampleKv(mr.kvRoom, {
-    id: group.sample.id,
+    what: `sample '${group.sample.id}'`,
     promptTokens: fit.ids.length,
     decodeTokens: continuation?.length ?? maxNew(group.sample, run.def),
     fidelity: continuation !== undefined,

@@ -12,6 +12,8 @@
 import type { LabEvent, Settings } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
 import type { EngineInfo, EngineOpener, EngineOptions, InferenceEngine, OpenedModel } from '../engine/inference-engine.ts';
+import { availableMemory, kvBytesPerToken } from '../engine/load.ts';
+import type { KvRoom } from '../experiments/memory.ts';
 
 /** A model the session can open: its registry id and where it lives. */
 export interface ModelRef {
@@ -23,6 +25,8 @@ export interface OpenSession {
   readonly modelId: string;
   readonly model: OpenedModel;
   readonly engine: InferenceEngine;
+  /** What a prompt's K/V may take (experiments/memory.ts), measured when the engine started: check before each prefill. */
+  readonly kvRoom: KvRoom;
 }
 
 export interface EngineSessionOptions {
@@ -32,6 +36,8 @@ export interface EngineSessionOptions {
   /** Graph cache folder; undefined: the engine's default. */
   readonly cacheDir: string | undefined;
   readonly emit: (e: LabEvent) => void;
+  /** Bytes of memory calls may use once an engine has started (default: load.ts's availableMemory); see kvRoom. */
+  readonly availableMemory?: () => number;
 }
 
 /** How the settings in force (and the cache folder) ask an engine to run. */
@@ -44,6 +50,9 @@ export function engineOptions(settings: Settings, cacheDir: string | undefined):
     ...(cacheDir ? { cacheDir } : {}),
   };
 }
+
+/** What the app's user can change when a prompt's K/V do not fit (experiments/memory.ts). */
+const APP_REMEDY = { halve: 'choose the float16 KV cache in Settings', shorten: 'use a shorter prompt' } as const;
 
 /** A promise chain: one engine call at a time. */
 class Mutex {
@@ -110,7 +119,16 @@ export class EngineSession {
     const opened = await this.opts.openModel(model.path, { floatWeights: settings.floatWeights ?? 'auto' });
     const engine = await opened.startEngine(engineOptions(settings, this.opts.cacheDir));
     this.lastFallbackReason = engine.info.fallbackReason;
-    this.open = { modelId: model.id, model: opened, engine };
+    // Measured now, before any call: later figures would count the last call's garbage as used.
+    const available = (this.opts.availableMemory ?? availableMemory)();
+    const kvRoom: KvRoom = {
+      file: model.path,
+      kvType: engine.kvType,
+      remedy: APP_REMEDY,
+      bytesPerToken: kvBytesPerToken(opened.config, engine.kvType === 'f16' ? 2 : 4),
+      available,
+    };
+    this.open = { modelId: model.id, model: opened, engine, kvRoom };
     this.opts.emit({ type: 'models.changed' });
     return this.open;
   }

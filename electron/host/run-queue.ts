@@ -28,6 +28,8 @@ export interface RunQueueOptions {
   /** Named in the folder's writer lock, so a second writer knows who holds it. */
   readonly mode: AppInfo['mode'];
   readonly emit: (e: LabEvent) => void;
+  /** The runner's memory figure (RunOptions.availableMemory); default: what the OS reports. */
+  readonly availableMemory?: () => number;
 }
 
 export class RunQueue {
@@ -139,6 +141,7 @@ export class RunQueue {
         onEvent: (ev) => this.onRunEvent(r, ev),
         openModel: this.opts.openModel,
         ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}),
+        ...(this.opts.availableMemory ? { availableMemory: this.opts.availableMemory } : {}),
       });
       r.etaSeconds = 0;
       const what = `${s.cellsRun} cells run, ${s.cellsSkipped} already done, ${s.prefills} prefills, ${s.seconds.toFixed(1)} s`;

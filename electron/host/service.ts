@@ -64,6 +64,8 @@ export interface LabServiceOptions {
   readonly modelsDir?: string;
   /** Opens every model the host uses and starts its engines (default: the real engine's openModel, onnxruntime). */
   readonly openModel?: EngineOpener;
+  /** Bytes of memory a started engine's calls and runs may use (default: what the OS reports); see experiments/memory.ts. */
+  readonly availableMemory?: () => number;
 }
 
 /** The handlers plus what the process that owns them needs. */
@@ -91,12 +93,13 @@ function composeParts(opts: LabServiceOptions) {
   const { emit, cacheDir } = opts;
   const openModel = opts.openModel ?? openRealModel;
   const settings = new SettingsStore({ initial: opts.settings, file: opts.settingsFile });
-  const session = new EngineSession({ openModel, settings: () => settings.current, cacheDir, emit });
+  const room = opts.availableMemory ? { availableMemory: opts.availableMemory } : {};
+  const session = new EngineSession({ openModel, settings: () => settings.current, cacheDir, emit, ...room });
   const registry = new ModelRegistry({ defaultModel: opts.defaultModel, baseDir, loadedModelId: () => session.loadedModelId, emit });
   const modelsDir = resolve(opts.modelsDir ?? join(dirname(resultsDir), 'models'));
   const downloads = new ModelDownloads({ modelsDir, registry, emit });
   const store = new RunStore({ resultsDir, emit });
-  const queue = new RunQueue({ store, registry, baseDir, cacheDir, openModel, mode: opts.mode ?? 'serve', emit });
+  const queue = new RunQueue({ store, registry, baseDir, cacheDir, openModel, mode: opts.mode ?? 'serve', emit, ...room });
   const handlers: LabHandlers = {
     ...appInfoHandlers({ settings, session, mode: opts.mode ?? 'serve', defaultModelId: registry.defaultModelId, resultsDir }),
     ...settingsHandlers({ store: settings, session }),

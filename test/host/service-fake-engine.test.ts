@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AnyRow, ExperimentInput, LabEvent, LabInput, LabCall, RunStatus } from '@kvlab/core';
-import { parseInput } from '@kvlab/core';
+import { ApiError, parseInput } from '@kvlab/core';
 import { writeGgufModel } from '../../electron/engine/formats/gguf-model-writer.ts';
 import type { LabService } from '../../electron/host/service.ts';
 import { createInProcessLab, modelIdFor } from '../../electron/host/service.ts';
@@ -242,5 +242,38 @@ describe('lab service over the fake engine', { timeout: 60_000 }, () => {
       opener.log.engines.every((e) => e.disposed),
       'no engine left open',
     );
+  });
+});
+
+describe('a prompt or a run whose K/V cannot fit in the memory left once the engine has started', { timeout: 60_000 }, () => {
+  it('is refused with the figures: the Playground and the layer profile before their prefill, a run with its status', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvlab-host-room-'));
+    const path = modelFile(dir);
+    const lab = createInProcessLab({ resultsDir: join(dir, 'runs'), defaultModel: null, baseDir: dir, openModel: fakeOpener(), availableMemory: () => 4096 });
+    try {
+      const modelId = (await call(lab, 'openModel', { path })).id;
+      const refused = (decoded: number) => (e: unknown) =>
+        e instanceof ApiError &&
+        e.code === 'E_MODEL' &&
+        new RegExp(
+          `the prompt \\(\\d+ prompt \\+ ${decoded} decoded tokens\\) needs about .* of f32 KV cache .* but only 4\\.0 KiB is available — choose the float16 KV cache in Settings to halve it, or use a shorter prompt`,
+        ).test(e.message);
+      const prompt = 'The quick brown fox jumps over the lazy dog, and then it rests by the river for a while.';
+      await assert.rejects(call(lab, 'runPlayground', { modelId, prompt, maxNewTokens: 4, configs: [{ method: 'snapkv', budget: '8' }] }), refused(4));
+      await assert.rejects(call(lab, 'profileModel', { modelId, prompt }), refused(0));
+
+      let runId: string | undefined = undefined;
+      const status = statusOf(lab, () => runId);
+      runId = (await call(lab, 'startRun', { name: 'too long', experiment: experiment(modelId) })).id;
+      assert.equal(await status, 'failed');
+      const run = await call(lab, 'getRun', { runId });
+      assert.match(
+        run.error ?? '',
+        /sample 'niah-single\/c\d+\/d50\/s0' \(\d+ prompt \+ 6 decoded tokens\) needs about .* but only 4\.0 KiB is available — set "engine": \{ "kvType": "f16" \} to halve it, or use shorter samples/,
+      );
+      assert.equal(cellRows((await call(lab, 'getResults', { runId, limit: 10 })).rows).length, 0);
+    } finally {
+      await lab.close();
+    }
   });
 });
