@@ -53,6 +53,15 @@ describe('demo:engine', () => {
     assert.match(r.stdout, /KV held after prefill: .* \(52\.9 %\)/);
   });
 
+  it('asked for more tokens than memory can hold, it says so with the figures before the prefill instead of being killed', () => {
+    const r = demo('--max-tokens', '100000000');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^demo:engine: .*stories260K\.gguf: the prompt \(1 prompt \+ 100,000,000 decoded tokens\) needs about 119\.2 GiB of f32 KV cache \(1\.3 KiB per token\) beyond the loaded model, but only .* is available — pass --kv-type f16 to halve it, or use a shorter prompt or fewer --max-tokens$/m,
+    );
+  });
+
   it("--ort-profile writes onnxruntime's profile of every run and says where", () => {
     const prefix = join(mkdtempSync(join(tmpdir(), 'kvlab-demo-prof-')), 'demo');
     const r = demo('--method', 'full', '--max-tokens', '4', '--ort-profile', prefix);
