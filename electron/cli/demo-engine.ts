@@ -19,8 +19,8 @@ import type { KvType } from '../engine/graph/decoder.ts';
 import type { InferenceEngine, OpenedModel } from '../engine/inference-engine.ts';
 import { FLOAT_WEIGHT_FORMS, type FloatWeightForm, type Tokenizer } from '../engine/model.ts';
 import { describeAdapter } from '../engine/providers.ts';
-import { availableMemory, kvBytesPerToken } from '../engine/load.ts';
-import { planSampleKv } from '../experiments/memory.ts';
+import { availableMemory } from '../engine/load.ts';
+import { kvRoomOf, planSampleKv } from '../experiments/memory.ts';
 
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
        [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
@@ -121,16 +121,13 @@ async function main(): Promise<void> {
     ...(values['ort-profile'] ? { ortProfilePrefix: values['ort-profile'] } : {}),
   });
   // The prompt and every token asked for, before the prefill: a cache that cannot fit would otherwise get the process killed.
-  planSampleKv(
-    {
-      file: req.modelPath,
-      kvType: engine.kvType,
-      remedy: { halve: 'pass --kv-type f16', shorten: 'use a shorter prompt or fewer --max-tokens' },
-      bytesPerToken: kvBytesPerToken(model.config, engine.kvType === 'f16' ? 2 : 4),
-      available: availableMemory(),
-    },
-    { what: 'the prompt', promptTokens: ids.length, decodeTokens: req.maxTokens, fidelity: false },
-  );
+  const remedy = { halve: 'pass --kv-type f16', shorten: 'use a shorter prompt or fewer --max-tokens' };
+  planSampleKv(kvRoomOf(req.modelPath, engine, remedy, availableMemory()), {
+    what: 'the prompt',
+    promptTokens: ids.length,
+    decodeTokens: req.maxTokens,
+    fidelity: false,
+  });
   const r = await generate(engine, ids, {
     method: req.method,
     budget: req.budget,

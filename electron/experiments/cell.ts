@@ -33,8 +33,9 @@ const GREEDY_TOKENS = 32;
  * The full cache's teacher-forced logits and greedy continuation: what every fidelity cell of a sample is
  * compared with. From copies of the prefill (it must stay for the compressed cells), or `inPlace`, where
  * there is no room for a copy: over the prefill's own arrays (KvCache.view) with steps that add nothing
- * to them, the greedy tokens fed again, all of them, at each step — the same logits (the rows of a step
- * are computed independently) for ~GREEDY_TOKENS/2 times the greedy steps' rows.
+ * to them, the greedy tokens fed again, all of them, at each step — the same logits up to float rounding
+ * (a step's rows are computed independently, by kernels that may sum in another order) for
+ * ~GREEDY_TOKENS/2 times the greedy steps' rows.
  */
 export async function fullFidelityReference(
   engine: InferenceEngine,

@@ -23,6 +23,8 @@
  * through near the limit may still run out.
  */
 import { formatBytesFixed } from '@kvlab/core';
+import type { InferenceEngine } from '../engine/inference-engine.ts';
+import { kvBytesPerToken } from '../engine/load.ts';
 import { ModelFileError } from '../engine/model.ts';
 import type { KvType } from '../engine/graph/decoder.ts';
 
@@ -57,6 +59,11 @@ export interface KvRoom {
   readonly bytesPerToken: number;
   /** Memory available with the model loaded and its engine started, before any sample. */
   readonly available: number;
+}
+
+/** The room of a started engine's model: its bytes per token in the engine's cache type, and `available` as measured now. */
+export function kvRoomOf(file: string, engine: Pick<InferenceEngine, 'config' | 'kvType'>, remedy: KvRoom['remedy'], available: number): KvRoom {
+  return { file, kvType: engine.kvType, remedy, bytesPerToken: kvBytesPerToken(engine.config, engine.kvType === 'f16' ? 2 : 4), available };
 }
 
 /**

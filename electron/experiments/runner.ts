@@ -31,8 +31,8 @@ import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
 import { fullFidelityReference, runCell } from './cell.ts';
 import { fitPrompt, maxNew, promptIds, roomFor, sampleContext } from './prompts.ts';
-import { planSampleKv } from './memory.ts';
-import { availableMemory, kvBytesPerToken } from '../engine/load.ts';
+import { kvRoomOf, planSampleKv } from './memory.ts';
+import { availableMemory } from '../engine/load.ts';
 import type { Cell, CellContext, Group, ModelPlan, ModelRun, Run } from './run-state.ts';
 
 export interface RunOptions {
@@ -275,7 +275,7 @@ function modelRun(run: Run, plan: ModelPlan, engine: InferenceEngine, sha256: st
     run,
     model,
     engine,
-    kvRoom: { file: plan.path, kvType: engine.kvType, remedy: RUN_REMEDY, bytesPerToken: kvBytesPerToken(c, engine.kvType === 'f16' ? 2 : 4), available },
+    kvRoom: kvRoomOf(plan.path, engine, RUN_REMEDY, available),
     modelInfo: { path: plan.path, name: c.name, sha256, layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim },
     stamp: {
       ...run.prov,

@@ -12,8 +12,9 @@
 import type { LabEvent, Settings } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
 import type { EngineInfo, EngineOpener, EngineOptions, InferenceEngine, OpenedModel } from '../engine/inference-engine.ts';
-import { availableMemory, kvBytesPerToken } from '../engine/load.ts';
+import { availableMemory } from '../engine/load.ts';
 import type { KvRoom } from '../experiments/memory.ts';
+import { kvRoomOf } from '../experiments/memory.ts';
 
 /** A model the session can open: its registry id and where it lives. */
 export interface ModelRef {
@@ -121,14 +122,7 @@ export class EngineSession {
     this.lastFallbackReason = engine.info.fallbackReason;
     // Measured now, before any call: later figures would count the last call's garbage as used.
     const available = (this.opts.availableMemory ?? availableMemory)();
-    const kvRoom: KvRoom = {
-      file: model.path,
-      kvType: engine.kvType,
-      remedy: APP_REMEDY,
-      bytesPerToken: kvBytesPerToken(opened.config, engine.kvType === 'f16' ? 2 : 4),
-      available,
-    };
-    this.open = { modelId: model.id, model: opened, engine, kvRoom };
+    this.open = { modelId: model.id, model: opened, engine, kvRoom: kvRoomOf(model.path, engine, APP_REMEDY, available) };
     this.opts.emit({ type: 'models.changed' });
     return this.open;
   }
