@@ -29,6 +29,9 @@ export interface FullReference {
 
 const GREEDY_TOKENS = 32;
 
+/** Tokens of a fidelity cell's greedy text (its prediction) for a continuation of `continuationTokens`: at most GREEDY_TOKENS, never stopped at EOS. */
+export const fidelityGreedyTokens = (continuationTokens: number): number => Math.min(GREEDY_TOKENS, continuationTokens);
+
 /**
  * The full cache's teacher-forced logits and greedy continuation: what every fidelity cell of a sample is
  * compared with. From copies of the prefill (it must stay for the compressed cells), or `inPlace`, where
@@ -43,7 +46,7 @@ export async function fullFidelityReference(
   continuation: readonly number[],
   inPlace = false,
 ): Promise<FullReference> {
-  const greedyN = Math.min(GREEDY_TOKENS, continuation.length);
+  const greedyN = fidelityGreedyTokens(continuation.length);
   if (!inPlace) {
     const logits = await teacherForce(engine, pre, KvCache.full(engine.shape, pre.keys, pre.values, pre.n), continuation);
     return { logits, greedy: await greedyFrom(engine, pre, cacheOf(engine, pre, {}), greedyN) };
@@ -108,7 +111,7 @@ async function fidelityCell(ctx: CellContext, cell: Cell, ref: { continuation: r
   const compressMs = performance.now() - t1;
   const held = cache.size();
   const logits = await teacherForce(engine, pre, cache, continuation);
-  const greedyN = Math.min(GREEDY_TOKENS, continuation.length);
+  const greedyN = fidelityGreedyTokens(continuation.length);
   // Teacher forcing extended `cache`; the greedy run starts from a second cache built from the same plan.
   const greedy = method === 'full' ? full.greedy : await greedyFrom(engine, pre, cacheOf(engine, pre, compression), greedyN);
   const vocab = engine.config.vocabSize;

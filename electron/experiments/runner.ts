@@ -29,7 +29,7 @@ import type { CheckRow, ResultRow } from '@kvlab/core';
 import type { SampleContext } from './samples.ts';
 import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
-import { fullFidelityReference, runCell } from './cell.ts';
+import { fidelityGreedyTokens, fullFidelityReference, runCell } from './cell.ts';
 import { fitPrompt, maxNew, promptIds, roomFor, sampleContext } from './prompts.ts';
 import { kvRoomOf, planSampleKv } from './memory.ts';
 import { availableMemory } from '../engine/load.ts';
@@ -402,8 +402,16 @@ async function checkStateLeak(mr: ModelRun, leak: { group: Group; cell: Cell; ch
   const firstRow = run.store.rows().find((x) => x.cellId === leak.cell.id);
   if (!firstRow) return;
   const prediction = String(firstRow['prediction']);
-  const ids = promptIds(model, leak.group.sample, run.def);
-  const r = await generate(engine, ids, { maxTokens: maxNew(leak.group.sample, run.def) });
+  const sample = leak.group.sample;
+  const ids = promptIds(model, sample, run.def);
+  // Generated as the cell made its prediction: a fidelity cell's is its greedy text, GREEDY_TOKENS at most and not stopped at EOS.
+  const r =
+    sample.continuation !== undefined
+      ? await generate(engine, ids, {
+          maxTokens: fidelityGreedyTokens(model.tokenizer.encode(sample.continuation, { addBos: false }).length),
+          stopAtEos: false,
+        })
+      : await generate(engine, ids, { maxTokens: maxNew(sample, run.def) });
   const again = model.tokenizer.decode(r.tokens);
   const passed = again === prediction;
   const check: CheckRow = {

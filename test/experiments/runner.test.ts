@@ -286,7 +286,8 @@ describe('experiment runner on stories260K', () => {
         onEvent: (e) => e.type === 'log' && logs.push(e.message),
         ...(available ? { availableMemory: () => available } : {}),
       });
-      return { rows: cells(out).sort((a, b) => a.cellId.localeCompare(b.cellId)), log: logs.find((m) => m.startsWith('KV cache:')) ?? '' };
+      const checks = readRows(out).filter((r) => r['kind'] === 'check');
+      return { rows: cells(out).sort((a, b) => a.cellId.localeCompare(b.cellId)), log: logs.find((m) => m.startsWith('KV cache:')) ?? '', checks };
     };
     const copied = await run();
     // ~200 + 40 tokens fit, 2 × 200 + 40 do not.
@@ -294,6 +295,13 @@ describe('experiment runner on stories260K', () => {
     assert.match(copied.log, /^KV cache: the largest sample 'fidelity[^']*' holds about .* of f32 K\/V at once; .* is available$/);
     assert.match(inPlace.log, /; 1 fidelity sample\(s\) have no room for a copy .* reads the prefill in place/);
     assert.equal(inPlace.rows.length, 3);
+    // The state-leak check re-makes the full cell's prediction as the cell did: 32 greedy tokens of a 40-token continuation.
+    for (const r of [copied, inPlace])
+      assert.deepEqual(
+        r.checks.map((c) => [c['check'], c['passed']]),
+        [['state-leak', true]],
+        JSON.stringify(r.checks),
+      );
     inPlace.rows.forEach((r, i) => {
       const c = copied.rows[i];
       assert.equal(r.cellId, c?.cellId);
