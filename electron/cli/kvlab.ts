@@ -117,6 +117,15 @@ function cancelOnSignals(): { controller: AbortController; onSigint: () => void 
 function progressPrinter(): (e: RunEvent) => void {
   const tty = process.stderr.isTTY;
   let lastLine = 0;
+  // Off a terminal: a line per ~5 % of the cells, else one a minute at most (a long prefill reports progress without new cells).
+  let printed = { cells: -1, at: -Infinity };
+  const worthALine = (cellsDone: number, cellsTotal: number): boolean => {
+    const now = performance.now();
+    const newCells = cellsDone !== printed.cells && (cellsDone === cellsTotal || cellsDone % Math.max(1, Math.round(cellsTotal / 20)) === 0);
+    if (!newCells && now - printed.at < 60_000) return false;
+    printed = { cells: cellsDone, at: now };
+    return true;
+  };
   return (e) => {
     if (e.type === 'start') {
       process.stderr.write(
@@ -127,7 +136,7 @@ function progressPrinter(): (e: RunEvent) => void {
       const bar = '#'.repeat(Math.round((30 * e.cellsDone) / Math.max(1, e.cellsTotal))).padEnd(30, '.');
       const line = `[${bar}] ${e.cellsDone}/${e.cellsTotal} ${pct}% ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${formatSeconds(e.etaSeconds)}  ${e.current}`;
       if (tty) process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1).padEnd(Math.min(lastLine, (process.stderr.columns || 120) - 1))}`);
-      else if (e.cellsDone === e.cellsTotal || e.cellsDone % Math.max(1, Math.round(e.cellsTotal / 20)) === 0) process.stderr.write(`${line}\n`);
+      else if (worthALine(e.cellsDone, e.cellsTotal)) process.stderr.write(`${line}\n`);
       lastLine = line.length;
     } else if (e.type === 'log') {
       process.stderr.write(`${tty ? '\n' : ''}${e.level}: ${e.message}\n`);

@@ -240,6 +240,7 @@ export class Engine implements InferenceEngine {
     for (let b = 0; b + 1 < plan.bounds.length; b++) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
       await this.prefillChunk(tokens, plan, state, b);
+      opts.onProgress?.(plan.bounds[b + 1] ?? plan.n, plan.n);
     }
     return {
       n: plan.n,

@@ -9,7 +9,7 @@
 import type { BudgetSpec, CompressionConfig, CompressionPlan, ResolvedBudget } from '@kvlab/core';
 import { createRng, fitBudget, getScorer, observedWindow, parseParams, planCompression, resolveBudget, windowsNeeded } from '@kvlab/core';
 import { DecodeEvictor } from './decode-eviction.ts';
-import type { InferenceEngine, PrefillResult } from './inference-engine.ts';
+import type { InferenceEngine, PrefillOptions, PrefillResult } from './inference-engine.ts';
 import type { CacheSize } from './kv-cache.ts';
 import { KvCache } from './kv-cache.ts';
 
@@ -124,10 +124,15 @@ export function unionNeeds(needs: readonly PrefillNeeds[]): PrefillNeeds {
 }
 
 /** One full-attention prefill of `prompt` with the statistics `needs` asks for. */
-export async function prefillWith(engine: InferenceEngine, prompt: readonly number[], needs: PrefillNeeds, signal?: AbortSignal): Promise<PrefillResult> {
+export async function prefillWith(
+  engine: InferenceEngine,
+  prompt: readonly number[],
+  needs: PrefillNeeds,
+  opts: Pick<PrefillOptions, 'signal' | 'onProgress'> = {},
+): Promise<PrefillResult> {
   // Clamped to the prompt as the methods look them up: a 3-token prompt gets α = 3 for an α = 8 method.
   const windows = [...new Set(needs.windows.map((a) => observedWindow(a, prompt.length)))].sort((a, b) => a - b);
-  return engine.prefill(prompt, { windows, accumulate: needs.accumulate, ...(signal ? { signal } : {}) });
+  return engine.prefill(prompt, { windows, accumulate: needs.accumulate, ...opts });
 }
 
 /** Runs the prefill a method needs (windows, H2O accumulation). */
@@ -146,7 +151,7 @@ export async function prefillForMethods(
   methods: readonly Method[],
   signal?: AbortSignal,
 ): Promise<PrefillResult> {
-  return prefillWith(engine, prompt, prefillNeeds(methods), signal);
+  return prefillWith(engine, prompt, prefillNeeds(methods), signal ? { signal } : {});
 }
 
 /** What compressing a prefill decided: no plan for the full cache. */

@@ -21,6 +21,8 @@ export interface PrefillOptions {
   /** Return the last `queries` post-RoPE queries per layer (LMBO). */
   readonly queries?: number;
   readonly signal?: AbortSignal;
+  /** Called after each chunk with the tokens prefilled so far and the prompt's length: a long prefill's progress (an 8B model's 32K prompt takes many minutes on a CPU). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface PrefillResult {

@@ -347,7 +347,10 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const needed = group.cells.filter((c) => !run.store.has(c.id));
   const tp = performance.now();
   const needs = unionNeeds(needed.map((c) => run.needs.get(c.method) ?? prefillNeeds([c.method.config])));
-  const pre = await prefillWith(engine, fit.ids, needs, run.opts.signal);
+  const pre = await prefillWith(engine, fit.ids, needs, {
+    ...(run.opts.signal ? { signal: run.opts.signal } : {}),
+    onProgress: prefillProgress(run, group, tp),
+  });
   p.prefills++;
   p.tokens += fit.ids.length;
   p.busyMs += performance.now() - tp;
@@ -373,6 +376,31 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
 function lastUseOrder(cells: readonly Cell[], fidelity: boolean): Cell[] {
   if (fidelity) return [...cells];
   return [...cells.filter((c) => c.method.config !== 'full'), ...cells.filter((c) => c.method.config === 'full')];
+}
+
+/**
+ * A sample's prefill as 'progress' events, at most one a second (and its end): an 8B model's 32K-token
+ * prompt takes many minutes before the sample's first cell. The ETA is the last cell's, less the time
+ * since this sample started: the prefill has no weight of its own in the ETA's reckoning.
+ */
+function prefillProgress(run: Run, group: Group, startedAt: number): (done: number, total: number) => void {
+  const p = run.progress;
+  const eta = weightedEta(p.busyMs / 1000, p.doneWeight, p.pendingWeight - p.doneWeight);
+  let last = -Infinity;
+  return (done, total) => {
+    const now = performance.now();
+    if (now - last < 1000 && done < total) return;
+    last = now;
+    const elapsed = now - startedAt;
+    run.emit({
+      type: 'progress',
+      cellsDone: p.skipped + p.cellsRun,
+      cellsTotal: p.cellsTotal,
+      tokensPerSecond: (p.tokens + done) / ((p.busyMs + elapsed) / 1000),
+      etaSeconds: eta > 0 ? Math.max(0, eta - elapsed / 1000) : 0,
+      current: `${group.sample.id}: prefill ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} tokens`,
+    });
+  };
 }
 
 /** Stores a finished cell and says so: a 'cell' event and a 'progress' event. */

@@ -203,6 +203,19 @@ describe('engine vs reference forward pass', () => {
     await engine.dispose();
   });
 
+  it('reports a prefill chunk by chunk: the tokens done after each chunk, of the prompt', async () => {
+    const m = randomModel({ ...base, heads: 4, kvHeads: 2, headDim: 8, layers: 2, seed: 5 });
+    const engine = await createEngine(inMemoryModel(m), 5);
+    const seen: [number, number][] = [];
+    await engine.prefill(prompt, { onProgress: (done, total) => seen.push([done, total]) });
+    assert.deepEqual(seen, [
+      [5, 13],
+      [10, 13],
+      [13, 13],
+    ]);
+    await engine.dispose();
+  });
+
   it("a step that does not commit, over a view of the prefill's own arrays, gives the reference's logits at every fed position and changes nothing", async () => {
     const m = randomModel({ ...base, heads: 8, kvHeads: 4, headDim: 8, layers: 3, seed: 9 });
     const engine = await createEngine(inMemoryModel(m), 16);

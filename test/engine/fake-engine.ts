@@ -146,6 +146,8 @@ export class FakeEngine implements InferenceEngine {
     const logits = new Float32Array(rows.length * VOCAB);
     const last = layers[L - 1];
     rows.forEach((i, r) => logits.set(this.logits(tokens[i] ?? 0, last?.outputs[i] ?? []), r * VOCAB));
+    // One chunk: the whole prompt at once.
+    opts.onProgress?.(n, n);
     return {
       n,
       logits,

@@ -88,7 +88,10 @@ describe('experiment runner over the fake engine', () => {
     assert.equal(opener.log.engines[1]?.stepsOnPrefillArrays, 3 + 1, 'three NIAH samples and the state-leak check');
     const start = events.find((e) => e.type === 'start');
     assert.deepEqual(start, { type: 'start', cellsTotal: r.cellsTotal, cellsDone: 0, prefills: SAMPLES, prefillsSaved: SAMPLES * (CELLS_PER_SAMPLE - 1) });
-    const progress = events.filter((e) => e.type === 'progress');
+    const all = events.filter((e) => e.type === 'progress');
+    // The fake prefills a sample in one chunk: one prefill event each (prefillProgress), then one per cell.
+    const progress = all.filter((e) => !e.current.includes(': prefill '));
+    assert.equal(all.length - progress.length, SAMPLES, 'one prefill event per sample');
     assert.equal(progress.length, rows.length, 'one progress event per cell');
     assert.deepEqual(
       progress.map((e) => e.cellsDone),

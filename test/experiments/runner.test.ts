@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { ExperimentError, WorkloadError } from '@kvlab/core';
 import { mergeResults } from '../../electron/experiments/merge.ts';
 import type { ResultRow } from '@kvlab/core';
+import type { RunEvent } from '../../electron/experiments/runner.ts';
 import { runExperiment } from '../../electron/experiments/runner.ts';
 import { readRows, RESULTS_FILE, StoreError } from '../../electron/experiments/store.ts';
 import { ModelFileError } from '../../electron/engine/model.ts';
@@ -116,7 +117,13 @@ describe('experiment runner on stories260K', () => {
       engine: { threads: 1 },
     };
     const events: string[] = [];
-    const summary = await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir(), onEvent: (e) => events.push(e.type) });
+    const summary = await runExperiment(def, {
+      outDir: out,
+      baseDir: out,
+      cacheDir: testCacheDir(),
+      // A prefill's progress (prefillProgress) apart from the cells'.
+      onEvent: (e) => events.push(e.type === 'progress' && e.current.includes(': prefill ') ? 'prefill' : e.type),
+    });
     const groups = 4 + 2;
     const perGroup = 12 * 3 + 1;
     assert.equal(summary.cellsTotal, groups * perGroup);
@@ -124,6 +131,7 @@ describe('experiment runner on stories260K', () => {
     assert.equal(summary.prefills, groups, 'one prefill per sample');
     assert.equal(summary.prefillsSaved, groups * perGroup - groups);
     assert.ok(events.includes('start') && events.filter((e) => e === 'progress').length === groups * perGroup);
+    assert.ok(events.filter((e) => e === 'prefill').length >= groups, 'every prefill reports at least its end');
 
     const rows = cells(out);
     assert.equal(new Set(rows.map((r) => r.cellId)).size, groups * perGroup);
@@ -263,6 +271,31 @@ describe('experiment runner on stories260K', () => {
       cells(join(out, 'res')).map((r) => r.sampleId),
       ['longbench-multifieldqa_en/short'],
     );
+  });
+
+  it("a sample's prefill reports its progress before its first cell", async () => {
+    const out = dir();
+    const events: RunEvent[] = [];
+    await runExperiment(
+      {
+        name: 'prefill-progress',
+        models: [model()],
+        methods: ['full'],
+        budgets: ['100%'],
+        workloads: [{ kind: 'niah', variant: 'passkey', contextLengths: [256, 400], depths: [50] }],
+        engine: { threads: 1, prefillChunk: 64 },
+      },
+      { outDir: out, baseDir: out, cacheDir: testCacheDir(), onEvent: (e) => events.push(e) },
+    );
+    for (const row of cells(out)) {
+      const mine = events.flatMap((e) => (e.type === 'progress' && e.current.startsWith(`${row.sampleId}: prefill `) ? [e.current] : []));
+      // Chunks of 64 tokens, one event a second at most, and always the last.
+      assert.ok(mine.length >= 1, `${row.sampleId}: ${JSON.stringify(mine)}`);
+      assert.equal(mine.at(-1), `${row.sampleId}: prefill ${row.promptTokens} of ${row.promptTokens} tokens`);
+      const at = events.findIndex((e) => e.type === 'progress' && e.current === mine.at(-1));
+      const cell = events.findIndex((e) => e.type === 'cell' && e.row.cellId === row.cellId);
+      assert.ok(at < cell, 'the prefill is reported before its cell');
+    }
   });
 
   it("a fidelity sample without room for a copy of its prompt's K/V reads the prefill in place, with the same rows", async () => {
