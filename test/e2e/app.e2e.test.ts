@@ -602,7 +602,8 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
       'the resumed run to show running with ETA, rate and current cell',
     );
     assert.equal(seen.status, 'running', `the resumed run was never shown running with its ETA, rate and current cell: ${JSON.stringify(seen)}`);
-    assert.match(seen.current, /^niah-passkey\/c\d+\/d\d+\/s0 /);
+    // The cell it is on, or its sample's prefill in progress (the runner's prefillProgress).
+    assert.match(seen.current, /^niah-passkey\/c\d+\/d\d+\/s0( |: prefill [\d,]+ of [\d,]+ tokens$)/);
     assert.match((await page.textContent(sel('run-summary-title'))) ?? '', /so far/);
     await page.click(sel('run-cancel'));
     await until(
