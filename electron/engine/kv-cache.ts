@@ -195,9 +195,14 @@ export class KvCache {
     return this.promptLength + this.generated;
   }
 
-  /** Layer l, to be changed: a view (KvCache.view) refuses. */
-  private writable(l: number): LayerCache {
+  /** Throws when the cache is a view (KvCache.view): every change goes through here. */
+  private refuseIfView(): void {
     if (this.frozen) throw new TypeError('this cache is a view of a prefill (KvCache.view): steps over it must not commit (StepOptions.commit false)');
+  }
+
+  /** Layer l, to be changed. */
+  private writable(l: number): LayerCache {
+    this.refuseIfView();
     return this.layer(l);
   }
 
@@ -264,7 +269,7 @@ export class KvCache {
 
   /** Marks S tokens as generated (after every layer appended them). */
   advance(S: number): void {
-    if (this.frozen) this.writable(0);
+    this.refuseIfView();
     this.generated += S;
   }
 

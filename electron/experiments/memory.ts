@@ -66,6 +66,11 @@ export function kvRoomOf(file: string, engine: Pick<InferenceEngine, 'config' | 
   return { file, kvType: engine.kvType, remedy, bytesPerToken: kvBytesPerToken(engine.config, engine.kvType === 'f16' ? 2 : 4), available };
 }
 
+/** planSampleKv for a prompt that is generated from (the Playground, the layer profile, demo:engine): throws when it cannot fit. */
+export function checkPromptKv(room: KvRoom, promptTokens: number, decodeTokens: number): void {
+  planSampleKv(room, { what: 'the prompt', promptTokens, decodeTokens, fidelity: false });
+}
+
 /**
  * How the sample will hold its K/V in `room`: a fidelity sample copies its prefill for the full-cache
  * reference when that fits, else reads it in place. Throws ModelFileError E_MODEL_TOO_LARGE, with the

@@ -14,7 +14,7 @@ import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { tokenCounter } from '../experiments/samples.ts';
 import type { EngineSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
-import { planSampleKv } from '../experiments/memory.ts';
+import { checkPromptKv } from '../experiments/memory.ts';
 
 export interface PlaygroundOptions {
   readonly registry: ModelRegistry;
@@ -124,7 +124,7 @@ export class Playground {
     return this.opts.session.withEngine(this.opts.registry.get(input.modelId), async ({ engine, model, kvRoom }) => {
       const tok = model.tokenizer as ChatTokenizer;
       const ids = encodePrompt(tok, input.prompt, input.chatTemplate);
-      planSampleKv(kvRoom, { what: 'the prompt', promptTokens: ids.length, decodeTokens: input.maxNewTokens, fidelity: false });
+      checkPromptKv(kvRoom, ids.length, input.maxNewTokens);
       // One full-attention prefill with every statistic the configurations need, shared by all of them.
       const pre = await prefillForMethods(engine, ids, ['full', ...configs.map((c) => c.method)]);
       const one = { engine, tok, ids, pre, maxTokens: input.maxNewTokens };

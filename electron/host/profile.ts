@@ -5,7 +5,7 @@
  */
 import type { LabHandlers, LabParsedInput, LayerProfile } from '@kvlab/core';
 import { layerUncertainty } from '@kvlab/core';
-import { planSampleKv } from '../experiments/memory.ts';
+import { checkPromptKv } from '../experiments/memory.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import type { EngineSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
@@ -25,7 +25,7 @@ export class Profiler {
   private profile(input: LabParsedInput<'profileModel'>): Promise<LayerProfile> {
     return this.opts.session.withEngine(this.opts.registry.get(input.modelId), async ({ engine, model, kvRoom }) => {
       const ids = model.tokenizer.encode(input.prompt);
-      planSampleKv(kvRoom, { what: 'the prompt', promptTokens: ids.length, decodeTokens: 0, fidelity: false });
+      checkPromptKv(kvRoom, ids.length, 0);
       const p = await profilePrompt(engine, ids, { tau: input.tau, windowSize: input.windowSize, tauO: input.tauO, lmbo: input.lmbo });
       return {
         modelId: input.modelId,
