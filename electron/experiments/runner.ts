@@ -311,7 +311,8 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
       return {
         what: `sample '${s.id}'`,
         promptTokens: fidelity ? planned : Math.min(planned, roomFor(model, s, run.def)),
-        decodeTokens: maxNew(s, run.def),
+        // A fidelity sample decodes its continuation, whatever the experiment's answer allowance (generation.maxNewTokens).
+        decodeTokens: fidelity ? s.maxNewTokens : maxNew(s, run.def),
         fidelity,
       };
     })

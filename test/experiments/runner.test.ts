@@ -298,6 +298,23 @@ describe('experiment runner on stories260K', () => {
     }
   });
 
+  it("a fidelity sample's planned K/V count its continuation, not the experiment's answer allowance", async () => {
+    const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
+    const out = dir();
+    const def = {
+      name: 'kv-fidelity-allowance',
+      models: [model()],
+      methods: ['full'],
+      budgets: ['100%'],
+      workloads: [{ kind: 'fidelity', texts: 'sampled', promptTokens: [100], continuationTokens: 16, samples: 1 }],
+      // The allowance of generated answers; 100 + 400 tokens would not fit in 300.
+      generation: { maxNewTokens: 400 },
+      engine: { threads: 1 },
+    };
+    await runExperiment(def, { outDir: out, baseDir: out, cacheDir: testCacheDir(), availableMemory: () => 300 * perToken });
+    assert.equal(cells(out).length, 1);
+  });
+
   it("a fidelity sample without room for a copy of its prompt's K/V reads the prefill in place, with the same rows", async () => {
     const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
     const def = {
