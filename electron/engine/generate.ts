@@ -137,7 +137,7 @@ export async function prefillWith(
 
 /** Runs the prefill a method needs (windows, H2O accumulation). */
 export async function prefillFor(engine: InferenceEngine, prompt: readonly number[], method: Method, signal?: AbortSignal): Promise<PrefillResult> {
-  return prefillForMethods(engine, prompt, [method], signal);
+  return prefillForMethods(engine, prompt, [method], signal ? { signal } : {});
 }
 
 /**
@@ -149,9 +149,9 @@ export async function prefillForMethods(
   engine: InferenceEngine,
   prompt: readonly number[],
   methods: readonly Method[],
-  signal?: AbortSignal,
+  opts: Pick<PrefillOptions, 'signal' | 'onProgress'> = {},
 ): Promise<PrefillResult> {
-  return prefillWith(engine, prompt, prefillNeeds(methods), signal ? { signal } : {});
+  return prefillWith(engine, prompt, prefillNeeds(methods), opts);
 }
 
 /** What compressing a prefill decided: no plan for the full cache. */

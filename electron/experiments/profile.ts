@@ -19,6 +19,8 @@ export interface ProfileOptions {
   /** Skip LMBO (it costs about one full attention pass per grid point block). */
   readonly lmbo?: boolean;
   readonly signal?: AbortSignal;
+  /** The prefill's progress (PrefillOptions.onProgress). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Profiles one prompt; returns the row fields that depend on the prompt. */
@@ -30,7 +32,8 @@ export async function profilePrompt(
   const tau = opts.tau ?? 0.9;
   const alpha = Math.min(opts.windowSize ?? 8, ids.length);
   const tauO = opts.tauO ?? 0.95;
-  const pre = await engine.prefill(ids, { windows: [alpha], queries: alpha, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const { signal, onProgress } = opts;
+  const pre = await engine.prefill(ids, { windows: [alpha], queries: alpha, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
   const c = engine.config;
   const perHead = pre.observations.map((o) => [...lmbaPerHead(o, { tau, source: 'windowMean', windowSize: alpha })]);
   const lmba = perHead.map((h) => h.reduce((a, b) => a + b, 0) / Math.max(1, h.length));
@@ -38,6 +41,8 @@ export async function profilePrompt(
   const curves: { budget: number; similarity: number }[][] = [];
   if (opts.lmbo ?? true) {
     pre.observations.forEach((o, l) => {
+      // LMBO costs about one attention pass per grid point per layer: a long prompt's cancel is honoured between layers.
+      signal?.throwIfAborted();
       const q = pre.queries?.[l];
       if (!q || !o.keys || !o.values) return;
       const r = computeLmbo({ queries: f32([c.numHeads, alpha, c.headDim], q), keys: o.keys, values: o.values }, { threshold: tauO, grid: 16 });

@@ -58,11 +58,32 @@ const APP_REMEDY = { halve: 'choose the float16 KV cache in Settings', shorten: 
 /** A promise chain: one engine call at a time. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Calls running or queued. */
+  private pending = 0;
+  /** Whether a call would wait for another. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
+    this.pending++;
+    const r = this.tail.then(fn).finally(() => this.pending--);
     this.tail = r.catch(() => undefined);
     return r;
   }
+}
+
+/** Rejects with the signal's reason once it aborts (never resolves). */
+function abortOf(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** What a long call (host/calls.ts) gives withEngine: its cancel signal, and where to say that it waits or loads. */
+export interface EngineWatch {
+  readonly signal?: AbortSignal;
+  readonly onStage?: (stage: 'waiting' | 'loading') => void;
 }
 
 export class EngineSession {
@@ -93,12 +114,26 @@ export class EngineSession {
     return this.lastFallbackReason;
   }
 
-  /** Runs fn with the model's engine, opening it (and releasing another) first. One call at a time. */
-  withEngine<T>(model: ModelRef, fn: (s: OpenSession) => Promise<T>): Promise<T> {
-    return this.lock.run(async () => {
+  /**
+   * Runs fn with the model's engine, opening it (and releasing another) first. One call at a time. With a
+   * watch, a call cancelled while it waits for the engine or while the model loads stops before fn.
+   */
+  withEngine<T>(model: ModelRef, fn: (s: OpenSession) => Promise<T>, watch: EngineWatch = {}): Promise<T> {
+    const { signal } = watch;
+    const waits = this.lock.busy;
+    if (waits) watch.onStage?.('waiting');
+    const ran = this.lock.run(async () => {
       if (this.closed) throw new ApiError('E_CANCELLED', 'the lab is shutting down');
-      return fn(await this.ensureOpen(model));
+      signal?.throwIfAborted();
+      if (this.open?.modelId !== model.id) watch.onStage?.('loading');
+      const open = await this.ensureOpen(model);
+      signal?.throwIfAborted();
+      return fn(open);
     });
+    if (!waits || !signal) return ran;
+    // A call cancelled while it waits answers at once, not when the call ahead ends; its turn then finds it aborted.
+    ran.catch(() => undefined);
+    return Promise.race([ran, abortOf(signal)]);
   }
 
   /** Drops the open engine so that the next call opens one with the current settings. */

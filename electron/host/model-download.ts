@@ -1,11 +1,13 @@
 /**
  * downloadModel: fetches a model from the Hugging Face Hub (hf-download.ts)
  * into the models folder, then opens it like openModel. model.download events
- * report the bytes; one download at a time per repo; close() aborts them all.
+ * report the bytes; one download at a time per repo; cancelCall stops one
+ * given a requestId, close() aborts them all.
  */
 import type { LabEvent, LabHandlers, LabParsedInput, ModelCard } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
 import { toApiError } from './errors.ts';
+import type { CallControl } from './calls.ts';
 import { downloadHfModel, hfLocalDir } from './hf-download.ts';
 import type { ModelRegistry } from './model-registry.ts';
 
@@ -14,6 +16,8 @@ export interface ModelDownloadsOptions {
   readonly modelsDir: string;
   readonly registry: ModelRegistry;
   readonly emit: (e: LabEvent) => void;
+  /** Lets cancelCall stop a download given a requestId. */
+  readonly calls: CallControl;
 }
 
 export class ModelDownloads {
@@ -32,11 +36,16 @@ export class ModelDownloads {
     for (const c of this.inFlight.values()) c.abort(new ApiError('E_CANCELLED', 'the lab is shutting down'));
   }
 
-  private async download(input: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
+  private download(input: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
+    return this.opts.calls.cancellable(input.requestId, (cancelled) => this.fetchModel(input, cancelled));
+  }
+
+  private async fetchModel(input: LabParsedInput<'downloadModel'>, cancelled: AbortSignal): Promise<ModelCard> {
     if (this.closed) throw new ApiError('E_CANCELLED', 'the lab is shutting down');
     const key = hfLocalDir(this.opts.modelsDir, input.repo);
     if (this.inFlight.has(key)) throw new ApiError('E_BUSY', `${input.repo} is already being downloaded`);
     const controller = new AbortController();
+    cancelled.addEventListener('abort', () => controller.abort(cancelled.reason), { once: true });
     this.inFlight.set(key, controller);
     const file = input.file ?? '';
     let last = { bytesDone: 0, bytesTotal: 0 };

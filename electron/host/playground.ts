@@ -12,13 +12,17 @@ import type { InferenceEngine, OpenedModel, PrefillResult } from '../engine/infe
 import type { Tokenizer } from '../engine/model.ts';
 import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { tokenCounter } from '../experiments/samples.ts';
-import type { EngineSession } from './engine-session.ts';
+import type { EngineSession, OpenSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import { checkPromptKv } from '../experiments/memory.ts';
+import type { CallControl, CallHandle } from './calls.ts';
+import { engineWatch, ofTotal, prefillProgress } from './calls.ts';
 
 export interface PlaygroundOptions {
   readonly registry: ModelRegistry;
   readonly session: EngineSession;
+  /** Reports runPlayground's progress and cancels it. */
+  readonly calls: CallControl;
 }
 
 /** One configuration, parsed: what generate() takes plus how the answer labels it. */
@@ -79,16 +83,20 @@ interface GenerateOne {
   readonly maxTokens: number;
   /** Nothing reads the prefill after this configuration (generate's lastUseOfPrefill). */
   readonly lastUse?: boolean;
+  readonly call: CallHandle;
 }
 
 /** Generates one configuration from the shared prefill and reports it as the Playground shows it. */
 async function runConfig(c: PlaygroundConfig, g: GenerateOne): Promise<PlaygroundResult> {
+  let made = 0;
   const r = await generate(g.engine, g.ids, {
     method: c.method,
     ...(c.budget ? { budget: c.budget } : {}),
     maxTokens: g.maxTokens,
     prefill: g.pre,
     lastUseOfPrefill: g.lastUse ?? false,
+    signal: g.call.signal,
+    onToken: () => g.call.progress('generate', ++made, g.maxTokens, `${c.label}: ${ofTotal(made, g.maxTokens)} tokens`),
   });
   const held = r.heldAfterCompression;
   const plan = r.plan;
@@ -121,21 +129,32 @@ export class Playground {
 
   private run(input: LabParsedInput<'runPlayground'>): Promise<LabOutput<'runPlayground'>> {
     const configs = parseConfigs(input.configs);
-    return this.opts.session.withEngine(this.opts.registry.get(input.modelId), async ({ engine, model, kvRoom }) => {
-      const tok = model.tokenizer as ChatTokenizer;
-      const ids = encodePrompt(tok, input.prompt, input.chatTemplate);
-      checkPromptKv(kvRoom, ids.length, input.maxNewTokens);
-      // One full-attention prefill with every statistic the configurations need, shared by all of them.
-      const pre = await prefillForMethods(engine, ids, ['full', ...configs.map((c) => c.method)]);
-      const one = { engine, tok, ids, pre, maxTokens: input.maxNewTokens };
-      // The compressed configurations first; the full cache last takes the prefill's K/V over instead of copying them, so
-      // the prompt's K/V are held once (a 32K prompt on Llama-3-8B is 8 GiB of float32). The answer lists full first.
-      const compressed: PlaygroundResult[] = [];
-      for (const c of configs) compressed.push(await runConfig(c, one));
-      const results = [await runConfig(FULL, { ...one, lastUse: true }), ...compressed];
-      const warnings = contextWarnings(model, ids.length, input.maxNewTokens);
-      return { tokens: ids.map((id) => tok.piece(id)), results, ...(warnings.length ? { warnings } : {}) };
-    });
+    const ref = this.opts.registry.get(input.modelId);
+    return this.opts.calls.track('runPlayground', input.requestId, (call) =>
+      this.opts.session.withEngine(ref, (s) => this.generateAll(s, input, configs, call), engineWatch(call, ref.name)),
+    );
+  }
+
+  private async generateAll(
+    { engine, model, kvRoom }: OpenSession,
+    input: LabParsedInput<'runPlayground'>,
+    configs: readonly PlaygroundConfig[],
+    call: CallHandle,
+  ): Promise<LabOutput<'runPlayground'>> {
+    const tok = model.tokenizer as ChatTokenizer;
+    const ids = encodePrompt(tok, input.prompt, input.chatTemplate);
+    checkPromptKv(kvRoom, ids.length, input.maxNewTokens);
+    // One full-attention prefill with every statistic the configurations need, shared by all of them.
+    const methods = ['full' as const, ...configs.map((c) => c.method)];
+    const pre = await prefillForMethods(engine, ids, methods, { signal: call.signal, onProgress: prefillProgress(call) });
+    const one = { engine, tok, ids, pre, maxTokens: input.maxNewTokens, call };
+    // The compressed configurations first; the full cache last takes the prefill's K/V over instead of copying them, so
+    // the prompt's K/V are held once (a 32K prompt on Llama-3-8B is 8 GiB of float32). The answer lists full first.
+    const compressed: PlaygroundResult[] = [];
+    for (const c of configs) compressed.push(await runConfig(c, one));
+    const results = [await runConfig(FULL, { ...one, lastUse: true }), ...compressed];
+    const warnings = contextWarnings(model, ids.length, input.maxNewTokens);
+    return { tokens: ids.map((id) => tok.piece(id)), results, ...(warnings.length ? { warnings } : {}) };
   }
 
   private example(input: LabParsedInput<'playgroundExample'>): Promise<LabOutput<'playgroundExample'>> {

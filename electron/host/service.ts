@@ -9,6 +9,7 @@
  *   engine-session.ts  the one open engine and its lock (no handlers of its own)
  *   playground.ts      runPlayground, playgroundExample
  *   profile.ts         profileModel
+ *   calls.ts           cancelCall; call.progress of the Playground and the profile
  *   run-store.ts       the run folders (run.json, run.log), read back on start-up
  *   run-queue.ts       startRun, listRuns, getRun, cancelRun, resumeRun
  *   run-results.ts     getResults, getSample, exportReport
@@ -30,6 +31,7 @@ import { LAB_CALLS } from '@kvlab/core';
 import { openModel as openRealModel } from '../engine/engine.ts';
 import type { EngineOpener } from '../engine/inference-engine.ts';
 import { appInfoHandlers } from './app-info.ts';
+import { CallControl } from './calls.ts';
 import { EngineSession } from './engine-session.ts';
 import { toApiError } from './errors.ts';
 import { ModelDownloads } from './model-download.ts';
@@ -97,20 +99,23 @@ function composeParts(opts: LabServiceOptions) {
   const session = new EngineSession({ openModel, settings: () => settings.current, cacheDir, emit, ...room });
   const registry = new ModelRegistry({ defaultModel: opts.defaultModel, baseDir, loadedModelId: () => session.loadedModelId, emit });
   const modelsDir = resolve(opts.modelsDir ?? join(dirname(resultsDir), 'models'));
-  const downloads = new ModelDownloads({ modelsDir, registry, emit });
+
   const store = new RunStore({ resultsDir, emit });
   const queue = new RunQueue({ store, registry, baseDir, cacheDir, openModel, mode: opts.mode ?? 'serve', emit, ...room });
+  const calls = new CallControl({ emit });
+  const downloads = new ModelDownloads({ modelsDir, registry, emit, calls });
   const handlers: LabHandlers = {
     ...appInfoHandlers({ settings, session, mode: opts.mode ?? 'serve', defaultModelId: registry.defaultModelId, resultsDir }),
     ...settingsHandlers({ store: settings, session }),
     ...registry.handlers(),
     ...downloads.handlers(),
-    ...new Playground({ registry, session }).handlers(),
-    ...new Profiler({ registry, session }).handlers(),
+    ...new Playground({ registry, session, calls }).handlers(),
+    ...new Profiler({ registry, session, calls }).handlers(),
+    ...calls.handlers(),
     ...queue.handlers(),
     ...new RunResults({ store, loadedModel: () => session.loadedModel, openModel, baseDir, cacheDir }).handlers(),
   };
-  return { handlers, session, downloads, queue };
+  return { handlers, session, downloads, queue, calls };
 }
 
 /**
@@ -118,7 +123,7 @@ function composeParts(opts: LabServiceOptions) {
  * Inputs are already validated by the transport (core's parseInput/dispatch).
  */
 export function createLabService(opts: LabServiceOptions): LabService {
-  const { handlers, session, downloads, queue } = composeParts(opts);
+  const { handlers, session, downloads, queue, calls } = composeParts(opts);
   let closed = false;
   return {
     ...withApiErrors(handlers),
@@ -127,6 +132,7 @@ export function createLabService(opts: LabServiceOptions): LabService {
       closed = true;
       // The engine refuses new calls at once; its release waits for the call in flight.
       const released = session.close();
+      calls.close();
       downloads.close();
       await queue.close();
       await released;

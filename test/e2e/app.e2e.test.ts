@@ -437,6 +437,40 @@ describe('the lab end to end: kvlab serve + real engine + headless Chromium', { 
     await shot('playground');
   });
 
+  it('Playground: a long run shows its progress, and Cancel stops it in the engine; the last results stay', async () => {
+    await go('playground');
+    const before = await page.locator(sel('pg-text')).allInnerTexts();
+    assert.ok(before.length > 0, 'the last test left results');
+    // A story, not the model's retrieval format: the three compressed configurations do not stop early and generate all
+    // 1,024 tokens each (~4 s on the demo model, measured), so Cancel lands well before the end.
+    const prompt = await page.inputValue(sel('playground-prompt'));
+    await page.fill(
+      sel('playground-prompt'),
+      Array.from({ length: 20 }, () => 'Once upon a time, there was a little dog named Max. He liked to play.').join(' '),
+    );
+    await page.fill(sel('playground-max-tokens'), '1024');
+    await page.click(sel('playground-add-config'));
+    await page.click(sel('playground-add-config'));
+    await page.click(sel('playground-run'));
+    // The engine's call.progress events, through the server's event stream: the prefill's tokens, then a configuration's.
+    const line = await until(
+      () => page.locator(sel('playground-progress-text')).innerText(),
+      (t) => / of [\d,]+ tokens$/.test(t),
+      'a progress line with a token count',
+    );
+    assert.match(line, /^(prefill|[\w/+-]+:) [\d,]+ of [\d,]+ tokens$/);
+    await page.click(sel('playground-progress-cancel'));
+    await page.waitForSelector(sel('playground-progress'), { state: 'detached', timeout: 30_000 });
+    assert.equal(await page.locator(sel('playground-error')).count(), 0, 'a cancel is not an error');
+    const info = await page.locator(`${sel('notice-info')} span`).allInnerTexts();
+    assert.ok(info.includes('The Playground run was cancelled.'), JSON.stringify(info));
+    assert.deepEqual(await page.locator(sel('pg-text')).allInnerTexts(), before, 'the last results stay');
+    await page.click(sel('playground-remove-2'));
+    await page.click(sel('playground-remove-1'));
+    await page.fill(sel('playground-prompt'), prompt);
+    await assertNoErrors('Playground (cancelled)');
+  });
+
   it('Layer profile: per-layer bars for the model', async () => {
     await go('profile');
     await page.fill(sel('profile-tokens'), '256');

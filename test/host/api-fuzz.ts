@@ -102,7 +102,8 @@ export function templates(ids: { modelId: string }): Record<LabCall, Record<stri
     describeMethods: {},
     runPlayground: { modelId: ids.modelId, prompt: 'Once upon a time', maxNewTokens: 2, configs: [{ method: 'snapkv', budget: '50%' }], chatTemplate: false },
     playgroundExample: { modelId: ids.modelId, kind: 'passkey', contextLength: 128, depth: 50, template: 'train-0', seed: 1 },
-    profileModel: { modelId: ids.modelId, prompt: 'Once upon a time there was a dog.', tau: 0.9, windowSize: 4, tauO: 0.95, lmbo: true },
+    profileModel: { modelId: ids.modelId, prompt: 'Once upon a time there was a dog.', tau: 0.9, windowSize: 4, tauO: 0.95, lmbo: true, requestId: 'fuzz-1' },
+    cancelCall: { requestId: 'fuzz-call-that-is-not-in-flight' },
     startRun: {
       name: 'fuzz',
       experiment: {

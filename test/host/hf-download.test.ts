@@ -89,8 +89,9 @@ function serveFile(res: ServerResponse, repo: string, rel: string): void {
     return;
   }
   res.writeHead(200, { 'content-length': String(b.length), 'content-type': 'application/octet-stream' });
-  // Several chunks, a little apart, so the stream really is streamed.
+  // Several chunks, a little apart, so the stream really is streamed; 'slow/model' a second apart (a cancel lands mid-file).
   const step = Math.max(1, Math.ceil(b.length / 4));
+  const gap = repo === 'slow/model' ? 1000 : 5;
   let off = 0;
   const next = (): void => {
     if (off >= b.length) {
@@ -99,7 +100,7 @@ function serveFile(res: ServerResponse, repo: string, rel: string): void {
     }
     res.write(b.subarray(off, off + step));
     off += step;
-    setTimeout(next, 5);
+    setTimeout(next, gap);
   };
   next();
 }
@@ -145,6 +146,7 @@ describe('downloadModel from a local imitation of the Hugging Face Hub', () => {
     repos.set('test-org/tiny-gguf', new Map([['quants/tiny-Q8.gguf', readFileSync(join(src, 'tiny.gguf'))]]));
     repos.set('ghosts/tiny', new Map([['README.md', Buffer.from('nothing')]]));
     repos.set('broken/model', new Map([['x.gguf', readFileSync(join(src, 'tiny.gguf'))]]));
+    repos.set('slow/model', new Map([['x.gguf', readFileSync(join(src, 'tiny.gguf'))]]));
 
     server = createServer(hub);
     endpoint = await listen(server);
@@ -256,6 +258,26 @@ describe('downloadModel from a local imitation of the Hugging Face Hub', () => {
   it('a transfer that breaks off leaves no file behind', async () => {
     await rejectsWith(download({ repo: 'broken/model', file: 'x.gguf' }), 'E_NOT_FOUND', /cannot reach 127\.0\.0\.1:\d+: the transfer of x\.gguf broke off/);
     assert.deepEqual(readdirSync(join(modelsDir, 'broken--model')), []);
+  });
+
+  it('a download given a requestId stops at cancelCall mid-file: E_CANCELLED, one final error event, no file left', async () => {
+    events.length = 0;
+    const requestId = 'dl-1';
+    const off = lab.onEvent((e) => {
+      if (e.type === 'model.download' && e.bytesDone > 0 && !e.done) void lab.cancelCall({ requestId });
+    });
+    const t0 = Date.now();
+    try {
+      await rejectsWith(download({ repo: 'slow/model', file: 'x.gguf', requestId }), 'E_CANCELLED', /cancelled/);
+    } finally {
+      off();
+    }
+    assert.ok(Date.now() - t0 < 2500, `stopped mid-file (${Date.now() - t0} ms; the whole file takes over 3 s)`);
+    assert.equal(events.filter((e) => e.done).length, 1);
+    assert.match(events.at(-1)?.error ?? '', /cancelled/);
+    assert.ok((events.at(-1)?.bytesDone ?? 0) < (events.at(-1)?.bytesTotal ?? 0), 'part of the file');
+    assert.deepEqual(readdirSync(join(modelsDir, 'slow--model')), []);
+    assert.deepEqual(await lab.cancelCall({ requestId }), { cancelled: false });
   });
 
   it('an unreachable Hub gives the offline message', async () => {

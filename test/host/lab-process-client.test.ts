@@ -81,6 +81,26 @@ describe('lab process client ↔ lab process', () => {
     await until(() => events.slice(n).some((e) => e.type === 'models.changed'));
   });
 
+  it("a long call's progress crosses to the parent, and the parent's cancelCall stops it in the child", async () => {
+    const requestId = 'cross-process-1';
+    const prompt = Array.from({ length: 20 }, () => 'Once upon a time, there was a little dog named Max. He liked to play.').join(' ');
+    const first = new Promise<LabEvent>((resolve) => {
+      const off = client.onEvent((e) => {
+        if (e.type === 'call.progress' && e.requestId === requestId) {
+          off();
+          resolve(e);
+        }
+      });
+    });
+    // Up to 1,024 tokens for each of four configurations: seconds of work, so the cancel arrives well before its end.
+    const configs = ['snapkv', 'h2o', 'streamingllm'].map((method) => ({ method, budget: '25%' }));
+    const running = client.runPlayground(parseInput('runPlayground', { modelId: modelIdFor(MODEL()), prompt, maxNewTokens: 1024, configs, requestId }));
+    const e = await first;
+    assert.equal(e.type === 'call.progress' && e.call, 'runPlayground');
+    assert.deepEqual(await client.cancelCall({ requestId }), { cancelled: true });
+    await assert.rejects(running, (err: unknown) => err instanceof ApiError && err.code === 'E_CANCELLED');
+  });
+
   it('a child that dies rejects pending calls with ApiError; the next call starts a new child', async () => {
     const pid = client.pid;
     assert.ok(pid !== undefined);

@@ -92,7 +92,10 @@ test('download from Hugging Face with the fake: the progress bar moves, then the
   assert.equal(screen.getByTestId('hf-progress').getAttribute('aria-valuenow'), String(max));
   assert.equal(screen.getByTestId('card-name').textContent, 'tiny-Q8');
   assert.ok(within(screen.getByTestId('model-list')).getByText('tiny-Q8'));
-  assert.deepEqual(h.fake.calls.find((c) => c.method === 'downloadModel')?.input, { repo: 'test-org/tiny-gguf', file: 'tiny-Q8.gguf' });
+  const { requestId, ...input } = h.fake.calls.find((c) => c.method === 'downloadModel')?.input as { requestId?: string };
+  assert.deepEqual(input, { repo: 'test-org/tiny-gguf', file: 'tiny-Q8.gguf' });
+  assert.match(requestId ?? '', /^download-/);
+  assert.equal(screen.queryByTestId('hf-cancel'), null, 'no Cancel once it is done');
   assert.ok(seen.length >= 3 && seen.every((s, i) => i === 0 || s.bytesDone >= (seen[i - 1]?.bytesDone ?? 0)), 'monotone');
   assert.deepEqual(
     seen.map((s) => s.done),
@@ -115,4 +118,30 @@ test('download errors: a bad repo id is caught before the call; offline shows th
   await settle();
   assert.match(screen.getByTestId('hf-error').textContent ?? '', /cannot reach huggingface\.co/);
   assert.equal((screen.getByTestId('hf-download') as HTMLButtonElement).disabled, false);
+});
+
+test('a download in flight has Cancel: it stops in the engine and shows as cancelled, not as an error', async () => {
+  const h = await setup({ holdLongCalls: true });
+  h.render(<ModelsScreen />);
+  fireEvent.change(screen.getByTestId('hf-repo'), { target: { value: 'test-org/big-model' } });
+  fireEvent.click(screen.getByTestId('hf-download'));
+  await settle(); // held a quarter of the way
+  const bar = screen.getByTestId('hf-progress');
+  assert.equal(Number(bar.getAttribute('aria-valuenow')) * 4, Number(bar.getAttribute('aria-valuemax')));
+  fireEvent.click(screen.getByTestId('hf-cancel'));
+  await settle();
+  const requestId = (h.fake.calls.find((c) => c.method === 'downloadModel')?.input as { requestId?: string }).requestId;
+  assert.deepEqual(
+    h.fake.calls.filter((c) => c.method === 'cancelCall').map((c) => c.input),
+    [{ requestId }],
+  );
+  assert.equal(screen.queryByTestId('hf-error'), null, 'a cancel is not an error');
+  assert.match(screen.getByTestId('hf-cancelled').textContent ?? '', /^The download of test-org\/big-model was cancelled after 5\.00 MiB;/);
+  assert.equal((screen.getByTestId('hf-download') as HTMLButtonElement).disabled, false, 'another download can start');
+  assert.ok(!h.store.getState().models.some((m) => m.name === 'big-model'), 'nothing was added');
+  // The engine's last event (done, with its error) does not turn the cancel into a failure.
+  act(() =>
+    h.fake.emit({ type: 'model.download', repo: 'test-org/big-model', file: '', bytesDone: 5_242_880, bytesTotal: 20_971_520, done: true, error: 'cancelled' }),
+  );
+  assert.ok(screen.getByTestId('hf-cancelled'));
 });

@@ -2,7 +2,7 @@
 import './dom.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fireEvent, screen } from '@testing-library/react';
+import { act, fireEvent, screen } from '@testing-library/react';
 import { PlaygroundScreen } from '../../renderer/src/screens/Playground.tsx';
 import { settle, setup } from './render.tsx';
 
@@ -170,4 +170,70 @@ test('a prompt the user writes before the example arrives is kept', async () => 
   await settle();
   assert.equal((screen.getByTestId('playground-prompt') as HTMLTextAreaElement).value, 'My own prompt');
   assert.equal(h.store.getState().example, null);
+});
+
+test('a run in flight shows its progress and a Cancel that stops it: no error, the last response stays, Run is back', async () => {
+  const h = await setup({ holdLongCalls: true });
+  h.render(<PlaygroundScreen />);
+  await settle(); // the default example fills the prompt
+  // A first run answered, so there is a response to keep.
+  fireEvent.click(screen.getByTestId('playground-run'));
+  await settle();
+  assert.equal(h.fake.releaseLongCalls(), 1);
+  await settle();
+  const first = h.store.getState().response;
+  assert.ok(first);
+  assert.equal(screen.queryByTestId('playground-progress'), null, 'no progress line once the run answered');
+
+  fireEvent.click(screen.getByTestId('playground-run'));
+  await settle();
+  const calls = h.fake.calls.filter((c) => c.method === 'runPlayground');
+  const requestId = (calls.at(-1)?.input as { requestId?: string }).requestId;
+  assert.match(requestId ?? '', /^playground-/);
+  assert.notEqual(requestId, (calls[0]?.input as { requestId?: string }).requestId, 'each run has its own id');
+  // The fake reports half the prompt prefilled (as the host's call.progress events do), and holds the call there.
+  const text = screen.getByTestId('playground-progress-text').textContent ?? '';
+  const [, done, total] = /^prefill ([\d,]+) of ([\d,]+) tokens$/.exec(text) ?? [];
+  assert.ok(done && total, text);
+  const bar = screen.getByTestId('playground-progress-bar');
+  assert.equal(bar.getAttribute('aria-valuenow'), done.replace(/,/g, ''));
+  assert.equal(bar.getAttribute('aria-valuemax'), total.replace(/,/g, ''));
+  assert.equal((screen.getByTestId('playground-run') as HTMLButtonElement).disabled, true);
+
+  fireEvent.click(screen.getByTestId('playground-progress-cancel'));
+  assert.equal(screen.getByTestId('playground-progress-text').textContent, 'Cancelling…');
+  await settle();
+  assert.deepEqual(
+    h.fake.calls.filter((c) => c.method === 'cancelCall').map((c) => c.input),
+    [{ requestId }],
+  );
+  assert.equal(screen.queryByTestId('playground-progress'), null);
+  assert.equal(screen.queryByTestId('playground-error'), null, 'a cancel is not an error');
+  assert.equal(h.store.getState().response, first, 'the last response stays');
+  assert.ok(h.store.getState().notices.some((n) => n.text === 'The Playground run was cancelled.'));
+  assert.equal((screen.getByTestId('playground-run') as HTMLButtonElement).disabled, false);
+  assert.equal(h.fake.releaseLongCalls(), 0, 'nothing left held');
+});
+
+test("another request's progress event does not move this run's line", async () => {
+  const h = await setup({ holdLongCalls: true });
+  h.render(<PlaygroundScreen />);
+  await settle();
+  fireEvent.click(screen.getByTestId('playground-run'));
+  await settle();
+  const before = screen.getByTestId('playground-progress-text').textContent;
+  act(() =>
+    h.fake.emit({
+      type: 'call.progress',
+      requestId: 'another-client',
+      call: 'runPlayground',
+      stage: 'prefill',
+      done: 1,
+      total: 9,
+      current: 'prefill 1 of 9 tokens',
+    }),
+  );
+  assert.equal(screen.getByTestId('playground-progress-text').textContent, before);
+  h.fake.releaseLongCalls();
+  await settle();
 });

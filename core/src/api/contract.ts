@@ -243,7 +243,27 @@ export type LabEvent =
       readonly bytesTotal: number;
       readonly done: boolean;
       readonly error?: string;
+    }
+  | {
+      /**
+       * How far a long call that was given a requestId has got (runPlayground, profileModel): an 8B model's 32K-token
+       * prompt takes many minutes to prefill on a CPU. Every client receives it; each keeps the ones of its own request.
+       * Sent at most a few times a second, plus each stage's last.
+       */
+      readonly type: 'call.progress';
+      readonly requestId: string;
+      readonly call: ProgressCall;
+      /** 'waiting': another call holds the engine; 'loading': the model's engine is starting; then the prompt's prefill, then generation. */
+      readonly stage: 'waiting' | 'loading' | 'prefill' | 'generate';
+      /** Tokens so far of the stage's total (prefill: prompt tokens; generate: this configuration's new tokens); 0 of 0 while waiting or loading. */
+      readonly done: number;
+      readonly total: number;
+      /** What a progress line shows: "prefill 2,048 of 32,768 tokens", "snapkv/uniform: 12 of 48 tokens". */
+      readonly current: string;
     };
+
+/** The calls that report call.progress; cancelCall stops them, and downloadModel (whose progress is its model.download events), by their requestId. */
+export type ProgressCall = 'runPlayground' | 'profileModel';
 
 // -- Errors --------------------------------------------------------------------
 
@@ -296,6 +316,12 @@ const none = z.strictObject({});
 const id = z.string().min(1).max(200);
 const path = pathText();
 const budget = z.string().min(1).max(64);
+/** A client's name for one long call (a UUID or any short token): call.progress events carry it, and cancelCall takes it. */
+const requestId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');
 
 export const playgroundInput = z.strictObject({
   modelId: id,
@@ -304,6 +330,8 @@ export const playgroundInput = z.strictObject({
   /** Up to three compressed configurations, shown next to the full cache. */
   configs: z.array(z.strictObject({ method: z.string().min(1).max(200), budget })).max(3),
   chatTemplate: z.boolean().default(false),
+  /** Names the call for its call.progress events and for cancelCall. */
+  requestId: requestId.optional(),
 });
 
 export const playgroundExampleInput = z.strictObject({
@@ -328,6 +356,8 @@ export const profileInput = z.strictObject({
   windowSize: z.number().int().min(1).max(256).default(8),
   tauO: z.number().gt(0).lt(1).default(0.95),
   lmbo: z.boolean().default(true),
+  /** Names the call for its call.progress events and for cancelCall. */
+  requestId: requestId.optional(),
 });
 
 export const settingsInput = z.strictObject({
@@ -364,6 +394,8 @@ export const downloadModelInput = z.strictObject({
     .regex(/^[^\\/][^\\]*\.gguf$/i, 'a .gguf file in the repo ("model-Q4_K_M.gguf")')
     .refine((s) => !s.split('/').some((p) => p === '..' || p === '.' || p === ''), 'a relative path inside the repo')
     .optional(),
+  /** Names the download for cancelCall. */
+  requestId: requestId.optional(),
 });
 
 export const LAB_API = {
@@ -386,6 +418,10 @@ export const LAB_API = {
     "A passkey or needle sample of core's NIAH generator (the demo model's training format), measured in the model's tokens.",
   ),
   profileModel: call<LayerProfile>()(profileInput, 'LMBA/LMBO per layer for a prompt.'),
+  cancelCall: call<{ cancelled: boolean }>()(
+    z.strictObject({ requestId }),
+    'Stops the runPlayground, profileModel or downloadModel call given this requestId, which then fails with E_CANCELLED; cancelled: false when none is in flight.',
+  ),
 
   startRun: call<RunSummary>()(z.strictObject({ name: z.string().min(1).max(200).optional(), experiment: experimentDef }), 'Queues an experiment.'),
   listRuns: call<RunSummary[]>()(none, 'Every run this engine knows, newest first.'),

@@ -35,6 +35,7 @@ import type {
   LogLine,
   ModelCard,
   PlaygroundResult,
+  ProgressCall,
   ResultRow,
   RunStatus,
   RunDetail,
@@ -92,6 +93,12 @@ export interface FakeLabOptions {
   readonly seedRuns?: readonly { readonly name: string; readonly experiment: unknown }[];
   /** Artificial latency of every call, in ms (default 0: resolved on the next microtask). */
   readonly latencyMs?: number;
+  /**
+   * runPlayground and profileModel given a requestId report half their prefill (call.progress), and downloadModel a
+   * quarter of its bytes, then wait for releaseLongCalls() or cancelCall (tests of the progress lines and the Cancel
+   * buttons). Default false: they answer at once.
+   */
+  readonly holdLongCalls?: boolean;
 }
 
 export interface FakeCall {
@@ -113,6 +120,8 @@ export type FakeLab = LabApi & {
   dispose(): void;
   /** Listener count (tests check unsubscribe). */
   listenerCount(): number;
+  /** Lets every held long call (holdLongCalls) answer. Returns how many were held. */
+  releaseLongCalls(): number;
 };
 
 // -- Runs ----------------------------------------------------------------------
@@ -142,6 +151,8 @@ interface FakeState {
   settings: Settings;
   runCounter: number;
   timer: ReturnType<typeof setInterval> | null;
+  /** Long calls held by holdLongCalls, by requestId. */
+  readonly held: Map<string, { resolve(): void; reject(e: ApiError): void }>;
 }
 
 function newState(options: FakeLabOptions): FakeState {
@@ -155,6 +166,32 @@ function newState(options: FakeLabOptions): FakeState {
     settings: { theme: 'system', executionProvider: 'cpu', threads: 0, floatWeights: 'auto' },
     runCounter: 0,
     timer: null,
+    held: new Map(),
+  };
+}
+
+/** A long call's progress as the host reports it (host/calls.ts): half the prompt prefilled; held there when the options say so. */
+async function longCall(st: FakeState, call: ProgressCall, requestId: string | undefined, promptTokens: number): Promise<void> {
+  if (requestId === undefined) return;
+  const done = Math.ceil(promptTokens / 2);
+  const current = `prefill ${done.toLocaleString('en-US')} of ${promptTokens.toLocaleString('en-US')} tokens`;
+  emit(st, { type: 'call.progress', requestId, call, stage: 'prefill', done, total: promptTokens, current });
+  if (st.options.holdLongCalls) await hold(st, requestId);
+}
+
+/** Waits for releaseLongCalls() (resolves) or cancelCall (rejects E_CANCELLED). */
+function hold(st: FakeState, requestId: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => st.held.set(requestId, { resolve, reject }));
+}
+
+function callHandlers(st: FakeState): Pick<Handlers, 'cancelCall'> {
+  return {
+    cancelCall: ({ requestId }) => {
+      const c = st.held.get(requestId);
+      st.held.delete(requestId);
+      c?.reject(new ApiError('E_CANCELLED', 'cancelled'));
+      return { cancelled: c !== undefined };
+    },
   };
 }
 
@@ -379,13 +416,13 @@ function openModel(st: FakeState, path: string): ModelCard {
 }
 
 /** A simulated Hugging Face download: progress in four steps (one macrotask apart), then the model, like the host. */
-async function downloadModel(st: FakeState, { repo, revision, file }: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
+async function downloadModel(st: FakeState, { repo, revision, file, requestId }: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
   const f = file ?? '';
   const total = file ? 12_582_912 : 20_971_520;
   const progress = (bytesDone: number, done: boolean, error?: string) =>
     emit(st, { type: 'model.download', repo, file: f, bytesDone, bytesTotal: total, done, ...(error !== undefined ? { error } : {}) });
-  const fail = (e: ApiError): never => {
-    progress(0, true, e.message);
+  const fail = (e: ApiError, bytesDone = 0): never => {
+    progress(bytesDone, true, e.message);
     throw e;
   };
   if (/offline/i.test(repo)) fail(new ApiError('E_NOT_FOUND', 'cannot reach huggingface.co: getaddrinfo ENOTFOUND huggingface.co', { reason: 'offline' }));
@@ -394,6 +431,8 @@ async function downloadModel(st: FakeState, { repo, revision, file }: LabParsedI
   for (let i = 1; i <= 4; i++) {
     await new Promise((r) => setTimeout(r, 0));
     progress((total * i) / 4, false);
+    // Held a quarter of the way (holdLongCalls): cancelCall ends it as the host does, with one final error event.
+    if (i === 1 && requestId !== undefined && st.options.holdLongCalls) await hold(st, requestId).catch((e: ApiError) => fail(e, total / 4));
   }
   const path = `/home/user/.local/share/kvlab/models/${repo.replace('/', '--')}${file ? `/${file}` : ''}`;
   const c: ModelCard = [...st.models.values()].find((m) => m.path === path) ?? {
@@ -420,9 +459,10 @@ function modelHandlers(st: FakeState): Pick<Handlers, 'listModels' | 'openModel'
     openModel: ({ path }) => openModel(st, path),
     downloadModel: (input) => downloadModel(st, input),
     getModelCard: ({ modelId }) => modelOr404(st, modelId),
-    profileModel: (input): LayerProfile => {
+    profileModel: async (input): Promise<LayerProfile> => {
       const m = modelOr404(st, input.modelId);
       const n = Math.max(1, input.prompt.split(/\s+/).length + 1);
+      await longCall(st, 'profileModel', input.requestId, n);
       const rng = createRng(mixSeed(m.layers, n));
       const lmbaPerHead = Array.from({ length: m.layers }, (_, l) =>
         Array.from({ length: m.heads }, () => Math.max(1, Math.round(n * (0.15 + 0.5 * Math.abs(Math.sin(l * 1.7)) + 0.1 * rng.next())))),
@@ -469,10 +509,11 @@ type PlaygroundBase = Pick<PlaygroundResult, 'promptTokens' | 'generatedTokens' 
 
 function playgroundHandlers(st: FakeState): Pick<Handlers, 'runPlayground' | 'playgroundExample'> {
   return {
-    runPlayground: (input) => {
+    runPlayground: async (input) => {
       const m = modelOr404(st, input.modelId);
       const tokens = ['<s>', ...(input.prompt.match(/\s*\S+/g) ?? [input.prompt])];
       const n = tokens.length;
+      await longCall(st, 'runPlayground', input.requestId, n);
       const fullBytes = m.layers * m.kvHeads * n * m.headDim * 2 * 4;
       const base: PlaygroundBase = { promptTokens: n, generatedTokens: input.maxNewTokens, prefillMs: n * 0.4, fullBytes };
       const full: PlaygroundResult = {
@@ -598,6 +639,7 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
     ...modelHandlers(st),
     ...playgroundHandlers(st),
     ...runHandlers(st),
+    ...callHandlers(st),
     exportReport: ({ runId, format }) => exportReport(runOr404(st, runId), format),
   };
   return {
@@ -618,6 +660,12 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
     },
     dispose: () => stopTimer(st),
     listenerCount: () => st.listeners.size,
+    releaseLongCalls: () => {
+      const held = [...st.held.values()];
+      st.held.clear();
+      for (const c of held) c.resolve();
+      return held.length;
+    },
   };
 }
 

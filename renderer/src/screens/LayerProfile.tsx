@@ -19,6 +19,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { rescaleTotal } from '../charts/budget-edit.ts';
 import { LayerBudgetBars } from '../charts/LayerBudgetBars.tsx';
 import { LayerProfileChart } from '../charts/LayerProfileChart.tsx';
+import { CallProgress } from '../components/CallProgress.tsx';
 import { useLab, useLabApi } from '../store/index.ts';
 import type { ProfileForm } from '../store/layer-profile.ts';
 import type { AllocatorResult } from '../util/layer-allocations.ts';
@@ -76,6 +77,14 @@ function ModelPicker(): ReactNode {
 
 // -- The form: what to profile -----------------------------------------------------
 
+/** The profile in flight: waiting, loading, the prefill's tokens; and Cancel. */
+function ProfileProgress(): ReactNode {
+  const requestId = useLab((s) => s.layerProfile.requestId);
+  const progress = useLab((s) => s.layerProfile.progress);
+  const cancel = useLab((s) => s.cancelLayerProfile);
+  return <CallProgress key={requestId} progress={progress} onCancel={cancel} testId="profile-progress" />;
+}
+
 function ProfileFormCard({ modelId }: { modelId: string }): ReactNode {
   const form = useLab((s) => s.profileForm);
   const busy = useLab((s) => s.layerProfile.modelId === modelId && s.layerProfile.busy);
@@ -92,6 +101,7 @@ function ProfileFormCard({ modelId }: { modelId: string }): ReactNode {
           {busy ? 'Profiling…' : 'Profile'}
         </button>
       </div>
+      {busy ? <ProfileProgress /> : null}
       {form.source === 'text' ? (
         <textarea
           value={form.text}

@@ -280,14 +280,23 @@ function DownloadModel() {
   );
 }
 
-/** The download's progress (fed by model.download events), or why it failed. */
+/** The download's progress (fed by model.download events) with Cancel while ours runs, or why it failed, or that it was cancelled. */
 function DownloadStatus() {
   const download = useLab((s) => s.download);
+  const cancel = useLab((s) => s.cancelDownload);
   if (!download) return null;
   if (download.error)
     return (
       <p className="error" role="alert" data-testid="hf-error">
         {download.error}
+      </p>
+    );
+  if (download.cancelled)
+    return (
+      <p className="muted" data-testid="hf-cancelled">
+        The download of {download.repo}
+        {download.file ? ` · ${download.file}` : ''} was cancelled after {formatBytes(download.bytesDone)}; files it had finished are kept and not fetched
+        again.
       </p>
     );
   return (
@@ -301,7 +310,12 @@ function DownloadStatus() {
       <p className="muted small">
         {download.done ? 'Downloaded' : 'Downloading'} {download.repo}
         {download.file ? ` · ${download.file}` : ''}: {formatBytes(download.bytesDone)}
-        {download.bytesTotal > 0 ? ` of ${formatBytes(download.bytesTotal)}` : ''}
+        {download.bytesTotal > 0 ? ` of ${formatBytes(download.bytesTotal)}` : ''}{' '}
+        {!download.done && download.requestId ? (
+          <button type="button" className="link" onClick={() => void cancel()} data-testid="hf-cancel">
+            Cancel
+          </button>
+        ) : null}
       </p>
     </div>
   );

@@ -14,6 +14,7 @@
 import { useEffect, useMemo } from 'react';
 import type { ExampleKind, MethodInfo, ModelCard, PlaygroundExample, PlaygroundResponse, PlaygroundResult } from '@kvlab/core';
 import { exampleTemplates, formatBytes, formatInt, formatPercent, formatRate, niahWholeScore } from '@kvlab/core';
+import { CallProgress } from '../components/CallProgress.tsx';
 import { RetentionOverlay } from '../components/RetentionOverlay.tsx';
 import { useLab } from '../store/index.ts';
 import { exampleLengths, MAX_PLAYGROUND_CONFIGS, type PlaygroundConfig } from '../store/playground.ts';
@@ -321,8 +322,17 @@ function RunRow({ modelId }: { modelId: string | null }) {
       <button type="submit" className="primary" disabled={!modelId || running || !prompt.trim()} data-testid="playground-run">
         {running ? 'Running…' : 'Run'}
       </button>
+      {running ? <RunProgress /> : null}
     </div>
   );
+}
+
+/** The run in flight: waiting, loading, the prefill's tokens, each configuration's generation; and Cancel. */
+function RunProgress() {
+  const requestId = useLab((s) => s.playgroundRequest);
+  const progress = useLab((s) => s.playgroundProgress);
+  const cancel = useLab((s) => s.cancelPlayground);
+  return <CallProgress key={requestId} progress={progress} onCancel={cancel} testId="playground-progress" />;
 }
 
 /** The response: the shared overlay controls, the engine's warnings and one column per configuration. */

@@ -9,6 +9,8 @@ import type { LayerProfile } from '@kvlab/core';
 import { errorMessage } from '@kvlab/core';
 import { customMethodEntry } from '../util/layer-allocations.ts';
 import type { SliceCreator } from './types.ts';
+import type { CallProgress } from './calls.ts';
+import { cancelRequest, isCancelled, newRequestId } from './calls.ts';
 
 export interface ProfileForm {
   /** A needle-in-a-haystack sample of core's generator, or the user's text. */
@@ -29,6 +31,9 @@ export interface LayerProfileResult {
   readonly modelId: string | null;
   readonly profile: LayerProfile | null;
   readonly busy: boolean;
+  /** The profile in flight's requestId (cancelLayerProfile names it), and how far its call.progress events say it has got. */
+  readonly requestId: string | null;
+  readonly progress: CallProgress | null;
   readonly error: string | null;
   /** The custom bars as the user left them; null: they follow ZigZagKV's. */
   readonly custom: number[] | null;
@@ -41,6 +46,10 @@ export interface LayerProfileSlice {
   updateProfileForm(patch: Partial<ProfileForm>): void;
   /** Profiles the model with the prompt; the result replaces the last (and resets the custom bars). */
   runLayerProfile(modelId: string, prompt: string): Promise<void>;
+  /** Asks the engine to stop the profile in flight; the last profile stays. */
+  cancelLayerProfile(): Promise<void>;
+  /** A call.progress event: kept when it is the profile in flight's. */
+  handleProfileProgress(e: CallProgress): void;
   setCustomBudgets(budgets: number[] | null): void;
   /** Keeps the custom allocation and adds it to the experiment builder's methods. */
   saveCustomAllocation(budgets: number[]): void;
@@ -48,7 +57,8 @@ export interface LayerProfileSlice {
 
 export const DEFAULT_PROFILE_FORM: ProfileForm = { source: 'niah', tokens: 512, depth: 50, text: '', tau: 0.9, tauO: 0.95, lmbo: true, budgetText: '20%' };
 
-const EMPTY: LayerProfileResult = { modelId: null, profile: null, busy: false, error: null, custom: null, saved: null };
+const EMPTY: LayerProfileResult = { modelId: null, profile: null, busy: false, requestId: null, progress: null, error: null, custom: null, saved: null };
+const IDLE = { busy: false, requestId: null, progress: null } as const;
 
 export const createLayerProfileSlice: SliceCreator<LayerProfileSlice> = (set, get, api) => ({
   profileForm: DEFAULT_PROFILE_FORM,
@@ -58,13 +68,19 @@ export const createLayerProfileSlice: SliceCreator<LayerProfileSlice> = (set, ge
     const { tau, tauO, lmbo } = get().profileForm;
     const kept = get().layerProfile;
     // Another model's profile, custom bars and saved allocation do not carry over.
-    set({ layerProfile: { ...(kept.modelId === modelId ? kept : EMPTY), modelId, busy: true, error: null } });
+    const requestId = newRequestId('profile');
+    set({ layerProfile: { ...(kept.modelId === modelId ? kept : EMPTY), modelId, busy: true, requestId, progress: null, error: null } });
     try {
-      const profile = await api.profileModel({ modelId, prompt, tau, tauO, lmbo });
-      set((s) => ({ layerProfile: { ...s.layerProfile, profile, custom: null, busy: false } }));
+      const profile = await api.profileModel({ modelId, prompt, tau, tauO, lmbo, requestId });
+      set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, profile, custom: null } }));
     } catch (e) {
-      set((s) => ({ layerProfile: { ...s.layerProfile, error: errorMessage(e), busy: false } }));
+      set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, error: isCancelled(e) ? null : errorMessage(e) } }));
+      if (isCancelled(e)) get().notify('info', 'The layer profile was cancelled.');
     }
+  },
+  cancelLayerProfile: () => cancelRequest(api, get().layerProfile.requestId, (e) => get().reportError(e, 'Cancel')),
+  handleProfileProgress: (e) => {
+    if (e.requestId === get().layerProfile.requestId) set((s) => ({ layerProfile: { ...s.layerProfile, progress: e } }));
   },
   setCustomBudgets: (custom) => set((s) => ({ layerProfile: { ...s.layerProfile, custom } })),
   saveCustomAllocation: (budgets) => {

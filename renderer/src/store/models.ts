@@ -8,6 +8,7 @@
 import type { LabEvent, ModelCard, ModelSummary } from '@kvlab/core';
 import { errorMessage, HF_REPO_ID } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
+import { cancelRequest, isCancelled, newRequestId } from './calls.ts';
 
 export interface ModelsSlice {
   readonly models: readonly ModelSummary[];
@@ -26,11 +27,19 @@ export interface ModelsSlice {
   openModel(path: string): Promise<ModelCard | null>;
   /** Downloads `repo` ("owner/name") — one .gguf `file`, or the safetensors folder — then adds and selects it. */
   downloadModel(repo: string, file?: string): Promise<ModelCard | null>;
+  /** Asks the engine to stop the download in flight (cancelCall); it then ends as cancelled, not failed. */
+  cancelDownload(): Promise<void>;
   handleDownloadEvent(e: Extract<LabEvent, { type: 'model.download' }>): void;
 }
 
-/** The latest progress of a Hugging Face download: its model.download event without the tag. */
-export type DownloadState = Omit<Extract<LabEvent, { type: 'model.download' }>, 'type'>;
+/**
+ * The latest progress of a Hugging Face download: its model.download event without the tag; `requestId` names
+ * ours while it runs (cancelDownload), `cancelled` says the user stopped it.
+ */
+export type DownloadState = Omit<Extract<LabEvent, { type: 'model.download' }>, 'type'> & {
+  readonly requestId?: string;
+  readonly cancelled?: boolean;
+};
 
 /** Bundled first, then by name: the default model is always at the top. */
 const order = (ms: readonly ModelSummary[]): ModelSummary[] => [...ms].sort((a, b) => Number(b.bundled) - Number(a.bundled) || a.name.localeCompare(b.name));
@@ -109,8 +118,14 @@ function downloadInputError(repo: string, file: string): string | null {
   return null;
 }
 
+/** A download's final state: the bytes its events reported, done, without the request id; failed or cancelled as `how` says. */
+function endedDownload(last: DownloadState, how: { readonly error: string } | { readonly cancelled: true } | { readonly bytesDone: number }): DownloadState {
+  const { requestId: _r, error: _e, ...kept } = last;
+  return { ...kept, done: true, ...how };
+}
+
 /** A Hugging Face download and the progress its model.download events report. */
-const downloadActions: SliceCreator<Pick<ModelsSlice, 'downloadModel' | 'handleDownloadEvent'>> = (set, get, api) => ({
+const downloadActions: SliceCreator<Pick<ModelsSlice, 'downloadModel' | 'cancelDownload' | 'handleDownloadEvent'>> = (set, get, api) => ({
   downloadModel: async (repoText, fileText) => {
     const repo = repoText.trim();
     const file = fileText?.trim() ?? '';
@@ -121,28 +136,35 @@ const downloadActions: SliceCreator<Pick<ModelsSlice, 'downloadModel' | 'handleD
       return null;
     }
     if (get().download?.done === false) return null;
-    set({ download: { ...start, done: false } });
+    const requestId = newRequestId('download');
+    set({ download: { ...start, done: false, requestId } });
+    const ended = (s: { download: DownloadState | null }, how: Parameters<typeof endedDownload>[1]) =>
+      endedDownload(s.download ?? { ...start, done: false }, how);
     try {
-      const card = await api.downloadModel({ repo, ...(file ? { file } : {}) });
+      const card = await api.downloadModel({ repo, ...(file ? { file } : {}), requestId });
       set((s) => ({
         cards: { ...s.cards, [card.id]: card },
         selectedModelId: card.id,
         models: order([...s.models.filter((m) => m.id !== card.id), card]),
-        download: { ...(s.download ?? start), done: true, bytesDone: Math.max(s.download?.bytesTotal ?? 0, s.download?.bytesDone ?? 0) },
+        download: ended(s, { bytesDone: Math.max(s.download?.bytesTotal ?? 0, s.download?.bytesDone ?? 0) }),
       }));
       return card;
     } catch (e) {
-      set((s) => ({ download: { ...(s.download ?? start), done: true, error: errorMessage(e) } }));
+      // A cancel is not a failure, whatever the engine's last event said.
+      set((s) => ({ download: ended(s, isCancelled(e) ? { cancelled: true } : { error: errorMessage(e) }) }));
       return null;
     }
   },
+  cancelDownload: () => cancelRequest(api, get().download?.requestId, (e) => get().reportError(e, 'Cancel')),
   handleDownloadEvent: (e) => {
     const d = get().download;
-    // Another download's events (another window) show too, unless one of ours is running; a finished one never goes back.
+    // Another download's events (another window) show too, unless one of ours is running; a finished one never goes back,
+    // and one the user cancelled stays cancelled (the engine's last event calls it an error).
     if (d && (d.repo !== e.repo || d.file !== e.file) && !d.done) return;
-    if (d && d.repo === e.repo && d.file === e.file && d.done && !e.done) return;
+    if (d && d.repo === e.repo && d.file === e.file && ((d.done && !e.done) || d.cancelled)) return;
     set({
       download: {
+        ...(d?.requestId && !e.done && d.repo === e.repo && d.file === e.file ? { requestId: d.requestId } : {}),
         repo: e.repo,
         file: e.file,
         bytesDone: Math.max(e.bytesDone, d && d.repo === e.repo && d.file === e.file ? d.bytesDone : 0),

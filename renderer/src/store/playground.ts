@@ -14,6 +14,8 @@ import type { ExampleKind, PlaygroundExample, PlaygroundResponse } from '@kvlab/
 import { errorMessage, promptRoom } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
 import { speedFromPlayground, type MeasuredSpeed } from '../util/cost.ts';
+import type { CallProgress } from './calls.ts';
+import { cancelRequest, isCancelled, newRequestId } from './calls.ts';
 
 export interface PlaygroundConfig {
   readonly method: string;
@@ -65,6 +67,9 @@ export interface PlaygroundSlice {
   readonly configs: readonly PlaygroundConfig[];
   readonly playgroundRunning: boolean;
   readonly playgroundError: string | null;
+  /** The run in flight's requestId (cancelPlayground names it), and how far its call.progress events say it has got. */
+  readonly playgroundRequest: string | null;
+  readonly playgroundProgress: CallProgress | null;
   readonly response: PlaygroundResponse | null;
   /** Overlay: layer index, and a KV head index or 'all' (shade by the share of heads that kept a token). */
   readonly overlayLayer: number;
@@ -92,6 +97,10 @@ export interface PlaygroundSlice {
   removeConfig(index: number): void;
   setOverlay(patch: { layer?: number; head?: number | 'all' }): void;
   runPlayground(modelId: string): Promise<void>;
+  /** Asks the engine to stop the run in flight; the run then ends without a response or an error. */
+  cancelPlayground(): Promise<void>;
+  /** A call.progress event: kept when it is the run in flight's. */
+  handlePlaygroundProgress(e: CallProgress): void;
 }
 
 export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, api) => ({
@@ -104,6 +113,8 @@ export const createPlaygroundSlice: SliceCreator<PlaygroundSlice> = (set, get, a
   ],
   playgroundRunning: false,
   playgroundError: null,
+  playgroundRequest: null,
+  playgroundProgress: null,
   response: null,
   overlayLayer: 0,
   overlayHead: 'all',
@@ -156,26 +167,36 @@ const editActions: SliceCreator<Pick<PlaygroundSlice, 'setPrompt' | 'setMaxNewTo
   setOverlay: ({ layer, head }) => set({ ...(layer !== undefined ? { overlayLayer: layer } : {}), ...(head !== undefined ? { overlayHead: head } : {}) }),
 });
 
-/** One run: the response, the example it answers (if any), the overlay's layer kept in range, and the speed it measured. */
-const runAction: SliceCreator<Pick<PlaygroundSlice, 'runPlayground'>> = (set, get, api) => ({
+/**
+ * One run: the response, the example it answers (if any), the overlay's layer kept in range, and the speed it measured;
+ * its progress while it runs, and cancelling it (the last response stays).
+ */
+const runAction: SliceCreator<Pick<PlaygroundSlice, 'runPlayground' | 'cancelPlayground' | 'handlePlaygroundProgress'>> = (set, get, api) => ({
+  handlePlaygroundProgress: (e) => {
+    if (e.requestId === get().playgroundRequest) set({ playgroundProgress: e });
+  },
+  cancelPlayground: () => cancelRequest(api, get().playgroundRequest, (e) => get().reportError(e, 'Cancel')),
   runPlayground: async (modelId) => {
     const { prompt, maxNewTokens, configs, example } = get();
-    set({ playgroundRunning: true, playgroundError: null });
+    const requestId = newRequestId('playground');
+    set({ playgroundRunning: true, playgroundError: null, playgroundRequest: requestId, playgroundProgress: null });
+    const done = { playgroundRunning: false, playgroundRequest: null, playgroundProgress: null };
     try {
-      const response = await api.runPlayground({ modelId, prompt, maxNewTokens, configs: [...configs] });
+      const response = await api.runPlayground({ modelId, prompt, maxNewTokens, configs: [...configs], requestId });
       const layers = response.results.find((r) => r.kept.length)?.kept.length ?? 0;
       // An example still counts while its needle is in the prompt (the user may have edited around it).
       const responseExample = example && example.needle && prompt.includes(example.needle) ? example : null;
       const speed = speedFromPlayground(response.results[0]);
       set((s) => ({
+        ...done,
         response,
         responseExample,
-        playgroundRunning: false,
         overlayLayer: Math.min(s.overlayLayer, Math.max(0, layers - 1)),
         ...(speed ? { playgroundSpeeds: { ...s.playgroundSpeeds, [modelId]: speed } } : {}),
       }));
     } catch (e) {
-      set({ playgroundRunning: false, playgroundError: errorMessage(e) });
+      set({ ...done, playgroundError: isCancelled(e) ? null : errorMessage(e) });
+      if (isCancelled(e)) get().notify('info', 'The Playground run was cancelled.');
     }
   },
 });

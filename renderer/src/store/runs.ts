@@ -21,6 +21,7 @@
  * running run), which covers events lost while the stream reconnected.
  *   models.changed → the model list reloads
  *   model.download → the Hugging Face download's progress (models slice)
+ *   call.progress  → the Playground's or the layer profile's progress (their slices)
  */
 import type { AnyRow, ExperimentInput, LabEvent, LogLine, RunDetail, RunSummary } from '@kvlab/core';
 import type { SliceCreator } from './types.ts';
@@ -247,6 +248,10 @@ function eventHandler({ set, get, track }: RunsContext): RunsSlice['handleEvent'
         return;
       case 'model.download':
         get().handleDownloadEvent(e);
+        return;
+      case 'call.progress':
+        if (e.call === 'runPlayground') get().handlePlaygroundProgress(e);
+        else get().handleProfileProgress(e);
         return;
     }
   };

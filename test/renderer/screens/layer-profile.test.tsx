@@ -132,6 +132,34 @@ describe('LayerProfileScreen', () => {
     assert.ok(back.getByTestId('profile-saved'));
   });
 
+  it('shows the profile’s progress while it runs, and Cancel stops it without an error, keeping the last profile', async () => {
+    const h = await setup({ holdLongCalls: true });
+    const r = h.render(<LayerProfileScreen />);
+    fireEvent.click(r.getByTestId('profile-run'));
+    await settle();
+    assert.match(r.getByTestId('profile-progress-text').textContent ?? '', /^prefill [\d,]+ of [\d,]+ tokens$/);
+    h.fake.releaseLongCalls();
+    await settle();
+    assert.equal(r.queryByTestId('profile-progress'), null);
+    const first = h.store.getState().layerProfile.profile;
+    assert.ok(first);
+
+    fireEvent.click(r.getByTestId('profile-run'));
+    await settle();
+    const requestId = (h.fake.calls.filter((c) => c.method === 'profileModel').at(-1)?.input as { requestId?: string }).requestId;
+    assert.match(requestId ?? '', /^profile-/);
+    fireEvent.click(r.getByTestId('profile-progress-cancel'));
+    await settle();
+    assert.deepEqual(
+      h.fake.calls.filter((c) => c.method === 'cancelCall').map((c) => c.input),
+      [{ requestId }],
+    );
+    assert.equal(r.queryByTestId('profile-progress'), null);
+    assert.equal(r.queryByTestId('profile-error'), null);
+    assert.equal(h.store.getState().layerProfile.profile, first);
+    assert.ok(r.getByTestId('profile-chart'), 'the last profile is still drawn');
+  });
+
   it('shows the API error when profiling fails', async () => {
     const h = await setup();
     act(() => h.store.setState({ selectedModelId: 'no-such-model' }));
