@@ -20,7 +20,7 @@ import type { InferenceEngine, OpenedModel } from '../engine/inference-engine.ts
 import { FLOAT_WEIGHT_FORMS, type FloatWeightForm, type Tokenizer } from '../engine/model.ts';
 import { describeAdapter } from '../engine/providers.ts';
 import { availableMemory } from '../engine/load.ts';
-import { checkPromptKv, kvRoomOf } from '../experiments/memory.ts';
+import { checkPromptKv, compressedShare, kvRoomOf } from '../experiments/memory.ts';
 
 const USAGE = `usage: npm run demo:engine -- --model <file|folder> [--method full|<scorer>/<allocator>[+adakv]] [--budget 20%|<tokens/layer>]
        [--prompt "…" | --prompt-file <path>] [--max-tokens N] [--temperature T --seed S] [--threads N] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
@@ -122,7 +122,8 @@ async function main(): Promise<void> {
   });
   // The prompt and every token asked for, before the prefill: a cache that cannot fit would otherwise get the process killed.
   const remedy = { halve: 'pass --kv-type f16', shorten: 'use a shorter prompt or fewer --max-tokens' };
-  checkPromptKv(kvRoomOf(req.modelPath, engine, remedy, availableMemory()), ids.length, req.maxTokens);
+  const beside = compressedShare(engine.shape, [{ method: req.method, budget: req.budget }], ids.length);
+  checkPromptKv(kvRoomOf(req.modelPath, engine, remedy, availableMemory()), ids.length, req.maxTokens, beside);
   const r = await generate(engine, ids, {
     method: req.method,
     budget: req.budget,

@@ -10,19 +10,25 @@
  *
  * The figure is what the runner holds at once (runner.ts, generate.ts): a
  * sample's prefill, and then
- *   - generating: the full-cache cell, run last, takes the prefill's K/V over
- *     and grows them by its answer, so prompt + answer tokens when the answer
- *     runs to its allowance;
+ *   - generating: each compressed cell builds its cache (its budget's share c
+ *     of the prompt, plus room for the answer) beside the prefill, and the
+ *     full-cache cell, run last, takes the prefill's K/V over and grows them
+ *     by its answer: so (1 + c) × prompt + answer tokens, c the largest share
+ *     among the sample's compressed cells (0 with none; the Playground's
+ *     configurations likewise);
  *   - fidelity: the full-cache reference is built from a copy of the prefill
  *     while the prefill stays for the compressed cells, so 2 × prompt +
  *     continuation; where that does not fit, the reference is computed over
  *     the prefill's own arrays instead (cell.ts, fullFidelityReference
- *     inPlace: no copy, a slower greedy reference), so prompt + continuation.
- * Compressed caches, the prefill's transient chunk tensors and the logits come
- * on top, so a sample the check refuses could not have fitted; one it lets
- * through near the limit may still run out.
+ *     inPlace: no copy, a slower greedy reference), so (1 + c) × prompt +
+ *     continuation.
+ * The prefill's transient chunk tensors (bounded by autoPrefillChunk, tens of
+ * MiB each) and the logits come on top, so a sample the check refuses could
+ * not have fitted; one it lets through near the limit may still run out.
  */
-import { formatBytesFixed } from '@kvlab/core';
+import type { BudgetSpec, KvModelShape } from '@kvlab/core';
+import { fitBudget, formatBytesFixed, resolveBudget } from '@kvlab/core';
+import type { Method } from '../engine/generate.ts';
 import type { InferenceEngine } from '../engine/inference-engine.ts';
 import { kvBytesPerToken } from '../engine/load.ts';
 import { ModelFileError } from '../engine/model.ts';
@@ -36,11 +42,36 @@ export interface SampleKv {
   /** Tokens decoded after the prompt: the answer allowance, or the fidelity continuation. */
   readonly decodeTokens: number;
   readonly fidelity: boolean;
+  /** The largest compressed cache among the sample's cells, as a share of its prompt (compressedShare); 0 or absent: none. */
+  readonly compressedShare?: number;
 }
 
 /** Bytes of K/V the runner holds at once for the sample (module comment); `inPlace`: a fidelity reference that copies nothing. */
 export function sampleKvBytes(bytesPerToken: number, s: SampleKv, inPlace = false): number {
-  return bytesPerToken * ((s.fidelity && !inPlace ? 2 : 1) * s.promptTokens + s.decodeTokens);
+  const beside = Math.min(1, Math.max(0, s.compressedShare ?? 0));
+  // A copying fidelity reference (2 × prompt) outweighs any compressed cache beside the prefill (at most 1 × prompt).
+  const prompts = s.fidelity && !inPlace ? 2 : 1 + beside;
+  return bytesPerToken * (prompts * s.promptTokens + s.decodeTokens);
+}
+
+/** A compressed configuration of a sample: the method and its budget (none for the full cache). */
+export interface CacheConfig {
+  readonly method: Method;
+  readonly budget?: BudgetSpec | undefined;
+}
+
+/**
+ * The largest share of an n-token prompt any of `configs` keeps: the budget as generate's compressionOf
+ * resolves it (resolveBudget, raised by fitBudget where the method needs more), so the share its cache
+ * really holds. 0 when every configuration is the full cache.
+ */
+export function compressedShare(shape: KvModelShape, configs: readonly CacheConfig[], promptTokens: number): number {
+  let share = 0;
+  for (const { method, budget } of configs) {
+    if (method === 'full' || !budget || promptTokens < 1) continue;
+    share = Math.max(share, fitBudget(resolveBudget(budget, shape, promptTokens), method).keepRatio);
+  }
+  return Math.min(1, share);
 }
 
 /** How a sample holds its K/V: the bytes, and whether its fidelity reference reads the prefill in place for want of room for a copy. */
@@ -66,9 +97,12 @@ export function kvRoomOf(file: string, engine: Pick<InferenceEngine, 'config' | 
   return { file, kvType: engine.kvType, remedy, bytesPerToken: kvBytesPerToken(engine.config, engine.kvType === 'f16' ? 2 : 4), available };
 }
 
-/** planSampleKv for a prompt that is generated from (the Playground, the layer profile, demo:engine): throws when it cannot fit. */
-export function checkPromptKv(room: KvRoom, promptTokens: number, decodeTokens: number): void {
-  planSampleKv(room, { what: 'the prompt', promptTokens, decodeTokens, fidelity: false });
+/**
+ * planSampleKv for a prompt that is generated from (the Playground, the layer profile, demo:engine), with the
+ * share of it the largest compressed cache keeps beside it (compressedShare): throws when it cannot fit.
+ */
+export function checkPromptKv(room: KvRoom, promptTokens: number, decodeTokens: number, compressed = 0): void {
+  planSampleKv(room, { what: 'the prompt', promptTokens, decodeTokens, fidelity: false, compressedShare: compressed });
 }
 
 /**
@@ -83,9 +117,11 @@ export function planSampleKv(room: KvRoom, s: SampleKv): SampleKvPlan {
   if (s.fidelity && need <= room.available) return { bytes: need, inPlace: true };
   const { halve, shorten } = room.remedy;
   const remedy = room.kvType === 'f32' ? `${halve} to halve it, or ${shorten}` : shorten;
+  const share = Math.min(1, s.compressedShare ?? 0);
+  const beside = share > 0 ? `, with a compressed cache of ${(share * 100).toFixed(0)} % of the prompt beside it` : '';
   throw new ModelFileError(
     room.file,
-    `${s.what} (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
+    `${s.what} (${s.promptTokens.toLocaleString('en-US')} prompt + ${s.decodeTokens.toLocaleString('en-US')} decoded tokens${beside}) needs about ${formatBytesFixed(need)} of ${room.kvType} KV cache (${formatBytesFixed(room.bytesPerToken)} per token) beyond the loaded model, but only ${formatBytesFixed(room.available)} is available — ${remedy}`,
     'E_MODEL_TOO_LARGE',
   );
 }

@@ -31,7 +31,8 @@ import { samplesForWorkload } from './samples.ts';
 import { ResultsStore } from './store.ts';
 import { fidelityGreedyTokens, fullFidelityReference, runCell } from './cell.ts';
 import { fitPrompt, maxNew, promptIds, roomFor, sampleContext } from './prompts.ts';
-import { kvRoomOf, planSampleKv } from './memory.ts';
+import type { CacheConfig } from './memory.ts';
+import { compressedShare, kvRoomOf, planSampleKv } from './memory.ts';
 import { availableMemory } from '../engine/load.ts';
 import type { Cell, CellContext, Group, ModelPlan, ModelRun, Run } from './run-state.ts';
 
@@ -308,12 +309,14 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
       const fidelity = s.metric === 'fidelity';
       const planned = plannedTokens(s);
       // Longer generation prompts are cut to fit the context (fitPrompt); fidelity prompts never are.
+      const promptTokens = fidelity ? planned : Math.min(planned, roomFor(model, s, run.def));
       return {
         what: `sample '${s.id}'`,
-        promptTokens: fidelity ? planned : Math.min(planned, roomFor(model, s, run.def)),
+        promptTokens,
         // A fidelity sample decodes its continuation, whatever the experiment's answer allowance (generation.maxNewTokens).
         decodeTokens: fidelity ? s.maxNewTokens : maxNew(s, run.def),
         fidelity,
+        compressedShare: compressedShare(mr.engine.shape, cacheConfigs(gr.cells.filter((c) => !run.store.has(c.id))), promptTokens),
       };
     })
     .filter((s) => s.promptTokens > 0);
@@ -332,6 +335,11 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
   });
 }
 
+/** The caches a sample's cells build: method and budget each (memory.ts). */
+function cacheConfigs(cells: readonly Cell[]): CacheConfig[] {
+  return cells.map((c) => ({ method: c.method.config, budget: c.budget.spec }));
+}
+
 /** One sample: one full-attention prefill with every statistic its pending methods need, then each pending cell. */
 async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const { run, model, engine } = mr;
@@ -339,13 +347,14 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const fit = fitPrompt(model, group.sample, run.def);
   group.truncated = fit.truncated;
   const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
+  const needed = group.cells.filter((c) => !run.store.has(c.id));
   const kv = planSampleKv(mr.kvRoom, {
     what: `sample '${group.sample.id}'`,
     promptTokens: fit.ids.length,
     decodeTokens: continuation?.length ?? maxNew(group.sample, run.def),
     fidelity: continuation !== undefined,
+    compressedShare: compressedShare(engine.shape, cacheConfigs(needed), fit.ids.length),
   });
-  const needed = group.cells.filter((c) => !run.store.has(c.id));
   const tp = performance.now();
   const needs = unionNeeds(needed.map((c) => run.needs.get(c.method) ?? prefillNeeds([c.method.config])));
   const pre = await prefillWith(engine, fit.ids, needs, {

@@ -14,7 +14,7 @@ import type { HfTokenizer } from '../engine/tokenizers/hf.ts';
 import { tokenCounter } from '../experiments/samples.ts';
 import type { EngineSession, OpenSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
-import { checkPromptKv } from '../experiments/memory.ts';
+import { checkPromptKv, compressedShare } from '../experiments/memory.ts';
 import type { CallControl, CallHandle } from './calls.ts';
 import { engineWatch, ofTotal, prefillProgress } from './calls.ts';
 
@@ -143,7 +143,7 @@ export class Playground {
   ): Promise<LabOutput<'runPlayground'>> {
     const tok = model.tokenizer as ChatTokenizer;
     const ids = encodePrompt(tok, input.prompt, input.chatTemplate);
-    checkPromptKv(kvRoom, ids.length, input.maxNewTokens);
+    checkPromptKv(kvRoom, ids.length, input.maxNewTokens, compressedShare(engine.shape, configs, ids.length));
     // One full-attention prefill with every statistic the configurations need, shared by all of them.
     const methods = ['full' as const, ...configs.map((c) => c.method)];
     const pre = await prefillForMethods(engine, ids, methods, { signal: call.signal, onProgress: prefillProgress(call) });

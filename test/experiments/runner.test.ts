@@ -273,6 +273,32 @@ describe('experiment runner on stories260K', () => {
     );
   });
 
+  it('a compressed cache built beside the prefill counts: a sample whose prompt and answer fit, but not with 50 % of the prompt beside them, is refused', async () => {
+    const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
+    const def = (methods: string[]) => ({
+      name: 'kv-compressed',
+      models: [model()],
+      methods,
+      budgets: ['50%'],
+      workloads: [{ kind: 'niah', variant: 'passkey', contextLengths: [200], depths: [50] }],
+      generation: { maxNewTokens: 8 },
+      engine: { threads: 1 },
+    });
+    // ~200 prompt + 8 answer tokens fit in 250; the SnapKV cell's cache (~100 tokens + 8) beside the prompt does not.
+    const room = { cacheDir: testCacheDir(), availableMemory: () => 250 * perToken };
+    const full = dir();
+    await runExperiment(def(['full']), { outDir: full, baseDir: full, ...room });
+    assert.equal(cells(full).length, 1);
+    const both = dir();
+    await assert.rejects(
+      runExperiment(def(['full', 'snapkv']), { outDir: both, baseDir: both, ...room }),
+      (e: unknown) =>
+        e instanceof ModelFileError &&
+        e.code === 'E_MODEL_TOO_LARGE' &&
+        /\(\d+ prompt \+ 8 decoded tokens, with a compressed cache of 50 % of the prompt beside it\) needs about/.test(e.message),
+    );
+  });
+
   it("a sample's prefill reports its progress before its first cell", async () => {
     const out = dir();
     const events: RunEvent[] = [];
@@ -340,8 +366,8 @@ describe('experiment runner on stories260K', () => {
       return { rows: cells(out).sort((a, b) => a.cellId.localeCompare(b.cellId)), log: logs.find((m) => m.startsWith('KV cache:')) ?? '', checks };
     };
     const copied = await run();
-    // ~200 + 40 tokens fit, 2 × 200 + 40 do not.
-    const inPlace = await run(300 * perToken);
+    // ~200 + 40 tokens and a 50 % compressed cache beside the prompt (100) fit, 2 × 200 + 40 do not.
+    const inPlace = await run(400 * perToken);
     assert.match(copied.log, /^KV cache: the largest sample 'fidelity[^']*' holds about .* of f32 K\/V at once; .* is available$/);
     assert.match(inPlace.log, /; 1 fidelity sample\(s\) have no room for a copy .* reads the prefill in place/);
     assert.equal(inPlace.rows.length, 3);
