@@ -6,7 +6,8 @@
 // tsconfig only to files it includes, and the root one cannot include .tsx).
 // Output goes through the TAP reporter when piped (CI), which ends with the
 // `# tests N / # pass N / # fail N` lines CI reads. Extra args are passed on
-// (e.g. `npm run test:unit -- test/core/select.test.ts`).
+// (e.g. `npm run test:unit -- test/core/select.test.ts`). Property tests share
+// one fast-check seed, so CI's verdict does not depend on the draw.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -27,5 +28,7 @@ const flags = args.filter((a) => a.startsWith('-'));
 const list = files.length ? files : find(join(root, 'test')).sort();
 // Absolute, so test subprocesses with another cwd resolve it too.
 const env = { ...process.env, TSX_TSCONFIG_PATH: process.env.TSX_TSCONFIG_PATH ?? join(root, 'test', 'tsx.tsconfig.json') };
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...flags, ...list], { cwd: root, stdio: 'inherit', env });
+// Every property test runs with one fast-check seed (test/fast-check-seed.ts; KVLAB_FC_SEED picks another).
+const seed = join(root, 'test', 'fast-check-seed.ts');
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', seed, '--test', ...flags, ...list], { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);

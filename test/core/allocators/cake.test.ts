@@ -129,22 +129,50 @@ describe('cake invariants', () => {
       return { L, alpha, n, total, tau1, tau2, entropy: s.map((x) => x[0]), variance: s.map((x) => x[1]) };
     });
 
-  it('Σ = total, bounds, and a larger preference never gets a smaller budget', () => {
-    fc.assert(
-      fc.property(arb, ({ L, alpha, n, total, tau1, tau2, entropy, variance }) => {
-        const p = { tau1, tau2, windowSize: alpha };
-        const r = cakeAllocation(stats(entropy, variance, n, alpha + 1), total, p);
-        assert.equal(sum(r.budgets), total);
-        for (const b of r.budgets) assert.ok(b >= alpha + 1 && b <= n);
-        for (let a = 0; a < L; a++) {
-          for (let b = 0; b < L; b++) {
-            if ((r.preference[a] ?? 0) > (r.preference[b] ?? 0))
-              assert.ok((r.budgets[a] ?? 0) >= (r.budgets[b] ?? 0), `P ${r.preference[a]} > ${r.preference[b]} but ${r.budgets[a]} < ${r.budgets[b]}`);
-          }
-        }
-      }),
-      { numRuns: 300 },
-    );
+  /** Σ = total, the bounds, and order: a layer with a larger share of the preference never gets a smaller budget. */
+  const check = ({
+    L,
+    alpha,
+    n,
+    total,
+    tau1,
+    tau2,
+    entropy,
+    variance,
+  }: { L: number; alpha: number; n: number; total: number } & Record<'tau1' | 'tau2', number> & Record<'entropy' | 'variance', number[]>) => {
+    const r = cakeAllocation(stats(entropy, variance, n, alpha + 1), total, { tau1, tau2, windowSize: alpha });
+    assert.equal(sum(r.budgets), total);
+    for (const b of r.budgets) assert.ok(b >= alpha + 1 && b <= n);
+    // raw = α + share·(total − Lα): the order of the shares P_l / Σ P the allocator computes. Two preferences whose
+    // ratio is below float64's range have the same share (0), and the allocator cannot tell them apart.
+    for (let a = 0; a < L; a++)
+      for (let b = 0; b < L; b++)
+        if ((r.raw[a] ?? 0) > (r.raw[b] ?? 0))
+          assert.ok((r.budgets[a] ?? 0) >= (r.budgets[b] ?? 0), `share ${r.raw[a]} > ${r.raw[b]} but ${r.budgets[a]} < ${r.budgets[b]}`);
+  };
+
+  it('Σ = total, bounds, and a larger share never gets a smaller budget', () => {
+    fc.assert(fc.property(arb, check), { numRuns: 300 });
+  });
+
+  it('preferences too far apart for their shares to differ tie, as the allocator sees them (a counterexample of a random seed)', () => {
+    // Layer 14's preference is 5e-324 and layers 0–13's are 0: P_14 / Σ P underflows to 0 like theirs, so all fifteen
+    // tie and the spare token goes to the lowest layer. The order the test asserted before (by raw preference) failed here.
+    const zeros = (k: number) => new Array<number>(k).fill(0);
+    const c = {
+      L: 16,
+      alpha: 1,
+      n: 3,
+      total: 34,
+      tau1: 0.709840138808306,
+      tau2: 2.7247496918435843,
+      entropy: [...zeros(14), 9.647486028062517e-228, 1.6356228680639502],
+      variance: [...zeros(14), 4.5651105228563836e-11, 0.9999999999999974],
+    };
+    check(c);
+    const r = cakeAllocation(stats(c.entropy, c.variance, c.n, 2), c.total, { tau1: c.tau1, tau2: c.tau2, windowSize: c.alpha });
+    assert.ok((r.preference[14] ?? 0) > 0 && r.raw[14] === r.raw[0]);
+    assert.deepEqual([...r.budgets], [3, ...new Array<number>(14).fill(2), 3]);
   });
 
   it('equal preferences give uniform budgets; permuting the stats permutes the budgets', () => {
