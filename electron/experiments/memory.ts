@@ -22,9 +22,15 @@
  *     the prefill's own arrays instead (cell.ts, fullFidelityReference
  *     inPlace: no copy, a slower greedy reference), so (1 + c) × prompt +
  *     continuation.
- * The prefill's transient chunk tensors (bounded by autoPrefillChunk, tens of
- * MiB each) and the logits come on top, so a sample the check refuses could
- * not have fitted; one it lets through near the limit may still run out.
+ * Left out, so a sample the check refuses could not have fitted, while one it
+ * lets through near the limit may still run out:
+ *   - the prefill's transient chunk tensors: autoPrefillChunk keeps each
+ *     attention tensor to 32 MiB while the chunk is above its floor of 16
+ *     tokens, and past that they grow with the prompt (Llama-3-8B's 32 heads
+ *     × 16 × 128K positions: 256 MiB each); onnxruntime's arena keeps several;
+ *   - the logits;
+ *   - head-wise (Ada-KV) caches beyond their budget: a layer is allocated for
+ *     its largest head (KvCache.fromKept), and c counts the average.
  */
 import type { BudgetSpec, KvModelShape } from '@kvlab/core';
 import { fitBudget, formatBytesFixed, resolveBudget } from '@kvlab/core';

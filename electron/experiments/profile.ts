@@ -21,6 +21,8 @@ export interface ProfileOptions {
   readonly signal?: AbortSignal;
   /** The prefill's progress (PrefillOptions.onProgress). */
   readonly onProgress?: (done: number, total: number) => void;
+  /** LMBO's progress, after each layer: minutes of JS on a long prompt, after the prefill. */
+  readonly onLmbo?: (layersDone: number, layers: number) => void;
 }
 
 /** Profiles one prompt; returns the row fields that depend on the prompt. */
@@ -48,6 +50,7 @@ export async function profilePrompt(
       const r = computeLmbo({ queries: f32([c.numHeads, alpha, c.headDim], q), keys: o.keys, values: o.values }, { threshold: tauO, grid: 16 });
       lmbo.push(r.lmbo);
       curves.push(r.curve.map((p) => ({ budget: p.budget, similarity: p.similarity })));
+      opts.onLmbo?.(l + 1, pre.observations.length);
     });
   }
   return { promptTokens: ids.length, tau, lmba, lmbaPerHead: perHead, tauO, lmbo, lmboCurves: curves };

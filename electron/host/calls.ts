@@ -17,11 +17,11 @@ type Stage = Extract<LabEvent, { type: 'call.progress' }>['stage'];
 /** One call in flight: the signal its engine work checks, and where it reports. */
 export interface CallHandle {
   readonly signal: AbortSignal;
-  /** Reports a stage's progress: sent when the stage changes or its count starts over, when done reaches total, else at most every PROGRESS_INTERVAL_MS. */
+  /** Reports a stage's progress: sent when the stage changes or its count starts over, when done reaches total, else at most once per PROGRESS_INTERVAL_MS. */
   progress(stage: Stage, done: number, total: number, current: string): void;
 }
 
-/** Progress events of one call are at most this far apart, except stage changes, counts that start over and each stage's last. */
+/** Progress events of one call are at least this far apart, except stage changes, counts that start over and a count reaching its total. */
 export const PROGRESS_INTERVAL_MS = 250;
 
 export interface CallControlOptions {

@@ -72,12 +72,15 @@ class Mutex {
   }
 }
 
-/** Rejects with the signal's reason once it aborts (never resolves). */
-function abortOf(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+/** Rejects with the signal's reason if it aborts before disarm() (never resolves); disarm() drops the listener. */
+function abortOf(signal: AbortSignal): { readonly aborted: Promise<never>; readonly disarm: () => void } {
+  let disarm = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    disarm = () => signal.removeEventListener('abort', onAbort);
   });
+  return { aborted, disarm };
 }
 
 /** What a long call (host/calls.ts) gives withEngine: its cancel signal, and where to say that it waits or loads. */
@@ -120,9 +123,12 @@ export class EngineSession {
    */
   withEngine<T>(model: ModelRef, fn: (s: OpenSession) => Promise<T>, watch: EngineWatch = {}): Promise<T> {
     const { signal } = watch;
-    const waits = this.lock.busy;
-    if (waits) watch.onStage?.('waiting');
+    // A call cancelled while it waits answers at once, not when the call ahead ends; its turn then finds it aborted.
+    // Once its turn comes the race is off: it answers when the engine work stops, so the next call never waits on it.
+    const waiting = this.lock.busy && signal ? abortOf(signal) : undefined;
+    if (this.lock.busy) watch.onStage?.('waiting');
     const ran = this.lock.run(async () => {
+      waiting?.disarm();
       if (this.closed) throw new ApiError('E_CANCELLED', 'the lab is shutting down');
       signal?.throwIfAborted();
       if (this.open?.modelId !== model.id) watch.onStage?.('loading');
@@ -130,10 +136,8 @@ export class EngineSession {
       signal?.throwIfAborted();
       return fn(open);
     });
-    if (!waits || !signal) return ran;
-    // A call cancelled while it waits answers at once, not when the call ahead ends; its turn then finds it aborted.
-    ran.catch(() => undefined);
-    return Promise.race([ran, abortOf(signal)]);
+    // Promise.race handles both sides' rejections: the loser's later one is not unhandled.
+    return waiting ? Promise.race([ran, waiting.aborted]) : ran;
   }
 
   /** Drops the open engine so that the next call opens one with the current settings. */

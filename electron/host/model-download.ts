@@ -2,7 +2,7 @@
  * downloadModel: fetches a model from the Hugging Face Hub (hf-download.ts)
  * into the models folder, then opens it like openModel. model.download events
  * report the bytes; one download at a time per repo; cancelCall stops one
- * given a requestId, close() aborts them all.
+ * given a requestId, and closing the lab (calls.ts) stops them all.
  */
 import type { LabEvent, LabHandlers, LabParsedInput, ModelCard } from '@kvlab/core';
 import { ApiError } from '@kvlab/core';
@@ -21,9 +21,8 @@ export interface ModelDownloadsOptions {
 }
 
 export class ModelDownloads {
-  /** Downloads in flight, by local folder. */
-  private readonly inFlight = new Map<string, AbortController>();
-  private closed = false;
+  /** Downloads in flight, by local folder: one at a time per repo. */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly opts: ModelDownloadsOptions) {}
 
@@ -31,22 +30,15 @@ export class ModelDownloads {
     return { downloadModel: (input) => this.download(input) };
   }
 
-  close(): void {
-    this.closed = true;
-    for (const c of this.inFlight.values()) c.abort(new ApiError('E_CANCELLED', 'the lab is shutting down'));
-  }
-
+  /** Every download runs as a cancellable call: cancelCall stops one given a requestId, and the lab's close stops them all. */
   private download(input: LabParsedInput<'downloadModel'>): Promise<ModelCard> {
-    return this.opts.calls.cancellable(input.requestId, (cancelled) => this.fetchModel(input, cancelled));
+    return this.opts.calls.cancellable(input.requestId, (signal) => this.fetchModel(input, signal));
   }
 
-  private async fetchModel(input: LabParsedInput<'downloadModel'>, cancelled: AbortSignal): Promise<ModelCard> {
-    if (this.closed) throw new ApiError('E_CANCELLED', 'the lab is shutting down');
+  private async fetchModel(input: LabParsedInput<'downloadModel'>, signal: AbortSignal): Promise<ModelCard> {
     const key = hfLocalDir(this.opts.modelsDir, input.repo);
     if (this.inFlight.has(key)) throw new ApiError('E_BUSY', `${input.repo} is already being downloaded`);
-    const controller = new AbortController();
-    cancelled.addEventListener('abort', () => controller.abort(cancelled.reason), { once: true });
-    this.inFlight.set(key, controller);
+    this.inFlight.add(key);
     const file = input.file ?? '';
     let last = { bytesDone: 0, bytesTotal: 0 };
     const emit = (done: boolean, error?: string): void =>
@@ -57,7 +49,7 @@ export class ModelDownloads {
         revision: input.revision,
         ...(input.file !== undefined ? { file: input.file } : {}),
         modelsDir: this.opts.modelsDir,
-        signal: controller.signal,
+        signal,
         onProgress: (p) => {
           last = { bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
           emit(false);

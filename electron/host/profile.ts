@@ -8,7 +8,7 @@ import { layerUncertainty } from '@kvlab/core';
 import { checkPromptKv } from '../experiments/memory.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import type { CallControl, CallHandle } from './calls.ts';
-import { engineWatch, prefillProgress } from './calls.ts';
+import { engineWatch, ofTotal, prefillProgress } from './calls.ts';
 import type { EngineSession, OpenSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
 
@@ -38,7 +38,12 @@ async function measure({ engine, model, kvRoom }: OpenSession, input: LabParsedI
   const ids = model.tokenizer.encode(input.prompt);
   checkPromptKv(kvRoom, ids.length, 0);
   const opts = { tau: input.tau, windowSize: input.windowSize, tauO: input.tauO, lmbo: input.lmbo };
-  const p = await profilePrompt(engine, ids, { ...opts, signal: call.signal, onProgress: prefillProgress(call) });
+  const p = await profilePrompt(engine, ids, {
+    ...opts,
+    signal: call.signal,
+    onProgress: prefillProgress(call),
+    onLmbo: (done, total) => call.progress('analyse', done, total, `LMBO ${ofTotal(done, total)} layers`),
+  });
   return {
     modelId: input.modelId,
     promptTokens: p.promptTokens,

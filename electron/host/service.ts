@@ -99,7 +99,6 @@ function composeParts(opts: LabServiceOptions) {
   const session = new EngineSession({ openModel, settings: () => settings.current, cacheDir, emit, ...room });
   const registry = new ModelRegistry({ defaultModel: opts.defaultModel, baseDir, loadedModelId: () => session.loadedModelId, emit });
   const modelsDir = resolve(opts.modelsDir ?? join(dirname(resultsDir), 'models'));
-
   const store = new RunStore({ resultsDir, emit });
   const queue = new RunQueue({ store, registry, baseDir, cacheDir, openModel, mode: opts.mode ?? 'serve', emit, ...room });
   const calls = new CallControl({ emit });
@@ -115,7 +114,7 @@ function composeParts(opts: LabServiceOptions) {
     ...queue.handlers(),
     ...new RunResults({ store, loadedModel: () => session.loadedModel, openModel, baseDir, cacheDir }).handlers(),
   };
-  return { handlers, session, downloads, queue, calls };
+  return { handlers, session, queue, calls };
 }
 
 /**
@@ -123,7 +122,7 @@ function composeParts(opts: LabServiceOptions) {
  * Inputs are already validated by the transport (core's parseInput/dispatch).
  */
 export function createLabService(opts: LabServiceOptions): LabService {
-  const { handlers, session, downloads, queue, calls } = composeParts(opts);
+  const { handlers, session, queue, calls } = composeParts(opts);
   let closed = false;
   return {
     ...withApiErrors(handlers),
@@ -133,7 +132,6 @@ export function createLabService(opts: LabServiceOptions): LabService {
       // The engine refuses new calls at once; its release waits for the call in flight.
       const released = session.close();
       calls.close();
-      downloads.close();
       await queue.close();
       await released;
     },

@@ -179,9 +179,14 @@ describe('progress and cancel of long calls, on stories260K', () => {
     );
   });
 
-  it('profileModel reports its prefill and stops at a cancel', async () => {
+  it("profileModel reports its prefill and LMBO's layers, and stops at a cancel", async () => {
     const p = await call(lab, 'profileModel', { modelId, prompt: LONG, requestId: 'pf-1' });
-    assert.equal(of('pf-1').at(-1)?.done, p.promptTokens);
+    assert.equal(of('pf-1').findLast((e) => e.stage === 'prefill')?.done, p.promptTokens);
+    // Then LMBO, layer by layer: stories260K has 5.
+    const analyse = of('pf-1').filter((e) => e.stage === 'analyse');
+    assert.equal(analyse[0]?.current, 'LMBO 1 of 5 layers');
+    assert.equal(analyse.at(-1)?.current, 'LMBO 5 of 5 layers');
+    assert.equal(of('pf-1').at(-1), analyse.at(-1), 'the analysis comes last');
     onProgress = (e) => {
       if (e.requestId === 'pf-2') void lab.cancelCall({ requestId: 'pf-2' });
     };

@@ -144,4 +144,9 @@ test('a download in flight has Cancel: it stops in the engine and shows as cance
     h.fake.emit({ type: 'model.download', repo: 'test-org/big-model', file: '', bytesDone: 5_242_880, bytesTotal: 20_971_520, done: true, error: 'cancelled' }),
   );
   assert.ok(screen.getByTestId('hf-cancelled'));
+  // Another window's fresh download of the same repo (from its own start) shows, from its own bytes.
+  act(() => h.fake.emit({ type: 'model.download', repo: 'test-org/big-model', file: '', bytesDone: 1_048_576, bytesTotal: 20_971_520, done: false }));
+  assert.equal(screen.queryByTestId('hf-cancelled'), null);
+  assert.equal(screen.getByTestId('hf-progress').getAttribute('aria-valuenow'), '1048576');
+  assert.equal(screen.queryByTestId('hf-cancel'), null, "no Cancel for another window's download");
 });

@@ -248,14 +248,17 @@ export type LabEvent =
       /**
        * How far a long call that was given a requestId has got (runPlayground, profileModel): an 8B model's 32K-token
        * prompt takes many minutes to prefill on a CPU. Every client receives it; each keeps the ones of its own request.
-       * Sent at most a few times a second, plus each stage's last.
+       * At most four a second, except a stage's first event and one that reaches the stage's total.
        */
       readonly type: 'call.progress';
       readonly requestId: string;
       readonly call: ProgressCall;
-      /** 'waiting': another call holds the engine; 'loading': the model's engine is starting; then the prompt's prefill, then generation. */
-      readonly stage: 'waiting' | 'loading' | 'prefill' | 'generate';
-      /** Tokens so far of the stage's total (prefill: prompt tokens; generate: this configuration's new tokens); 0 of 0 while waiting or loading. */
+      /**
+       * 'waiting': another call holds the engine; 'loading': the model's engine is starting; then the prompt's prefill,
+       * then generation (the Playground) or LMBO's layers (the layer profile).
+       */
+      readonly stage: 'waiting' | 'loading' | 'prefill' | 'generate' | 'analyse';
+      /** Count so far of the stage's total (prefill: prompt tokens; generate: this configuration's new tokens; analyse: layers); 0 of 0 while waiting or loading. */
       readonly done: number;
       readonly total: number;
       /** What a progress line shows: "prefill 2,048 of 32,768 tokens", "snapkv/uniform: 12 of 48 tokens". */

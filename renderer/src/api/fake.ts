@@ -120,8 +120,8 @@ export type FakeLab = LabApi & {
   dispose(): void;
   /** Listener count (tests check unsubscribe). */
   listenerCount(): number;
-  /** Lets every held long call (holdLongCalls) answer. Returns how many were held. */
-  releaseLongCalls(): number;
+  /** Lets every held long call (holdLongCalls), or the one `requestId` names, answer. Returns how many it let go. */
+  releaseLongCalls(requestId?: string): number;
 };
 
 // -- Runs ----------------------------------------------------------------------
@@ -660,11 +660,16 @@ export function createFakeLab(options: FakeLabOptions = {}): FakeLab {
     },
     dispose: () => stopTimer(st),
     listenerCount: () => st.listeners.size,
-    releaseLongCalls: () => {
-      const held = [...st.held.values()];
-      st.held.clear();
-      for (const c of held) c.resolve();
-      return held.length;
+    releaseLongCalls: (requestId) => {
+      const ids = requestId === undefined ? [...st.held.keys()] : [requestId];
+      let n = 0;
+      for (const id of ids) {
+        const c = st.held.get(id);
+        st.held.delete(id);
+        c?.resolve();
+        if (c) n++;
+      }
+      return n;
     },
   };
 }

@@ -70,11 +70,13 @@ export const createLayerProfileSlice: SliceCreator<LayerProfileSlice> = (set, ge
     // Another model's profile, custom bars and saved allocation do not carry over.
     const requestId = newRequestId('profile');
     set({ layerProfile: { ...(kept.modelId === modelId ? kept : EMPTY), modelId, busy: true, requestId, progress: null, error: null } });
+    // A profile started later (another model: the picker stays enabled) owns the state; this one's answer is dropped.
+    const ours = (): boolean => get().layerProfile.requestId === requestId;
     try {
       const profile = await api.profileModel({ modelId, prompt, tau, tauO, lmbo, requestId });
-      set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, profile, custom: null } }));
+      if (ours()) set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, profile, custom: null } }));
     } catch (e) {
-      set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, error: isCancelled(e) ? null : errorMessage(e) } }));
+      if (ours()) set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, error: isCancelled(e) ? null : errorMessage(e) } }));
       if (isCancelled(e)) get().notify('info', 'The layer profile was cancelled.');
     }
   },

@@ -159,15 +159,20 @@ const downloadActions: SliceCreator<Pick<ModelsSlice, 'downloadModel' | 'cancelD
   handleDownloadEvent: (e) => {
     const d = get().download;
     // Another download's events (another window) show too, unless one of ours is running; a finished one never goes back,
-    // and one the user cancelled stays cancelled (the engine's last event calls it an error).
-    if (d && (d.repo !== e.repo || d.file !== e.file) && !d.done) return;
-    if (d && d.repo === e.repo && d.file === e.file && ((d.done && !e.done) || d.cancelled)) return;
+    // and one the user cancelled stays cancelled (the engine's last event calls it an error) until an event from a fresh
+    // download of the same files (another window's: it starts below where ours stopped) arrives.
+    const same = d !== null && d.repo === e.repo && d.file === e.file;
+    if (d && !same && !d.done) return;
+    if (d && same && d.cancelled && (e.done || e.bytesDone >= d.bytesDone)) return;
+    if (d && same && !d.cancelled && d.done && !e.done) return;
+    // The same download's bytes never go back (events may arrive out of order); a fresh one starts from its own.
+    const continues = d !== null && same && !d.cancelled;
     set({
       download: {
-        ...(d?.requestId && !e.done && d.repo === e.repo && d.file === e.file ? { requestId: d.requestId } : {}),
+        ...(continues && d.requestId && !e.done ? { requestId: d.requestId } : {}),
         repo: e.repo,
         file: e.file,
-        bytesDone: Math.max(e.bytesDone, d && d.repo === e.repo && d.file === e.file ? d.bytesDone : 0),
+        bytesDone: Math.max(e.bytesDone, continues ? d.bytesDone : 0),
         bytesTotal: e.bytesTotal,
         done: e.done,
         ...(e.error !== undefined ? { error: e.error } : {}),

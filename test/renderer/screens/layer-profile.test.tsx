@@ -160,6 +160,27 @@ describe('LayerProfileScreen', () => {
     assert.ok(r.getByTestId('profile-chart'), 'the last profile is still drawn');
   });
 
+  it("a profile that answers after a newer one (another model's) does not overwrite it", async () => {
+    const h = await setup({ holdLongCalls: true });
+    const [a, b] = h.store.getState().models.map((m) => m.id);
+    assert.ok(a && b && a !== b);
+    const st = () => h.store.getState();
+    const first = st().runLayerProfile(a, 'The first model is profiled here.');
+    await settle();
+    const second = st().runLayerProfile(b, 'And then the second one.');
+    await settle();
+    const ids = h.fake.calls.filter((c) => c.method === 'profileModel').map((c) => (c.input as { requestId: string }).requestId);
+    assert.equal(h.fake.releaseLongCalls(ids[1]), 1);
+    await second;
+    assert.equal(st().layerProfile.profile?.modelId, b);
+    assert.equal(st().layerProfile.busy, false);
+    // The first model's profile answers last: it belongs to no screen now.
+    assert.equal(h.fake.releaseLongCalls(ids[0]), 1);
+    await first;
+    assert.equal(st().layerProfile.modelId, b);
+    assert.equal(st().layerProfile.profile?.modelId, b);
+  });
+
   it('shows the API error when profiling fails', async () => {
     const h = await setup();
     act(() => h.store.setState({ selectedModelId: 'no-such-model' }));
