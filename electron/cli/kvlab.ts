@@ -3,7 +3,7 @@
  *
  *   kvlab run <experiment.json> [--out <dir>] [--shard i/n]    run or resume a sweep (Ctrl-C safe) into results/<name>/
  *   kvlab merge <out> <shard-dir>…                              combine shard results of one experiment
- *   kvlab profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--out <dir>] [--ep auto|cpu|webgpu|…]
+ *   kvlab profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--out <dir>] [--ep auto|cpu|webgpu|…] [--kv-type f32|f16]
  *   kvlab report <results> --format html|pdf|csv|json [--out <file>]
  *   kvlab export <results> --kvpress <dir>
  *   kvlab models                                                models found locally
@@ -32,7 +32,9 @@ import {
 import { Engine } from '../engine/engine.ts';
 import { sampler } from '../engine/generate.ts';
 import { KvCache } from '../engine/kv-cache.ts';
-import { inspectModel, loadModel } from '../engine/load.ts';
+import { availableMemory, inspectModel, loadModel } from '../engine/load.ts';
+import type { KvRoom } from '../experiments/memory.ts';
+import { checkPromptKv, kvRoomOf } from '../experiments/memory.ts';
 import { mergeResults } from '../experiments/merge.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import { fileSha256, provenance, providerStamp } from '../experiments/provenance.ts';
@@ -51,7 +53,7 @@ import { exposureWarning, readTlsFiles, startServer, type RunningServer, type Tl
 const USAGE = `usage: kvlab <command> …
   run <experiment.json> [--out <dir>] [--shard i/n]
   merge <out-dir> <shard-dir> [<shard-dir>…]
-  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}]
+  profile <model> [--text <file>] [--tokens N] [--samples N] [--tau T] [--tau-o T] [--no-lmbo] [--out <dir>] [--ep ${EXECUTION_PROVIDER_CHOICES.join('|')}] [--kv-type f32|f16]
   report <results-dir> --format html|pdf|csv|json [--out <file>]
   export <results-dir> --kvpress <dir>
   models
@@ -98,14 +100,17 @@ function parseShard(s: string | undefined): Shard | undefined {
   return { index, count };
 }
 
-/** Ctrl-C (or SIGTERM) cancels after the current cell; a second one exits at once. Returns the controller and the handler. */
-function cancelOnSignals(): { controller: AbortController; onSigint: () => void } {
+/** Ctrl-C (or SIGTERM) cancels after the current cell (`what`); a second one exits at once. Returns the controller and the handler. */
+function cancelOnSignals(what = 'after the current cell… (Ctrl-C again to stop at once; finished cells are kept)'): {
+  controller: AbortController;
+  onSigint: () => void;
+} {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write('\ncancelling after the current cell… (Ctrl-C again to stop at once; finished cells are kept)\n');
+    process.stderr.write(`\ncancelling ${what}\n`);
     controller.abort(new Error('cancelled'));
   };
   process.on('SIGINT', onSigint);
@@ -204,7 +209,7 @@ function profileSettings(values: Record<string, unknown>, contextLength: number)
  * the model itself — text in the model's own domain, which a small model trained on narrow data handles
  * where arbitrary text would be out of its domain.
  */
-async function profilePrompts(engine: Engine, textFile: string | undefined, s: ProfileSettings): Promise<number[][]> {
+async function profilePrompts(engine: Engine, textFile: string | undefined, s: ProfileSettings, watch: ProfileWatch): Promise<number[][]> {
   const tokenizer = engine.model.tokenizer;
   const prompts: number[][] = [];
   if (textFile) {
@@ -216,7 +221,7 @@ async function profilePrompts(engine: Engine, textFile: string | undefined, s: P
       prompts.push([...(tokenizer.bosId !== undefined ? [tokenizer.bosId] : []), ...ids.slice(start, start + s.tokens - 1)]);
     }
   } else {
-    for (let i = 0; i < s.samples; i++) prompts.push(await sampleFromModel(engine, s.tokens, s.seed + i));
+    for (let i = 0; i < s.samples; i++) prompts.push(await sampleFromModel(engine, s.tokens, s.seed + i, watch.at(`prompt ${i + 1} of ${s.samples}`)));
   }
   return prompts;
 }
@@ -230,12 +235,64 @@ interface ProfileTarget {
   readonly lmbo: boolean;
 }
 
-/** Profiles each prompt into a row, appended to the store unless it holds that row already. */
-async function profileRows(engine: Engine, prompts: readonly number[][], s: ProfileSettings, t: ProfileTarget): Promise<ProfileRow[]> {
-  const rows: ProfileRow[] = [];
+/**
+ * A long profile's progress and Ctrl-C: an 8B model samples, prefills and measures LMBO for minutes per prompt.
+ * `at(prompt)` reports under that prompt's name: one redrawn line on a terminal (at most ten a second), else a line
+ * a minute at most plus each stage's last; the engine stops at its next chunk, token or layer once `signal` aborts.
+ */
+interface ProfileWatch {
+  readonly signal: AbortSignal;
+  at(prompt: string): ProfileReport;
+}
+interface ProfileReport {
+  readonly signal: AbortSignal;
+  (stage: string, done: number, total: number): void;
+}
+
+function profileWatch(signal: AbortSignal): ProfileWatch {
+  const tty = process.stderr.isTTY;
+  let at = -Infinity;
+  let width = 0;
+  const say = (line: string, last: boolean): void => {
+    const now = performance.now();
+    if (!last && now - at < (tty ? 100 : 60_000)) return;
+    at = now;
+    if (!tty) return void process.stderr.write(`${line}\n`);
+    const cols = (process.stderr.columns || 120) - 1;
+    process.stderr.write(`\r${line.slice(0, cols).padEnd(Math.min(width, cols))}`);
+    width = line.length;
+  };
+  return {
+    signal,
+    at: (prompt) =>
+      Object.assign(
+        (stage: string, done: number, total: number) =>
+          say(`${prompt}: ${stage} ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`, done === total),
+        { signal },
+      ),
+  };
+}
+
+/** Profiles each prompt into a row, appended to the store unless it holds that row already; `rows` holds those done (all, unless cancelled). */
+async function profileRows(
+  engine: Engine,
+  prompts: readonly number[][],
+  s: ProfileSettings,
+  t: ProfileTarget & { readonly watch: ProfileWatch; readonly room: KvRoom },
+  rows: ProfileRow[],
+): Promise<void> {
   for (const [i, ids] of prompts.entries()) {
     const id = `profile/${i}`;
-    const p = await profilePrompt(engine, ids, { tau: s.tau, tauO: s.tauO, lmbo: t.lmbo });
+    checkPromptKv(t.room, ids.length, 0);
+    const report = t.watch.at(`prompt ${i + 1} of ${prompts.length}`);
+    const p = await profilePrompt(engine, ids, {
+      tau: s.tau,
+      tauO: s.tauO,
+      lmbo: t.lmbo,
+      signal: report.signal,
+      onProgress: (done, total) => report('prefill', done, total),
+      onLmbo: (done, total) => report('LMBO layer', done, total),
+    });
     const row: ProfileRow = {
       kind: 'profile',
       cellId: id,
@@ -250,7 +307,6 @@ async function profileRows(engine: Engine, prompts: readonly number[][], s: Prof
     if (!t.store.has(id)) t.store.append(row);
     rows.push(row);
   }
-  return rows;
 }
 
 /** The per-layer table on stdout: mean LMBA, its uncertainty and mean LMBO (– when not measured). */
@@ -280,40 +336,73 @@ async function cmdProfile(args: string[]): Promise<number> {
       out: { type: 'string' },
       seed: { type: 'string' },
       ep: { type: 'string' },
+      'kv-type': { type: 'string' },
     },
   });
   const modelPath = positionals[0];
   if (!modelPath) throw new UsageError('profile needs a model');
   const ep = flag(values, 'ep') ?? 'cpu';
   if (!isExecutionProviderChoice(ep)) throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got ${ep}`);
+  const kvType = flag(values, 'kv-type') ?? 'f32';
+  if (kvType !== 'f32' && kvType !== 'f16') throw new UsageError(`--kv-type must be f32 or f16, got ${kvType}`);
   const model = await loadModel(resolve(modelPath));
-  const s = profileSettings(values, model.config.contextLength);
-  const engine = await Engine.create(model, { executionProvider: ep });
+  const s: ProfileSettings & { readonly kvType: 'f32' | 'f16' } = { ...profileSettings(values, model.config.contextLength), kvType };
+  const engine = await Engine.create(model, { executionProvider: ep, kvType });
   console.error(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
+  // Measured now, with the engine started, as the runner does (experiments/memory.ts).
+  const room = kvRoomOf(resolve(modelPath), engine, { halve: 'pass --kv-type f16', shorten: 'use fewer --tokens' }, availableMemory());
+  const { controller, onSigint } = cancelOnSignals('at the next prefill chunk, token or layer… (Ctrl-C again to stop at once; profiled prompts are kept)');
+  const watch = profileWatch(controller.signal);
   const textFile = flag(values, 'text');
-  const prompts = await profilePrompts(engine, textFile, s);
-  const def = {
-    profile: { model: resolve(modelPath), text: textFile ?? 'sampled', tokens: s.tokens, samples: s.samples, tau: s.tau, tauO: s.tauO, seed: s.seed },
+  const cancelled = (e: unknown): true => {
+    if (!controller.signal.aborted) throw e;
+    return true;
   };
-  const outDir = resolve(flag(values, 'out') ?? join('results', `${basename(modelPath)}.profile`));
-  const modelSha = fileSha256(resolve(modelPath));
+  const prompts = await profilePrompts(engine, textFile, s, watch).catch(cancelled);
+  const t = openProfileTarget({ modelPath: resolve(modelPath), config: model.config, textFile, s, out: flag(values, 'out'), lmbo: !values['no-lmbo'] });
+  const rows: ProfileRow[] = [];
+  const stopped = prompts === true || (await profileRows(engine, prompts, s, { ...t, watch, room }, rows).catch(cancelled)) === true;
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  t.store.close();
+  await engine.dispose();
+  if (rows.length > 0) printProfile(model.config.name, model.config.numLayers, rows, s);
+  if (!stopped) {
+    console.log(`→ ${t.outDir}`);
+    return 0;
+  }
+  console.log(`cancelled: ${rows.length} of ${s.samples} prompts profiled → ${t.outDir}`);
+  return 130;
+}
+
+/** The results folder of a profile, opened under its definition's hash (any change of model or setting is another definition). */
+function openProfileTarget(o: {
+  readonly modelPath: string;
+  readonly config: Engine['model']['config'];
+  readonly textFile: string | undefined;
+  readonly s: ProfileSettings & { readonly kvType: 'f32' | 'f16' };
+  readonly out: string | undefined;
+  readonly lmbo: boolean;
+}): ProfileTarget & { readonly outDir: string } {
+  const { modelPath, config, textFile, s } = o;
+  // The f16 cache is part of the definition; the f32 default is left out, so folders written before the flag still match.
+  const kv = s.kvType === 'f16' ? { kvType: s.kvType } : {};
+  const def = {
+    profile: { model: modelPath, text: textFile ?? 'sampled', tokens: s.tokens, samples: s.samples, tau: s.tau, tauO: s.tauO, seed: s.seed, ...kv },
+  };
+  const outDir = resolve(o.out ?? join('results', `${basename(modelPath)}.profile`));
+  const modelSha = fileSha256(modelPath);
   // Any change of model or setting is another definition: a results folder never mixes two.
   const hash = createHash('sha256')
     .update(canonicalJson({ ...def.profile, modelSha }))
     .digest('hex');
-  const store = ResultsStore.open(outDir, def, hash);
-  const { name, numLayers: layers, numKvHeads: kvHeads, headDim } = model.config;
-  const modelInfo = { path: resolve(modelPath), name, sha256: modelSha, layers, kvHeads, headDim };
-  const workload = textFile ? basename(textFile) : 'sampled';
-  const rows = await profileRows(engine, prompts, s, { store, hash, modelInfo, workload, lmbo: !values['no-lmbo'] });
-  store.close();
-  await engine.dispose();
-  printProfile(name, model.config.numLayers, rows, s);
-  console.log(`→ ${outDir}`);
-  return 0;
+  const { name, numLayers: layers, numKvHeads: kvHeads, headDim } = config;
+  const modelInfo = { path: modelPath, name, sha256: modelSha, layers, kvHeads, headDim };
+  return { store: ResultsStore.open(outDir, def, hash), hash, modelInfo, workload: textFile ? basename(textFile) : 'sampled', lmbo: o.lmbo, outDir };
 }
 
-async function sampleFromModel(engine: Engine, n: number, seed: number): Promise<number[]> {
+async function sampleFromModel(engine: Engine, n: number, seed: number, report: ProfileReport): Promise<number[]> {
   const bos = engine.model.tokenizer.bosId ?? 1;
   const ids = [bos];
   const pre = await engine.prefill(ids);
@@ -321,7 +410,9 @@ async function sampleFromModel(engine: Engine, n: number, seed: number): Promise
   const pick = sampler({ temperature: 1, seed });
   let next = pick(pre.logits);
   while (ids.length < n) {
+    report.signal.throwIfAborted();
     ids.push(next);
+    report('sampling token', ids.length, n);
     next = pick((await engine.step(cache, [next])).logits);
   }
   return ids;
