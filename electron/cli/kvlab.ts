@@ -361,12 +361,17 @@ async function cmdProfile(args: string[]): Promise<number> {
   const prompts = await profilePrompts(engine, textFile, s, watch).catch(cancelled);
   const t = openProfileTarget({ modelPath: resolve(modelPath), config: model.config, textFile, s, out: flag(values, 'out'), lmbo: !values['no-lmbo'] });
   const rows: ProfileRow[] = [];
-  const stopped = prompts === true || (await profileRows(engine, prompts, s, { ...t, watch, room }, rows).catch(cancelled)) === true;
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
-  if (process.stderr.isTTY) process.stderr.write('\n');
-  t.store.close();
-  await engine.dispose();
+  let stopped: boolean;
+  try {
+    stopped = prompts === true || (await profileRows(engine, prompts, s, { ...t, watch, room }, rows).catch(cancelled)) === true;
+  } finally {
+    // A prompt refused or failed still leaves the folder closed (its lock released) and the engine gone.
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    t.store.close();
+    await engine.dispose();
+  }
   if (rows.length > 0) printProfile(model.config.name, model.config.numLayers, rows, s);
   if (!stopped) {
     console.log(`→ ${t.outDir}`);
