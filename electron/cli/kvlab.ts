@@ -33,7 +33,6 @@ import { Engine } from '../engine/engine.ts';
 import { sampler } from '../engine/generate.ts';
 import { KvCache } from '../engine/kv-cache.ts';
 import { availableMemory, inspectModel, loadModel } from '../engine/load.ts';
-import type { KvRoom } from '../experiments/memory.ts';
 import { checkPromptKv, kvRoomOf } from '../experiments/memory.ts';
 import { mergeResults } from '../experiments/merge.ts';
 import { profilePrompt } from '../experiments/profile.ts';
@@ -163,6 +162,7 @@ async function cmdRun(args: string[]): Promise<number> {
   const onEvent = progressPrinter();
   const summary = await runExperiment(raw, { outDir, baseDir: dirname(path), signal: controller.signal, onEvent, ...(shard ? { shard } : {}) });
   process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
   if (process.stderr.isTTY) process.stderr.write('\n');
   const saved = summary.prefillsSaved > 0 ? `, ${summary.prefillsSaved} prefills saved (one prefill per sample shared by ${summary.cellsRun} cells)` : '';
   console.log(
@@ -237,8 +237,8 @@ interface ProfileTarget {
 
 /**
  * A long profile's progress and Ctrl-C: an 8B model samples, prefills and measures LMBO for minutes per prompt.
- * `at(prompt)` reports under that prompt's name: one redrawn line on a terminal (at most ten a second), else a line
- * a minute at most plus each stage's last; the engine stops at its next chunk, token or layer once `signal` aborts.
+ * `at(prompt)` reports under that prompt's name: one redrawn line on a terminal (at most ten a second, and each
+ * stage's last), else a line a minute at most; the engine stops at its next chunk, token or layer once `signal` aborts.
  */
 interface ProfileWatch {
   readonly signal: AbortSignal;
@@ -253,9 +253,10 @@ function profileWatch(signal: AbortSignal): ProfileWatch {
   const tty = process.stderr.isTTY;
   let at = -Infinity;
   let width = 0;
+  // Off a terminal a line a minute at most, whatever it says: 400 prompts must not make 1,000 lines of log.
   const say = (line: string, last: boolean): void => {
     const now = performance.now();
-    if (!last && now - at < (tty ? 100 : 60_000)) return;
+    if (tty ? !last && now - at < 100 : now - at < 60_000) return;
     at = now;
     if (!tty) return void process.stderr.write(`${line}\n`);
     const cols = (process.stderr.columns || 120) - 1;
@@ -278,12 +279,11 @@ async function profileRows(
   engine: Engine,
   prompts: readonly number[][],
   s: ProfileSettings,
-  t: ProfileTarget & { readonly watch: ProfileWatch; readonly room: KvRoom },
+  t: ProfileTarget & { readonly watch: ProfileWatch },
   rows: ProfileRow[],
 ): Promise<void> {
   for (const [i, ids] of prompts.entries()) {
     const id = `profile/${i}`;
-    checkPromptKv(t.room, ids.length, 0);
     const report = t.watch.at(`prompt ${i + 1} of ${prompts.length}`);
     const p = await profilePrompt(engine, ids, {
       tau: s.tau,
@@ -349,30 +349,42 @@ async function cmdProfile(args: string[]): Promise<number> {
   const s: ProfileSettings & { readonly kvType: 'f32' | 'f16' } = { ...profileSettings(values, model.config.contextLength), kvType };
   const engine = await Engine.create(model, { executionProvider: ep, kvType });
   console.error(`provider: ${engine.info.executionProvider} — ${engine.info.providerReason}`);
+  try {
+    return await profileWith(engine, { modelPath: resolve(modelPath), s, textFile: flag(values, 'text'), out: flag(values, 'out'), lmbo: !values['no-lmbo'] });
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/**
+ * The profile on a started engine: its K/V checked first (sampling a prompt builds the same cache), the results
+ * folder opened, then each prompt sampled (or cut from the text) and profiled. Ctrl-C stops it at the next prefill
+ * chunk, sampled token or LMBO layer: the prompts profiled so far are stored and tabled, and it returns 130.
+ */
+async function profileWith(engine: Engine, o: Omit<Parameters<typeof openProfileTarget>[0], 'config'>): Promise<number> {
+  const { s, textFile } = o;
   // Measured now, with the engine started, as the runner does (experiments/memory.ts).
-  const room = kvRoomOf(resolve(modelPath), engine, { halve: 'pass --kv-type f16', shorten: 'use fewer --tokens' }, availableMemory());
+  const room = kvRoomOf(o.modelPath, engine, { halve: 'pass --kv-type f16', shorten: 'use fewer --tokens' }, availableMemory());
+  checkPromptKv(room, s.tokens, 0);
+  const t = openProfileTarget({ ...o, config: engine.model.config });
   const { controller, onSigint } = cancelOnSignals('at the next prefill chunk, token or layer… (Ctrl-C again to stop at once; profiled prompts are kept)');
   const watch = profileWatch(controller.signal);
-  const textFile = flag(values, 'text');
-  const cancelled = (e: unknown): true => {
-    if (!controller.signal.aborted) throw e;
-    return true;
-  };
-  const prompts = await profilePrompts(engine, textFile, s, watch).catch(cancelled);
-  const t = openProfileTarget({ modelPath: resolve(modelPath), config: model.config, textFile, s, out: flag(values, 'out'), lmbo: !values['no-lmbo'] });
   const rows: ProfileRow[] = [];
-  let stopped: boolean;
+  let stopped = false;
   try {
-    stopped = prompts === true || (await profileRows(engine, prompts, s, { ...t, watch, room }, rows).catch(cancelled)) === true;
+    const prompts = await profilePrompts(engine, textFile, s, watch);
+    await profileRows(engine, prompts, s, { ...t, watch }, rows);
+  } catch (e) {
+    if (!controller.signal.aborted) throw e;
+    stopped = true;
   } finally {
-    // A prompt refused or failed still leaves the folder closed (its lock released) and the engine gone.
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     if (process.stderr.isTTY) process.stderr.write('\n');
+    // A refused or failed prompt still leaves the folder closed and its lock released.
     t.store.close();
-    await engine.dispose();
   }
-  if (rows.length > 0) printProfile(model.config.name, model.config.numLayers, rows, s);
+  if (rows.length > 0) printProfile(engine.model.config.name, engine.model.config.numLayers, rows, s);
   if (!stopped) {
     console.log(`→ ${t.outDir}`);
     return 0;
@@ -396,7 +408,8 @@ function openProfileTarget(o: {
   const def = {
     profile: { model: modelPath, text: textFile ?? 'sampled', tokens: s.tokens, samples: s.samples, tau: s.tau, tauO: s.tauO, seed: s.seed, ...kv },
   };
-  const outDir = resolve(o.out ?? join('results', `${basename(modelPath)}.profile`));
+  // An f16 profile is another definition: by default it has a folder of its own.
+  const outDir = resolve(o.out ?? join('results', `${basename(modelPath)}${s.kvType === 'f16' ? '.f16' : ''}.profile`));
   const modelSha = fileSha256(modelPath);
   // Any change of model or setting is another definition: a results folder never mixes two.
   const hash = createHash('sha256')

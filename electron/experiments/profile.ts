@@ -42,16 +42,18 @@ export async function profilePrompt(
   const lmbo: number[] = [];
   const curves: { budget: number; similarity: number }[][] = [];
   if (opts.lmbo ?? true) {
-    pre.observations.forEach((o, l) => {
-      // LMBO costs about one attention pass per grid point per layer: a long prompt's cancel is honoured between layers.
+    for (const [l, o] of pre.observations.entries()) {
+      // LMBO costs about one attention pass per grid point per layer, synchronous JS: yielding to the event loop
+      // before each layer lets a cancel (Ctrl-C, cancelCall) and the progress events through between layers.
+      await new Promise<void>((r) => setImmediate(r));
       signal?.throwIfAborted();
       const q = pre.queries?.[l];
-      if (!q || !o.keys || !o.values) return;
+      if (!q || !o.keys || !o.values) continue;
       const r = computeLmbo({ queries: f32([c.numHeads, alpha, c.headDim], q), keys: o.keys, values: o.values }, { threshold: tauO, grid: 16 });
       lmbo.push(r.lmbo);
       curves.push(r.curve.map((p) => ({ budget: p.budget, similarity: p.similarity })));
       opts.onLmbo?.(l + 1, pre.observations.length);
-    });
+    }
   }
   return { promptTokens: ids.length, tau, lmba, lmbaPerHead: perHead, tauO, lmbo, lmboCurves: curves };
 }

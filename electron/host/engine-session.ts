@@ -77,6 +77,7 @@ function abortOf(signal: AbortSignal): { readonly aborted: Promise<never>; reado
   let disarm = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     disarm = () => signal.removeEventListener('abort', onAbort);
   });

@@ -195,6 +195,17 @@ describe('progress and cancel of long calls, on stories260K', () => {
     assert.equal(of('pf-2').length, 1);
   });
 
+  it('a cancel that arrives from outside during LMBO (an HTTP request, Ctrl-C) stops it at the next layer', async () => {
+    // The cancel is sent from a later turn of the event loop, as a transport's would be: LMBO must yield for it.
+    onProgress = (e) => {
+      if (e.requestId === 'pf-lmbo' && e.stage === 'analyse') setImmediate(() => void lab.cancelCall({ requestId: 'pf-lmbo' }));
+    };
+    await rejectsWith(call(lab, 'profileModel', { modelId, prompt: LONG, requestId: 'pf-lmbo' }), 'E_CANCELLED');
+    onProgress = () => undefined;
+    const analyse = of('pf-lmbo').filter((e) => e.stage === 'analyse');
+    assert.ok(analyse.length >= 1 && (analyse.at(-1)?.done ?? 5) < 5, JSON.stringify(analyse.map((e) => e.current)));
+  });
+
   it('a call waiting for the engine says so and, cancelled, never runs; the call ahead of it finishes', async () => {
     const ahead = call(lab, 'runPlayground', { modelId, prompt: LONG, maxNewTokens: 4, configs: [], requestId: 'pg-ahead' });
     const waiting = call(lab, 'profileModel', { modelId, prompt: LONG, requestId: 'pf-wait' });

@@ -67,6 +67,9 @@ export const createLayerProfileSlice: SliceCreator<LayerProfileSlice> = (set, ge
   runLayerProfile: async (modelId, prompt) => {
     const { tau, tauO, lmbo } = get().profileForm;
     const kept = get().layerProfile;
+    // One profile at a time: one still running (another model's; the picker stays enabled) is cancelled, not left to
+    // hold the engine for minutes with no Cancel pointing at it.
+    void cancelRequest(api, kept.busy ? kept.requestId : null, () => undefined);
     // Another model's profile, custom bars and saved allocation do not carry over.
     const requestId = newRequestId('profile');
     set({ layerProfile: { ...(kept.modelId === modelId ? kept : EMPTY), modelId, busy: true, requestId, progress: null, error: null } });
@@ -77,7 +80,7 @@ export const createLayerProfileSlice: SliceCreator<LayerProfileSlice> = (set, ge
       if (ours()) set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, profile, custom: null } }));
     } catch (e) {
       if (ours()) set((s) => ({ layerProfile: { ...s.layerProfile, ...IDLE, error: isCancelled(e) ? null : errorMessage(e) } }));
-      if (isCancelled(e)) get().notify('info', 'The layer profile was cancelled.');
+      if (isCancelled(e) && ours()) get().notify('info', 'The layer profile was cancelled.');
     }
   },
   cancelLayerProfile: () => cancelRequest(api, get().layerProfile.requestId, (e) => get().reportError(e, 'Cancel')),

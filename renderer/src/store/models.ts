@@ -159,11 +159,11 @@ const downloadActions: SliceCreator<Pick<ModelsSlice, 'downloadModel' | 'cancelD
   handleDownloadEvent: (e) => {
     const d = get().download;
     // Another download's events (another window) show too, unless one of ours is running; a finished one never goes back,
-    // and one the user cancelled stays cancelled (the engine's last event calls it an error) until an event from a fresh
-    // download of the same files (another window's: it starts below where ours stopped) arrives.
+    // and one the user cancelled stays cancelled (the engine's last event, done with an error, says so too) until a fresh
+    // download of the same files (another window's) shows: its progress below where ours stopped, or its success.
     const same = d !== null && d.repo === e.repo && d.file === e.file;
     if (d && !same && !d.done) return;
-    if (d && same && d.cancelled && (e.done || e.bytesDone >= d.bytesDone)) return;
+    if (d && same && d.cancelled && !(e.done ? e.error === undefined : e.bytesDone < d.bytesDone)) return;
     if (d && same && !d.cancelled && d.done && !e.done) return;
     // The same download's bytes never go back (events may arrive out of order); a fresh one starts from its own.
     const continues = d !== null && same && !d.cancelled;

@@ -160,7 +160,7 @@ describe('LayerProfileScreen', () => {
     assert.ok(r.getByTestId('profile-chart'), 'the last profile is still drawn');
   });
 
-  it("a profile that answers after a newer one (another model's) does not overwrite it", async () => {
+  it("a profile started while another model's runs cancels it, and the cancelled one's answer changes nothing", async () => {
     const h = await setup({ holdLongCalls: true });
     const [a, b] = h.store.getState().models.map((m) => m.id);
     assert.ok(a && b && a !== b);
@@ -170,15 +170,20 @@ describe('LayerProfileScreen', () => {
     const second = st().runLayerProfile(b, 'And then the second one.');
     await settle();
     const ids = h.fake.calls.filter((c) => c.method === 'profileModel').map((c) => (c.input as { requestId: string }).requestId);
+    assert.deepEqual(
+      h.fake.calls.filter((c) => c.method === 'cancelCall').map((c) => c.input),
+      [{ requestId: ids[0] }],
+    );
+    await first;
+    // The first one's E_CANCELLED is not this screen's news: B's profile still runs, with its own Cancel.
+    assert.equal(st().layerProfile.busy, true);
+    assert.equal(st().layerProfile.requestId, ids[1]);
+    assert.ok(!st().notices.some((n) => /cancelled/.test(n.text)));
     assert.equal(h.fake.releaseLongCalls(ids[1]), 1);
     await second;
-    assert.equal(st().layerProfile.profile?.modelId, b);
-    assert.equal(st().layerProfile.busy, false);
-    // The first model's profile answers last: it belongs to no screen now.
-    assert.equal(h.fake.releaseLongCalls(ids[0]), 1);
-    await first;
     assert.equal(st().layerProfile.modelId, b);
     assert.equal(st().layerProfile.profile?.modelId, b);
+    assert.equal(st().layerProfile.busy, false);
   });
 
   it('shows the API error when profiling fails', async () => {
