@@ -205,24 +205,24 @@ function profileSettings(values: Record<string, unknown>, contextLength: number)
 }
 
 /**
- * The prompts to profile: seeded windows of `textFile` (BOS first), or, without one, seeded samples from
- * the model itself — text in the model's own domain, which a small model trained on narrow data handles
- * where arbitrary text would be out of its domain.
+ * The prompts to profile: seeded windows of `textFile` (BOS first; here), or, without one, seeded samples from
+ * the model itself (sampledPrompts) — text in the model's own domain, which a small model trained on narrow data
+ * handles where arbitrary text would be out of its domain.
  */
-async function profilePrompts(engine: Engine, textFile: string | undefined, s: ProfileSettings, watch: ProfileWatch): Promise<number[][]> {
-  const tokenizer = engine.model.tokenizer;
+function textPrompts(tokenizer: Engine['model']['tokenizer'], textFile: string, s: ProfileSettings): number[][] {
+  const ids = tokenizer.encode(readFileSync(textFile, 'utf8'), { addBos: false });
+  if (ids.length < s.tokens + 1) throw new UsageError(`${textFile} has only ${ids.length} tokens; need ${s.tokens}`);
+  const rng = createRng(s.seed);
+  return Array.from({ length: s.samples }, () => {
+    const start = rng.int(ids.length - s.tokens);
+    return [...(tokenizer.bosId !== undefined ? [tokenizer.bosId] : []), ...ids.slice(start, start + s.tokens - 1)];
+  });
+}
+
+/** The model's own samples of --tokens each, one per --samples, seeded; their tokens reported to `watch`. */
+async function sampledPrompts(engine: Engine, s: ProfileSettings, watch: ProfileWatch): Promise<number[][]> {
   const prompts: number[][] = [];
-  if (textFile) {
-    const ids = tokenizer.encode(readFileSync(textFile, 'utf8'), { addBos: false });
-    if (ids.length < s.tokens + 1) throw new UsageError(`${textFile} has only ${ids.length} tokens; need ${s.tokens}`);
-    const rng = createRng(s.seed);
-    for (let i = 0; i < s.samples; i++) {
-      const start = rng.int(ids.length - s.tokens);
-      prompts.push([...(tokenizer.bosId !== undefined ? [tokenizer.bosId] : []), ...ids.slice(start, start + s.tokens - 1)]);
-    }
-  } else {
-    for (let i = 0; i < s.samples; i++) prompts.push(await sampleFromModel(engine, s.tokens, s.seed + i, watch.at(`prompt ${i + 1} of ${s.samples}`)));
-  }
+  for (let i = 0; i < s.samples; i++) prompts.push(await sampleFromModel(engine, s.tokens, s.seed + i, watch.at(`prompt ${i + 1} of ${s.samples}`)));
   return prompts;
 }
 
@@ -366,13 +366,15 @@ async function profileWith(engine: Engine, o: Omit<Parameters<typeof openProfile
   // Measured now, with the engine started, as the runner does (experiments/memory.ts).
   const room = kvRoomOf(o.modelPath, engine, { halve: 'pass --kv-type f16', shorten: 'use fewer --tokens' }, availableMemory());
   checkPromptKv(room, s.tokens, 0);
+  // Cut from the text before anything is written (a missing or short file is a usage error); sampled ones come later.
+  const fromText = textFile ? textPrompts(engine.model.tokenizer, textFile, s) : undefined;
   const t = openProfileTarget({ ...o, config: engine.model.config });
   const { controller, onSigint } = cancelOnSignals('at the next prefill chunk, token or layer… (Ctrl-C again to stop at once; profiled prompts are kept)');
   const watch = profileWatch(controller.signal);
   const rows: ProfileRow[] = [];
   let stopped = false;
   try {
-    const prompts = await profilePrompts(engine, textFile, s, watch);
+    const prompts = fromText ?? (await sampledPrompts(engine, s, watch));
     await profileRows(engine, prompts, s, { ...t, watch }, rows);
   } catch (e) {
     if (!controller.signal.aborted) throw e;

@@ -4,8 +4,9 @@
  * the sizes the lab is for they are minutes, not seconds (an 8B model
  * prefills ~22 tokens/s on a 2-core CPU, so a 32K-token prompt takes ~25
  * minutes). A call given a requestId reports `call.progress` events under it,
- * and cancelCall with that id aborts it: the engine stops at its next prefill
- * chunk or generated token, and the call fails with E_CANCELLED. Calls without
+ * and cancelCall with that id aborts it: the work stops at its next prefill
+ * chunk, generated token or LMBO layer, and the call fails with E_CANCELLED
+ * (while it waits for the engine: at once). Calls without
  * an id are tracked too, unnamed, so that shutting the lab down stops them.
  */
 import type { LabEvent, LabHandlers, ProgressCall } from '@kvlab/core';
