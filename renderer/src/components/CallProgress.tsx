@@ -1,7 +1,8 @@
 /**
  * A long call's progress and its Cancel button (the Playground's run, the
  * layer profile): what its call.progress events say — waiting for the engine,
- * loading the model, the prompt's prefill, each configuration's generation —
+ * loading the model, the prompt's prefill, each configuration's generation or
+ * LMBO's layers —
  * with a bar where the stage has a count.
  */
 import { useState } from 'react';

@@ -77,7 +77,7 @@ function ModelPicker(): ReactNode {
 
 // -- The form: what to profile -----------------------------------------------------
 
-/** The profile in flight: waiting, loading, the prefill's tokens; and Cancel. */
+/** The profile in flight: waiting, loading, the prefill's tokens, LMBO's layers; and Cancel. */
 function ProfileProgress(): ReactNode {
   const requestId = useLab((s) => s.layerProfile.requestId);
   const progress = useLab((s) => s.layerProfile.progress);
