@@ -2,8 +2,7 @@
  * A long call's progress and its Cancel button (the Playground's run, the
  * layer profile): what its call.progress events say — waiting for the engine,
  * loading the model, the prompt's prefill, each configuration's generation or
- * LMBO's layers —
- * with a bar where the stage has a count.
+ * LMBO's layers — with a bar where the stage has a count.
  */
 import { useState } from 'react';
 import type { CallProgress as Progress } from '../store/calls.ts';
