@@ -99,22 +99,28 @@ function parseShard(s: string | undefined): Shard | undefined {
   return { index, count };
 }
 
-/** Ctrl-C (or SIGTERM) cancels after the current cell (`what`); a second one exits at once. Returns the controller and the handler. */
+/**
+ * Ctrl-C (or SIGTERM) cancels after the current cell (`what`); a second one exits at once. Returns the controller,
+ * the handler, and the exit status of the signal that cancelled (128 + its number: 130 for SIGINT, 143 for SIGTERM).
+ */
 function cancelOnSignals(what = 'after the current cell… (Ctrl-C again to stop at once; finished cells are kept)'): {
   controller: AbortController;
-  onSigint: () => void;
+  onSigint: (signal: NodeJS.Signals) => void;
+  exitCode: () => number;
 } {
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  let code = 130;
+  const onSigint = (signal: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    code = signal === 'SIGTERM' ? 143 : 130;
+    if (interrupts > 1) process.exit(code);
     process.stderr.write(`\ncancelling ${what}\n`);
     controller.abort(new Error('cancelled'));
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  return { controller, onSigint };
+  return { controller, onSigint, exitCode: () => code };
 }
 
 /** Run events on stderr: the plan, a progress bar (one redrawn line on a terminal, ~20 lines otherwise) and log lines. */
@@ -158,7 +164,7 @@ async function cmdRun(args: string[]): Promise<number> {
   // Default: results/<name>/ under the working directory — not beside the experiment file, which may sit in a checkout
   // (docs/examples/) where git would see every results folder; /results/ is git-ignored.
   const outDir = resolve(flag(values, 'out') ?? defaultRunOut(path, shard));
-  const { controller, onSigint } = cancelOnSignals();
+  const { controller, onSigint, exitCode } = cancelOnSignals();
   const onEvent = progressPrinter();
   const summary = await runExperiment(raw, { outDir, baseDir: dirname(path), signal: controller.signal, onEvent, ...(shard ? { shard } : {}) });
   process.off('SIGINT', onSigint);
@@ -170,7 +176,7 @@ async function cmdRun(args: string[]): Promise<number> {
   );
   if (summary.cancelled) {
     console.log(`resume with: kvlab run ${file}${flag(values, 'out') ? ` --out ${flag(values, 'out')}` : ''}${s ? ` --shard ${s}` : ''}`);
-    return 130;
+    return exitCode();
   }
   return 0;
 }
@@ -359,7 +365,7 @@ async function cmdProfile(args: string[]): Promise<number> {
 /**
  * The profile on a started engine: its K/V checked first (sampling a prompt builds the same cache), the results
  * folder opened, then each prompt sampled (or cut from the text) and profiled. Ctrl-C stops it at the next prefill
- * chunk, sampled token or LMBO layer: the prompts profiled so far are stored and tabled, and it returns 130.
+ * chunk, sampled token or LMBO layer: the prompts profiled so far are stored and tabled, and it returns 130 (143 on SIGTERM).
  */
 async function profileWith(engine: Engine, o: Omit<Parameters<typeof openProfileTarget>[0], 'config'>): Promise<number> {
   const { s, textFile } = o;
@@ -369,7 +375,9 @@ async function profileWith(engine: Engine, o: Omit<Parameters<typeof openProfile
   // Cut from the text before anything is written (a missing or short file is a usage error); sampled ones come later.
   const fromText = textFile ? textPrompts(engine.model.tokenizer, textFile, s) : undefined;
   const t = openProfileTarget({ ...o, config: engine.model.config });
-  const { controller, onSigint } = cancelOnSignals('at the next prefill chunk, token or layer… (Ctrl-C again to stop at once; profiled prompts are kept)');
+  const { controller, onSigint, exitCode } = cancelOnSignals(
+    'at the next prefill chunk, token or layer… (Ctrl-C again to stop at once; profiled prompts are kept)',
+  );
   const watch = profileWatch(controller.signal);
   const rows: ProfileRow[] = [];
   let stopped = false;
@@ -392,7 +400,7 @@ async function profileWith(engine: Engine, o: Omit<Parameters<typeof openProfile
     return 0;
   }
   console.log(`cancelled: ${rows.length} of ${s.samples} prompts profiled → ${t.outDir}`);
-  return 130;
+  return exitCode();
 }
 
 /** The results folder of a profile, opened under its definition's hash (any change of model or setting is another definition). */

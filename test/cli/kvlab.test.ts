@@ -101,7 +101,7 @@ describe('kvlab CLI', () => {
     assert.match(bad.stderr, /^kvlab: --kv-type must be f32 or f16, got f8\n/);
   });
 
-  it('profile: Ctrl-C stops at the next chunk, token or layer, keeps the prompts profiled, exits 130 and says so', async () => {
+  it('profile: Ctrl-C stops at the next chunk, token or layer, keeps the prompts profiled, exits 130 and says so; SIGTERM exits 143', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'kvlab-prof-int-')), 'p');
     const args = [
       'profile',
@@ -132,5 +132,21 @@ describe('kvlab CLI', () => {
     assert.match(stderr, /^cancelling at the next prefill chunk, token or layer/m);
     assert.equal(readRows(out).length, Number(done), 'every profiled prompt is stored');
     assert.match(stdout, /layer {3}LMBA {3}uncertainty {3}LMBO/, 'the table of the prompts profiled');
+
+    // SIGTERM (a service manager, `kill`): the same stop, with 128 + 15.
+    const term = spawn(process.execPath, [BIN, ...args, '--out', `${out}-term`], {
+      env: { ...process.env, KVLAB_CACHE: mkdtempSync(join(tmpdir(), 'kvlab-cli-')) },
+    });
+    let termOut = '';
+    term.stdout.on('data', (d: Buffer) => (termOut += d.toString()));
+    const termRows = join(`${out}-term`, 'results.jsonl');
+    const t1 = Date.now();
+    while (!(existsSync(termRows) && readFileSync(termRows, 'utf8').split('\n').length > 2)) {
+      if (Date.now() - t1 > 120_000) throw new Error('no rows');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    term.kill('SIGTERM');
+    assert.equal(await new Promise((r) => term.once('exit', r)), 143);
+    assert.match(termOut, /^cancelled: \d+ of 400 prompts profiled → /m);
   });
 });
