@@ -64,6 +64,11 @@ export function formatInt(n: number): string {
   return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : NO_VALUE;
 }
 
+/** Progress counts with thousands separators: formatOfTotal(2048, 32768) → "2,048 of 32,768". */
+export function formatOfTotal(done: number, total: number): string {
+  return `${formatInt(done)} of ${formatInt(total)}`;
+}
+
 /** Large counts compactly: 260032 → "260K", 1.2e9 → "1.2B". */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return NO_VALUE;

@@ -23,6 +23,7 @@ import {
   createRng,
   describeMethods,
   formatBytesFixed,
+  formatOfTotal,
   EXECUTION_PROVIDER_CHOICES,
   isExecutionProviderChoice,
   isFolderFormat,
@@ -272,11 +273,7 @@ function profileWatch(signal: AbortSignal): ProfileWatch {
   return {
     signal,
     at: (prompt) =>
-      Object.assign(
-        (stage: string, done: number, total: number) =>
-          say(`${prompt}: ${stage} ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`, done === total),
-        { signal },
-      ),
+      Object.assign((stage: string, done: number, total: number) => say(`${prompt}: ${stage} ${formatOfTotal(done, total)}`, done === total), { signal }),
   };
 }
 

@@ -18,7 +18,17 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Sample } from '@kvlab/core';
-import { canonicalJson, cellWeights, formatBytesFixed, parseExperiment, resolveBudgets, resolveMethods, WorkloadError, weightedEta } from '@kvlab/core';
+import {
+  canonicalJson,
+  cellWeights,
+  formatBytesFixed,
+  formatOfTotal,
+  parseExperiment,
+  resolveBudgets,
+  resolveMethods,
+  WorkloadError,
+  weightedEta,
+} from '@kvlab/core';
 import type { ExperimentDef } from '@kvlab/core';
 import { leakCheckId, sampleCells } from '@kvlab/core';
 import { openModel } from '../engine/engine.ts';
@@ -184,7 +194,7 @@ function planGroups(run: Run, modelIndex: number, ctx: SampleContext, dealt: { n
 function announcePlan(run: Run, plans: readonly ModelPlan[]): void {
   const p = run.progress;
   const groups = plans.flatMap((plan) => plan.groups);
-  const pendingCells = (gr: Group): number => gr.cells.filter((c) => !run.store.has(c.id)).length;
+  const pendingCells = (gr: Group): number => neededCells(run, gr).length;
   const pending = groups.filter((gr) => pendingCells(gr) > 0);
   p.cellsTotal = groups.reduce((a, gr) => a + gr.cells.length, 0);
   p.skipped = groups.reduce((a, gr) => a + gr.cells.length - pendingCells(gr), 0);
@@ -316,7 +326,7 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
         // A fidelity sample decodes its continuation, whatever the experiment's answer allowance (generation.maxNewTokens).
         decodeTokens: fidelity ? s.maxNewTokens : maxNew(s, run.def),
         fidelity,
-        compressedShare: compressedShare(mr.engine.shape, cacheConfigs(gr.cells.filter((c) => !run.store.has(c.id))), promptTokens),
+        compressedShare: compressedShare(mr.engine.shape, cacheConfigs(neededCells(run, gr)), promptTokens),
       };
     })
     .filter((s) => s.promptTokens > 0);
@@ -335,6 +345,11 @@ function checkPlannedKv(mr: ModelRun, pending: readonly Group[]): void {
   });
 }
 
+/** A sample's cells whose rows the results folder does not hold yet. */
+function neededCells(run: Run, group: Group): Cell[] {
+  return group.cells.filter((c) => !run.store.has(c.id));
+}
+
 /** The caches a sample's cells build: method and budget each (memory.ts). */
 function cacheConfigs(cells: readonly Cell[]): CacheConfig[] {
   return cells.map((c) => ({ method: c.method.config, budget: c.budget.spec }));
@@ -347,7 +362,7 @@ async function runGroup(mr: ModelRun, group: Group): Promise<void> {
   const fit = fitPrompt(model, group.sample, run.def);
   group.truncated = fit.truncated;
   const continuation = group.sample.continuation !== undefined ? model.tokenizer.encode(group.sample.continuation, { addBos: false }) : undefined;
-  const needed = group.cells.filter((c) => !run.store.has(c.id));
+  const needed = neededCells(run, group);
   const kv = planSampleKv(mr.kvRoom, {
     what: `sample '${group.sample.id}'`,
     promptTokens: fit.ids.length,
@@ -408,7 +423,7 @@ function prefillProgress(run: Run, group: Group, startedAt: number): (done: numb
       cellsTotal: p.cellsTotal,
       tokensPerSecond: (p.tokens + done) / ((p.busyMs + elapsed) / 1000),
       etaSeconds: eta > 0 ? Math.max(0, eta - elapsed / 1000) : 0,
-      current: `${group.sample.id}: prefill ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} tokens`,
+      current: `${group.sample.id}: prefill ${formatOfTotal(done, total)} tokens`,
     });
   };
 }

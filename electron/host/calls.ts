@@ -10,7 +10,7 @@
  * an id are tracked too, unnamed, so that shutting the lab down stops them.
  */
 import type { LabEvent, LabHandlers, ProgressCall } from '@kvlab/core';
-import { ApiError } from '@kvlab/core';
+import { ApiError, formatOfTotal } from '@kvlab/core';
 import type { EngineWatch } from './engine-session.ts';
 
 type Stage = Extract<LabEvent, { type: 'call.progress' }>['stage'];
@@ -94,11 +94,6 @@ export class CallControl {
   }
 }
 
-/** "2,048 of 32,768": the counts a progress line shows. */
-export function ofTotal(done: number, total: number): string {
-  return `${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`;
-}
-
 /** The EngineWatch of a call: cancelled while it waits or loads, and saying so. */
 export function engineWatch(c: CallHandle, modelName: string): EngineWatch {
   return {
@@ -109,5 +104,5 @@ export function engineWatch(c: CallHandle, modelName: string): EngineWatch {
 
 /** A prefill's onProgress that reports it as the call's 'prefill' stage. */
 export function prefillProgress(c: CallHandle): (done: number, total: number) => void {
-  return (done, total) => c.progress('prefill', done, total, `prefill ${ofTotal(done, total)} tokens`);
+  return (done, total) => c.progress('prefill', done, total, `prefill ${formatOfTotal(done, total)} tokens`);
 }

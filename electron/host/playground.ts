@@ -5,7 +5,7 @@
  * (playgroundExample). Both run on the engine session's open engine.
  */
 import type { BudgetSpec, LabHandlers, LabOutput, LabParsedInput, PlaygroundResult } from '@kvlab/core';
-import { ApiError, formatMethodSpec, parseBudget, parseMethodSpec, playgroundExample } from '@kvlab/core';
+import { ApiError, formatMethodSpec, formatOfTotal, parseBudget, parseMethodSpec, playgroundExample } from '@kvlab/core';
 import type { Method } from '../engine/generate.ts';
 import { generate, prefillForMethods } from '../engine/generate.ts';
 import type { InferenceEngine, OpenedModel, PrefillResult } from '../engine/inference-engine.ts';
@@ -16,7 +16,7 @@ import type { EngineSession, OpenSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import { checkPromptKv, compressedShare } from '../experiments/memory.ts';
 import type { CallControl, CallHandle } from './calls.ts';
-import { engineWatch, ofTotal, prefillProgress } from './calls.ts';
+import { engineWatch, prefillProgress } from './calls.ts';
 
 export interface PlaygroundOptions {
   readonly registry: ModelRegistry;
@@ -96,7 +96,7 @@ async function runConfig(c: PlaygroundConfig, g: GenerateOne): Promise<Playgroun
     prefill: g.pre,
     lastUseOfPrefill: g.lastUse ?? false,
     signal: g.call.signal,
-    onToken: () => g.call.progress('generate', ++made, g.maxTokens, `${c.label}: ${ofTotal(made, g.maxTokens)} tokens`),
+    onToken: () => g.call.progress('generate', ++made, g.maxTokens, `${c.label}: ${formatOfTotal(made, g.maxTokens)} tokens`),
   });
   const held = r.heldAfterCompression;
   const plan = r.plan;

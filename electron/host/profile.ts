@@ -4,11 +4,11 @@
  * engine session's open engine.
  */
 import type { LabHandlers, LabParsedInput, LayerProfile } from '@kvlab/core';
-import { layerUncertainty } from '@kvlab/core';
+import { formatOfTotal, layerUncertainty } from '@kvlab/core';
 import { checkPromptKv } from '../experiments/memory.ts';
 import { profilePrompt } from '../experiments/profile.ts';
 import type { CallControl, CallHandle } from './calls.ts';
-import { engineWatch, ofTotal, prefillProgress } from './calls.ts';
+import { engineWatch, prefillProgress } from './calls.ts';
 import type { EngineSession, OpenSession } from './engine-session.ts';
 import type { ModelRegistry } from './model-registry.ts';
 
@@ -42,7 +42,7 @@ async function measure({ engine, model, kvRoom }: OpenSession, input: LabParsedI
     ...opts,
     signal: call.signal,
     onProgress: prefillProgress(call),
-    onLmbo: (done, total) => call.progress('analyse', done, total, `LMBO ${ofTotal(done, total)} layers`),
+    onLmbo: (done, total) => call.progress('analyse', done, total, `LMBO ${formatOfTotal(done, total)} layers`),
   });
   return {
     modelId: input.modelId,

@@ -14,6 +14,7 @@ import {
   formatDuration,
   formatFixed,
   formatInt,
+  formatOfTotal,
   formatPercent,
   formatRate,
   formatSigned,
@@ -51,6 +52,7 @@ describe('core formatting', () => {
 
   it('formats counts, integers, shares and signed differences', () => {
     assert.equal(formatInt(1234567.4), '1,234,567');
+    assert.equal(formatOfTotal(2048, 32768), '2,048 of 32,768');
     assert.equal(formatCount(999), '999');
     assert.equal(formatCount(1500), '1.5K');
     assert.equal(formatCount(260032), '260K');

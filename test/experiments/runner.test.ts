@@ -26,6 +26,10 @@ const model = () => sharedPath('models/stories260K/stories260K.gguf');
 const dir = () => mkdtempSync(join(tmpdir(), 'kvlab-run-'));
 const cells = (d: string) => readRows(d).filter((r) => r['kind'] === 'cell') as unknown as ResultRow[];
 /** What must be identical between two runs of the same cell (not timings, dates or the commit). */
+/** stories260K's K/V bytes per token: 5 layers × 4 KV heads × d 8, K and V as float32. */
+const STORIES_F32_KV_PER_TOKEN = 2 * 5 * 4 * 8 * 4;
+/** A run refused for want of memory (experiments/memory.ts), with a message matching `re`. */
+const tooLarge = (re: RegExp) => (e: unknown) => e instanceof ModelFileError && e.code === 'E_MODEL_TOO_LARGE' && re.test(e.message);
 const essence = (r: ResultRow) => ({ cellId: r.cellId, prediction: r.prediction, score: r.score, kv: r.kv, fidelity: r.fidelity, flags: r.flags });
 
 describe('experiment runner on stories260K', () => {
@@ -222,9 +226,7 @@ describe('experiment runner on stories260K', () => {
   });
 
   it('a sample whose K/V cannot fit stops the run with the figures: before any prefill when the plan states its length, else before its own', async () => {
-    // stories260K: 5 layers × 4 KV heads × d 8, K and V as float32.
-    const perToken = 2 * 5 * 4 * 8 * 4;
-    const tooLarge = (re: RegExp) => (e: unknown) => e instanceof ModelFileError && e.code === 'E_MODEL_TOO_LARGE' && re.test(e.message);
+    const perToken = STORIES_F32_KV_PER_TOKEN;
     const planned = dir();
     const def = {
       name: 'kv-room',
@@ -274,7 +276,7 @@ describe('experiment runner on stories260K', () => {
   });
 
   it('a compressed cache built beside the prefill counts: a sample whose prompt and answer fit, but not with 50 % of the prompt beside them, is refused', async () => {
-    const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
+    const perToken = STORIES_F32_KV_PER_TOKEN;
     const def = (methods: string[]) => ({
       name: 'kv-compressed',
       models: [model()],
@@ -292,10 +294,7 @@ describe('experiment runner on stories260K', () => {
     const both = dir();
     await assert.rejects(
       runExperiment(def(['full', 'snapkv']), { outDir: both, baseDir: both, ...room }),
-      (e: unknown) =>
-        e instanceof ModelFileError &&
-        e.code === 'E_MODEL_TOO_LARGE' &&
-        /\(\d+ prompt \+ 8 decoded tokens, with a compressed cache of 50 % of the prompt beside it\) needs about/.test(e.message),
+      tooLarge(/\(\d+ prompt \+ 8 decoded tokens, with a compressed cache of 50 % of the prompt beside it\) needs about/),
     );
   });
 
@@ -325,7 +324,7 @@ describe('experiment runner on stories260K', () => {
   });
 
   it("a fidelity sample's planned K/V count its continuation, not the experiment's answer allowance", async () => {
-    const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
+    const perToken = STORIES_F32_KV_PER_TOKEN;
     const out = dir();
     const def = {
       name: 'kv-fidelity-allowance',
@@ -342,7 +341,7 @@ describe('experiment runner on stories260K', () => {
   });
 
   it("a fidelity sample without room for a copy of its prompt's K/V reads the prefill in place, with the same rows", async () => {
-    const perToken = 2 * 5 * 4 * 8 * 4; // stories260K's float32 K/V
+    const perToken = STORIES_F32_KV_PER_TOKEN;
     const def = {
       name: 'kv-in-place',
       models: [model()],

@@ -55,6 +55,7 @@ import {
   leakCheckId,
   mixSeed,
   fitBudget,
+  formatOfTotal,
   layerUncertainty,
   nextQueued,
   parseBudget,
@@ -174,7 +175,7 @@ function newState(options: FakeLabOptions): FakeState {
 async function longCall(st: FakeState, call: ProgressCall, requestId: string | undefined, promptTokens: number): Promise<void> {
   if (requestId === undefined) return;
   const done = Math.ceil(promptTokens / 2);
-  const current = `prefill ${done.toLocaleString('en-US')} of ${promptTokens.toLocaleString('en-US')} tokens`;
+  const current = `prefill ${formatOfTotal(done, promptTokens)} tokens`;
   emit(st, { type: 'call.progress', requestId, call, stage: 'prefill', done, total: promptTokens, current });
   if (st.options.holdLongCalls) await hold(st, requestId);
 }
